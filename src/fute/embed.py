@@ -1,0 +1,61 @@
+"""samples -> surrogate -> method -> TaskVector -> store, with the store as a content-keyed cache."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fute.errors import ConfigError
+from fute.methods import Method, get_method
+from fute.samples import Samples, load_samples
+from fute.space import KINDS, TaskVector, job_key, make_card, space_card, space_id
+from fute.store import VectorStore, open_store
+from fute.surrogate import Surrogate, load_surrogate
+
+
+def embed_samples(samples: Samples, name: str, *, kind: str = "dataset", method: str | Method = "fisher",
+                  surrogate: str | Surrogate = "default", store: str | Path | VectorStore | None = None,
+                  max_length: int = 128, progress: bool = True, extra_card: Mapping[str, Any] | None = None,
+                  **method_options: Any) -> TaskVector:
+    """Embed samples and store the vector; a stored vector with the same job key is returned instead.
+
+    The job key hashes the space (surrogate identity, method, config), the data fingerprint and the
+    full config, so re-embedding the same data the same way is a cache hit, under any name.
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"unknown kind '{kind}'; use one of {', '.join(KINDS)}")
+    m = method if isinstance(method, Method) else get_method(method, **method_options)
+    sur = surrogate if isinstance(surrogate, Surrogate) else load_surrogate(surrogate, max_length=max_length)
+    st = open_store(store)
+    sid = space_id(space_card(sur.identity, m))
+    key = job_key(sid, samples.fingerprint(), m.config.to_dict())
+    hit = st.find_key(sid, key)
+    if hit is not None:
+        if hit.name == name and hit.kind == kind:
+            return hit
+        card = copy.deepcopy(hit.card)
+        card.update(name=name, kind=kind, copied_from=hit.name)
+        vec = TaskVector(hit.vector, card)
+        st.put(vec)
+        return vec
+    t0 = time.perf_counter()
+    vector = m.embed(samples, sur, progress=progress)
+    card = make_card(name=name, kind=kind, samples=samples, method=m, surrogate=sur.identity,
+                     seconds=time.perf_counter() - t0, extra=dict(extra_card or {}))
+    vec = TaskVector(vector, card)
+    st.put(vec)
+    return vec
+
+
+def embed_dataset(path: str | Path | Samples, name: str | None = None, *, split: str = "train",
+                  columns: Mapping[str, str] | None = None, task: str | None = None, **kwargs: Any) -> TaskVector:
+    """The dataset task embedding (DTE) of labeled data: a path, hub name or Samples (see ``embed_samples``)."""
+    samples = path if isinstance(path, Samples) else load_samples(path, split=split, columns=columns, task=task)
+    if name is None and not isinstance(path, Samples):
+        name = samples.info.get("name") or Path(str(path)).stem
+    if not name:
+        raise ConfigError("embed_dataset: give a name for the vector")
+    return embed_samples(samples, name, kind="dataset", **kwargs)

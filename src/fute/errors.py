@@ -1,0 +1,21 @@
+"""Errors that reach users as one line: what is wrong, where, and what to do."""
+
+
+class FuteError(Exception):
+    """Base of every error fute reports without a traceback (the CLI prints its message and exits 2)."""
+
+
+class DataError(FuteError):
+    """Input data that cannot be turned into samples (names the file, row or field)."""
+
+
+class SpaceMismatchError(FuteError):
+    """Two task vectors from different spaces were compared."""
+
+
+class StoreError(FuteError):
+    """The vector store cannot do what was asked (missing name, ambiguous space, locked)."""
+
+
+class ConfigError(FuteError):
+    """An unknown method, surrogate or option."""

@@ -1,0 +1,122 @@
+"""TaskVector: a vector with the provenance card that says which space it lives in and how it was made."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fute import __version__
+from fute.errors import SpaceMismatchError
+from fute.methods import Method
+from fute.samples import Samples
+from fute.surrogate import SurrogateIdentity
+
+KINDS = ("dataset", "model", "prompt")
+
+
+def _hash(obj: Any, n: int = 16) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
+
+
+def space_card(surrogate: SurrogateIdentity, method: Method) -> dict[str, Any]:
+    """What defines a space: the surrogate's identity, the method and its coordinate-defining config."""
+    return {"surrogate": surrogate.as_dict(), "method": method.name, "config": method.config.space_dict()}
+
+
+def space_id(card: dict[str, Any]) -> str:
+    return _hash(card)
+
+
+def describe_space(card: dict[str, Any]) -> str:
+    """Short human description of a space card: method, surrogate, weights hash prefix."""
+    s = card["surrogate"]
+    return f"{card['method']} on {s['name']} ({s['weights_sha256'][:8]})"
+
+
+def job_key(space: str, fingerprint: str, config: dict[str, Any]) -> str:
+    """Content key of one embedding job: same space, same data, same full config -> same vector."""
+    return _hash({"space": space, "data": fingerprint, "config": config}, 32)
+
+
+@dataclass
+class TaskVector:
+    """A task embedding and its card (JSON-serialisable provenance)."""
+
+    vector: np.ndarray
+    card: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.card["name"]
+
+    @property
+    def kind(self) -> str:
+        return self.card["kind"]
+
+    @property
+    def space_id(self) -> str:
+        return self.card["space_id"]
+
+    @property
+    def key(self) -> str:
+        return self.card["key"]
+
+    def __repr__(self) -> str:
+        return f"TaskVector({self.name!r}, kind={self.kind}, space={self.space_id}, dim={self.vector.size})"
+
+    def cosine(self, other: TaskVector) -> float:
+        """Cosine similarity; vectors from different spaces raise an error that names both."""
+        check_same_space(self, other)
+        a, b = self.vector.astype(np.float64), other.vector.astype(np.float64)
+        d = np.linalg.norm(a) * np.linalg.norm(b)
+        return float(a @ b / d) if d > 0 else 0.0
+
+    def to_json(self) -> str:
+        return json.dumps({"vector": self.vector.tolist(), "card": self.card})
+
+    @classmethod
+    def from_json(cls, text: str) -> TaskVector:
+        d = json.loads(text)
+        return cls(np.asarray(d["vector"], dtype=np.float32), d["card"])
+
+
+def check_same_space(a: TaskVector, b: TaskVector) -> None:
+    if a.space_id != b.space_id:
+        raise SpaceMismatchError(
+            f"'{a.name}' is in space {a.space_id} ({describe_space(a.card['space'])}) but '{b.name}' is in space "
+            f"{b.space_id} ({describe_space(b.card['space'])}); embed both with the same surrogate, method and config")
+
+
+def make_card(*, name: str, kind: str, samples: Samples, method: Method, surrogate: SurrogateIdentity,
+              seconds: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The provenance card of a new vector."""
+    scard = space_card(surrogate, method)
+    sid = space_id(scard)
+    used = min(len(samples), method.config.max_examples or len(samples))
+    return {
+        "name": name,
+        "kind": kind,
+        "space_id": sid,
+        "key": job_key(sid, samples.fingerprint(), method.config.to_dict()),
+        "space": scard,
+        "method_config": method.config.to_dict(),
+        "seed": method.config.seed,
+        "data": {
+            "source": samples.source,
+            "fingerprint": samples.fingerprint(),
+            "task": samples.task,
+            "labels": list(samples.label_names),
+            "n_total": len(samples),
+            "n_used": used,
+            **{k: v for k, v in samples.info.items() if k in ("category", "domain", "license")},
+        },
+        "fute_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(seconds, 3),
+        **(extra or {}),
+    }

@@ -1,0 +1,35 @@
+"""Vector stores: ``open_store(url)`` picks the backend (a local folder -> LanceDB)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fute.errors import StoreError
+from fute.store.base import VectorStore
+from fute.store.local import LocalStore
+
+
+def default_store_path() -> Path:
+    """``$FUTE_STORE``, else ``$FUTE_HOME/store``, else ``~/.cache/fute/store``."""
+    if os.environ.get("FUTE_STORE"):
+        return Path(os.environ["FUTE_STORE"]).expanduser()
+    home = Path(os.environ.get("FUTE_HOME", Path.home() / ".cache" / "fute")).expanduser()
+    return home / "store"
+
+
+def open_store(url: str | Path | VectorStore | None = None) -> VectorStore:
+    """A store by folder path (or ``file://`` URL); ``None`` gives the default folder."""
+    if isinstance(url, VectorStore):
+        return url
+    if url is None:
+        return LocalStore(default_store_path())
+    text = str(url)
+    if "://" in text and not text.startswith("file://"):
+        raise StoreError(f"store '{text}': unsupported URL scheme; give a folder path for the embedded store")
+    return LocalStore(text.removeprefix("file://"))
+
+
+Store = LocalStore
+
+__all__ = ["LocalStore", "Store", "VectorStore", "default_store_path", "open_store"]

@@ -1,0 +1,151 @@
+"""The embedded default store: LanceDB on local disk, one table per space.
+
+LanceDB commits each write as a new table version (a manifest swap), so a write killed half-way
+leaves the last committed version readable and intact. Writers take a file lock, so there is one
+writer at a time, across processes too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from filelock import FileLock, Timeout
+
+from fute.errors import StoreError
+from fute.space import TaskVector
+from fute.store.base import VectorStore
+
+_SAFE = re.compile(r"^[A-Za-z0-9_.:\- /@+]*$")
+
+
+def _quote(value: str) -> str:
+    if not _SAFE.match(value):
+        raise StoreError(f"name {value!r} has characters the store cannot filter on; use letters, digits, _-./:@+")
+    return value.replace("'", "''")
+
+
+class LocalStore(VectorStore):
+    """LanceDB folder at ``path`` (created on first write)."""
+
+    def __init__(self, path: str | Path, *, lock_timeout: float = 60.0) -> None:
+        self.path = Path(path).expanduser()
+        self.lock_timeout = lock_timeout
+        self._db: Any = None
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.path)!r})"
+
+    @property
+    def db(self) -> Any:
+        if self._db is None:
+            import lancedb
+
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._db = lancedb.connect(str(self.path))
+        return self._db
+
+    def _lock(self) -> FileLock:
+        self.path.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.path / ".write.lock"), timeout=self.lock_timeout)
+
+    @staticmethod
+    def _table_name(space_id: str) -> str:
+        return f"space_{space_id}"
+
+    def spaces(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        names: list[str] = []
+        token = None
+        while True:
+            resp = self.db.list_tables(page_token=token) if token else self.db.list_tables()
+            names.extend(resp.tables)
+            token = getattr(resp, "page_token", None)
+            if not token:
+                break
+        return sorted(n.removeprefix("space_") for n in names if n.startswith("space_"))
+
+    def _table(self, space_id: str) -> Any | None:
+        return self.db.open_table(self._table_name(space_id)) if space_id in self.spaces() else None
+
+    def put(self, vec: TaskVector) -> None:
+        dim = int(vec.vector.size)
+        schema = pa.schema([("slot", pa.string()), ("name", pa.string()), ("kind", pa.string()),
+                            ("key", pa.string()), ("vector", pa.list_(pa.float32(), dim)), ("card", pa.string())])
+        row = pa.table({
+            "slot": [f"{vec.kind}:{vec.name}"], "name": [vec.name], "kind": [vec.kind], "key": [vec.key],
+            "vector": pa.array([np.asarray(vec.vector, dtype=np.float32)], type=pa.list_(pa.float32(), dim)),
+            "card": [json.dumps(vec.card)],
+        }, schema=schema)
+        try:
+            with self._lock():
+                table = self._table(vec.space_id)
+                if table is None:
+                    self.db.create_table(self._table_name(vec.space_id), data=row)
+                    return
+                stored_dim = table.schema.field("vector").type.list_size
+                if stored_dim != dim:
+                    raise StoreError(f"space {vec.space_id} holds {stored_dim}-d vectors, '{vec.name}' is {dim}-d; "
+                                     f"the store at {self.path} is inconsistent")
+                table.merge_insert("slot").when_matched_update_all().when_not_matched_insert_all().execute(row)
+        except Timeout:
+            raise StoreError(f"{self.path}: another fute process holds the write lock; wait for it or "
+                             f"remove {self.path / '.write.lock'} if none is running") from None
+
+    def vectors(self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None,
+                where: str | None = None) -> list[TaskVector]:
+        out: list[TaskVector] = []
+        for sid in [space_id] if space_id else self.spaces():
+            table = self._table(sid)
+            if table is None:
+                continue
+            q = table.search()
+            cond = _conditions(name=name, kind=kind, where=where)
+            if cond:
+                q = q.where(cond)
+            out.extend(_to_vector(r) for r in q.limit(None).to_list())
+        return sorted(out, key=lambda v: (v.space_id, v.kind, v.name))
+
+    def search(self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None,
+               where: str | None = None) -> list[tuple[TaskVector, float]]:
+        table = self._table(space_id)
+        if table is None:
+            return []
+        q = table.search(np.asarray(query, dtype=np.float32)).distance_type("cosine")
+        cond = _conditions(kind=kind, where=where)
+        if cond:
+            q = q.where(cond, prefilter=True)
+        return [(_to_vector(r), 1.0 - float(r["_distance"])) for r in q.limit(k).to_list()]
+
+    def remove(self, name: str, *, kind: str | None = None, space_id: str | None = None) -> int:
+        cond = _conditions(name=name, kind=kind)
+        removed = 0
+        with self._lock():
+            for sid in [space_id] if space_id else self.spaces():
+                table = self._table(sid)
+                if table is None:
+                    continue
+                before = table.count_rows()
+                table.delete(cond)
+                removed += before - table.count_rows()
+        return removed
+
+
+def _conditions(*, name: str | None = None, kind: str | None = None, where: str | None = None) -> str:
+    parts = []
+    if name is not None:
+        parts.append(f"name = '{_quote(name)}'")
+    if kind is not None:
+        parts.append(f"kind = '{_quote(kind)}'")
+    if where:
+        parts.append(f"({where})")
+    return " AND ".join(parts)
+
+
+def _to_vector(row: dict[str, Any]) -> TaskVector:
+    return TaskVector(np.asarray(row["vector"], dtype=np.float32), json.loads(row["card"]))
