@@ -54,7 +54,8 @@ class Samples:
             if self.text_pairs is None or self.answers is None or len(self.answers) != n:
                 raise DataError(f"{self.where}: QA samples need a context and an answer for every question")
         elif self.targets is None or len(self.targets) != n:
-            raise DataError(f"{self.where}: {n} texts but targets for {0 if self.targets is None else len(self.targets)}")
+            got = 0 if self.targets is None else len(self.targets)
+            raise DataError(f"{self.where}: {n} texts but targets for {got}")
         if self.task == "classification" and self.targets.shape[1] != len(self.label_names):
             raise DataError(f"{self.where}: targets have {self.targets.shape[1]} columns "
                             f"for {len(self.label_names)} label names")
@@ -176,7 +177,7 @@ def _split_file(folder: Path, split: str) -> Path:
         if f.is_file():
             return f
     found = sorted({f.stem for f in folder.iterdir() if f.suffix in SPLIT_EXTENSIONS and f.stem != "dataset"})
-    hint = f"splits here: {', '.join(found)}; pass --split" if found else "put train.jsonl (or .csv/.tsv/.parquet) in it"
+    hint = f"splits here: {', '.join(found)}; pass --split" if found else "add train.jsonl (or .csv/.tsv/.parquet)"
     raise DataError(f"{folder}: no '{split}' split file ({hint})")
 
 

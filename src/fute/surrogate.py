@@ -95,14 +95,13 @@ class Surrogate:
             raise ConfigError(f"unknown pooling '{pooling}'; use auto, cls, mean or last")
         if model is None:
             path, display = (default_surrogate_path(), DEFAULT_SURROGATE) if name in _ALIASES else (name, name)
-            model, tokenizer = _load_backbone(path)
+            model, tokenizer, self.architecture = _load_backbone(path)
         else:
             path = display = name
+            self.architecture = _architecture(model.config)
+            if self.architecture == "encoder-decoder":
+                model = model.get_encoder()
         config = model.config
-        self.architecture = ("encoder-decoder" if getattr(config, "is_encoder_decoder", False)
-                             else "decoder" if _is_decoder(config) else "encoder")
-        if self.architecture == "encoder-decoder":
-            model = model.get_encoder() if hasattr(model, "get_encoder") else model
         self.model = model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -290,7 +289,7 @@ def weights_hash(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-def _load_backbone(path: str) -> tuple[nn.Module, Any]:
+def _load_backbone(path: str) -> tuple[nn.Module, Any, str]:
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     local = Path(path).expanduser()
@@ -298,17 +297,24 @@ def _load_backbone(path: str) -> tuple[nn.Module, Any]:
     try:
         config = AutoConfig.from_pretrained(source)
         tokenizer = AutoTokenizer.from_pretrained(source)
-        if getattr(config, "is_encoder_decoder", False):
+        architecture = _architecture(config)
+        if architecture == "encoder-decoder":
             from transformers import T5EncoderModel
 
             model = T5EncoderModel.from_pretrained(source) if config.model_type in ("t5", "mt5", "umt5") \
                 else AutoModel.from_pretrained(source).get_encoder()
         else:
             model = AutoModel.from_pretrained(source)
-    except OSError as e:
+    except (OSError, ValueError) as e:
         where = "the local folder" if local.exists() else "a local folder nor reachable on the hub (offline?)"
         raise ConfigError(f"surrogate '{path}': not loadable ({where}): {str(e).splitlines()[0][:160]}") from None
-    return model, tokenizer
+    return model, tokenizer, architecture
+
+
+def _architecture(config: Any) -> str:
+    if getattr(config, "is_encoder_decoder", False):
+        return "encoder-decoder"
+    return "decoder" if _is_decoder(config) else "encoder"
 
 
 def _is_decoder(config: Any) -> bool:

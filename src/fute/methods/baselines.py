@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from fute.methods.base import Method, MethodConfig
+from fute.methods.base import Method, MethodConfig, not_in_space
 from fute.samples import Samples
 from fute.surrogate import Surrogate
 
@@ -23,7 +23,7 @@ class TextEmb(Method):
         enc = surrogate.encode(samples)
         total = torch.zeros(surrogate.hidden_size, dtype=torch.float64)
         with torch.no_grad():
-            for idx, batch in tqdm(surrogate.batches(enc, self.config.batch_size, surrogate.length_order(enc)),
+            for _idx, batch in tqdm(surrogate.batches(enc, self.config.batch_size, surrogate.length_order(enc)),
                                    total=-(-len(enc) // self.config.batch_size), desc=f"textemb: {samples.where}",
                                    disable=not progress, leave=False):
                 total += surrogate.forward(batch).pooled.double().sum(dim=0)
@@ -32,7 +32,7 @@ class TextEmb(Method):
 
 @dataclass
 class DataSizeConfig(MethodConfig):
-    max_examples: int | None = None  # the size is of the whole dataset: no cap
+    max_examples: int | None = not_in_space(None)  # the size is of the whole dataset: no cap
 
 
 class DataSize(Method):

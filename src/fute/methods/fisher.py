@@ -86,7 +86,8 @@ def activation_fisher(surrogate: Surrogate, model: nn.Module, head: TaskHead, sa
         n_tokens = mask.sum(dim=1)
         terms = head.log_likelihoods(fwd, batch, target_tensor(samples, idx))
         for k, (w, ll) in enumerate(terms):
-            grads = torch.autograd.grad(ll.sum(), outputs, retain_graph=k < len(terms) - 1)
+            grads = torch.autograd.grad(ll.sum(), outputs, retain_graph=k < len(terms) - 1, allow_unused=True)
+            grads = [torch.zeros_like(o) if g is None else g for o, g in zip(outputs, grads, strict=True)]
             sq = [((g * g * mask).sum(dim=1) / n_tokens) if g.dim() == 3 else g * g for g in grads]
             part = (w.unsqueeze(0).unsqueeze(-1) * torch.stack(sq)).sum(dim=1).double()  # [blocks, H]
             acc = part if acc is None else acc + part

@@ -1,0 +1,201 @@
+"""The `fute` command: a thin layer over the Python API (same functions, same errors)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fute.errors import ConfigError, FuteError
+
+app = typer.Typer(help="Task embeddings of datasets, models and prompts in one space (FUTE).",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+embed_app = typer.Typer(help="Compute and store task embeddings.", no_args_is_help=True)
+app.add_typer(embed_app, name="embed")
+console = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Store folder [default: $FUTE_STORE or "
+                                                                 "$FUTE_HOME/store or ~/.cache/fute/store]")]
+
+
+def parse_value(text: str) -> Any:
+    """`--option k=v` values: ints, floats, true/false/none, else the string."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"{what} '{item}' needs the form KEY=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip().replace("-", "_") if what == "--option" else k.strip()] = v.strip()
+    return out
+
+
+@embed_app.command("dataset")
+def embed_dataset_cmd(
+    path: Annotated[str, typer.Argument(help="File (JSONL/CSV/TSV/Parquet), folder of splits, HF datasets "
+                                             "folder, or hub dataset name")],
+    name: Annotated[str | None, typer.Option(help="Name of the vector [default: the dataset's name]")] = None,
+    method: Annotated[str, typer.Option(help="fisher | prompt | textemb | datasize")] = "fisher",
+    surrogate: Annotated[str, typer.Option(help="Surrogate: 'default' (all-MiniLM-L6-v2), hub id or path")]
+    = "default",
+    split: Annotated[str, typer.Option(help="Split to embed")] = "train",
+    column: Annotated[list[str] | None, typer.Option(help="Field mapping FIELD=COLUMN, e.g. text=sentence")]
+    = None,
+    task: Annotated[str | None, typer.Option(help="classification | regression | qa [default: inferred]")]
+    = None,
+    max_examples: Annotated[int | None, typer.Option(help="Seeded sample cap [default: the method's, 1000]")]
+    = None,
+    seed: Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuffling)")] = 0,
+    max_length: Annotated[int, typer.Option(help="Token limit of the surrogate")] = 128,
+    option: Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. finetune_epochs=2")]
+    = None,
+    store: StoreOpt = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars")] = False,
+) -> None:
+    """Embed a labeled dataset (its DTE) and store it."""
+    from fute.embed import embed_dataset
+
+    opts = {k: parse_value(v) for k, v in parse_pairs(option, "--option").items()}
+    if max_examples is not None:
+        opts["max_examples"] = max_examples
+    vec = embed_dataset(path, name, split=split, columns=parse_pairs(column, "--column"), task=task,
+                        method=method, surrogate=surrogate, store=store, max_length=max_length,
+                        progress=not quiet, seed=seed, **opts)
+    d = vec.card["data"]
+    console.print(f"[bold]{vec.name}[/]: {vec.vector.size}-d {vec.card['space']['method']} vector in space "
+                  f"[cyan]{vec.space_id}[/] from {d['n_used']} of {d['n_total']} examples "
+                  f"({vec.card['seconds']:.1f} s)")
+
+
+@app.command("list")
+def list_cmd(kind: Annotated[str | None, typer.Option(help="dataset | model | prompt")] = None,
+             space: Annotated[str | None, typer.Option(help="Only this space id")] = None,
+             store: StoreOpt = None) -> None:
+    """List stored vectors, grouped by space."""
+    from fute.space import describe_space
+    from fute.store import open_store
+
+    st = open_store(store)
+    vectors = st.vectors(space, kind=kind)
+    if not vectors:
+        console.print(f"no vectors in {getattr(st, 'path', st)}; add some with `fute embed dataset PATH`")
+        return
+    for sid in sorted({v.space_id for v in vectors}):
+        group = [v for v in vectors if v.space_id == sid]
+        table = Table(title=f"space {sid}: {describe_space(group[0].card['space'])}", title_justify="left")
+        for col in ("name", "kind", "dim", "examples", "task", "category", "created"):
+            table.add_column(col)
+        for v in group:
+            d = v.card["data"]
+            table.add_row(v.name, v.kind, str(v.vector.size), f"{d['n_used']}/{d['n_total']}", d["task"],
+                          d.get("category", ""), v.card["created"])
+        console.print(table)
+
+
+@app.command("show")
+def show_cmd(name: str, as_json: Annotated[bool, typer.Option("--json", help="Print cards as JSON")] = False,
+             store: StoreOpt = None) -> None:
+    """Show the provenance card(s) of a stored vector."""
+    from fute.errors import StoreError
+    from fute.store import open_store
+
+    found = open_store(store).vectors(name=name)
+    if not found:
+        raise StoreError(f"no vector named '{name}'; `fute list` shows what is stored")
+    if as_json:
+        console.print_json(json.dumps([v.card for v in found]))
+        return
+    for v in found:
+        c = v.card
+        s = c["space"]["surrogate"]
+        table = Table(title=f"{v.name} ({v.kind})", show_header=False, title_justify="left")
+        rows = [("space", v.space_id), ("method", c["space"]["method"]),
+                ("config", json.dumps(c["method_config"])),
+                ("surrogate", f"{s['name']} [{s['architecture']}, pooling {s['pooling']}, "
+                              f"max {s['max_length']} tokens]"),
+                ("weights sha256", s["weights_sha256"]), ("data", c["data"]["source"]),
+                ("fingerprint", c["data"]["fingerprint"]),
+                ("examples", f"{c['data']['n_used']} used of {c['data']['n_total']}"),
+                ("task", f"{c['data']['task']} {c['data']['labels'] or ''}".strip()),
+                ("seed", str(c["seed"])), ("dim", str(v.vector.size)),
+                ("norm", f"{float((v.vector.astype('float64') ** 2).sum() ** 0.5):.4g}"),
+                ("fute", c["fute_version"]), ("created", c["created"]), ("seconds", str(c["seconds"]))]
+        for k, val in rows:
+            table.add_row(k, val)
+        console.print(table)
+
+
+@app.command("rank")
+def rank_cmd(name: str,
+             kind: Annotated[str | None, typer.Option(help="Candidates of this kind: dataset | model | prompt")]
+             = None,
+             k: Annotated[int, typer.Option("-k", "--top", help="How many")] = 10,
+             method: Annotated[str | None, typer.Option(help="Use NAME's vector of this method")] = None,
+             space: Annotated[str | None, typer.Option(help="Use NAME's vector in this space")] = None,
+             query_kind: Annotated[str | None, typer.Option(help="NAME's kind, if it has several")] = None,
+             store: StoreOpt = None) -> None:
+    """Rank the stored vectors nearest to NAME (in its space)."""
+    from fute.rank import rank
+
+    console.print(ranking_table(name, rank(name, store, kind=kind, k=k, space=space, method=method,
+                                           query_kind=query_kind)))
+
+
+def ranking_table(name: str, ranked: list) -> Table:
+    table = Table(title=f"nearest to {name}", title_justify="left")
+    for col, justify in (("#", "right"), ("name", "left"), ("kind", "left"), ("category", "left"),
+                         ("score", "right")):
+        table.add_column(col, justify=justify)
+    for r in ranked:
+        table.add_row(str(r.rank), r.vector.name, r.vector.kind, r.vector.card["data"].get("category", ""),
+                      f"{r.score:.4f}")
+    return table
+
+
+@app.command("demo")
+def demo_cmd(method: Annotated[str, typer.Option(help="fisher | prompt | textemb")] = "fisher",
+             store: StoreOpt = None,
+             quiet: Annotated[bool, typer.Option(help="No progress bars")] = False) -> None:
+    """Embed the bundled sample datasets with the default surrogate and rank each one's neighbours."""
+    from fute.demo import run_demo
+
+    run_demo(method=method, store=store, progress=not quiet, console=console)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+def main() -> None:
+    warnings.showwarning = _one_line_warning
+    try:
+        app()
+    except FuteError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted; everything stored before this point is kept")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""`fute demo`: embed the bundled samples of public datasets and show each one's nearest others."""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+
+from fute.embed import embed_dataset
+from fute.rank import rank
+
+
+def demo_datasets() -> list[Path]:
+    """Folders of the bundled demo data (see its NOTICE for sources and licenses)."""
+    root = Path(str(resources.files("fute") / "data" / "demo"))
+    return sorted(p for p in root.iterdir() if (p / "train.jsonl").is_file())
+
+
+def run_demo(*, method: str = "fisher", store: str | None = None, progress: bool = True,
+             console: Console | None = None) -> dict[str, list[tuple[str, float]]]:
+    """Embed every demo dataset, then rank the others for each; returns {name: [(neighbour, score)]}."""
+    console = console or Console()
+    folders = demo_datasets()
+    t0 = time.perf_counter()
+    vectors = {}
+    for i, folder in enumerate(folders, 1):
+        t = time.perf_counter()
+        vectors[folder.name] = embed_dataset(folder, folder.name, method=method, store=store, progress=progress)
+        console.print(f"[{i}/{len(folders)}] {folder.name}: {vectors[folder.name].vector.size}-d {method} vector "
+                      f"({time.perf_counter() - t:.1f} s)")
+    from fute.cli import ranking_table
+
+    result, same = {}, 0
+    for name, vec in vectors.items():
+        ranked = rank(vec, store, kind="dataset", k=len(vectors) - 1)
+        console.print(ranking_table(f"{name} ({vec.card['data'].get('category', '?')})", ranked))
+        result[name] = [(r.vector.name, r.score) for r in ranked]
+        same += bool(ranked) and ranked[0].vector.card["data"].get("category") == vec.card["data"].get("category")
+    console.print(f"nearest neighbour in the same category for {same} of {len(vectors)} datasets; "
+                  f"{len(vectors)} datasets embedded in {time.perf_counter() - t0:.0f} s")
+    return result

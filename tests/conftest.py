@@ -1,0 +1,126 @@
+"""Shared fixtures: tiny random-init surrogates (encoder, decoder, encoder-decoder) built on the spot."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fute.samples import Samples
+from fute.surrogate import Surrogate
+
+WORDS = ("the a an is was not very good bad great awful movie film plot actor food service place "
+         "what who where when how why city river person year number team won lost game market "
+         "stock price rose fell people walk run sit dog cat man woman child car street house red "
+         "blue big small happy sad loved hated boring fun question answer paris london").split()
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def build_tokenizer(folder: Path):
+    """A word-level fast tokenizer with BERT-style [CLS] a [SEP] b [SEP] templates and offsets."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[EOS]"]
+    vocab = {w: i for i, w in enumerate(specials + WORDS)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
+                                   sep_token="[SEP]", eos_token="[EOS]", model_max_length=64)
+    fast.save_pretrained(folder)
+    return fast
+
+
+def build_model(kind: str, folder: Path) -> Path:
+    from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, T5Config, T5Model
+
+    torch.manual_seed(0)
+    tok = build_tokenizer(folder)
+    n = len(tok)
+    if kind == "encoder":
+        model = BertModel(BertConfig(vocab_size=n, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=64, max_position_embeddings=96, pad_token_id=0))
+    elif kind == "decoder":
+        model = GPT2Model(GPT2Config(vocab_size=n, n_embd=32, n_layer=2, n_head=2, n_positions=96,
+                                     pad_token_id=0, eos_token_id=4, bos_token_id=4))
+    else:
+        model = T5Model(T5Config(vocab_size=n, d_model=32, d_ff=64, d_kv=16, num_layers=2, num_heads=2,
+                                 pad_token_id=0, eos_token_id=4, decoder_start_token_id=0))
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_paths(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {k: build_model(k, root / k) for k in ("encoder", "decoder", "encoder-decoder")}
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_paths) -> Surrogate:
+    """The tiny encoder surrogate most tests use."""
+    return Surrogate(str(tiny_paths["encoder"]), max_length=32)
+
+
+def make_classification(n: int = 24, seed: int = 0, pair: bool = False, flip: bool = False) -> Samples:
+    """A toy sentiment-like task: 'good' words -> positive; ``flip`` swaps the labels (another task)."""
+    rng = np.random.default_rng(seed)
+    pos, neg = ["good", "great", "loved", "fun"], ["bad", "awful", "hated", "boring"]
+    texts, labels = [], []
+    for i in range(n):
+        y = i % 2
+        words = list(rng.choice(WORDS[:20], 4)) + [rng.choice(pos if y else neg)]
+        texts.append(" ".join(words))
+        labels.append(["negative", "positive"][y ^ int(flip)])
+    pairs = [" ".join(rng.choice(WORDS, 3)) for _ in range(n)] if pair else None
+    return Samples.from_labels(texts, labels, pairs, source=f"toy-{seed}")
+
+
+def make_regression(n: int = 20, seed: int = 0) -> Samples:
+    rng = np.random.default_rng(seed)
+    texts = [" ".join(rng.choice(WORDS, 5)) for _ in range(n)]
+    return Samples.from_labels(texts, [float(x) for x in rng.uniform(0, 5, n)], source="toy-regression")
+
+
+def make_qa(n: int = 12) -> Samples:
+    rows = []
+    for i in range(n):
+        ctx = f"the city {'paris' if i % 2 else 'london'} is big and the river is blue"
+        ans = "paris" if i % 2 else "london"
+        rows.append({"question": "what city is big", "context": ctx,
+                     "answers": {"text": [ans], "answer_start": [ctx.index(ans)]}})
+    from fute.samples import rows_to_samples
+
+    return rows_to_samples(rows, "toy-qa")
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """Run the `fute` entry point in-process: returns (exit code, stdout, stderr)."""
+    from fute import cli
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["fute", *args])
+        monkeypatch.setattr(cli, "console", cli.Console(width=200))
+        monkeypatch.setattr(cli, "err", cli.Console(stderr=True, width=400))
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
