@@ -117,7 +117,7 @@ class Surrogate:
                                or config.n_embd)
         self._accepts_token_types = "token_type_ids" in inspect.signature(self.model.forward).parameters
         self._identity: SurrogateIdentity | None = None
-        self._warned_truncation = False
+        self._warned_truncation: set[str] = set()  # one warning per data source
 
     # -- identity -------------------------------------------------------------------------------
     @property
@@ -139,7 +139,8 @@ class Surrogate:
 
     # -- tokenization ---------------------------------------------------------------------------
     def encode(self, samples: Samples, *, reserve: int = 0) -> Encoded:
-        """Tokenize without padding; inputs over the limit (less ``reserve`` slots) are truncated, with one warning."""
+        """Tokenize without padding; inputs over the limit (less ``reserve`` slots) are truncated, with one warning
+        per data source."""
         limit = self.max_length - reserve
         pairs = samples.text_pairs
         qa = samples.task == "qa"
@@ -150,10 +151,11 @@ class Surrogate:
             enc = self.tokenizer(samples.texts, pairs, return_offsets_mapping=qa, **kw)
         else:
             enc = full
-        if too_long and not self._warned_truncation:
+        if too_long and samples.where not in self._warned_truncation:
+            room = f" ({self.max_length} less {reserve} soft-prompt positions)" if reserve else ""
             warnings.warn(f"{samples.where}: {too_long} of {len(samples)} inputs are longer than the surrogate's "
-                          f"limit of {limit} tokens and were truncated", stacklevel=2)
-            self._warned_truncation = True
+                          f"limit of {limit} tokens{room} and were truncated", stacklevel=2)
+            self._warned_truncation.add(samples.where)
         tt = enc.get("token_type_ids") if self._accepts_token_types else None
         out = Encoded([list(x) for x in enc["input_ids"]], None if tt is None else [list(x) for x in tt],
                       truncated=too_long)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+
+from fute.cli import parse_value
+from tests.conftest import make_classification, write_jsonl
+
+
+def toy_file(tmp_path, name, seed, flip=False, column="text"):
+    s = make_classification(12, seed=seed, flip=flip)
+    rows = [{column: t, "label": s.label_names[i]} for t, i in zip(s.texts, s.targets.argmax(1), strict=True)]
+    return write_jsonl(tmp_path / f"{name}.jsonl", rows)
+
+
+def test_embed_list_show_rank(tmp_path, tiny_paths, run_cli):
+    store = str(tmp_path / "store")
+    common = ["--surrogate", str(tiny_paths["encoder"]), "--max-length", "32", "--store", store, "--quiet",
+              "--method", "fisher", "--option", "finetune_epochs=1", "--option", "batch_size=8"]
+    for name, seed, flip in (("a", 0, False), ("b", 1, False), ("c", 2, True)):
+        code, out, err = run_cli("embed", "dataset", str(toy_file(tmp_path, name, seed, flip)), *common)
+        assert code == 0, err
+        assert f"{name}: 128-d fisher vector" in out
+    code, out, _ = run_cli("embed", "dataset", str(toy_file(tmp_path, "d", 3, column="sentence")), *common,
+                           "--column", "text=sentence", "--name", "renamed")
+    assert code == 0 and "renamed" in out
+    code, out, _ = run_cli("list", "--store", store)
+    assert code == 0 and all(n in out for n in ("a", "b", "c", "renamed")) and "fisher on" in out
+    code, out, _ = run_cli("show", "a", "--store", store, "--json")
+    card = json.loads(out)[0]
+    assert card["name"] == "a" and card["space"]["method"] == "fisher" and card["method_config"]["finetune_epochs"] == 1
+    code, out, _ = run_cli("show", "a", "--store", store)
+    assert "weights sha256" in out and card["data"]["fingerprint"] in out
+    code, out, _ = run_cli("rank", "a", "--store", store, "-k", "2")
+    assert code == 0 and "nearest to a" in out
+    assert len([ln for ln in out.splitlines() if ln.startswith("│")]) == 2
+
+
+def test_errors_are_one_line(tmp_path, run_cli):
+    for args, message in ((("rank", "nothing", "--store", str(tmp_path)), "no vector named 'nothing'"),
+                          (("show", "nothing", "--store", str(tmp_path)), "no vector named 'nothing'"),
+                          (("embed", "dataset", str(toy_file(tmp_path, "a", 0)), "--method", "nope",
+                            "--store", str(tmp_path)), "unknown method 'nope'"),
+                          (("embed", "dataset", str(toy_file(tmp_path, "a", 0)), "--option", "x",
+                            "--store", str(tmp_path)), "needs the form KEY=VALUE")):
+        code, out, err = run_cli(*args)
+        assert code == 2 and err.strip().startswith("error:") and message in err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_list_on_an_empty_store(tmp_path, run_cli):
+    code, out, _ = run_cli("list", "--store", str(tmp_path / "none"))
+    assert code == 0 and "no vectors" in out
+
+
+def test_parse_value():
+    assert [parse_value(x) for x in ("3", "1e-4", "true", "None", "mean")] == [3, 1e-4, True, None, "mean"]

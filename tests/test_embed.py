@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import numpy as np
+
+from fute.embed import embed_dataset, embed_samples
+from fute.methods.baselines import TextEmb
+from fute.store import LocalStore
+from tests.conftest import make_classification, write_jsonl
+
+
+def test_embed_dataset_from_file_is_stored_with_card(tmp_path, tiny):
+    rows = [{"text": t, "label": y} for t, y in zip(*_texts_labels(), strict=True)]
+    path = write_jsonl(tmp_path / "toy.jsonl", rows)
+    v = embed_dataset(path, method="textemb", surrogate=tiny, store=tmp_path / "st", progress=False)
+    assert v.name == "toy" and v.kind == "dataset" and v.card["data"]["source"] == str(path)
+    stored = LocalStore(tmp_path / "st").vectors(name="toy")
+    assert len(stored) == 1 and np.array_equal(stored[0].vector, v.vector)
+
+
+def _texts_labels():
+    s = make_classification(10)
+    return s.texts, [s.label_names[i] for i in s.targets.argmax(1)]
+
+
+def test_same_data_and_config_is_a_cache_hit(tmp_path, tiny, monkeypatch):
+    calls = []
+    real = TextEmb._embed
+    monkeypatch.setattr(TextEmb, "_embed", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    data = make_classification(10)
+    a = embed_samples(data, "toy", method="textemb", surrogate=tiny, store=tmp_path, progress=False)
+    b = embed_samples(data, "toy", method="textemb", surrogate=tiny, store=tmp_path, progress=False)
+    assert len(calls) == 1 and a.card == b.card
+    c = embed_samples(data, "toy-copy", method="textemb", surrogate=tiny, store=tmp_path, progress=False)
+    assert len(calls) == 1 and c.card["copied_from"] == "toy" and np.array_equal(c.vector, a.vector)
+    embed_samples(data, "toy", method="textemb", surrogate=tiny, store=tmp_path, progress=False, seed=1)
+    assert len(calls) == 2  # another seed is another job
+    embed_samples(make_classification(10, seed=4), "toy", method="textemb", surrogate=tiny, store=tmp_path,
+                  progress=False)
+    assert len(calls) == 3  # other data under the same name replaces the vector
+    assert len(LocalStore(tmp_path).vectors(name="toy")) == 2  # one per space (seed 0, seed 1)
+
+
+def test_same_inputs_same_vector_across_stores(tmp_path, tiny):
+    data = make_classification(12)
+    a = embed_samples(data, "t", method="fisher", surrogate=tiny, store=tmp_path / "1", progress=False,
+                      finetune_epochs=1, batch_size=8)
+    b = embed_samples(data, "t", method="fisher", surrogate=tiny, store=tmp_path / "2", progress=False,
+                      finetune_epochs=1, batch_size=8)
+    np.testing.assert_array_equal(a.vector, b.vector)
+    assert a.space_id == b.space_id and a.key == b.key

