@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 import platform
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -138,8 +138,13 @@ def main() -> None:
     sub = samples.select(range(n_loop))
     sub_enc = sur.encode(sub)
     plain, secs = timed(plain_loop, sur, model, head, sub, sub_enc)
+    with FlopCounterMode(display=False) as fc:
+        plain_loop(sur, model, head, sub.select([0]), sur.encode(sub.select([0])))
+    plain_flops = fc.get_total_flops()
     rows.append({"pass": "loop (plain, per-example loss.backward)", "batch_size": 1, "examples": n_loop,
-                 "seconds": secs, "examples_per_s": n_loop / secs})
+                 "seconds": secs, "examples_per_s": n_loop / secs, "gflop_per_example": plain_flops / 1e9,
+                 "gflops": n_loop / secs * plain_flops / 1e9,
+                 "fraction_of_peak": n_loop / secs * plain_flops / 1e9 / peak["gflops"]})
     print(rows[-1], flush=True)
     act1, secs = timed(activation_fisher, sur, model, head, sub, sub_enc, 1, progress=False)
     with FlopCounterMode(display=False) as fc:
@@ -160,6 +165,7 @@ def main() -> None:
 
     speedup_plain = best["examples_per_s"] / rows[-2]["examples_per_s"]
     speedup_act = best["examples_per_s"] / rows[-1]["examples_per_s"]
+    ceiling = peak["gflops"] / best["gflop_per_example"] / rows[-2]["examples_per_s"]
     result = {
         "command": "python bench/embed_speed.py " + " ".join(sys.argv[1:]),
         "machine": {"cpu": _cpu(), "threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -170,8 +176,11 @@ def main() -> None:
         "rows": rows,
         "best": {"batch_size": check_bs, "examples_per_s": best["examples_per_s"],
                  "fraction_of_peak": best["fraction_of_peak"],
-                 "speedup_vs_plain_loop": speedup_plain, "speedup_vs_activation_loop": speedup_act},
-        "goals": {"speedup_vs_plain_loop>=5": speedup_plain >= 5, "fraction_of_peak>=0.40": best["fraction_of_peak"] >= 0.4},
+                 "speedup_vs_plain_loop": speedup_plain, "speedup_vs_activation_loop": speedup_act,
+                 # even at 100% of the matmul peak, the exact pass cannot beat the plain loop by more than this
+                 "ceiling_speedup_vs_plain_loop": ceiling},
+        "goals": {"speedup_vs_plain_loop>=5": speedup_plain >= 5,
+                  "fraction_of_peak>=0.40": best["fraction_of_peak"] >= 0.4},
         "batched_vs_batch1_max_rel_diff": agreement,
         "full_fisher_embed": {"examples": args.examples, "seconds": full_secs,
                               "examples_per_s": args.examples / full_secs,
@@ -187,12 +196,14 @@ def main() -> None:
 def markdown(r: dict) -> str:
     lines = [f"# fisher pass speed ({r['surrogate']['name']}, 128 tokens, CPU)", "",
              f"Command: `{r['command']}`  ", f"Machine: {r['machine']['cpu']}, {r['machine']['threads']} threads, "
-             f"torch {r['machine']['torch']}; measured fp32 matmul peak **{r['matmul_peak']['gflops']:.1f} GFLOP/s**", "",
+             f"torch {r['machine']['torch']}; measured fp32 matmul peak "
+             f"**{r['matmul_peak']['gflops']:.1f} GFLOP/s**", "",
              "| pass | batch | examples | examples/s | GFLOP/example | GFLOP/s | % of peak |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for row in r["rows"]:
         g = row.get("gflop_per_example")
-        extra = ["", "", ""] if g is None else [f"{g:.2f}", f"{row['gflops']:.1f}", f"{100 * row['fraction_of_peak']:.0f}%"]
+        extra = ["", "", ""] if g is None else [f"{g:.2f}", f"{row['gflops']:.1f}",
+                                                f"{100 * row['fraction_of_peak']:.0f}%"]
         lines.append(f"| {row['pass']} | {row['batch_size']} | {row['examples']} | {row['examples_per_s']:.2f} | "
                      + " | ".join(extra) + " |")
     b = r["best"]
@@ -200,9 +211,14 @@ def markdown(r: dict) -> str:
               f"{100 * b['fraction_of_peak']:.0f}% of the measured peak; "
               f"{b['speedup_vs_plain_loop']:.1f}x the plain per-example loop, "
               f"{b['speedup_vs_activation_loop']:.1f}x fute's own pass at batch 1.", "",
+              f"Ceiling: the exact pass needs {r['rows'][0]['gflop_per_example']:.2f} GFLOP per example (forward + "
+              "backward to every layer's output, no weight gradients), so even at 100% of the measured peak it "
+              f"would be {b['ceiling_speedup_vs_plain_loop']:.1f}x the plain loop, which already runs its larger "
+              "matrices (128 tokens x 384) at a good fraction of peak on this CPU.", "",
               f"Goals: >=5x the plain loop: **{'met' if r['goals']['speedup_vs_plain_loop>=5'] else 'not met'}**; "
               f">=40% of peak: **{'met' if r['goals']['fraction_of_peak>=0.40'] else 'not met'}**.", "",
-              f"Batched and batch-1 Fisher agree to a max relative difference of {r['batched_vs_batch1_max_rel_diff']:.1e}.",
+              "Batched and batch-1 Fisher agree to a max relative difference of "
+              f"{r['batched_vs_batch1_max_rel_diff']:.1e}.",
               "", f"Whole `fisher` embedding (fine-tune 1 epoch + Fisher) of {r['full_fisher_embed']['examples']} "
               f"examples: {r['full_fisher_embed']['seconds']:.1f} s ({r['full_fisher_embed']['examples_per_s']:.2f} "
               "examples/s).", ""]

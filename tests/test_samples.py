@@ -48,7 +48,8 @@ def test_folder_of_splits_with_dataset_json(tmp_path):
 
 def test_pairs_regression_and_column_mapping(tmp_path):
     rows = [{"s1": "a man walks", "s2": "a person walks", "score": 4.5}, {"s1": "a dog", "s2": "a car", "score": 0.2}]
-    s = load_samples(write_jsonl(tmp_path / "sts.jsonl", rows), columns={"text": "s1", "text_pair": "s2", "label": "score"})
+    mapping = {"text": "s1", "text_pair": "s2", "label": "score"}
+    s = load_samples(write_jsonl(tmp_path / "sts.jsonl", rows), columns=mapping)
     assert s.task == "regression" and s.text_pairs == ["a person walks", "a car"]
     np.testing.assert_allclose(s.targets, [4.5, 0.2])
     assert s.num_labels == 1

@@ -39,6 +39,7 @@ def test_cross_space_comparison_names_both():
 
     a, b = tv("sst2", "s1", "fisher"), tv("mnli", "s2", "prompt")
     assert a.cosine(tv("mr", "s1", "fisher")) == pytest.approx(1.0)
-    with pytest.raises(SpaceMismatchError, match=r"'sst2' is in space s1 \(fisher on m.*'mnli' is in space s2 \(prompt"):
+    both = r"'sst2' is in space s1 \(fisher on m.*'mnli' is in space s2 \(prompt"
+    with pytest.raises(SpaceMismatchError, match=both):
         a.cosine(b)
     assert TaskVector.from_json(a.to_json()).card == a.card

@@ -53,7 +53,7 @@ def test_truncation_warns_once(tiny_paths):
 def test_qa_answer_positions(tiny):
     data = make_qa(4)
     enc = tiny.encode(data)
-    for i, (start, text) in enumerate(data.answers):
+    for i, (_, text) in enumerate(data.answers):
         ids = enc.input_ids[i][enc.start_positions[i]:enc.end_positions[i] + 1]
         assert tiny.tokenizer.decode(ids) == text
     head = TaskHead("qa", 32, 2)
