@@ -129,3 +129,14 @@ def test_bad_input_is_one_clear_line(tmp_path, run_cli, name, content, message):
     assert code == 2 and "Traceback" not in err + out
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message.split("'")[0] in lines[0]
+
+
+def test_unreachable_hub_dataset_is_one_line(monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DataError, match="not a local path, and the hub dataset could not be loaded") as info:
+        load_samples("no-such-user/no-such-dataset")
+    assert "\n" not in str(info.value)

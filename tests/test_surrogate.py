@@ -75,3 +75,12 @@ def test_unknown_surrogate_is_one_line(tmp_path):
         Surrogate(str(tmp_path))
     with pytest.raises(ConfigError, match="unknown pooling"):
         Surrogate("x", pooling="max")
+
+
+def test_unreachable_hub_surrogate_is_one_line(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ConfigError, match="surrogate 'no-such-org/no-such-model': not loadable") as info:
+        Surrogate("no-such-org/no-such-model")
+    assert "\n" not in str(info.value)

@@ -76,3 +76,15 @@ def test_scores_rank_candidates(method_name, tiny):
     cands = np.stack([q, -q + 1e-3, q * 2])
     s = m.scores(q, cands, [{}, {}, {}])
     assert s.shape == (3,) and np.isfinite(s).all()
+
+
+@pytest.mark.parametrize("arch", ["decoder", "encoder-decoder"])
+@pytest.mark.parametrize("name", ["fisher", "prompt", "textemb"])
+def test_other_architectures(tiny_paths, arch, name):
+    from fute.surrogate import Surrogate
+
+    sur = Surrogate(str(tiny_paths[arch]), max_length=32)
+    a = small(name).embed(make_classification(12, pair=True), sur, progress=False)
+    b = small(name).embed(make_classification(12, pair=True), sur, progress=False)
+    assert np.isfinite(a).all() and a.size > 0
+    np.testing.assert_array_equal(a, b)
