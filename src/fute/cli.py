@@ -20,8 +20,8 @@ app.add_typer(embed_app, name="embed")
 console = Console()
 err = Console(stderr=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="Store folder [default: $FUTE_STORE or "
-                                                                 "$FUTE_HOME/store or ~/.cache/fute/store]")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Store folder (default: $FUTE_STORE, else "
+                                                                 "$FUTE_HOME/store, else ~/.cache/fute/store)")]
 
 
 def parse_value(text: str) -> Any:
@@ -53,16 +53,16 @@ def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
 def embed_dataset_cmd(
     path: Annotated[str, typer.Argument(help="File (JSONL/CSV/TSV/Parquet), folder of splits, HF datasets "
                                              "folder, or hub dataset name")],
-    name: Annotated[str | None, typer.Option(help="Name of the vector [default: the dataset's name]")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the vector (default: the dataset's name)")] = None,
     method: Annotated[str, typer.Option(help="fisher | prompt | textemb | datasize")] = "fisher",
     surrogate: Annotated[str, typer.Option(help="Surrogate: 'default' (all-MiniLM-L6-v2), hub id or path")]
     = "default",
     split: Annotated[str, typer.Option(help="Split to embed")] = "train",
     column: Annotated[list[str] | None, typer.Option(help="Field mapping FIELD=COLUMN, e.g. text=sentence")]
     = None,
-    task: Annotated[str | None, typer.Option(help="classification | regression | qa [default: inferred]")]
+    task: Annotated[str | None, typer.Option(help="classification | regression | qa (default: inferred)")]
     = None,
-    max_examples: Annotated[int | None, typer.Option(help="Seeded sample cap [default: the method's, 1000]")]
+    max_examples: Annotated[int | None, typer.Option(help="Seeded sample cap (default: the method's, 1000)")]
     = None,
     seed: Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuffling)")] = 0,
     max_length: Annotated[int, typer.Option(help="Token limit of the surrogate")] = 128,

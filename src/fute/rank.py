@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from fute.errors import StoreError
 from fute.methods import METHODS
 from fute.space import TaskVector, describe_space
@@ -49,13 +51,8 @@ def rank(name: str | TaskVector, store: str | Path | VectorStore | None = None, 
         hits = st.search(q.vector, q.space_id, k=k + 1, kind=kind)
     else:
         cands = st.vectors(q.space_id, kind=kind)
-        scores = method_cls().scores(q.vector, _stack(cands), [c.card for c in cands]) if cands else []
+        scores = method_cls().scores(q.vector, np.stack([c.vector for c in cands]), [c.card for c in cands]) \
+            if cands else []
         hits = sorted(zip(cands, scores, strict=True), key=lambda t: -t[1])
     hits = [(v, s) for v, s in hits if v.key != q.key or v.name != q.name or v.kind != q.kind][:k]
     return [Ranked(v, float(s), i + 1) for i, (v, s) in enumerate(hits)]
-
-
-def _stack(vectors: list[TaskVector]):
-    import numpy as np
-
-    return np.stack([v.vector for v in vectors])

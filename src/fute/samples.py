@@ -146,6 +146,8 @@ def load_samples(path: str | Path, *, split: str = "train", columns: Mapping[str
         raise DataError(f"unknown field(s) in column mapping: {', '.join(sorted(unknown))}; "
                         f"map any of {', '.join(CANONICAL_FIELDS)}")
     p = Path(path).expanduser()
+    if p.exists():
+        p = p.resolve()  # provenance records where the data really is
     if p.is_dir():
         if (p / "dataset_dict.json").exists() or (p / "state.json").exists():
             rows, names = _read_hf_disk(p, split)

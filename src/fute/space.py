@@ -98,17 +98,18 @@ def make_card(*, name: str, kind: str, samples: Samples, method: Method, surroga
     scard = space_card(surrogate, method)
     sid = space_id(scard)
     used = min(len(samples), method.config.max_examples or len(samples))
+    fingerprint = samples.fingerprint()
     return {
         "name": name,
         "kind": kind,
         "space_id": sid,
-        "key": job_key(sid, samples.fingerprint(), method.config.to_dict()),
+        "key": job_key(sid, fingerprint, method.config.to_dict()),
         "space": scard,
         "method_config": method.config.to_dict(),
         "seed": method.config.seed,
         "data": {
             "source": samples.source,
-            "fingerprint": samples.fingerprint(),
+            "fingerprint": fingerprint,
             "task": samples.task,
             "labels": list(samples.label_names),
             "n_total": len(samples),
