@@ -93,6 +93,14 @@ class Samples:
     def where(self) -> str:
         return self.source or "<samples>"
 
+    @property
+    def short_name(self) -> str:
+        """A few characters for progress bars: the dataset's name, else its folder or file name."""
+        if self.info.get("name"):
+            return str(self.info["name"])
+        p = Path(self.where)
+        return p.parent.name if p.stem in ("train", "dev", "test", "validation") and p.parent.name else p.stem
+
     def __len__(self) -> int:
         return len(self.texts)
 

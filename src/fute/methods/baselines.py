@@ -24,7 +24,7 @@ class TextEmb(Method):
         total = torch.zeros(surrogate.hidden_size, dtype=torch.float64)
         with torch.no_grad():
             for _idx, batch in tqdm(surrogate.batches(enc, self.config.batch_size, surrogate.length_order(enc)),
-                                   total=-(-len(enc) // self.config.batch_size), desc=f"textemb: {samples.where}",
+                                   total=-(-len(enc) // self.config.batch_size), desc=f"textemb: {samples.short_name}",
                                    disable=not progress, leave=False):
                 total += surrogate.forward(batch).pooled.double().sum(dim=0)
         return (total / len(enc)).numpy()

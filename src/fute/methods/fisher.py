@@ -58,7 +58,7 @@ class Fisher(Method):
             params=[(list(model.parameters()), cfg.learning_rate), (list(self.head_.parameters()),
                                                                     cfg.head_learning_rate)],
             epochs=cfg.finetune_epochs, batch_size=cfg.batch_size, seed=cfg.seed, model=model,
-            desc=f"fisher: fine-tune {samples.where}", progress=progress)
+            desc=f"fisher: fine-tune {samples.short_name}", progress=progress)
         for p in self.head_.parameters():
             p.requires_grad_(False)
         if cfg.features == "activations":
@@ -78,7 +78,7 @@ def activation_fisher(surrogate: Surrogate, model: nn.Module, head: TaskHead, sa
     Returns [layers + 2, hidden]: embedding output, each layer's output (token mean), pooled output.
     """
     acc: torch.Tensor | None = None
-    bar = tqdm(total=len(enc), desc=f"fisher: {samples.where}", unit="ex", disable=not progress, leave=False)
+    bar = tqdm(total=len(enc), desc=f"fisher: {samples.short_name}", unit="ex", disable=not progress, leave=False)
     for idx, batch in surrogate.batches(enc, batch_size, surrogate.length_order(enc)):
         fwd = surrogate.forward(batch, model=model, embeds_grad=True)
         outputs = [*fwd.hidden_states, fwd.pooled]
@@ -102,7 +102,7 @@ def parameter_fisher(surrogate: Surrogate, model: nn.Module, head: TaskHead, sam
     named = [(n, p) for n, p in sorted(model.named_parameters()) if p.requires_grad]
     acc = [torch.zeros_like(p) for _, p in named]
     params = [p for _, p in named]
-    bar = tqdm(total=len(enc), desc=f"fisher (parameters): {samples.where}", unit="ex", disable=not progress,
+    bar = tqdm(total=len(enc), desc=f"fisher (parameters): {samples.short_name}", unit="ex", disable=not progress,
                leave=False)
     for idx, batch in surrogate.batches(enc, 1, np.arange(len(enc))):
         fwd = surrogate.forward(batch, model=model)

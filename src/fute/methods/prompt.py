@@ -51,7 +51,7 @@ class PromptTuning(Method):
             surrogate, samples, enc, self.head_,
             params=[([self.prompt_], cfg.learning_rate), (list(self.head_.parameters()), cfg.head_learning_rate)],
             epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed, prompt=self.prompt_,
-            desc=f"prompt: tune {samples.where}", progress=progress)
+            desc=f"prompt: tune {samples.short_name}", progress=progress)
         tuned = self.prompt_.detach() - (init if cfg.relative_to_init else 0)
         return (tuned.mean(dim=0) if cfg.reduce == "mean" else tuned.flatten()).double().numpy()
 
