@@ -86,6 +86,81 @@ def embed_dataset_cmd(
                   f"({vec.card['seconds']:.1f} s)")
 
 
+@embed_app.command("model")
+def embed_model_cmd(
+    model: Annotated[str, typer.Argument(help="Classifier or LLM: hub id, folder, .gguf file, or 'smollm2'")],
+    name: Annotated[str | None, typer.Option(help="Name of the vector (default: model name [/prompt id])")] = None,
+    prompt: Annotated[str | None, typer.Option(help="For an LLM: SET_OR_FILE:ID, or SET_OR_FILE for every prompt "
+                                                     "of the set (shipped sets: sentiment, nli)")] = None,
+    corpus: Annotated[str | None, typer.Option(help="Unlabeled corpus U (default: the shipped U)")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Drop these datasets' rows from U (those under "
+                                                           "evaluation)")] = None,
+    backend: Annotated[str, typer.Option(help="auto | hf-classifier | hf-lm")] = "auto",
+    max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 64,
+    method: Annotated[str, typer.Option(help="fisher | prompt | textemb")] = "fisher",
+    surrogate: Annotated[str, typer.Option(help="Surrogate (must match the datasets' to compare)")] = "default",
+    max_examples: Annotated[int | None, typer.Option(help="Seeded sample cap of U (default: 1000)")] = None,
+    seed: Annotated[int, typer.Option(help="Seed")] = 0,
+    max_length: Annotated[int, typer.Option(help="Token limit of the surrogate")] = 128,
+    option: Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE")] = None,
+    store: StoreOpt = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars")] = False,
+) -> None:
+    """Embed a model (its MTE): U labeled by the model, embedded in the same space as datasets."""
+    from fute.embed import embed_model
+    from fute.targets import load_target
+    from fute.targets.prompts import load_prompt_set
+
+    opts = {k: parse_value(v) for k, v in parse_pairs(option, "--option").items()}
+    if max_examples is not None:
+        opts["max_examples"] = max_examples
+    prompts: list = [None]
+    if prompt:
+        set_name, _, pid = prompt.rpartition(":") if ":" in prompt else (prompt, "", "")
+        pset = load_prompt_set(set_name)
+        prompts = [pset[pid]] if pid else list(pset)
+    base = name or model.rstrip("/").split("/")[-1]
+    lm_opts = {"max_reasoning_tokens": max_reasoning_tokens} if prompt else {}
+    target = None
+    for p in prompts:
+        target = load_target(model, backend=backend, prompt=p, **lm_opts) if target is None or p is None \
+            else type(target)(model, p, model=target.model, tokenizer=target.tokenizer, **lm_opts)
+        vec_name = base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}"
+        vec = embed_model(target, vec_name, corpus=corpus, exclude=exclude or (), method=method,
+                          surrogate=surrogate, store=store, max_length=max_length, progress=not quiet, seed=seed,
+                          **opts)
+        console.print(f"[bold]{vec.name}[/] ({vec.kind}): {vec.vector.size}-d {vec.card['space']['method']} vector "
+                      f"in space [cyan]{vec.space_id}[/] from {vec.card['data']['n_used']} corpus rows "
+                      f"({vec.card['seconds']:.1f} s)")
+
+
+corpus_app = typer.Typer(help="The unlabeled corpus U.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+
+
+@corpus_app.command("build")
+def corpus_build_cmd(
+    paths: Annotated[list[str], typer.Argument(help="Datasets whose inputs go into U (labels are dropped)")],
+    out: Annotated[str, typer.Option(help="Output JSONL")],
+    exclude: Annotated[list[str] | None, typer.Option(help="Datasets never to include (those under evaluation)")]
+    = None,
+    size: Annotated[int, typer.Option(help="Rows in U, in equal shares per dataset")] = 1000,
+    pairs: Annotated[bool, typer.Option(help="Pairs (premise, hypothesis) from paired datasets only")] = False,
+    split: Annotated[str, typer.Option(help="Split to draw from")] = "train",
+    seed: Annotated[int, typer.Option(help="Seed")] = 0,
+) -> None:
+    """Build U from datasets: mixed inputs, labels dropped, exclusions applied, fingerprinted."""
+    from fute.corpus import build_corpus
+
+    u = build_corpus(paths, exclude=exclude or (), size=size, pairs=pairs, split=split, seed=seed,
+                     name=out.rsplit("/", 1)[-1].removesuffix(".jsonl"))
+    u.save(out)
+    card = u.card()
+    mix = ", ".join(f"{k} {v}" for k, v in card["sources"].items())
+    console.print(f"{out}: {card['size']} rows ({'pairs' if pairs else 'single texts'}) from {mix}; "
+                  f"fingerprint {card['fingerprint'][:16]}")
+
+
 @app.command("list")
 def list_cmd(kind: Annotated[str | None, typer.Option(help="dataset | model | prompt")] = None,
              space: Annotated[str | None, typer.Option(help="Only this space id")] = None,
@@ -169,6 +244,22 @@ def ranking_table(name: str, ranked: list) -> Table:
         table.add_row(str(r.rank), r.vector.name, r.vector.kind, r.vector.card["data"].get("category", ""),
                       f"{r.score:.4f}")
     return table
+
+
+@app.command("prompts")
+def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped set name or a file")] = None) -> None:
+    """List the shipped prompt sets, or the prompts of one set."""
+    from fute.targets.prompts import load_prompt_set, shipped_prompt_sets
+
+    for set_name in [prompt_set] if prompt_set else shipped_prompt_sets():
+        pset = load_prompt_set(set_name)
+        table = Table(title=f"{pset.name} ({pset.input}; labels: {', '.join(pset.labels)})", title_justify="left")
+        for col in ("id", "type", "template", "label words"):
+            table.add_column(col)
+        for p in pset:
+            words = "; ".join(f"{k}: {'/'.join(v)}" for k, v in p.verbalizer.items())
+            table.add_row(p.id, p.type, p.template.replace("\n", " / "), words)
+        console.print(table)
 
 
 @app.command("demo")

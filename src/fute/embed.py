@@ -8,12 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fute.corpus import Corpus, load_corpus
 from fute.errors import ConfigError
 from fute.methods import Method, get_method
 from fute.samples import Samples, load_samples
 from fute.space import KINDS, TaskVector, job_key, make_card, space_card, space_id
 from fute.store import VectorStore, open_store
 from fute.surrogate import Surrogate, load_surrogate
+from fute.targets.base import TargetModel
 
 
 def embed_samples(samples: Samples, name: str, *, kind: str = "dataset", method: str | Method = "fisher",
@@ -59,3 +61,26 @@ def embed_dataset(path: str | Path | Samples, name: str | None = None, *, split:
     if not name:
         raise ConfigError("embed_dataset: give a name for the vector")
     return embed_samples(samples, name, kind="dataset", **kwargs)
+
+
+def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus | None = None,
+                exclude: tuple[str, ...] | list[str] = (), kind: str | None = None, progress: bool = True,
+                **kwargs: Any) -> TaskVector:
+    """The model task embedding (MTE): U labeled by ``target`` (soft labels), embedded like a dataset.
+
+    ``corpus`` defaults to the shipped U (single texts, or pairs for a pair prompt); ``exclude``
+    drops the rows of datasets under evaluation. ``kind`` is "prompt" for an LLM with a prompt,
+    else "model". The card records the target's identity and U's fingerprint.
+    """
+    from fute.corpus import default_corpus
+
+    prompt = getattr(target, "prompt", None)
+    if corpus is None:
+        u = default_corpus(pairs=prompt is not None and prompt.input == "pair")
+    else:
+        u = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
+    u = u.excluding(exclude)
+    samples = target.label(u, progress=progress)
+    kind = kind or ("prompt" if prompt is not None else "model")
+    extra = {"target": target.identity(), "corpus": u.card()}
+    return embed_samples(samples, name, kind=kind, progress=progress, extra_card=extra, **kwargs)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from fute.errors import StoreError
+from fute.paths import fute_home
 from fute.store.base import VectorStore
 from fute.store.local import LocalStore
 
@@ -14,8 +15,7 @@ def default_store_path() -> Path:
     """``$FUTE_STORE``, else ``$FUTE_HOME/store``, else ``~/.cache/fute/store``."""
     if os.environ.get("FUTE_STORE"):
         return Path(os.environ["FUTE_STORE"]).expanduser()
-    home = Path(os.environ.get("FUTE_HOME", Path.home() / ".cache" / "fute")).expanduser()
-    return home / "store"
+    return fute_home() / "store"
 
 
 def open_store(url: str | Path | VectorStore | None = None) -> VectorStore:

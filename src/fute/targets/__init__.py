@@ -1,0 +1,52 @@
+"""Target models by backend name; heavy backends import lazily."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fute.errors import ConfigError
+from fute.targets.base import LABEL_SCORES, TEXT_ONLY, TargetModel
+from fute.targets.callable import CallableTarget
+
+BACKENDS = ("hf-classifier", "hf-lm", "callable")
+
+
+def load_target(model: str, *, backend: str = "auto", prompt: Any = None, **options: Any) -> TargetModel:
+    """A target by name: ``hf-classifier`` (sequence classifier), ``hf-lm`` (causal LM + ``prompt``).
+
+    ``auto`` picks hf-lm when a prompt is given or the model is a .gguf / known LLM alias, else reads
+    the model's config to tell a classifier from a causal LM.
+    """
+    if backend == "auto":
+        backend = _guess_backend(model, prompt)
+    if backend == "hf-classifier":
+        from fute.targets.hf_classifier import HFClassifier
+
+        return HFClassifier(model, **options)
+    if backend == "hf-lm":
+        from fute.targets.hf_lm import HFCausalLM
+
+        if prompt is None:
+            raise ConfigError(f"{model} is a language model: give a prompt (--prompt FILE_OR_SET:ID)")
+        return HFCausalLM(model, prompt, **options)
+    raise ConfigError(f"unknown backend '{backend}'; use one of {', '.join(b for b in BACKENDS if b != 'callable')}"
+                      " (a Python callable goes through fute.targets.CallableTarget)")
+
+
+def _guess_backend(model: str, prompt: Any) -> str:
+    from fute.targets.hf_lm import LLM_PACKAGES
+
+    if prompt is not None or model in LLM_PACKAGES or model.endswith(".gguf"):
+        return "hf-lm"
+    cfg = Path(model).expanduser() / "config.json"
+    if cfg.is_file():
+        import json
+
+        archs = " ".join(json.loads(cfg.read_text()).get("architectures") or [])
+        if "CausalLM" in archs:
+            return "hf-lm"
+    return "hf-classifier"
+
+
+__all__ = ["BACKENDS", "LABEL_SCORES", "TEXT_ONLY", "CallableTarget", "TargetModel", "load_target"]

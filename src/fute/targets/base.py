@@ -1,0 +1,105 @@
+"""Target models: black boxes that give label distributions for inputs (lm-eval-harness style: one tiny
+interface, capabilities declared, backends registered by name and imported lazily)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from fute.corpus import Corpus
+from fute.errors import ConfigError
+from fute.paths import fute_home
+from fute.samples import Samples
+
+LABEL_SCORES = "label_scores"  # full label distributions (softmax, verbalizer log-probs)
+TEXT_ONLY = "text"  # only an answer string: one-hot labels
+
+
+class TargetModel(ABC):
+    """A model to embed: ``predict(texts, pairs) -> [N, C]`` label distributions (or [N] values).
+
+    Subclasses set ``backend``, ``capabilities`` and ``label_names`` and implement ``_predict`` on
+    one chunk and ``identity`` (JSON: what makes two targets give the same labels).
+    """
+
+    backend: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]] = frozenset({LABEL_SCORES})
+    label_names: tuple[str, ...] = ()
+    task: str = "classification"
+
+    @abstractmethod
+    def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
+        """Label distributions [n, C] (rows sum to 1) or regression values [n] for one chunk."""
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """What the labels depend on (backend, model + weights hash or endpoint, prompt)."""
+
+    def identity_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def predict(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, *, chunk_size: int = 64,
+                progress: bool = True, cache: bool = True) -> np.ndarray:
+        """Labels for all inputs, chunk by chunk; each finished chunk is cached on disk, so an interrupted
+        run resumes where it stopped and a repeated one costs nothing."""
+        texts = list(texts)
+        pairs = None if text_pairs is None else list(text_pairs)
+        folder = fute_home() / "labels" / self.identity_hash()
+        out = []
+        bar = tqdm(total=len(texts), desc=f"labeling with {self.display_name}", unit="ex", disable=not progress,
+                   leave=False)
+        for i in range(0, len(texts), chunk_size):
+            t = texts[i:i + chunk_size]
+            p = None if pairs is None else pairs[i:i + chunk_size]
+            key = hashlib.sha256(json.dumps([t, p], ensure_ascii=False).encode()).hexdigest()[:24]
+            file = folder / f"{key}.npy"
+            if cache and file.is_file():
+                part = np.load(file)
+            else:
+                part = np.asarray(self._predict(t, p), dtype=np.float64)
+                self._check(part, len(t))
+                if cache:
+                    _atomic_save(file, part)
+            out.append(part)
+            bar.update(len(t))
+        bar.close()
+        return np.concatenate(out, axis=0)
+
+    def label(self, corpus: Corpus, **kw: Any) -> Samples:
+        """The corpus labeled by this model: soft labels (or values) as Samples, ready to embed."""
+        values = self.predict(corpus.texts, corpus.text_pairs, **kw)
+        info = {"target": self.identity(), "corpus": corpus.card()}
+        source = f"{corpus.name} labeled by {self.display_name}"
+        if self.task == "regression":
+            return Samples(list(corpus.texts), "regression", corpus.text_pairs, values.astype(np.float32),
+                           source=source, info=info)
+        return Samples.from_distributions(corpus.texts, values, self.label_names, corpus.text_pairs, source=source,
+                                          info=info)
+
+    @property
+    def display_name(self) -> str:
+        return str(self.identity().get("model", self.backend))
+
+    def _check(self, part: np.ndarray, n: int) -> None:
+        want = (n,) if self.task == "regression" else (n, len(self.label_names))
+        if part.shape != want:
+            raise ConfigError(f"{self.display_name}: returned labels of shape {part.shape}, expected {want}")
+        if not np.isfinite(part).all():
+            raise ConfigError(f"{self.display_name}: returned non-finite label scores")
+
+
+def _atomic_save(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npy")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)

@@ -1,0 +1,61 @@
+"""A fine-tuned HF sequence classifier (any architecture): its softmax is the soft label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fute.errors import ConfigError
+from fute.surrogate import _quiet_transformers, weights_hash
+from fute.targets.base import TargetModel
+
+
+class HFClassifier(TargetModel):
+    """``AutoModelForSequenceClassification`` by hub id or local folder; a 1-output head is regression."""
+
+    backend = "hf-classifier"
+
+    def __init__(self, name_or_path: str, *, batch_size: int = 32, max_length: int = 256,
+                 model: Any = None, tokenizer: Any = None) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        _quiet_transformers()
+        self.name = name_or_path
+        if model is None:
+            source = str(Path(name_or_path).expanduser()) if Path(name_or_path).expanduser().exists() else name_or_path
+            try:
+                model = AutoModelForSequenceClassification.from_pretrained(source)
+                tokenizer = AutoTokenizer.from_pretrained(source)
+            except (OSError, ValueError) as e:
+                why = str(e).splitlines()[0][:160]
+                raise ConfigError(f"classifier '{name_or_path}': not loadable: {why}") from None
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+            model.config.pad_token_id = tokenizer.pad_token_id
+        self.batch_size = batch_size
+        self.max_length = max_length
+        cfg = model.config
+        self.task = "regression" if cfg.num_labels == 1 or cfg.problem_type == "regression" else "classification"
+        self.label_names = () if self.task == "regression" else tuple(
+            str(cfg.id2label.get(i, i)) for i in range(cfg.num_labels))
+        self._hash = weights_hash(model)
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.backend, "model": self.name, "weights_sha256": self._hash,
+                "labels": list(self.label_names), "task": self.task, "max_length": self.max_length}
+
+    @torch.no_grad()
+    def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
+        out = []
+        for i in range(0, len(texts), self.batch_size):
+            pairs = None if text_pairs is None else text_pairs[i:i + self.batch_size]
+            enc = self.tokenizer(texts[i:i + self.batch_size], pairs, truncation=True, max_length=self.max_length,
+                                 padding=True, return_tensors="pt")
+            logits = self.model(**enc).logits.double()
+            out.append(logits[:, 0] if self.task == "regression" else torch.softmax(logits, dim=-1))
+        return torch.cat(out).numpy()

