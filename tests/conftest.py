@@ -16,7 +16,8 @@ from fute.surrogate import Surrogate
 WORDS = ("the a an is was not very good bad great awful movie film plot actor food service place "
          "what who where when how why city river person year number team won lost game market "
          "stock price rose fell people walk run sit dog cat man woman child car street house red "
-         "blue big small happy sad loved hated boring fun question answer paris london").split()
+         "blue big small happy sad loved hated boring fun question answer paris london positive negative "
+         "yes no maybe sentiment review").split()
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -61,6 +62,22 @@ def build_model(kind: str, folder: Path) -> Path:
 def tiny_paths(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-models")
     return {k: build_model(k, root / k) for k in ("encoder", "decoder", "encoder-decoder")}
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory):
+    """A random-init Llama-style causal LM with the tiny word-level tokenizer: (model, tokenizer)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tok = build_tokenizer(folder)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                                         max_position_embeddings=256, pad_token_id=0, bos_token_id=2,
+                                         eos_token_id=4))
+    model.save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -54,3 +54,24 @@ def test_list_on_an_empty_store(tmp_path, run_cli):
 
 def test_parse_value():
     assert [parse_value(x) for x in ("3", "1e-4", "true", "None", "mean")] == [3, 1e-4, True, None, "mean"]
+
+
+def test_embed_model_and_corpus_build(tmp_path, tiny_paths, tiny_llama, run_cli, monkeypatch):
+    monkeypatch.setenv("FUTE_HOME", str(tmp_path / "home"))
+    store = str(tmp_path / "store")
+    a = toy_file(tmp_path, "a", 0)
+    code, out, err = run_cli("corpus", "build", str(a), str(toy_file(tmp_path, "b", 1)), "--exclude", "b",
+                             "--size", "8", "--out", str(tmp_path / "u.jsonl"))
+    assert code == 0, err
+    assert "8 rows (single texts) from a 8" in out
+    common = ["--surrogate", str(tiny_paths["encoder"]), "--max-length", "32", "--store", store, "--quiet",
+              "--option", "finetune_epochs=1", "--option", "batch_size=8"]
+    assert run_cli("embed", "dataset", str(a), *common)[0] == 0
+    code, out, err = run_cli("embed", "model", str(tiny_llama), "--prompt", "sentiment:sentiment-colon",
+                             "--corpus", str(tmp_path / "u.jsonl"), "--name", "llm", *common)
+    assert code == 0, err
+    assert "llm (prompt): 128-d fisher vector" in out
+    code, out, _ = run_cli("rank", "a", "--kind", "prompt", "--store", store)
+    assert "llm" in out and "prompt" in out
+    code, _, err = run_cli("embed", "model", str(tiny_llama), "--corpus", str(tmp_path / "u.jsonl"), *common)
+    assert code == 2 and "give a prompt" in err

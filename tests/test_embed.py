@@ -48,3 +48,27 @@ def test_same_inputs_same_vector_across_stores(tmp_path, tiny):
                       finetune_epochs=1, batch_size=8)
     np.testing.assert_array_equal(a.vector, b.vector)
     assert a.space_id == b.space_id and a.key == b.key
+
+
+def test_model_embedding_lives_in_the_datasets_space(tmp_path, tiny, monkeypatch):
+    from fute.corpus import Corpus
+    from fute.embed import embed_model
+    from fute.rank import rank
+    from fute.targets import CallableTarget
+
+    monkeypatch.setenv("FUTE_HOME", str(tmp_path / "home"))
+    data = make_classification(16)
+    opts = {"method": "fisher", "surrogate": tiny, "store": tmp_path / "st", "progress": False,
+            "finetune_epochs": 1, "batch_size": 8}
+    dte = embed_samples(data, "toy", **opts)
+    corpus = Corpus(make_classification(16, seed=9).texts, sources=["u"] * 16, name="u")
+    target = CallableTarget(lambda t, p: np.array([[0.3, 0.7] if "good" in x else [0.8, 0.2] for x in t]),
+                            ["negative", "positive"], name="rule")
+    mte = embed_model(target, "rule-model", corpus=corpus, **opts)
+    assert mte.kind == "model" and mte.space_id == dte.space_id and mte.vector.shape == dte.vector.shape
+    assert mte.card["target"]["model"] == "rule" and mte.card["corpus"]["fingerprint"] == corpus.fingerprint()
+    assert mte.card["data"]["n_total"] == 16
+    assert [r.vector.name for r in rank("toy", tmp_path / "st", kind="model")] == ["rule-model"]
+    assert [r.vector.name for r in rank("rule-model", tmp_path / "st", kind="dataset")] == ["toy"]
+    again = embed_model(target, "rule-model", corpus=corpus, **opts)
+    assert again.key == mte.key  # same labels, same job: a cache hit

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from fute.errors import ConfigError
+from fute.targets.hf_lm import HFCausalLM
+from fute.targets.prompts import parse_prompt_set
+
+SET = {
+    "name": "toy", "labels": ["negative", "positive"], "input": "single",
+    "verbalizer": {"negative": ["bad"], "positive": ["good"]},
+    "prompts": [
+        {"id": "plain", "template": "review {text} sentiment"},
+        {"id": "multi", "template": "review {text} sentiment",
+         "verbalizer": {"negative": ["very bad", "awful"], "positive": ["very good"]}},
+        {"id": "missing", "template": "review {text} sentiment",
+         "verbalizer": {"negative": ["terrible"], "positive": ["good"]}},
+        {"id": "cot", "type": "cot", "template": "review {text} why", "answer": "so the answer is"},
+    ],
+}
+TEXTS = ["the movie was good", "the plot was awful and boring", "a big happy dog", "the food"]
+
+
+@pytest.fixture(scope="module")
+def lm(tiny_llama):
+    return AutoModelForCausalLM.from_pretrained(tiny_llama), AutoTokenizer.from_pretrained(tiny_llama)
+
+
+def target(lm, prompt_id, **kw):
+    model, tok = lm
+    return HFCausalLM("tiny-llama", parse_prompt_set(SET, "toy.yaml")[prompt_id], model=model, tokenizer=tok, **kw)
+
+
+def test_distributions_sum_to_one_and_are_deterministic(lm):
+    t = target(lm, "plain")
+    a = t.predict(TEXTS, progress=False, cache=False)
+    b = t.predict(TEXTS, progress=False, cache=False)
+    assert a.shape == (4, 2) and np.allclose(a.sum(axis=1), 1) and (a > 0).all()
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a[0], a[1])
+
+
+def test_label_score_is_the_log_softmax_over_label_words(lm):
+    """Single-token words: the distribution is softmax over the vocabulary log-probs of the two words."""
+    t = target(lm, "plain")
+    scores = t.score_words([t._context([t.prompt.render(x)]) for x in TEXTS])
+    probs = t.predict(TEXTS, progress=False, cache=False)
+    expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probs, expected, rtol=1e-6)
+    assert (scores < 0).all()  # real log-probabilities, not clamped
+
+
+def test_multi_token_words_are_scored_in_full(lm):
+    t = target(lm, "multi")
+    contexts = [t._context([t.prompt.render(x)]) for x in TEXTS[:2]]
+    scores = t.score_words(contexts)
+    model, tok = lm
+    # reference: log p("very") + log p("bad" | "very") by hand, for the first context
+    import torch
+
+    ids = tok(contexts[0])["input_ids"]
+    cont = tok(" very bad", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([ids + cont])).logits[0].double(), dim=-1)
+    ref = sum(float(logp[len(ids) - 1 + k, cont[k]]) for k in range(len(cont)))
+    assert scores[0, 0] == pytest.approx(ref, rel=1e-6)
+    probs = t.predict(TEXTS, progress=False, cache=False)
+    assert np.allclose(probs.sum(axis=1), 1)
+
+
+def test_label_word_missing_from_vocabulary_is_a_clear_error(lm):
+    with pytest.raises(ConfigError, match="label word 'terrible' of prompt toy:missing is not in the vocabulary"):
+        target(lm, "missing").predict(TEXTS[:1], progress=False, cache=False)
+
+
+def test_chain_of_thought_runs_two_turns_with_a_cap(lm):
+    t = target(lm, "cot", max_reasoning_tokens=5)
+    reasons = t._generate([t._context([t.prompt.render(x)]) for x in TEXTS[:2]])
+    assert all(len(r.split()) <= 5 for r in reasons)
+    probs = t.predict(TEXTS[:2], progress=False, cache=False)
+    assert probs.shape == (2, 2) and np.allclose(probs.sum(axis=1), 1)
+    assert t.identity()["max_reasoning_tokens"] == 5
+
+
+def test_chat_template_is_used_when_present(lm):
+    model, tok = lm
+    tok2 = AutoTokenizer.from_pretrained(tok.name_or_path)
+    tok2.chat_template = ("{% for m in messages %}[CLS] {{ m['role'] }} {{ m['content'] }} [SEP] {% endfor %}"
+                          "{% if add_generation_prompt %}[CLS] assistant {% endif %}")
+    t = HFCausalLM("tiny-llama", parse_prompt_set(SET, "toy.yaml")["plain"], model=model, tokenizer=tok2)
+    assert t.chat and t._context(["hi"]).startswith("[CLS] user hi")
+    assert not target(lm, "plain").chat
+    assert np.allclose(t.predict(TEXTS[:2], progress=False, cache=False).sum(axis=1), 1)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from fute.corpus import Corpus, build_corpus, default_corpus, load_corpus
+from fute.errors import DataError
+from tests.conftest import write_jsonl
+
+
+def datasets(tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [{"text": f"a{i}", "label": i % 2} for i in range(20)])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"text": f"b{i}", "text_pair": f"h{i}", "label": i % 2} for i in range(20)])
+    return a, b
+
+
+def test_build_mixes_excludes_and_is_seeded(tmp_path):
+    a, b = datasets(tmp_path)
+    u = build_corpus([a, b], size=10)
+    assert len(u) == 10 and u.card()["sources"] == {"a": 5, "b": 5}
+    assert build_corpus([a, b], size=10).fingerprint() == u.fingerprint()
+    assert build_corpus([a, b], size=10, seed=1).fingerprint() != u.fingerprint()
+    assert set(build_corpus([a, b], exclude=["a"], size=10).sources) == {"b"}
+    pairs = build_corpus([a, b], pairs=True, size=10)
+    assert pairs.paired and set(pairs.sources) == {"b"} and pairs.text_pairs[0].startswith("h")
+    assert set(u.excluding(["b"]).sources) == {"a"}
+    with pytest.raises(DataError, match="no datasets left"):
+        build_corpus([a], exclude=["a"])
+
+
+def test_save_load_round_trip(tmp_path):
+    a, b = datasets(tmp_path)
+    u = build_corpus([a, b], pairs=True, size=6)
+    loaded = load_corpus(u.save(tmp_path / "u.jsonl"))
+    assert loaded.fingerprint() == u.fingerprint() and loaded.sources == u.sources
+
+
+def test_bad_corpora(tmp_path):
+    mixed = write_jsonl(tmp_path / "m.jsonl", [{"text": "x", "text_pair": "y"}, {"text": "z"}])
+    with pytest.raises(DataError, match="some rows have a 'text_pair'"):
+        load_corpus(mixed)
+    with pytest.raises(DataError, match="row 1 has no 'text'"):
+        load_corpus(write_jsonl(tmp_path / "e.jsonl", [{"txt": "x"}]))
+    with pytest.raises(DataError, match="no such corpus"):
+        load_corpus(tmp_path / "none.jsonl")
+    with pytest.raises(DataError, match="empty"):
+        Corpus([])
+
+
+def test_default_corpus_is_shipped_with_sources():
+    single, pair = default_corpus(), default_corpus(pairs=True)
+    assert len(single) == 1200 and not single.paired and pair.paired
+    assert set(single.sources) == {"snli", "mnli", "qnli", "boolq", "stsb", "wnli"}
+    assert "snli" not in single.excluding(["snli"]).sources
