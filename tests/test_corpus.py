@@ -23,6 +23,9 @@ def test_build_mixes_excludes_and_is_seeded(tmp_path):
     pairs = build_corpus([a, b], pairs=True, size=10)
     assert pairs.paired and set(pairs.sources) == {"b"} and pairs.text_pairs[0].startswith("h")
     assert set(u.excluding(["b"]).sources) == {"a"}
+    sub = u.take(4, 0)
+    assert len(sub) == 4 and sub.fingerprint() == u.take(4, 0).fingerprint() != u.take(4, 1).fingerprint()
+    assert u.take(100, 0) is u
     with pytest.raises(DataError, match="no datasets left"):
         build_corpus([a], exclude=["a"])
 

@@ -72,3 +72,5 @@ def test_model_embedding_lives_in_the_datasets_space(tmp_path, tiny, monkeypatch
     assert [r.vector.name for r in rank("rule-model", tmp_path / "st", kind="dataset")] == ["toy"]
     again = embed_model(target, "rule-model", corpus=corpus, **opts)
     assert again.key == mte.key  # same labels, same job: a cache hit
+    capped = embed_model(target, "rule-capped", corpus=corpus, **{**opts, "max_examples": 5})
+    assert capped.card["data"]["n_total"] == 5 and capped.card["corpus"]["size"] == 5  # U capped before labeling

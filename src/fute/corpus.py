@@ -58,6 +58,12 @@ class Corpus:
         keep = [i for i, s in enumerate(self.sources) if s not in drop] if self.sources else list(range(len(self)))
         return self._select(keep)
 
+    def take(self, n: int | None, seed: int) -> Corpus:
+        """A seeded subset of at most ``n`` rows in source order (the same draw as ``Samples.take``)."""
+        if n is None or len(self) <= n:
+            return self
+        return self._select(np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False)))
+
     def _select(self, idx: Sequence[int]) -> Corpus:
         return Corpus([self.texts[i] for i in idx],
                       None if self.text_pairs is None else [self.text_pairs[i] for i in idx],

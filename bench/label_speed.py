@@ -1,0 +1,104 @@
+"""How fast does each target backend label the unlabeled corpus U here? Examples/s, CPU.
+
+    python bench/label_speed.py            # writes bench/results/label_speed.{json,md}
+
+Backends: a sequence classifier with the default surrogate's architecture (all-MiniLM-L6-v2 with a
+fresh 2-way head: the speed of any fine-tuned MiniLM), and the offline default LLM SmolLM2-135M-Instruct
+with a vanilla and a chain-of-thought sentiment prompt. The LLM's first (uncached) load, which
+dequantizes the GGUF, and a cached load are timed too. Labels are not cached during the timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from fute.corpus import default_corpus
+from fute.surrogate import default_surrogate_path
+from fute.targets.hf_classifier import HFClassifier
+from fute.targets.hf_lm import HFCausalLM, load_causal_lm
+from fute.targets.prompts import load_prompt_set
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def rate(target, texts, pairs=None) -> dict:
+    target.predict(texts[:2], None if pairs is None else pairs[:2], progress=False, cache=False)  # warm-up
+    t = time.perf_counter()
+    target.predict(texts, pairs, progress=False, cache=False)
+    secs = time.perf_counter() - t
+    return {"examples": len(texts), "seconds": secs, "examples_per_s": len(texts) / secs}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--examples", type=int, default=128)
+    ap.add_argument("--cot-examples", type=int, default=16)
+    ap.add_argument("--reasoning-tokens", type=int, default=64)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    u = default_corpus()
+    texts = u.texts[: args.examples]
+    rows = []
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.manual_seed(0)
+    clf = AutoModelForSequenceClassification.from_pretrained(default_surrogate_path(), num_labels=2)
+    target = HFClassifier("all-MiniLM-L6-v2 + 2-way head", model=clf,
+                          tokenizer=AutoTokenizer.from_pretrained(default_surrogate_path()))
+    rows.append({"backend": "hf-classifier", "model": "all-MiniLM-L6-v2 (22.7M)", "prompt": "",
+                 **rate(target, texts)})
+    print(rows[-1], flush=True)
+
+    with tempfile.TemporaryDirectory() as home:
+        import os
+
+        old = os.environ.get("FUTE_HOME")
+        os.environ["FUTE_HOME"] = home
+        t = time.perf_counter()
+        load_causal_lm("smollm2")
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        model, tok = load_causal_lm("smollm2")
+        cached = time.perf_counter() - t
+        if old is None:
+            del os.environ["FUTE_HOME"]
+        else:
+            os.environ["FUTE_HOME"] = old
+    sentiment = load_prompt_set("sentiment")
+    for pid, n in (("review-sentiment", args.examples), ("cot-step-by-step", args.cot_examples)):
+        target = HFCausalLM("smollm2", sentiment[pid], model=model, tokenizer=tok,
+                            max_reasoning_tokens=args.reasoning_tokens)
+        rows.append({"backend": "hf-lm", "model": "SmolLM2-135M-Instruct", "prompt": f"sentiment:{pid}",
+                     **rate(target, texts[:n])})
+        print(rows[-1], flush=True)
+
+    result = {"command": "python bench/label_speed.py " + " ".join(sys.argv[1:]),
+              "machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
+                          "python": platform.python_version(), "arch": platform.machine()},
+              "corpus": "shipped U, single texts", "reasoning_tokens": args.reasoning_tokens,
+              "llm_load_seconds": {"first (dequantize GGUF + cache)": first, "cached": cached}, "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "label_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    md = ["# Labeling throughput (CPU)", "", f"Command: `{result['command']}`  ",
+          f"{result['machine']['threads']} threads, torch {result['machine']['torch']}; corpus: {result['corpus']}; "
+          f"CoT reasoning capped at {args.reasoning_tokens} tokens.", "",
+          "| backend | model | prompt | examples | examples/s |", "|---|---|---|---:|---:|"]
+    md += [f"| {r['backend']} | {r['model']} | {r['prompt']} | {r['examples']} | {r['examples_per_s']:.2f} |"
+           for r in rows]
+    md += ["", f"SmolLM2 load: first {first:.1f} s (GGUF dequantized and cached as safetensors), "
+           f"then {cached:.2f} s from the cache.", ""]
+    (args.out / "label_speed.md").write_text("\n".join(md))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
