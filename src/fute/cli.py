@@ -95,7 +95,10 @@ def embed_model_cmd(
     corpus: Annotated[str | None, typer.Option(help="Unlabeled corpus U (default: the shipped U)")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Drop these datasets' rows from U (those under "
                                                            "evaluation)")] = None,
-    backend: Annotated[str, typer.Option(help="auto | hf-classifier | hf-lm")] = "auto",
+    backend: Annotated[str, typer.Option(help="auto | hf-classifier | hf-lm | openai")] = "auto",
+    base_url: Annotated[str | None, typer.Option(help="openai backend: endpoint, e.g. http://127.0.0.1:8000/v1 "
+                                                      "(key from $OPENAI_API_KEY)")] = None,
+    api: Annotated[str, typer.Option(help="openai backend: completions | chat")] = "completions",
     max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 64,
     method: Annotated[str, typer.Option(help="fisher | prompt | textemb")] = "fisher",
     surrogate: Annotated[str, typer.Option(help="Surrogate (must match the datasets' to compare)")] = "default",
@@ -121,10 +124,14 @@ def embed_model_cmd(
         prompts = [pset[pid]] if pid else list(pset)
     base = name or model.rstrip("/").split("/")[-1]
     lm_opts = {"max_reasoning_tokens": max_reasoning_tokens} if prompt else {}
+    if backend == "openai" or base_url:
+        backend = "openai"
+        lm_opts.update(api=api, **({"base_url": base_url} if base_url else {}))
     target = None
     for p in prompts:
-        target = load_target(model, backend=backend, prompt=p, **lm_opts) if target is None or p is None \
-            else type(target)(model, p, model=target.model, tokenizer=target.tokenizer, **lm_opts)
+        reuse = target is not None and p is not None and backend != "openai"  # one LLM load for all prompts
+        target = type(target)(model, p, model=target.model, tokenizer=target.tokenizer, **lm_opts) if reuse \
+            else load_target(model, backend=backend, prompt=p, **lm_opts)
         vec_name = base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}"
         vec = embed_model(target, vec_name, corpus=corpus, exclude=exclude or (), method=method,
                           surrogate=surrogate, store=store, max_length=max_length, progress=not quiet, seed=seed,

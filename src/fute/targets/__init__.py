@@ -9,11 +9,12 @@ from fute.errors import ConfigError
 from fute.targets.base import LABEL_SCORES, TEXT_ONLY, TargetModel
 from fute.targets.callable import CallableTarget
 
-BACKENDS = ("hf-classifier", "hf-lm", "callable")
+BACKENDS = ("hf-classifier", "hf-lm", "openai", "callable")
 
 
 def load_target(model: str, *, backend: str = "auto", prompt: Any = None, **options: Any) -> TargetModel:
-    """A target by name: ``hf-classifier`` (sequence classifier), ``hf-lm`` (causal LM + ``prompt``).
+    """A target by name: ``hf-classifier`` (sequence classifier), ``hf-lm`` (causal LM + ``prompt``),
+    ``openai`` (an OpenAI-compatible endpoint + ``prompt``; options ``base_url``, ``api``, ...).
 
     ``auto`` picks hf-lm when a prompt is given or the model is a .gguf / known LLM alias, else reads
     the model's config to tell a classifier from a causal LM.
@@ -30,6 +31,12 @@ def load_target(model: str, *, backend: str = "auto", prompt: Any = None, **opti
         if prompt is None:
             raise ConfigError(f"{model} is a language model: give a prompt (--prompt FILE_OR_SET:ID)")
         return HFCausalLM(model, prompt, **options)
+    if backend == "openai":
+        from fute.targets.openai_api import OpenAITarget
+
+        if prompt is None:
+            raise ConfigError(f"{model} behind an HTTP endpoint needs a prompt (--prompt FILE_OR_SET:ID)")
+        return OpenAITarget(model, prompt, **options)
     raise ConfigError(f"unknown backend '{backend}'; use one of {', '.join(b for b in BACKENDS if b != 'callable')}"
                       " (a Python callable goes through fute.targets.CallableTarget)")
 

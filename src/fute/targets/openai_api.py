@@ -1,0 +1,135 @@
+"""An OpenAI-compatible HTTP endpoint (vLLM, llama.cpp's server, ...) plus a prompt as a target model.
+
+The answer position is asked for one token with its top log-probabilities (completions:
+``logprobs=k``; chat: ``logprobs=true, top_logprobs=k``). Each label word is matched by its first
+token (case and surrounding spaces ignored): a label's score is the log-sum-exp of its matched
+words, and a word outside the top k gets the smallest returned log-probability (an upper bound on
+its own). A server that returns no log-probabilities gives text only: the answer is matched to a
+label word and becomes a one-hot label (unmatched answers are uniform, with a warning).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+import warnings
+from typing import Any
+
+import numpy as np
+
+from fute.errors import ConfigError
+from fute.targets.base import LABEL_SCORES, TEXT_ONLY, TargetModel
+from fute.targets.prompts import Prompt
+
+
+class OpenAITarget(TargetModel):
+    backend = "openai"
+    capabilities = frozenset({LABEL_SCORES, TEXT_ONLY})  # label scores where the server gives log-probs
+
+    def __init__(self, model: str, prompt: Prompt, *, base_url: str = "http://127.0.0.1:8000/v1",
+                 api_key_env: str = "OPENAI_API_KEY", api: str = "completions", top_logprobs: int = 20,
+                 timeout: float = 60.0, retries: int = 4, backoff: float = 0.5, max_reasoning_tokens: int = 64) -> None:
+        if api not in ("completions", "chat"):
+            raise ConfigError("api must be completions or chat")
+        self.model, self.prompt, self.api = model, prompt, api
+        self.base_url = base_url.rstrip("/")
+        self.api_key_env = api_key_env
+        self.top_logprobs, self.timeout, self.retries, self.backoff = top_logprobs, timeout, retries, backoff
+        self.max_reasoning_tokens = max_reasoning_tokens
+        self.label_names = prompt.labels
+        self.used_text_only = 0
+
+    def identity(self) -> dict[str, Any]:
+        d = {"backend": self.backend, "model": self.model, "base_url": self.base_url, "api": self.api,
+             "prompt": self.prompt.card(), "top_logprobs": self.top_logprobs}
+        if self.prompt.type == "cot":
+            d["max_reasoning_tokens"] = self.max_reasoning_tokens
+        return d
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.model} @ {self.base_url} + {self.prompt.full_id}"
+
+    # -- HTTP -------------------------------------------------------------------------------------
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/{path}"
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        data = json.dumps({"model": self.model, **body}).encode()
+        last = ""
+        for attempt in range(self.retries + 1):
+            try:
+                req = urllib.request.Request(url, data=data, headers=headers, method="POST")
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    return json.loads(resp.read().decode())
+            except urllib.error.HTTPError as e:
+                last = f"HTTP {e.code}: {e.read().decode(errors='replace')[:160]}"
+                if e.code not in (408, 429, 500, 502, 503, 504):
+                    raise ConfigError(f"{url}: {last}") from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+                last = str(getattr(e, "reason", e))
+            if attempt < self.retries:
+                time.sleep(self.backoff * 2**attempt)
+        raise ConfigError(f"cannot reach {url} after {self.retries + 1} tries ({last}); is the server running "
+                          f"at --base-url?")
+
+    def _complete(self, turns: list[str], max_tokens: int, logprobs: bool) -> tuple[str, dict[str, float] | None]:
+        """One answer: its text, and {token: logprob} of the first position's top tokens (None if absent)."""
+        if self.api == "chat":
+            roles = ["user" if i % 2 == 0 else "assistant" for i in range(len(turns))]
+            body: dict[str, Any] = {"messages": [{"role": r, "content": t} for r, t in zip(roles, turns, strict=True)],
+                                    "max_tokens": max_tokens, "temperature": 0}
+            if logprobs:
+                body.update(logprobs=True, top_logprobs=self.top_logprobs)
+            choice = self._post("chat/completions", body)["choices"][0]
+            text = (choice.get("message") or {}).get("content") or ""
+            content = (choice.get("logprobs") or {}).get("content") or []
+            top = {t["token"]: t["logprob"] for t in content[0].get("top_logprobs", [])} if content else None
+            return text, top
+        body = {"prompt": "\n".join(turns), "max_tokens": max_tokens, "temperature": 0}
+        if logprobs:
+            body["logprobs"] = self.top_logprobs
+        choice = self._post("completions", body)["choices"][0]
+        tops = (choice.get("logprobs") or {}).get("top_logprobs") or []
+        return choice.get("text") or "", (tops[0] if tops else None)
+
+    # -- labels -----------------------------------------------------------------------------------
+    def _distribution(self, text: str, top: dict[str, float] | None) -> np.ndarray:
+        norm = {}
+        for tok, lp in (top or {}).items():
+            key = tok.strip().lower()
+            norm[key] = np.logaddexp(norm[key], lp) if key in norm else lp
+        if norm:
+            floor = min(norm.values())
+            scores = []
+            for label in self.label_names:
+                words = [w.strip().lower() for w in self.prompt.verbalizer[label]]
+                scores.append(np.logaddexp.reduce([norm.get(w, norm.get(w.split()[0], floor)) for w in words]))
+            s = np.array(scores)
+            return np.exp(s - np.logaddexp.reduce(s))
+        self.used_text_only += 1
+        answer = text.strip().lower()
+        for i, label in enumerate(self.label_names):
+            if any(answer.startswith(w.strip().lower()) for w in self.prompt.verbalizer[label]):
+                return np.eye(len(self.label_names))[i]
+        warnings.warn(f"{self.display_name}: answer {text.strip()[:40]!r} matches no label word; counted as uniform",
+                      stacklevel=3)
+        return np.full(len(self.label_names), 1.0 / len(self.label_names))
+
+    def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
+        pairs = text_pairs or [None] * len(texts)
+        out = []
+        for t, p in zip(texts, pairs, strict=True):
+            turns = [self.prompt.render(t, p)]
+            if self.prompt.type == "cot":
+                reasoning, _ = self._complete(turns, self.max_reasoning_tokens, logprobs=False)
+                turns = [turns[0] + "\n" + reasoning.strip(), self.prompt.answer] if self.api == "completions" \
+                    else [turns[0], reasoning.strip(), self.prompt.answer]
+            text, top = self._complete(turns, 1, logprobs=True)
+            out.append(self._distribution(text, top))
+        return np.stack(out)

@@ -1,0 +1,88 @@
+"""Fine-tuning a HF sequence classifier on Samples: the task models that benchmarks embed and score."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from fute.samples import Samples
+
+
+@dataclass
+class FinetuneConfig:
+    epochs: float = 1.0
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    max_length: int = 128
+    seed: int = 0
+
+
+def finetune_classifier(base: str, samples: Samples, out: str | Path, config: FinetuneConfig | None = None,
+                        *, progress: bool = True) -> Path:
+    """Fine-tune ``base`` (hub id or folder) with a fresh head on ``samples``; save to ``out`` atomically.
+
+    Classification uses cross-entropy on the (possibly soft) targets with the label names as
+    ``id2label``; regression a one-output head with squared error.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    cfg = config or FinetuneConfig()
+    torch.manual_seed(cfg.seed)
+    regression = samples.task == "regression"
+    kw: dict[str, Any] = {"num_labels": 1, "problem_type": "regression"} if regression else {
+        "num_labels": len(samples.label_names), "id2label": dict(enumerate(samples.label_names)),
+        "label2id": {n: i for i, n in enumerate(samples.label_names)}}
+    model = AutoModelForSequenceClassification.from_pretrained(base, **kw)
+    tok = AutoTokenizer.from_pretrained(base)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+        model.config.pad_token_id = tok.pad_token_id
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
+    rng = np.random.default_rng(cfg.seed)
+    steps = max(1, round(cfg.epochs * -(-len(samples) // cfg.batch_size)))
+    order = np.concatenate([rng.permutation(len(samples)) for _ in range(int(np.ceil(cfg.epochs)) + 1)])
+    model.train()
+    for step in tqdm(range(steps), desc=f"fine-tune on {samples.short_name}", disable=not progress, leave=False):
+        idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+        pairs = None if samples.text_pairs is None else [samples.text_pairs[i] for i in idx]
+        enc = tok([samples.texts[i] for i in idx], pairs, truncation=True, max_length=cfg.max_length, padding=True,
+                  return_tensors="pt")
+        logits = model(**enc).logits
+        target = torch.from_numpy(np.asarray(samples.targets[idx]))
+        if regression:
+            loss = ((logits[:, 0] - target) ** 2).mean()
+        else:
+            loss = -(target * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return out
+
+
+@torch.no_grad()
+def evaluate_classifier(path: str | Path, samples: Samples, *, batch_size: int = 64) -> float:
+    """Accuracy (classification) or Pearson r (regression) of a saved classifier on samples."""
+    from fute.targets.hf_classifier import HFClassifier
+
+    pred = HFClassifier(str(path), batch_size=batch_size).predict(samples.texts, samples.text_pairs, progress=False,
+                                                                  cache=False)
+    if samples.task == "regression":
+        return float(np.corrcoef(pred, samples.targets)[0, 1])
+    return float((pred.argmax(1) == samples.targets.argmax(1)).mean())
