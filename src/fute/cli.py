@@ -22,6 +22,14 @@ err = Console(stderr=True)
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store folder (default: $FUTE_STORE, else "
                                                                  "$FUTE_HOME/store, else ~/.cache/fute/store)")]
+MethodOpt = Annotated[str, typer.Option(help="fisher | prompt | textemb | datasize")]
+SurrogateOpt = Annotated[str, typer.Option(help="Surrogate: 'default' (all-MiniLM-L6-v2), hub id or path; "
+                                                "vectors compare only within one surrogate")]
+MaxExamplesOpt = Annotated[int | None, typer.Option(help="Seeded sample cap (default: the method's, 1000)")]
+SeedOpt = Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuffling)")]
+MaxLengthOpt = Annotated[int, typer.Option(help="Token limit of the surrogate")]
+OptionOpt = Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. finetune_epochs=2")]
+QuietOpt = Annotated[bool, typer.Option(help="No progress bars")]
 
 
 def parse_value(text: str) -> Any:
@@ -39,6 +47,13 @@ def parse_value(text: str) -> Any:
     return text
 
 
+def method_options(option: list[str] | None, max_examples: int | None) -> dict[str, Any]:
+    opts = {k: parse_value(v) for k, v in parse_pairs(option, "--option").items()}
+    if max_examples is not None:
+        opts["max_examples"] = max_examples
+    return opts
+
+
 def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
@@ -54,29 +69,24 @@ def embed_dataset_cmd(
     path: Annotated[str, typer.Argument(help="File (JSONL/CSV/TSV/Parquet), folder of splits, HF datasets "
                                              "folder, or hub dataset name")],
     name: Annotated[str | None, typer.Option(help="Name of the vector (default: the dataset's name)")] = None,
-    method: Annotated[str, typer.Option(help="fisher | prompt | textemb | datasize")] = "fisher",
-    surrogate: Annotated[str, typer.Option(help="Surrogate: 'default' (all-MiniLM-L6-v2), hub id or path")]
-    = "default",
+    method: MethodOpt = "fisher",
+    surrogate: SurrogateOpt = "default",
     split: Annotated[str, typer.Option(help="Split to embed")] = "train",
     column: Annotated[list[str] | None, typer.Option(help="Field mapping FIELD=COLUMN, e.g. text=sentence")]
     = None,
     task: Annotated[str | None, typer.Option(help="classification | regression | qa (default: inferred)")]
     = None,
-    max_examples: Annotated[int | None, typer.Option(help="Seeded sample cap (default: the method's, 1000)")]
-    = None,
-    seed: Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuffling)")] = 0,
-    max_length: Annotated[int, typer.Option(help="Token limit of the surrogate")] = 128,
-    option: Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. finetune_epochs=2")]
-    = None,
+    max_examples: MaxExamplesOpt = None,
+    seed: SeedOpt = 0,
+    max_length: MaxLengthOpt = 128,
+    option: OptionOpt = None,
     store: StoreOpt = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bars")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Embed a labeled dataset (its DTE) and store it."""
     from fute.embed import embed_dataset
 
-    opts = {k: parse_value(v) for k, v in parse_pairs(option, "--option").items()}
-    if max_examples is not None:
-        opts["max_examples"] = max_examples
+    opts = method_options(option, max_examples)
     vec = embed_dataset(path, name, split=split, columns=parse_pairs(column, "--column"), task=task,
                         method=method, surrogate=surrogate, store=store, max_length=max_length,
                         progress=not quiet, seed=seed, **opts)
@@ -100,23 +110,21 @@ def embed_model_cmd(
                                                       "(key from $OPENAI_API_KEY)")] = None,
     api: Annotated[str, typer.Option(help="openai backend: completions | chat")] = "completions",
     max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 64,
-    method: Annotated[str, typer.Option(help="fisher | prompt | textemb")] = "fisher",
-    surrogate: Annotated[str, typer.Option(help="Surrogate (must match the datasets' to compare)")] = "default",
-    max_examples: Annotated[int | None, typer.Option(help="Seeded sample cap of U (default: 1000)")] = None,
-    seed: Annotated[int, typer.Option(help="Seed")] = 0,
-    max_length: Annotated[int, typer.Option(help="Token limit of the surrogate")] = 128,
-    option: Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE")] = None,
+    method: MethodOpt = "fisher",
+    surrogate: SurrogateOpt = "default",
+    max_examples: MaxExamplesOpt = None,
+    seed: SeedOpt = 0,
+    max_length: MaxLengthOpt = 128,
+    option: OptionOpt = None,
     store: StoreOpt = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bars")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Embed a model (its MTE): U labeled by the model, embedded in the same space as datasets."""
     from fute.embed import embed_model
     from fute.targets import load_target
     from fute.targets.prompts import load_prompt_set
 
-    opts = {k: parse_value(v) for k, v in parse_pairs(option, "--option").items()}
-    if max_examples is not None:
-        opts["max_examples"] = max_examples
+    opts = method_options(option, max_examples)
     prompts: list = [None]
     if prompt:
         set_name, _, pid = prompt.rpartition(":") if ":" in prompt else (prompt, "", "")
@@ -271,8 +279,7 @@ def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped
 
 @app.command("demo")
 def demo_cmd(method: Annotated[str, typer.Option(help="fisher | prompt | textemb")] = "fisher",
-             store: StoreOpt = None,
-             quiet: Annotated[bool, typer.Option(help="No progress bars")] = False) -> None:
+             store: StoreOpt = None, quiet: QuietOpt = False) -> None:
     """Embed the bundled sample datasets with the default surrogate and rank each one's neighbours."""
     from fute.demo import run_demo
 
