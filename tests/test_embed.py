@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fute.embed import embed_dataset, embed_samples
+from fute.errors import ConfigError
 from fute.methods.baselines import TextEmb
 from fute.store import LocalStore
 from tests.conftest import make_classification, write_jsonl
@@ -72,5 +74,7 @@ def test_model_embedding_lives_in_the_datasets_space(tmp_path, tiny, monkeypatch
     assert [r.vector.name for r in rank("rule-model", tmp_path / "st", kind="dataset")] == ["toy"]
     again = embed_model(target, "rule-model", corpus=corpus, **opts)
     assert again.key == mte.key  # same labels, same job: a cache hit
+    with pytest.raises(ConfigError, match="ignores labels"):
+        embed_model(target, "x", corpus=corpus, method="textemb", surrogate=tiny, store=tmp_path / "st")
     capped = embed_model(target, "rule-capped", corpus=corpus, **{**opts, "max_examples": 5})
     assert capped.card["data"]["n_total"] == 5 and capped.card["corpus"]["size"] == 5  # U capped before labeling

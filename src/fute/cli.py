@@ -119,7 +119,7 @@ def embed_model_cmd(
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Embed a model (its MTE): U labeled by the model, embedded in the same space as datasets."""
+    """Embed a model (its MTE): U labeled by the model, embedded in the same space as datasets (fisher, prompt)."""
     from fute.embed import embed_model
     from fute.targets import load_target
     from fute.targets.prompts import load_prompt_set

@@ -81,6 +81,9 @@ def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus |
         u = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
     embed_opts = {k: kwargs.pop(k) for k in ("surrogate", "store", "max_length") if k in kwargs}
     m = method if isinstance(method, Method) else get_method(method, **kwargs)
+    if not m.uses_labels:
+        raise ConfigError(f"method '{m.name}' ignores labels, so every model's MTE would be the same vector; "
+                          "use fisher or prompt")
     # the method's sample cap, drawn before labeling: labeling rows that the method would drop is wasted work
     u = u.excluding(exclude).take(m.config.max_examples, m.config.seed)
     samples = target.label(u, progress=progress)
