@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from fute.corpus import default_corpus
 from fute.embed import embed_dataset, embed_model
 from fute.rank import rank
 from fute.samples import load_samples
@@ -71,7 +70,7 @@ def main() -> None:
         for name, info in classifiers.items():
             target = HFClassifier(info["path"])
             paired = load_samples(args.shared / name, split="dev").text_pairs is not None
-            mte = embed_model(target, f"model:{name}", corpus=default_corpus(pairs=paired), exclude=exclude, **opts)
+            mte = embed_model(target, f"model:{name}", pairs=paired, exclude=exclude, **opts)
             ranked = rank(mte, store, kind="dataset", k=len(pool))
             names = [r.vector.name for r in ranked]
             rows.append({"method": method, "classifier": name, "own_rank": names.index(name) + 1,

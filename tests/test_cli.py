@@ -75,3 +75,10 @@ def test_embed_model_and_corpus_build(tmp_path, tiny_paths, tiny_llama, run_cli,
     assert "llm" in out and "prompt" in out
     code, _, err = run_cli("embed", "model", str(tiny_llama), "--corpus", str(tmp_path / "u.jsonl"), *common)
     assert code == 2 and "give a prompt" in err
+
+
+def test_every_command_has_working_help(run_cli):
+    for args in ((), ("embed",), ("embed", "dataset"), ("embed", "model"), ("list",), ("show",), ("rank",),
+                 ("prompts",), ("corpus", "build"), ("demo",)):
+        code, out, err = run_cli(*args, "--help")
+        assert code == 0 and "Usage" in out and "Traceback" not in err, (args, err[-300:])

@@ -99,12 +99,16 @@ def embed_dataset_cmd(
 @embed_app.command("model")
 def embed_model_cmd(
     model: Annotated[str, typer.Argument(help="Classifier or LLM: hub id, folder, .gguf file, or 'smollm2'")],
-    name: Annotated[str | None, typer.Option(help="Name of the vector (default: model name [/prompt id])")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of the vector (default: the model name, plus "
+                                                  "/PROMPT_ID per prompt)")] = None,
     prompt: Annotated[str | None, typer.Option(help="For an LLM: SET_OR_FILE:ID, or SET_OR_FILE for every prompt "
                                                      "of the set (shipped sets: sentiment, nli)")] = None,
     corpus: Annotated[str | None, typer.Option(help="Unlabeled corpus U (default: the shipped U)")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Drop these datasets' rows from U (those under "
                                                            "evaluation)")] = None,
+    pairs: Annotated[bool | None, typer.Option("--pairs/--single", help="Shipped U as text pairs (a pair "
+                                                                        "classifier) or single texts (default: "
+                                                                        "the prompt's form, else single)")] = None,
     backend: Annotated[str, typer.Option(help="auto | hf-classifier | hf-lm | openai")] = "auto",
     base_url: Annotated[str | None, typer.Option(help="openai backend: endpoint, e.g. http://127.0.0.1:8000/v1 "
                                                       "(key from $OPENAI_API_KEY)")] = None,
@@ -141,7 +145,7 @@ def embed_model_cmd(
         target = type(target)(model, p, model=target.model, tokenizer=target.tokenizer, **lm_opts) if reuse \
             else load_target(model, backend=backend, prompt=p, **lm_opts)
         vec_name = base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}"
-        vec = embed_model(target, vec_name, corpus=corpus, exclude=exclude or (), method=method,
+        vec = embed_model(target, vec_name, corpus=corpus, exclude=exclude or (), pairs=pairs, method=method,
                           surrogate=surrogate, store=store, max_length=max_length, progress=not quiet, seed=seed,
                           **opts)
         console.print(f"[bold]{vec.name}[/] ({vec.kind}): {vec.vector.size}-d {vec.card['space']['method']} vector "

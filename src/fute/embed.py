@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fute.corpus import Corpus, load_corpus
+from fute.corpus import Corpus, default_corpus, load_corpus
 from fute.errors import ConfigError
 from fute.methods import Method, get_method
 from fute.samples import Samples, load_samples
@@ -64,21 +64,24 @@ def embed_dataset(path: str | Path | Samples, name: str | None = None, *, split:
 
 
 def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus | None = None,
-                exclude: tuple[str, ...] | list[str] = (), kind: str | None = None, method: str | Method = "fisher",
-                progress: bool = True, **kwargs: Any) -> TaskVector:
+                exclude: tuple[str, ...] | list[str] = (), pairs: bool | None = None, kind: str | None = None,
+                method: str | Method = "fisher", progress: bool = True, **kwargs: Any) -> TaskVector:
     """The model task embedding (MTE): U labeled by ``target`` (soft labels), embedded like a dataset.
 
-    ``corpus`` defaults to the shipped U (single texts, or pairs for a pair prompt); ``exclude``
-    drops the rows of datasets under evaluation. ``kind`` is "prompt" for an LLM with a prompt,
-    else "model". The card records the target's identity and U's fingerprint.
+    ``corpus`` defaults to the shipped U: pairs when ``pairs`` (default: the prompt's input form; single
+    texts for other targets), else single texts. ``exclude`` drops the rows of datasets under
+    evaluation. ``kind`` is "prompt" for an LLM with a prompt, else "model". The card records the
+    target's identity and U's fingerprint.
     """
-    from fute.corpus import default_corpus
-
     prompt = getattr(target, "prompt", None)
-    if corpus is None:
-        u = default_corpus(pairs=prompt is not None and prompt.input == "pair")
+    if pairs is None:
+        pairs = prompt is not None and prompt.input == "pair"
+    if isinstance(corpus, Corpus):
+        u = corpus
+    elif corpus is not None:
+        u = load_corpus(corpus)
     else:
-        u = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
+        u = default_corpus(pairs=pairs)
     embed_opts = {k: kwargs.pop(k) for k in ("surrogate", "store", "max_length") if k in kwargs}
     m = method if isinstance(method, Method) else get_method(method, **kwargs)
     if not m.uses_labels:
