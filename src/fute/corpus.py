@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fute.errors import DataError
-from fute.samples import load_samples
+from fute.samples import load_samples, read_rows  # the same readers and one-line errors
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,15 +95,13 @@ class Corpus:
 
 def load_corpus(path: str | Path, *, name: str | None = None) -> Corpus:
     """A corpus file (JSONL/CSV/TSV/Parquet with `text`, optional `text_pair`, `source`) or a folder of them."""
-    from fute.samples import _read_rows  # the same readers and one-line errors as labeled data
-
     p = Path(path).expanduser()
     if not p.exists():
         raise DataError(f"{path}: no such corpus file or folder; build one with `fute corpus build`")
     files = sorted(f for f in p.iterdir() if f.suffix in (".jsonl", ".csv", ".tsv", ".parquet")) if p.is_dir() else [p]
     texts, pairs, sources = [], [], []
     for f in files:
-        for n, r in enumerate(_read_rows(f), 1):
+        for n, r in enumerate(read_rows(f), 1):
             t = r.get("text")
             if not isinstance(t, str) or not t.strip():
                 raise DataError(f"{f}: row {n} has no 'text'; a corpus row needs a non-empty text")

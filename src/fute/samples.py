@@ -162,11 +162,11 @@ def load_samples(path: str | Path, *, split: str = "train", columns: Mapping[str
             return rows_to_samples(rows, str(p), columns=columns, task=task, label_names=names)
         file = _split_file(p, split)
         info = _read_dataset_info(p)
-        return rows_to_samples(_read_rows(file), str(file), columns=columns, task=task,
+        return rows_to_samples(read_rows(file), str(file), columns=columns, task=task,
                                label_names=info.get("labels"), info=info)
     if p.is_file():
         info = _read_dataset_info(p.parent)
-        return rows_to_samples(_read_rows(p), str(p), columns=columns, task=task,
+        return rows_to_samples(read_rows(p), str(p), columns=columns, task=task,
                                label_names=info.get("labels"), info=info)
     if _looks_like_hub_name(str(path)):
         rows, names = _read_hub(str(path), split)
@@ -212,7 +212,8 @@ def _decode(raw: bytes, file: Path) -> str:
         raise DataError(f"{file}: line {line} is not valid UTF-8 (byte {e.start}); re-save the file as UTF-8") from None
 
 
-def _read_rows(file: Path) -> list[dict[str, Any]]:
+def read_rows(file: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL/JSON/CSV/TSV/Parquet file as dicts; empty, undecodable or broken files are one-line errors."""
     if file.stat().st_size == 0:
         raise DataError(f"{file}: the file is empty; it needs one labeled example per row")
     suffix = file.suffix.lower()

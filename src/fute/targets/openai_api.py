@@ -22,7 +22,7 @@ import numpy as np
 
 from fute.errors import ConfigError
 from fute.targets.base import LABEL_SCORES, TEXT_ONLY, TargetModel
-from fute.targets.prompts import Prompt
+from fute.targets.prompts import Prompt, chat_messages
 
 
 class OpenAITarget(TargetModel):
@@ -81,9 +81,7 @@ class OpenAITarget(TargetModel):
     def _complete(self, turns: list[str], max_tokens: int, logprobs: bool) -> tuple[str, dict[str, float] | None]:
         """One answer: its text, and {token: logprob} of the first position's top tokens (None if absent)."""
         if self.api == "chat":
-            roles = ["user" if i % 2 == 0 else "assistant" for i in range(len(turns))]
-            body: dict[str, Any] = {"messages": [{"role": r, "content": t} for r, t in zip(roles, turns, strict=True)],
-                                    "max_tokens": max_tokens, "temperature": 0}
+            body: dict[str, Any] = {"messages": chat_messages(turns), "max_tokens": max_tokens, "temperature": 0}
             if logprobs:
                 body.update(logprobs=True, top_logprobs=self.top_logprobs)
             choice = self._post("chat/completions", body)["choices"][0]

@@ -74,6 +74,11 @@ class PromptSet:
         return len(self.prompts)
 
 
+def chat_messages(turns: list[str]) -> list[dict[str, str]]:
+    """Turns of a conversation as chat messages: user, assistant, user, ... (the last asks for the answer)."""
+    return [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)]
+
+
 def shipped_prompt_sets() -> list[str]:
     root = resources.files("fute.targets.prompts")
     return sorted(Path(str(f)).stem for f in root.iterdir() if str(f).endswith(".yaml"))
