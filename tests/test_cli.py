@@ -79,6 +79,6 @@ def test_embed_model_and_corpus_build(tmp_path, tiny_paths, tiny_llama, run_cli,
 
 def test_every_command_has_working_help(run_cli):
     for args in ((), ("embed",), ("embed", "dataset"), ("embed", "model"), ("list",), ("show",), ("rank",),
-                 ("prompts",), ("corpus", "build"), ("demo",)):
+                 ("prompts",), ("corpus", "build"), ("demo",), ("map",), ("report",)):
         code, out, err = run_cli(*args, "--help")
         assert code == 0 and "Usage" in out and "Traceback" not in err, (args, err[-300:])

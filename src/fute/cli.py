@@ -109,6 +109,8 @@ def embed_model_cmd(
     pairs: Annotated[bool | None, typer.Option("--pairs/--single", help="Shipped U as text pairs (a pair "
                                                                         "classifier) or single texts (default: "
                                                                         "the prompt's form, else single)")] = None,
+    category: Annotated[str | None, typer.Option(help="Category recorded on the card (e.g. of the model's "
+                                                      "training data); maps color by it")] = None,
     backend: Annotated[str, typer.Option(help="auto | hf-classifier | hf-lm | openai")] = "auto",
     base_url: Annotated[str | None, typer.Option(help="openai backend: endpoint, e.g. http://127.0.0.1:8000/v1 "
                                                       "(key from $OPENAI_API_KEY)")] = None,
@@ -145,9 +147,9 @@ def embed_model_cmd(
         target = type(target)(model, p, model=target.model, tokenizer=target.tokenizer, **lm_opts) if reuse \
             else load_target(model, backend=backend, prompt=p, **lm_opts)
         vec_name = base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}"
-        vec = embed_model(target, vec_name, corpus=corpus, exclude=exclude or (), pairs=pairs, method=method,
-                          surrogate=surrogate, store=store, max_length=max_length, progress=not quiet, seed=seed,
-                          **opts)
+        vec = embed_model(target, vec_name, corpus=corpus, exclude=exclude or (), pairs=pairs, category=category,
+                          method=method, surrogate=surrogate, store=store, max_length=max_length,
+                          progress=not quiet, seed=seed, **opts)
         console.print(f"[bold]{vec.name}[/] ({vec.kind}): {vec.vector.size}-d {vec.card['space']['method']} vector "
                       f"in space [cyan]{vec.space_id}[/] from {vec.card['data']['n_used']} corpus rows "
                       f"({vec.card['seconds']:.1f} s)")
@@ -265,6 +267,55 @@ def ranking_table(name: str, ranked: list) -> Table:
     return table
 
 
+@app.command("map")
+def map_cmd(out: Annotated[str, typer.Option(help="Output name: writes OUT.png and OUT.html")] = "fute-map",
+            kind: Annotated[list[str] | None, typer.Option(help="Only these kinds (repeatable): dataset | model | "
+                                                                "prompt")] = None,
+            color_by: Annotated[str, typer.Option(help="category | kind | model | prompt-type")] = "category",
+            symbol_by: Annotated[str, typer.Option(help="category | kind | model | prompt-type | shape (kind, "
+                                                        "with vanilla vs CoT prompts apart)")] = "shape",
+            projection: Annotated[str, typer.Option(help="tsne | umap | pca")] = "tsne",
+            space: Annotated[str | None, typer.Option(help="The space to draw (needed when the store has several)")]
+            = None,
+            method: Annotated[str | None, typer.Option(help="Or: the space of this method, if it has one")] = None,
+            seed: SeedOpt = 0,
+            store: StoreOpt = None) -> None:
+    """Draw the vectors of one space in 2-D: a PNG and an interactive HTML with provenance on hover."""
+    from fute.store import open_store
+    from fute.viz import describe_spaces, map_store, write_map
+
+    st = open_store(store)
+    tmap = map_store(st, space=space, method=method, kinds=kind, projection=projection, color_by=color_by,
+                     symbol_by=symbol_by, seed=seed)
+    paths = write_map(tmap, out)
+    console.print(f"{len(tmap.points)} vectors of space {tmap.space_id} ({tmap.space}): "
+                  f"{' and '.join(str(p) for p in paths)}", highlight=False)
+    if len(st.spaces()) > 1:
+        console.print(f"spaces in the store: {describe_spaces(st)}", highlight=False)
+
+
+@app.command("report")
+def report_cmd(out: Annotated[str, typer.Option(help="Output folder (index.html + PNG maps)")] = "fute-report",
+               space: Annotated[str | None, typer.Option(help="Only this space (default: every space)")] = None,
+               projection: Annotated[str, typer.Option(help="tsne | umap | pca")] = "tsne",
+               results: Annotated[str | None, typer.Option(help="Benchmark results folder to include (default: "
+                                                                "./bench/results when it exists)")] = None,
+               k: Annotated[int, typer.Option("-k", "--top", help="Neighbours listed per vector")] = 5,
+               seed: SeedOpt = 0,
+               store: StoreOpt = None,
+               quiet: QuietOpt = False) -> None:
+    """Write a static HTML report of the store: maps, nearest neighbours, benchmark tables."""
+    from pathlib import Path
+
+    from fute.report import write_report
+
+    if results is None and Path("bench/results").is_dir():
+        results = "bench/results"
+    page = write_report(out, store, space=space, projection=projection, results=results, k=k, seed=seed,
+                        progress=not quiet)
+    console.print(f"report: {page} (open it in a browser; the folder is self-contained)", highlight=False)
+
+
 @app.command("prompts")
 def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped set name or a file")] = None) -> None:
     """List the shipped prompt sets, or the prompts of one set."""
@@ -283,11 +334,15 @@ def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped
 
 @app.command("demo")
 def demo_cmd(method: Annotated[str, typer.Option(help="fisher | prompt | textemb")] = "fisher",
+             map_out: Annotated[str | None, typer.Option(help="Map of the datasets: writes MAP_OUT.png and "
+                                                              ".html (default: $FUTE_HOME/demo-map)")] = None,
              store: StoreOpt = None, quiet: QuietOpt = False) -> None:
-    """Embed the bundled sample datasets with the default surrogate and rank each one's neighbours."""
+    """Embed the bundled sample datasets with the default surrogate, rank each one's neighbours, draw a map."""
     from fute.demo import run_demo
+    from fute.paths import fute_home
 
-    run_demo(method=method, store=store, progress=not quiet, console=console)
+    run_demo(method=method, store=store, progress=not quiet, console=console,
+             map_out=map_out or fute_home() / "demo-map")
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001

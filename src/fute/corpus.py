@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from fute.errors import DataError
+from fute.paths import atomic_write
 from fute.samples import load_samples, read_rows  # the same readers and one-line errors
 
 
@@ -78,19 +77,17 @@ class Corpus:
 
     def save(self, path: str | Path) -> Path:
         """JSONL, one {"text", "text_pair"?, "source"} per row; written atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for i, t in enumerate(self.texts):
-                row = {"text": t}
-                if self.text_pairs is not None:
-                    row["text_pair"] = self.text_pairs[i]
-                if self.sources:
-                    row["source"] = self.sources[i]
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-        return path
+        def write(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8") as f:
+                for i, t in enumerate(self.texts):
+                    row = {"text": t}
+                    if self.text_pairs is not None:
+                        row["text_pair"] = self.text_pairs[i]
+                    if self.sources:
+                        row["source"] = self.sources[i]
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+        return atomic_write(path, write)
 
 
 def load_corpus(path: str | Path, *, name: str | None = None) -> Corpus:

@@ -19,8 +19,9 @@ def demo_datasets() -> list[Path]:
 
 
 def run_demo(*, method: str = "fisher", store: str | None = None, progress: bool = True,
-             console: Console | None = None) -> dict[str, list[tuple[str, float]]]:
-    """Embed every demo dataset, then rank the others for each; returns {name: [(neighbour, score)]}."""
+             console: Console | None = None, map_out: str | Path | None = None) -> dict[str, list[tuple[str, float]]]:
+    """Embed every demo dataset, rank the others for each, and draw them (``map_out``.png/.html, when
+    given and the viz extra is installed); returns {name: [(neighbour, score)]}."""
     console = console or Console()
     folders = demo_datasets()
     t0 = time.perf_counter()
@@ -40,4 +41,9 @@ def run_demo(*, method: str = "fisher", store: str | None = None, progress: bool
         same += bool(ranked) and ranked[0].vector.card["data"].get("category") == vec.card["data"].get("category")
     console.print(f"nearest neighbour in the same category for {same} of {len(vectors)} datasets; "
                   f"{len(vectors)} datasets embedded in {time.perf_counter() - t0:.0f} s")
+    if map_out is not None and next(iter(vectors.values())).vector.size > 1:
+        from fute.viz import build_map, write_map
+
+        paths = write_map(build_map(list(vectors.values()), projection="pca"), map_out)
+        console.print(f"map of the {len(vectors)} datasets: {' and '.join(str(p) for p in paths)}")
     return result

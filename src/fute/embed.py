@@ -39,7 +39,7 @@ def embed_samples(samples: Samples, name: str, *, kind: str = "dataset", method:
         if hit.name == name and hit.kind == kind:
             return hit
         card = copy.deepcopy(hit.card)
-        card.update(name=name, kind=kind, copied_from=hit.name)
+        card.update(name=name, kind=kind, copied_from=hit.name, **dict(extra_card or {}))
         vec = TaskVector(hit.vector, card)
         st.put(vec)
         return vec
@@ -65,13 +65,15 @@ def embed_dataset(path: str | Path | Samples, name: str | None = None, *, split:
 
 def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus | None = None,
                 exclude: tuple[str, ...] | list[str] = (), pairs: bool | None = None, kind: str | None = None,
-                method: str | Method = "fisher", progress: bool = True, **kwargs: Any) -> TaskVector:
+                category: str | None = None, method: str | Method = "fisher", progress: bool = True,
+                **kwargs: Any) -> TaskVector:
     """The model task embedding (MTE): U labeled by ``target`` (soft labels), embedded like a dataset.
 
     ``corpus`` defaults to the shipped U: pairs when ``pairs`` (default: the prompt's input form; single
     texts for other targets), else single texts. ``exclude`` drops the rows of datasets under
     evaluation. ``kind`` is "prompt" for an LLM with a prompt, else "model". The card records the
-    target's identity and U's fingerprint.
+    target's identity and U's fingerprint, and ``category`` (e.g. the category of the model's
+    training data) when given, for maps and reports.
     """
     prompt = getattr(target, "prompt", None)
     if pairs is None:
@@ -91,5 +93,5 @@ def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus |
     u = u.excluding(exclude).take(m.config.max_examples, m.config.seed)
     samples = target.label(u, progress=progress)
     kind = kind or ("prompt" if prompt is not None else "model")
-    extra = {"target": target.identity(), "corpus": u.card()}
+    extra = {"target": target.identity(), "corpus": u.card(), **({"category": category} if category else {})}
     return embed_samples(samples, name, kind=kind, method=m, progress=progress, extra_card=extra, **embed_opts)

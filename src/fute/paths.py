@@ -1,10 +1,28 @@
-"""Where fute keeps its files: $FUTE_HOME (default ~/.cache/fute)."""
+"""Where fute keeps its files ($FUTE_HOME, default ~/.cache/fute), and how it writes them (atomically)."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
 def fute_home() -> Path:
     return Path(os.environ.get("FUTE_HOME", Path.home() / ".cache" / "fute")).expanduser()
+
+
+def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
+    """``write(tmp)`` fills a temporary file beside ``path``, which then replaces ``path`` in one step:
+    an interrupted or failed write leaves the earlier file (or none), never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

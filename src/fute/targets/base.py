@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +15,7 @@ from tqdm.auto import tqdm
 
 from fute.corpus import Corpus
 from fute.errors import ConfigError
-from fute.paths import fute_home
+from fute.paths import atomic_write, fute_home
 from fute.samples import Samples
 
 LABEL_SCORES = "label_scores"  # full label distributions (softmax, verbalizer log-probs)
@@ -98,8 +96,8 @@ class TargetModel(ABC):
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npy")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+
+    atomic_write(path, write)
