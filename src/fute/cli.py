@@ -30,6 +30,18 @@ SeedOpt = Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuf
 MaxLengthOpt = Annotated[int, typer.Option(help="Token limit of the surrogate")]
 OptionOpt = Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. finetune_epochs=2")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bars")]
+ExecutorOpt = Annotated[str, typer.Option(help="local (in this process) | ray (pip install 'fute[ray]')")]
+AddressOpt = Annotated[str | None, typer.Option(help="ray: cluster address ('auto' joins a running one; "
+                                                     "default: a local cluster on this machine)")]
+GpusOpt = Annotated[float, typer.Option(help="ray: GPUs per job (fractions share a GPU)")]
+CpusOpt = Annotated[float, typer.Option(help="ray: CPUs per job")]
+
+
+def executor_for(executor: str, address: str | None, gpus_per_job: float, cpus_per_job: float) -> Any:
+    from fute.execute import get_executor
+
+    opts = {"address": address, "gpus_per_job": gpus_per_job, "cpus_per_job": cpus_per_job}
+    return get_executor(executor, **(opts if executor == "ray" else {}))
 
 
 def parse_value(text: str) -> Any:
@@ -66,9 +78,10 @@ def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
 
 @embed_app.command("dataset")
 def embed_dataset_cmd(
-    path: Annotated[str, typer.Argument(help="File (JSONL/CSV/TSV/Parquet), folder of splits, HF datasets "
-                                             "folder, or hub dataset name")],
-    name: Annotated[str | None, typer.Option(help="Name of the vector (default: the dataset's name)")] = None,
+    paths: Annotated[list[str], typer.Argument(help="Files (JSONL/CSV/TSV/Parquet), folders of splits, HF datasets "
+                                                    "folders, or hub dataset names; one job each")],
+    name: Annotated[str | None, typer.Option(help="Name of the vector (one PATH only; default: the dataset's "
+                                                  "name)")] = None,
     method: MethodOpt = "fisher",
     surrogate: SurrogateOpt = "default",
     split: Annotated[str, typer.Option(help="Split to embed")] = "train",
@@ -80,20 +93,32 @@ def embed_dataset_cmd(
     seed: SeedOpt = 0,
     max_length: MaxLengthOpt = 128,
     option: OptionOpt = None,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    gpus_per_job: GpusOpt = 0.0,
+    cpus_per_job: CpusOpt = 1.0,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Embed a labeled dataset (its DTE) and store it."""
-    from fute.embed import embed_dataset
+    """Embed labeled datasets (their DTEs) and store them; already stored ones are skipped."""
+    from fute.execute import EmbedSpec, embed_many
+    from fute.samples import load_samples
 
+    if name and len(paths) > 1:
+        raise ConfigError("--name names one vector; give one PATH, or leave --name out")
     opts = method_options(option, max_examples)
-    vec = embed_dataset(path, name, split=split, columns=parse_pairs(column, "--column"), task=task,
-                        method=method, surrogate=surrogate, store=store, max_length=max_length,
-                        progress=not quiet, seed=seed, **opts)
-    d = vec.card["data"]
-    console.print(f"[bold]{vec.name}[/]: {vec.vector.size}-d {vec.card['space']['method']} vector in space "
-                  f"[cyan]{vec.space_id}[/] from {d['n_used']} of {d['n_total']} examples "
-                  f"({vec.card['seconds']:.1f} s)")
+    opts["seed"] = seed
+    columns = tuple(sorted(parse_pairs(column, "--column").items()))
+    common = {"split": split, "columns": columns, "task": task, "method": method, "surrogate": surrogate,
+              "max_length": max_length, "method_options": tuple(sorted(opts.items()))}
+    specs = [EmbedSpec(name or load_samples(p, split=split, columns=dict(columns) or None, task=task).short_name,
+                       data=p, **common) for p in paths]
+    for vec in embed_many(specs, store=store, executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
+                          progress=not quiet):
+        d = vec.card["data"]
+        console.print(f"[bold]{vec.name}[/]: {vec.vector.size}-d {vec.card['space']['method']} vector in space "
+                      f"[cyan]{vec.space_id}[/] from {d['n_used']} of {d['n_total']} examples "
+                      f"({vec.card['seconds']:.1f} s)")
 
 
 @embed_app.command("model")
@@ -122,34 +147,37 @@ def embed_model_cmd(
     seed: SeedOpt = 0,
     max_length: MaxLengthOpt = 128,
     option: OptionOpt = None,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    gpus_per_job: GpusOpt = 0.0,
+    cpus_per_job: CpusOpt = 1.0,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Embed a model (its MTE): U labeled by the model, embedded in the same space as datasets (fisher, prompt)."""
-    from fute.embed import embed_model
-    from fute.targets import load_target
+    from fute.execute import EmbedSpec, embed_many
     from fute.targets.prompts import load_prompt_set
 
     opts = method_options(option, max_examples)
+    opts["seed"] = seed
     prompts: list = [None]
     if prompt:
         set_name, _, pid = prompt.rpartition(":") if ":" in prompt else (prompt, "", "")
         pset = load_prompt_set(set_name)
         prompts = [pset[pid]] if pid else list(pset)
     base = name or model.rstrip("/").split("/")[-1]
-    lm_opts = {"max_reasoning_tokens": max_reasoning_tokens} if prompt else {}
+    lm_opts: dict[str, Any] = {"max_reasoning_tokens": max_reasoning_tokens} if prompt else {}
     if backend == "openai" or base_url:
         backend = "openai"
         lm_opts.update(api=api, **({"base_url": base_url} if base_url else {}))
-    target = None
-    for p in prompts:
-        reuse = target is not None and p is not None and backend != "openai"  # one LLM load for all prompts
-        target = type(target)(model, p, model=target.model, tokenizer=target.tokenizer, **lm_opts) if reuse \
-            else load_target(model, backend=backend, prompt=p, **lm_opts)
-        vec_name = base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}"
-        vec = embed_model(target, vec_name, corpus=corpus, exclude=exclude or (), pairs=pairs, category=category,
-                          method=method, surrogate=surrogate, store=store, max_length=max_length,
-                          progress=not quiet, seed=seed, **opts)
+    common = {"model": model, "backend": backend, "target_options": tuple(sorted(lm_opts.items())),
+              "corpus": corpus, "exclude": tuple(exclude or ()), "pairs": pairs, "category": category,
+              "method": method, "surrogate": surrogate, "max_length": max_length,
+              "method_options": tuple(sorted(opts.items()))}
+    specs = [EmbedSpec(base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}",
+                       kind="model" if p is None else "prompt", prompt=p, **common) for p in prompts]
+    for vec in embed_many(specs, store=store, executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
+                          progress=not quiet):
         console.print(f"[bold]{vec.name}[/] ({vec.kind}): {vec.vector.size}-d {vec.card['space']['method']} vector "
                       f"in space [cyan]{vec.space_id}[/] from {vec.card['data']['n_used']} corpus rows "
                       f"({vec.card['seconds']:.1f} s)")

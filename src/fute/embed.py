@@ -43,13 +43,20 @@ def embed_samples(samples: Samples, name: str, *, kind: str = "dataset", method:
         vec = TaskVector(hit.vector, card)
         st.put(vec)
         return vec
-    t0 = time.perf_counter()
-    vector = m.embed(samples, sur, progress=progress)
-    card = make_card(name=name, kind=kind, samples=samples, method=m, surrogate=sur.identity,
-                     seconds=time.perf_counter() - t0, extra=dict(extra_card or {}))
-    vec = TaskVector(vector, card)
+    vec = compute_vector(samples, name, kind=kind, method=m, surrogate=sur, progress=progress,
+                         extra_card=extra_card)
     st.put(vec)
     return vec
+
+
+def compute_vector(samples: Samples, name: str, *, kind: str, method: Method, surrogate: Surrogate,
+                   progress: bool = True, extra_card: Mapping[str, Any] | None = None) -> TaskVector:
+    """The vector and its card, touching no store: what a job on any worker computes."""
+    t0 = time.perf_counter()
+    vector = method.embed(samples, surrogate, progress=progress)
+    card = make_card(name=name, kind=kind, samples=samples, method=method, surrogate=surrogate.identity,
+                     seconds=time.perf_counter() - t0, extra=dict(extra_card or {}))
+    return TaskVector(vector, card)
 
 
 def embed_dataset(path: str | Path | Samples, name: str | None = None, *, split: str = "train",
@@ -75,6 +82,19 @@ def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus |
     target's identity and U's fingerprint, and ``category`` (e.g. the category of the model's
     training data) when given, for maps and reports.
     """
+    embed_opts = {k: kwargs.pop(k) for k in ("surrogate", "store", "max_length") if k in kwargs}
+    m = method if isinstance(method, Method) else get_method(method, **kwargs)
+    samples, extra = label_corpus(target, m, corpus=corpus, exclude=exclude, pairs=pairs, progress=progress)
+    kind = kind or ("prompt" if getattr(target, "prompt", None) is not None else "model")
+    extra.update({"category": category} if category else {})
+    return embed_samples(samples, name, kind=kind, method=m, progress=progress, extra_card=extra, **embed_opts)
+
+
+def label_corpus(target: TargetModel, method: Method, *, corpus: str | Path | Corpus | None = None,
+                 exclude: tuple[str, ...] | list[str] = (), pairs: bool | None = None,
+                 progress: bool = True) -> tuple[Samples, dict[str, Any]]:
+    """U (shipped or given, minus ``exclude``, capped as ``method`` would cap it) labeled by ``target``,
+    and the card entries that say so."""
     prompt = getattr(target, "prompt", None)
     if pairs is None:
         pairs = prompt is not None and prompt.input == "pair"
@@ -84,14 +104,10 @@ def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus |
         u = load_corpus(corpus)
     else:
         u = default_corpus(pairs=pairs)
-    embed_opts = {k: kwargs.pop(k) for k in ("surrogate", "store", "max_length") if k in kwargs}
-    m = method if isinstance(method, Method) else get_method(method, **kwargs)
-    if not m.uses_labels:
-        raise ConfigError(f"method '{m.name}' ignores labels, so every model's MTE would be the same vector; "
+    if not method.uses_labels:
+        raise ConfigError(f"method '{method.name}' ignores labels, so every model's MTE would be the same vector; "
                           "use fisher or prompt")
     # the method's sample cap, drawn before labeling: labeling rows that the method would drop is wasted work
-    u = u.excluding(exclude).take(m.config.max_examples, m.config.seed)
+    u = u.excluding(exclude).take(method.config.max_examples, method.config.seed)
     samples = target.label(u, progress=progress)
-    kind = kind or ("prompt" if prompt is not None else "model")
-    extra = {"target": target.identity(), "corpus": u.card(), **({"category": category} if category else {})}
-    return embed_samples(samples, name, kind=kind, method=m, progress=progress, extra_card=extra, **embed_opts)
+    return samples, {"target": target.identity(), "corpus": u.card()}

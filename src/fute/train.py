@@ -40,7 +40,8 @@ def finetune_classifier(base: str, samples: Samples, out: str | Path, config: Fi
     kw: dict[str, Any] = {"num_labels": 1, "problem_type": "regression"} if regression else {
         "num_labels": len(samples.label_names), "id2label": dict(enumerate(samples.label_names)),
         "label2id": {n: i for i, n in enumerate(samples.label_names)}}
-    model = AutoModelForSequenceClassification.from_pretrained(base, **kw)
+    # a fresh head even when base is a classifier already (another label set: other sizes)
+    model = AutoModelForSequenceClassification.from_pretrained(base, ignore_mismatched_sizes=True, **kw)
     tok = AutoTokenizer.from_pretrained(base)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token

@@ -1,4 +1,4 @@
-"""Vector stores: ``open_store(url)`` picks the backend (a local folder -> LanceDB)."""
+"""Vector stores: ``open_store(url)`` picks the backend (a folder -> LanceDB, ``postgresql://`` -> PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,19 @@ def default_store_path() -> Path:
 
 
 def open_store(url: str | Path | VectorStore | None = None) -> VectorStore:
-    """A store by folder path (or ``file://`` URL); ``None`` gives the default folder."""
+    """A store by folder path (or ``file://`` URL) or ``postgresql://`` URL; ``None`` gives the default folder."""
     if isinstance(url, VectorStore):
         return url
     if url is None:
         return LocalStore(default_store_path())
     text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        from fute.store.postgres import PostgresStore
+
+        return PostgresStore(text)
     if "://" in text and not text.startswith("file://"):
-        raise StoreError(f"store '{text}': unsupported URL scheme; give a folder path for the embedded store")
+        raise StoreError(f"store '{text}': unsupported URL scheme; give a folder (embedded store) or a "
+                         "postgresql:// URL")
     return LocalStore(text.removeprefix("file://"))
 
 

@@ -1,12 +1,23 @@
-"""The store interface every backend implements (embedded LanceDB now; a server backend later)."""
+"""The store interface every backend implements: embedded LanceDB (default) and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 
 import numpy as np
 
+from fute.errors import StoreError
 from fute.space import TaskVector
+
+_SAFE = re.compile(r"^[A-Za-z0-9_.:\- /@+]*$")
+
+
+def _quote(value: str) -> str:
+    if not _SAFE.match(value):
+        raise StoreError(f"name {value!r} has characters the store cannot filter on; use letters, digits, _-./:@+")
+    return value.replace("'", "''")
 
 
 class VectorStore(ABC):
@@ -15,6 +26,11 @@ class VectorStore(ABC):
     @abstractmethod
     def put(self, vec: TaskVector) -> None:
         """Insert or replace the vector with this vector's space, kind and name, atomically."""
+
+    def put_many(self, vectors: Iterable[TaskVector]) -> None:
+        """Insert or replace many vectors (backends override this with one bulk write)."""
+        for vec in vectors:
+            self.put(vec)
 
     @abstractmethod
     def vectors(self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None,
@@ -38,3 +54,15 @@ class VectorStore(ABC):
         """A stored vector with this job key (the cache lookup), if any."""
         found = self.vectors(space_id, where=f"key = '{key}'")
         return found[0] if found else None
+
+
+def conditions(*, name: str | None = None, kind: str | None = None, where: str | None = None) -> str:
+    """A filter in the SQL both backends understand: quoted name/kind, plus the caller's ``where``."""
+    parts = []
+    if name is not None:
+        parts.append(f"name = '{_quote(name)}'")
+    if kind is not None:
+        parts.append(f"kind = '{_quote(kind)}'")
+    if where:
+        parts.append(f"({where})")
+    return " AND ".join(parts)

@@ -8,7 +8,7 @@ writer at a time, across processes too.
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,7 @@ from filelock import FileLock, Timeout
 
 from fute.errors import StoreError
 from fute.space import TaskVector
-from fute.store.base import VectorStore
-
-_SAFE = re.compile(r"^[A-Za-z0-9_.:\- /@+]*$")
-
-
-def _quote(value: str) -> str:
-    if not _SAFE.match(value):
-        raise StoreError(f"name {value!r} has characters the store cannot filter on; use letters, digits, _-./:@+")
-    return value.replace("'", "''")
+from fute.store.base import VectorStore, conditions
 
 
 class LocalStore(VectorStore):
@@ -79,28 +71,45 @@ class LocalStore(VectorStore):
             return None
 
     def put(self, vec: TaskVector) -> None:
-        dim = int(vec.vector.size)
-        schema = pa.schema([("slot", pa.string()), ("name", pa.string()), ("kind", pa.string()),
-                            ("key", pa.string()), ("vector", pa.list_(pa.float32(), dim)), ("card", pa.string())])
-        row = pa.table({
-            "slot": [f"{vec.kind}:{vec.name}"], "name": [vec.name], "kind": [vec.kind], "key": [vec.key],
-            "vector": pa.array([np.asarray(vec.vector, dtype=np.float32)], type=pa.list_(pa.float32(), dim)),
-            "card": [json.dumps(vec.card)],
-        }, schema=schema)
+        self.put_many([vec])
+
+    def put_many(self, vectors: Iterable[TaskVector]) -> None:
+        by_space: dict[str, list[TaskVector]] = {}
+        for vec in vectors:
+            by_space.setdefault(vec.space_id, []).append(vec)
         try:
             with self._lock():
-                table = self._table(vec.space_id)
-                if table is None:
-                    self.db.create_table(self._table_name(vec.space_id), data=row)
-                    return
-                stored_dim = table.schema.field("vector").type.list_size
-                if stored_dim != dim:
-                    raise StoreError(f"space {vec.space_id} holds {stored_dim}-d vectors, '{vec.name}' is {dim}-d; "
-                                     f"the store at {self.path} is inconsistent")
-                table.merge_insert("slot").when_matched_update_all().when_not_matched_insert_all().execute(row)
+                for sid, group in by_space.items():
+                    self._write(sid, group)
         except Timeout:
             raise StoreError(f"{self.path}: another fute process holds the write lock; wait for it or "
                              f"remove {self.path / '.write.lock'} if none is running") from None
+
+    def _write(self, space_id: str, group: list[TaskVector]) -> None:
+        """One commit (a new table version) for all of ``group``: readers see all of it or none."""
+        dims = {int(v.vector.size) for v in group}
+        if len(dims) > 1:
+            raise StoreError(f"space {space_id}: vectors of {' and '.join(map(str, sorted(dims)))} dimensions")
+        dim = dims.pop()
+        last = {f"{v.kind}:{v.name}": v for v in group}  # one row per slot: the last one given wins
+        schema = pa.schema([("slot", pa.string()), ("name", pa.string()), ("kind", pa.string()),
+                            ("key", pa.string()), ("vector", pa.list_(pa.float32(), dim)), ("card", pa.string())])
+        rows = pa.table({
+            "slot": list(last), "name": [v.name for v in last.values()], "kind": [v.kind for v in last.values()],
+            "key": [v.key for v in last.values()],
+            "vector": pa.array([np.asarray(v.vector, dtype=np.float32) for v in last.values()],
+                               type=pa.list_(pa.float32(), dim)),
+            "card": [json.dumps(v.card) for v in last.values()],
+        }, schema=schema)
+        table = self._table(space_id)
+        if table is None:
+            self.db.create_table(self._table_name(space_id), data=rows)
+            return
+        stored_dim = table.schema.field("vector").type.list_size
+        if stored_dim != dim:
+            raise StoreError(f"space {space_id} holds {stored_dim}-d vectors, '{group[0].name}' is {dim}-d; "
+                             f"the store at {self.path} is inconsistent")
+        table.merge_insert("slot").when_matched_update_all().when_not_matched_insert_all().execute(rows)
 
     def vectors(self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None,
                 where: str | None = None) -> list[TaskVector]:
@@ -110,7 +119,7 @@ class LocalStore(VectorStore):
             if table is None:
                 continue
             q = table.search()
-            cond = _conditions(name=name, kind=kind, where=where)
+            cond = conditions(name=name, kind=kind, where=where)
             if cond:
                 q = q.where(cond)
             out.extend(_to_vector(r) for r in q.limit(None).to_list())
@@ -122,13 +131,13 @@ class LocalStore(VectorStore):
         if table is None:
             return []
         q = table.search(np.asarray(query, dtype=np.float32)).distance_type("cosine")
-        cond = _conditions(kind=kind, where=where)
+        cond = conditions(kind=kind, where=where)
         if cond:
             q = q.where(cond, prefilter=True)
         return [(_to_vector(r), 1.0 - float(r["_distance"])) for r in q.limit(k).to_list()]
 
     def remove(self, name: str, *, kind: str | None = None, space_id: str | None = None) -> int:
-        cond = _conditions(name=name, kind=kind)
+        cond = conditions(name=name, kind=kind)
         removed = 0
         with self._lock():
             for sid in [space_id] if space_id else self.spaces():
@@ -139,17 +148,6 @@ class LocalStore(VectorStore):
                 table.delete(cond)
                 removed += before - table.count_rows()
         return removed
-
-
-def _conditions(*, name: str | None = None, kind: str | None = None, where: str | None = None) -> str:
-    parts = []
-    if name is not None:
-        parts.append(f"name = '{_quote(name)}'")
-    if kind is not None:
-        parts.append(f"kind = '{_quote(kind)}'")
-    if where:
-        parts.append(f"({where})")
-    return " AND ".join(parts)
 
 
 def _to_vector(row: dict[str, Any]) -> TaskVector:

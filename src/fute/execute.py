@@ -1,0 +1,281 @@
+"""Executors run many jobs (embeddings now, transfer pairs later); only the driver writes to the store.
+
+A job is a picklable function plus picklable arguments, keyed by a content hash, so that a rerun
+skips what is already stored and any executor can run it anywhere. ``local`` (the default) runs
+jobs one after another in this process; ``ray`` spreads them over a Ray cluster's workers, with
+fractional CPU/GPU requests and retries when a worker dies. Results come back to the driver in
+completion order and are stored at once, so an interrupted run keeps everything that finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tqdm.auto import tqdm
+
+from fute.errors import ConfigError, FuteError
+from fute.space import TaskVector
+from fute.store import VectorStore, open_store
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: ``fn(**kwargs)``, both picklable; ``key`` names its result by content."""
+
+    key: str
+    fn: Callable[..., Any]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    job: Job
+    error: str
+    exception: BaseException | None = None
+
+
+class Executor(ABC):
+    """Runs jobs and hands each result to ``on_result`` in the driver process as soon as it finishes."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def run(self, jobs: Sequence[Job], on_result: Callable[[Job, Any], None], *,
+            progress: bool = True) -> list[JobFailure]:
+        """Run every job; a job that raises is reported in the returned list, the others still run."""
+
+
+class LocalExecutor(Executor):
+    """In this process, one job after another (the default: no extra dependency)."""
+
+    name = "local"
+
+    def run(self, jobs: Sequence[Job], on_result: Callable[[Job, Any], None], *,
+            progress: bool = True) -> list[JobFailure]:
+        failures = []
+        for job in tqdm(jobs, desc="jobs", unit="job", disable=not progress or len(jobs) < 2):
+            try:
+                result = job.fn(**job.kwargs)
+            except FuteError as e:
+                failures.append(JobFailure(job, str(e), e))
+                continue
+            on_result(job, result)
+        return failures
+
+
+class RayExecutor(Executor):
+    """Jobs as Ray tasks. ``address``: None starts a local cluster (``num_cpus`` of this machine),
+    "auto" joins the running one, or ``ray://host:port``. Each job asks for ``cpus_per_job`` CPUs and
+    ``gpus_per_job`` GPUs (fractions share a GPU); a task whose worker dies is retried up to
+    ``max_retries`` times; a task that raises is not retried (the same inputs would raise again)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, *, cpus_per_job: float = 1.0, gpus_per_job: float = 0.0,
+                 max_retries: int = 3, num_cpus: int | None = None) -> None:
+        self.address = address
+        self.cpus_per_job = cpus_per_job
+        self.gpus_per_job = gpus_per_job
+        self.max_retries = max_retries
+        self.num_cpus = num_cpus
+
+    def _init(self) -> Any:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("the ray executor needs Ray: pip install 'fute[ray]'") from None
+        if not ray.is_initialized():
+            opts: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False,
+                                    "include_dashboard": False, "logging_level": "ERROR"}
+            if self.address:
+                opts["address"] = self.address
+            elif self.num_cpus:
+                opts["num_cpus"] = self.num_cpus
+            try:
+                ray.init(**opts)
+            except ConnectionError as e:
+                raise ConfigError(f"ray: cannot reach a cluster at {self.address}: {e}") from None
+        return ray
+
+    def run(self, jobs: Sequence[Job], on_result: Callable[[Job, Any], None], *,
+            progress: bool = True) -> list[JobFailure]:
+        if not jobs:
+            return []
+        ray = self._init()
+        task = ray.remote(_call).options(num_cpus=self.cpus_per_job, num_gpus=self.gpus_per_job,
+                                         max_retries=self.max_retries, retry_exceptions=False)
+        pending = {task.remote(job.fn, dict(job.kwargs)): job for job in jobs}
+        failures = []
+        with tqdm(total=len(jobs), desc="jobs", unit="job", disable=not progress) as bar:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                job = pending.pop(done[0])
+                try:
+                    result = ray.get(done[0])
+                except (ray.exceptions.RayTaskError, ray.exceptions.WorkerCrashedError) as e:
+                    cause = getattr(e, "cause", None)
+                    text = str(cause) if isinstance(cause, FuteError) else str(e).strip().splitlines()[-1]
+                    failures.append(JobFailure(job, text, cause if isinstance(cause, FuteError) else None))
+                else:
+                    on_result(job, result)
+                bar.update()
+        return failures
+
+
+def _call(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    return fn(**kwargs)
+
+
+EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor, "ray": RayExecutor}
+
+
+def get_executor(name: str | Executor = "local", **options: Any) -> Executor:
+    """An executor by name (``local`` | ``ray``) with its options (e.g. ``address``, ``gpus_per_job``)."""
+    if isinstance(name, Executor):
+        return name
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor '{name}'; use one of {', '.join(EXECUTORS)}")
+    cls = EXECUTORS[name]
+    return cls(**options) if cls is RayExecutor else cls()
+
+
+# --- embedding jobs ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EmbedSpec:
+    """Everything one embedding job reads, as plain values: a dataset's DTE (``data``) or a model's MTE
+    (``model``, with ``prompt`` for an LLM). ``method_options`` and ``target_options`` are sorted pairs."""
+
+    name: str
+    kind: str = "dataset"
+    data: str | None = None
+    split: str = "train"
+    columns: tuple[tuple[str, str], ...] = ()
+    task: str | None = None
+    model: str | None = None
+    backend: str = "auto"
+    prompt: Any = None  # a fute.targets.prompts.Prompt
+    target_options: tuple[tuple[str, Any], ...] = ()
+    corpus: str | None = None
+    exclude: tuple[str, ...] = ()
+    pairs: bool | None = None
+    category: str | None = None
+    method: str = "fisher"
+    method_options: tuple[tuple[str, Any], ...] = ()
+    surrogate: str = "default"
+    max_length: int = 128
+
+    def key(self) -> str:
+        """Content hash of the spec and of the local files it reads (names, sizes, modification times)."""
+        d = asdict(self)
+        d["prompt"] = self.prompt.card() if self.prompt is not None else None
+        d["files"] = {p: _files_state(p) for p in (self.data, self.model, self.corpus, self.surrogate) if p}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _files_state(path: str) -> list[tuple[str, int, int]] | None:
+    p = Path(path).expanduser()
+    if not p.exists():
+        return None  # a hub id or alias: its name is its identity here
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+    return [(str(f.relative_to(p)) if f != p else f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+
+
+@lru_cache(maxsize=2)
+def _surrogate(name: str, max_length: int) -> Any:
+    from fute.surrogate import load_surrogate
+
+    return load_surrogate(name, max_length=max_length)
+
+
+@lru_cache(maxsize=1)
+def _causal_lm(name: str) -> tuple[Any, Any]:
+    from fute.targets.hf_lm import load_causal_lm
+
+    return load_causal_lm(name)
+
+
+def _target(spec: EmbedSpec) -> Any:
+    from fute.targets import load_target
+
+    options = dict(spec.target_options)
+    if spec.prompt is not None and spec.backend in ("auto", "hf-lm") and "base_url" not in options:
+        from fute.targets.hf_lm import HFCausalLM
+
+        model, tokenizer = _causal_lm(spec.model)  # one load per worker for all prompts of this LLM
+        return HFCausalLM(spec.model, spec.prompt, model=model, tokenizer=tokenizer, **options)
+    return load_target(spec.model, backend=spec.backend, prompt=spec.prompt, **options)
+
+
+def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:
+    """Compute one spec's vector (no store involved); the card records the job key."""
+    from fute.embed import compute_vector, label_corpus
+    from fute.methods import get_method
+    from fute.samples import load_samples
+
+    method = get_method(spec.method, **dict(spec.method_options))
+    sur = _surrogate(spec.surrogate, spec.max_length)
+    extra: dict[str, Any] = {"job_key": spec.key()}
+    if spec.data is not None:
+        samples = load_samples(spec.data, split=spec.split, columns=dict(spec.columns) or None, task=spec.task)
+    elif spec.model is not None:
+        samples, more = label_corpus(_target(spec), method, corpus=spec.corpus, exclude=spec.exclude,
+                                     pairs=spec.pairs, progress=progress)
+        extra.update(more, **({"category": spec.category} if spec.category else {}))
+    else:
+        raise ConfigError(f"job '{spec.name}': give data (a dataset) or model (a target)")
+    return compute_vector(samples, spec.name, kind=spec.kind, method=method, surrogate=sur, progress=progress,
+                          extra_card=extra)
+
+
+def embed_many(specs: Sequence[EmbedSpec], *, store: str | Path | VectorStore | None = None,
+               executor: str | Executor = "local", progress: bool = True,
+               on_vector: Callable[[TaskVector], None] | None = None) -> list[TaskVector]:
+    """Embed every spec through ``executor``; specs whose vector is already stored (same name, kind and
+    job key) are skipped, and each new vector is stored by this process as soon as it arrives.
+
+    Raises one error listing the failed jobs after all the others are stored.
+    """
+    st = open_store(store)
+    ex = get_executor(executor)
+    names = [(s.kind, s.name) for s in specs]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ConfigError(f"two jobs would write the same vector: {', '.join(f'{k} {n}' for k, n in dup)}")
+    from fute.methods import get_method
+
+    for spec in {(s.method, s.method_options) for s in specs}:  # a bad method or option fails here, not in a job
+        get_method(spec[0], **dict(spec[1]))
+    results: dict[str, TaskVector] = {}
+    jobs = []
+    for spec in specs:
+        key = spec.key()
+        stored = [v for v in st.vectors(name=spec.name, kind=spec.kind) if v.card.get("job_key") == key]
+        if stored:
+            results[key] = stored[0]
+        else:
+            jobs.append(Job(key, run_embed_spec, {"spec": spec, "progress": progress and ex.name == "local"},
+                            label=spec.name))
+
+    def keep(job: Job, vec: TaskVector) -> None:
+        st.put(vec)
+        results[job.key] = vec
+        if on_vector:
+            on_vector(vec)
+
+    failures = ex.run(jobs, keep, progress=progress)
+    if len(jobs) == 1 and failures and failures[0].exception is not None:
+        raise failures[0].exception  # one job: its own error, as the single-dataset API gives it
+    if failures:
+        lines = "; ".join(f"{f.job.label}: {f.error}" for f in failures)
+        raise FuteError(f"{len(failures)} of {len(jobs)} jobs failed ({lines}); the other vectors are stored, "
+                        "and a rerun computes only the failed ones")
+    return [results[s.key()] for s in specs]

@@ -1,0 +1,143 @@
+"""Executors: embedding jobs keyed by content, skipped when stored, the driver as the only writer; Ray
+runs the same jobs on a local 2-CPU cluster and survives a worker killed mid-job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fute.errors import ConfigError, FuteError
+from fute.execute import EmbedSpec, Job, LocalExecutor, RayExecutor, embed_many, get_executor, run_embed_spec
+from fute.store import LocalStore
+from tests.conftest import make_classification, write_jsonl
+
+
+def toy_dataset(folder: Path, name: str, seed: int, flip: bool = False) -> str:
+    s = make_classification(16, seed=seed, flip=flip)
+    rows = [{"text": t, "label": s.label_names[i]} for t, i in zip(s.texts, s.targets.argmax(1), strict=True)]
+    return str(write_jsonl(folder / f"{name}.jsonl", rows))
+
+
+@pytest.fixture
+def specs(tmp_path, tiny_paths):
+    opts = (("finetune_epochs", 1.0), ("max_examples", 16))
+    return [EmbedSpec(f"d{i}", data=toy_dataset(tmp_path, f"d{i}", i, flip=i % 2 == 1),
+                      surrogate=str(tiny_paths["encoder"]), max_length=32, method_options=opts) for i in range(3)]
+
+
+class CountingExecutor(LocalExecutor):
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def run(self, jobs, on_result, *, progress=True):
+        self.ran += [j.label for j in jobs]
+        return super().run(jobs, on_result, progress=progress)
+
+
+def test_local_jobs_are_stored_and_skipped_on_rerun(tmp_path, specs):
+    ex = CountingExecutor()
+    first = embed_many(specs, store=tmp_path / "st", executor=ex, progress=False)
+    assert [v.name for v in first] == ["d0", "d1", "d2"] and ex.ran == ["d0", "d1", "d2"]
+    assert {v.name for v in LocalStore(tmp_path / "st").vectors()} == {"d0", "d1", "d2"}
+    again = embed_many(specs, store=tmp_path / "st", executor=ex, progress=False)
+    assert ex.ran == ["d0", "d1", "d2"]  # nothing recomputed
+    assert all(np.array_equal(a.vector, b.vector) for a, b in zip(first, again, strict=True))
+    Path(specs[1].data).write_text(Path(specs[0].data).read_text())  # changed data: a new key, a new job
+    embed_many(specs, store=tmp_path / "st", executor=ex, progress=False)
+    assert ex.ran[3:] == ["d1"]
+
+
+def test_a_failed_job_loses_nothing_else(tmp_path, specs):
+    bad = EmbedSpec("broken", data=str(tmp_path / "missing.jsonl"), surrogate=specs[0].surrogate, max_length=32)
+    with pytest.raises(FuteError, match=r"1 of 4 jobs failed \(broken: .*missing.jsonl"):
+        embed_many([*specs, bad], store=tmp_path / "st", progress=False)
+    assert {v.name for v in LocalStore(tmp_path / "st").vectors()} == {"d0", "d1", "d2"}
+    with pytest.raises(FuteError, match="missing.jsonl"):  # one job: its own one-line error
+        embed_many([bad], store=tmp_path / "st", progress=False)
+
+
+def test_bad_requests_fail_before_any_job(tmp_path, specs):
+    with pytest.raises(ConfigError, match="unknown executor 'spark'"):
+        get_executor("spark")
+    with pytest.raises(ConfigError, match="same vector"):
+        embed_many([specs[0], specs[0]], store=tmp_path / "st", progress=False)
+    with pytest.raises(ConfigError, match="method"):
+        embed_many([EmbedSpec("x", data=specs[0].data, method="nope")], store=tmp_path / "st", progress=False)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_runs_the_same_jobs_to_the_same_vectors(tmp_path, specs, ray_cluster):
+    local = embed_many(specs, store=tmp_path / "local", progress=False)
+    remote = embed_many(specs, store=tmp_path / "ray", executor=RayExecutor(), progress=False)
+    for a, b in zip(local, remote, strict=True):
+        assert a.key == b.key and np.array_equal(a.vector, b.vector)  # deterministic across processes
+    assert {v.name for v in LocalStore(tmp_path / "ray").vectors()} == {"d0", "d1", "d2"}
+    ex = CountingRay()
+    embed_many(specs, store=tmp_path / "ray", executor=ex, progress=False)
+    assert ex.ran == []
+
+
+class CountingRay(RayExecutor):
+    ran: list[str] = []
+
+    def run(self, jobs, on_result, *, progress=True):
+        self.ran = [j.label for j in jobs]
+        return super().run(jobs, on_result, progress=progress)
+
+
+def die_once(spec: EmbedSpec, marks: str) -> object:
+    """The first attempt at each job records its worker's pid and waits to be killed; a retry embeds."""
+    mark = Path(marks) / spec.name
+    if not mark.exists():
+        mark.write_text(str(os.getpid()))
+        time.sleep(120)
+    return run_embed_spec(spec)
+
+
+@pytest.mark.slow
+def test_ray_worker_killed_mid_job_is_retried_and_nothing_is_lost(tmp_path, specs, ray_cluster):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    jobs = [Job(s.key(), die_once, {"spec": s, "marks": str(marks)}, label=s.name) for s in specs[:2]]
+    store = LocalStore(tmp_path / "st")
+    killed: list[int] = []
+
+    def killer() -> None:
+        deadline = time.time() + 120
+        while len(killed) < len(jobs) and time.time() < deadline:
+            for m in marks.iterdir():
+                pid = int(m.read_text() or 0)
+                if pid and pid not in killed:
+                    time.sleep(0.2)
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    failures = RayExecutor(max_retries=2).run(jobs, lambda job, vec: store.put(vec), progress=False)
+    thread.join()
+    assert len(killed) == 2 and failures == []
+    expected = {s.name: run_embed_spec(s) for s in specs[:2]}
+    got = {v.name: v for v in store.vectors()}
+    assert set(got) == {"d0", "d1"}
+    for name, vec in expected.items():
+        np.testing.assert_array_equal(got[name].vector, vec.vector)
