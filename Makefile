@@ -24,6 +24,9 @@ demo: setup
 test: setup lint browser postgres
 	FUTE_REQUIRE_BROWSER=1 FUTE_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
 
+lint: setup
+	$(BIN)/ruff check src tests bench
+
 # Debian's Chromium for the report's browser test (Playwright drives it; nothing downloads a browser)
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 browser:

@@ -75,9 +75,9 @@ def test_bad_requests_fail_before_any_job(tmp_path, specs):
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray")
-    import ray.cloudpickle
+    from ray import cloudpickle
 
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     yield ray
     ray.shutdown()
