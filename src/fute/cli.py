@@ -20,8 +20,9 @@ app.add_typer(embed_app, name="embed")
 console = Console()
 err = Console(stderr=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="Store folder (default: $FUTE_STORE, else "
-                                                                 "$FUTE_HOME/store, else ~/.cache/fute/store)")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Store folder or postgresql:// URL (default: "
+                                                                 "$FUTE_STORE, else $FUTE_HOME/store, else "
+                                                                 "~/.cache/fute/store)")]
 MethodOpt = Annotated[str, typer.Option(help="fisher | prompt | textemb | datasize")]
 SurrogateOpt = Annotated[str, typer.Option(help="Surrogate: 'default' (all-MiniLM-L6-v2), hub id or path; "
                                                 "vectors compare only within one surrogate")]
@@ -33,7 +34,8 @@ QuietOpt = Annotated[bool, typer.Option(help="No progress bars")]
 ExecutorOpt = Annotated[str, typer.Option(help="local (in this process) | ray (pip install 'fute[ray]')")]
 AddressOpt = Annotated[str | None, typer.Option(help="ray: cluster address ('auto' joins a running one; "
                                                      "default: a local cluster on this machine)")]
-GpusOpt = Annotated[float, typer.Option(help="ray: GPUs per job (fractions share a GPU)")]
+GpusOpt = Annotated[float, typer.Option(help="ray: GPUs reserved per job (fractions share a GPU; fute itself "
+                                               "computes on CPU so far)")]
 CpusOpt = Annotated[float, typer.Option(help="ray: CPUs per job")]
 
 

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,18 +40,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """URL of a fresh server (trust auth on 127.0.0.1), stopped and removed after the session."""
-    pytest.importorskip("psycopg")
+def start_postgres() -> tuple[str, Callable[[], None]]:
+    """Start a throw-away server (trust auth, 127.0.0.1, a free port): its URL and a function that
+    stops and removes it. Needs Debian's postgresql binaries; runs the server as ``postgres`` under root."""
     bin_dir = _pg_bin()
     if bin_dir is None:
-        if os.environ.get("FUTE_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL is not installed; `make postgres` installs Debian's postgresql")
-        pytest.skip("PostgreSQL is not installed (make postgres)")
+        raise FileNotFoundError("PostgreSQL is not installed; `make postgres` installs Debian's postgresql")
     data = Path(tempfile.mkdtemp(prefix="fute-pg-"))
     as_user: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root: run it as Debian's postgres user
+    if os.geteuid() == 0:  # the server refuses to run as root
         shutil.chown(data, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
@@ -59,12 +57,28 @@ def postgres_server():
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off"
     subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-o", opts, "-l",
                     str(data / "log"), "-w", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql://fute@127.0.0.1:{port}"
-    finally:
+
+    def stop() -> None:
         subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
                        capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
+
+    return f"postgresql://fute@127.0.0.1:{port}", stop
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """URL of a fresh server for this session."""
+    pytest.importorskip("psycopg")
+    if _pg_bin() is None:
+        if os.environ.get("FUTE_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is not installed; `make postgres` installs Debian's postgresql")
+        pytest.skip("PostgreSQL is not installed (make postgres)")
+    url, stop = start_postgres()
+    try:
+        yield url
+    finally:
+        stop()
 
 
 _numbers = itertools.count()
