@@ -1,0 +1,66 @@
+"""How good is a ranking? The paper's metrics, as small pure functions.
+
+``truth`` maps each candidate (a source dataset, a prompt) to its real score (target accuracy after
+transfer from that source, the prompt's accuracy); ``order`` is a predicted ranking, best first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+
+def _check(truth: Mapping[str, float], order: Sequence[str]) -> None:
+    if not truth:
+        raise ValueError("no candidates")
+    if sorted(order) != sorted(truth):
+        missing, extra = set(truth) - set(order), set(order) - set(truth)
+        raise ValueError(f"the ranking must hold every candidate once (missing {sorted(missing)}, "
+                         f"unknown {sorted(extra)})")
+
+
+def rank_of_best(truth: Mapping[str, float], order: Sequence[str]) -> int:
+    """Where the truly best candidate stands in ``order`` (1 = first). With ties for best, the first of
+    them counts: a ranking that puts any best candidate first has found a best one."""
+    _check(truth, order)
+    best = max(truth.values())
+    return next(i for i, c in enumerate(order, 1) if truth[c] == best)
+
+
+def mean_rank_of_best(cases: Sequence[tuple[Mapping[str, float], Sequence[str]]]) -> float:
+    """ρ of the paper (Vu et al. 2020): the mean over targets of ``rank_of_best``; lower is better."""
+    return sum(rank_of_best(t, o) for t, o in cases) / len(cases)
+
+
+def relevance(truth: Mapping[str, float]) -> dict[str, float]:
+    """Scores min-max scaled to [0, 1] over the candidates (all equal: all 1)."""
+    lo, hi = min(truth.values()), max(truth.values())
+    return {c: (s - lo) / (hi - lo) if hi > lo else 1.0 for c, s in truth.items()}
+
+
+def ndcg(truth: Mapping[str, float], order: Sequence[str], *, gain: str = "linear", k: int | None = None) -> float:
+    """Normalised discounted cumulative gain of ``order`` over its first ``k`` places (all by default),
+    with relevance = ``relevance(truth)`` and gain rel (``linear``) or 2^rel - 1 (``exponential``);
+    discount 1 / log2(position + 1). 1 is the ideal order."""
+    _check(truth, order)
+    if gain not in ("linear", "exponential"):
+        raise ValueError(f"gain must be linear or exponential, not {gain!r}")
+    rel = relevance(truth)
+    g = (lambda r: r) if gain == "linear" else (lambda r: 2.0**r - 1.0)
+    k = len(order) if k is None else k
+    dcg = sum(g(rel[c]) / math.log2(i + 1) for i, c in enumerate(order[:k], 1))
+    ideal = sum(g(r) / math.log2(i + 1) for i, r in enumerate(sorted(rel.values(), reverse=True)[:k], 1))
+    return dcg / ideal if ideal > 0 else 1.0
+
+
+def performance(truth: Mapping[str, float], chosen: str) -> float:
+    """The real score of the chosen candidate (the paper's Performance)."""
+    return truth[chosen]
+
+
+def rate(truth: Mapping[str, float], chosen: str) -> float:
+    """Chosen score / best score x 100 (the paper's Rate)."""
+    best = max(truth.values())
+    if best <= 0:
+        raise ValueError("rate needs a positive best score")
+    return 100.0 * truth[chosen] / best

@@ -1,0 +1,49 @@
+"""The metrics against cases computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from fute.bench.metrics import mean_rank_of_best, ndcg, performance, rank_of_best, rate, relevance
+
+TRUTH = {"a": 0.80, "b": 0.60, "c": 0.70, "d": 0.60}
+
+
+def test_rank_of_best_and_rho():
+    assert rank_of_best(TRUTH, ["a", "b", "c", "d"]) == 1
+    assert rank_of_best(TRUTH, ["c", "d", "a", "b"]) == 3
+    assert rank_of_best({"x": 1, "y": 1, "z": 0}, ["z", "y", "x"]) == 2  # first of the tied best
+    assert mean_rank_of_best([(TRUTH, ["a", "b", "c", "d"]), (TRUTH, ["c", "d", "a", "b"])]) == 2.0
+
+
+def test_relevance_is_min_max_scaled():
+    assert relevance(TRUTH) == pytest.approx({"a": 1.0, "b": 0.0, "c": 0.5, "d": 0.0})
+    assert relevance({"x": 3, "y": 3}) == {"x": 1.0, "y": 1.0}
+
+
+def test_ndcg_by_hand():
+    # order c, a, b, d: relevances 0.5, 1, 0, 0
+    dcg = 0.5 / math.log2(2) + 1.0 / math.log2(3)
+    ideal = 1.0 / math.log2(2) + 0.5 / math.log2(3)
+    assert ndcg(TRUTH, ["c", "a", "b", "d"]) == pytest.approx(dcg / ideal)
+    dcg_exp = (2**0.5 - 1) / math.log2(2) + 1.0 / math.log2(3)
+    ideal_exp = 1.0 / math.log2(2) + (2**0.5 - 1) / math.log2(3)
+    assert ndcg(TRUTH, ["c", "a", "b", "d"], gain="exponential") == pytest.approx(dcg_exp / ideal_exp)
+    assert ndcg(TRUTH, ["a", "c", "d", "b"]) == pytest.approx(1.0)
+    assert ndcg(TRUTH, ["c", "a", "b", "d"], k=1) == pytest.approx(0.5)
+    assert ndcg({"x": 1, "y": 1}, ["y", "x"]) == 1.0
+
+
+def test_performance_and_rate():
+    assert performance(TRUTH, "c") == 0.70
+    assert rate(TRUTH, "c") == pytest.approx(87.5)
+    assert rate(TRUTH, "a") == 100.0
+
+
+def test_bad_rankings_are_refused():
+    with pytest.raises(ValueError, match="missing"):
+        ndcg(TRUTH, ["a", "b", "c"])
+    with pytest.raises(ValueError, match="gain"):
+        ndcg(TRUTH, ["a", "b", "c", "d"], gain="cubic")
