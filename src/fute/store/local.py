@@ -2,13 +2,16 @@
 
 LanceDB commits each write as a new table version (a manifest swap), so a write killed half-way
 leaves the last committed version readable and intact. Writers take a file lock, so there is one
-writer at a time, across processes too.
+writer at a time, across processes too. From the second query of a table version on, a search holds
+the space's vectors in memory (reloaded when the version changes, whoever wrote it) and answers with
+one exact matrix-vector product; the first one lets LanceDB scan, which is cheaper for a one-off.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,15 @@ from fute.space import TaskVector
 from fute.store.base import VectorStore, conditions
 
 
+@dataclass
+class _Snapshot:
+    version: int
+    matrix: np.ndarray  # [n, dim] float32, as stored
+    norms: np.ndarray
+    kinds: np.ndarray
+    cards: Any  # pyarrow ChunkedArray of card JSON strings, decoded only for hits
+
+
 class LocalStore(VectorStore):
     """LanceDB folder at ``path`` (created on first write)."""
 
@@ -28,6 +40,8 @@ class LocalStore(VectorStore):
         self.path = Path(path).expanduser()
         self.lock_timeout = lock_timeout
         self._db: Any = None
+        self._snapshots: dict[str, _Snapshot] = {}
+        self._searched: dict[str, int] = {}  # space -> table version of its last scanned query
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.path)!r})"
@@ -130,11 +144,42 @@ class LocalStore(VectorStore):
         table = self._table(space_id)
         if table is None:
             return []
-        q = table.search(np.asarray(query, dtype=np.float32)).distance_type("cosine")
-        cond = conditions(kind=kind, where=where)
-        if cond:
-            q = q.where(cond, prefilter=True)
-        return [(_to_vector(r), 1.0 - float(r["_distance"])) for r in q.limit(k).to_list()]
+        snap = self._snapshots.get(space_id)
+        fresh = snap is not None and snap.version == table.version
+        if where or not (fresh or self._searched.get(space_id) == table.version):
+            # an arbitrary filter, or the first query of this version: LanceDB scans its files, which
+            # costs less than loading them into memory for a one-off query (`fute rank` in a shell)
+            self._searched[space_id] = table.version
+            q = table.search(np.asarray(query, dtype=np.float32)).distance_type("cosine")
+            cond = conditions(kind=kind, where=where)
+            if cond:
+                q = q.where(cond, prefilter=True)
+            return [(_to_vector(r), 1.0 - float(r["_distance"])) for r in q.limit(k).to_list()]
+        snap = self._snapshot(space_id, table)
+        q = np.asarray(query, dtype=np.float32).ravel()
+        scores = (snap.matrix @ q) / np.maximum(snap.norms * float(np.linalg.norm(q)), 1e-30)
+        if kind is not None:
+            scores = np.where(snap.kinds == kind, scores, -np.inf)
+        k = min(k, int(np.isfinite(scores).sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(TaskVector(snap.matrix[i].copy(), json.loads(snap.cards[int(i)].as_py())), float(scores[i]))
+                for i in top]
+
+    def _snapshot(self, space_id: str, table: Any) -> _Snapshot:
+        """The space's vectors in memory, reloaded when the table has a new version: an exact cosine
+        query is then one matrix-vector product instead of a scan of the files."""
+        snap = self._snapshots.get(space_id)
+        if snap is None or snap.version != table.version:
+            data = table.to_arrow().select(["kind", "vector", "card"])
+            dim = data.schema.field("vector").type.list_size
+            matrix = data.column("vector").combine_chunks().values.to_numpy().reshape(-1, dim)
+            norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))  # float32: ample for a cosine, no 2x copy
+            snap = _Snapshot(table.version, matrix, norms, data.column("kind").to_numpy(), data.column("card"))
+            self._snapshots[space_id] = snap
+        return snap
 
     def remove(self, name: str, *, kind: str | None = None, space_id: str | None = None) -> int:
         cond = conditions(name=name, kind=kind)
