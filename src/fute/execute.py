@@ -177,7 +177,10 @@ class EmbedSpec:
         """Content hash of the spec and of the local files it reads (names, sizes, modification times)."""
         d = asdict(self)
         d["prompt"] = self.prompt.card() if self.prompt is not None else None
-        d["files"] = {p: _files_state(p) for p in (self.data, self.model, self.corpus, self.surrogate) if p}
+        from fute.surrogate import default_surrogate_path
+
+        surrogate = default_surrogate_path() if self.surrogate == "default" else self.surrogate
+        d["files"] = {p: _files_state(p) for p in (self.data, self.model, self.corpus, surrogate) if p}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
@@ -252,8 +255,8 @@ def embed_many(specs: Sequence[EmbedSpec], *, store: str | Path | VectorStore | 
         raise ConfigError(f"two jobs would write the same vector: {', '.join(f'{k} {n}' for k, n in dup)}")
     from fute.methods import get_method
 
-    for spec in {(s.method, s.method_options) for s in specs}:  # a bad method or option fails here, not in a job
-        get_method(spec[0], **dict(spec[1]))
+    for method, options in {(s.method, s.method_options) for s in specs}:  # bad options fail here, not in jobs
+        get_method(method, **dict(options))
     results: dict[str, TaskVector] = {}
     jobs = []
     for spec in specs:
