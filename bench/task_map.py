@@ -81,6 +81,8 @@ def main() -> None:
     ap.add_argument("--prompt-examples", type=int, default=128, help="U rows each LLM + prompt labels")
     ap.add_argument("--max-reasoning-tokens", type=int, default=48)
     ap.add_argument("--only", choices=("a", "b", "maps"), default=None, help="one part only")
+    ap.add_argument("--note-command", action="append", default=[],
+                    help="with --only maps: another command that made vectors in the store, to record")
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
@@ -120,9 +122,13 @@ def main() -> None:
 
     info["seconds_vectors"] = time.perf_counter() - t0
     if args.only in (None, "maps"):
-        previous = args.out / "task_map.json"
-        if not info["classifiers"] and previous.is_file():  # maps only: keep the accuracies part (a) measured
-            info["classifiers"] = json.loads(previous.read_text()).get("classifiers", {})
+        previous = json.loads((args.out / "task_map.json").read_text()) if (args.out / "task_map.json").is_file() \
+            else {}
+        if not info["classifiers"]:  # maps only: keep the accuracies part (a) measured
+            info["classifiers"] = previous.get("classifiers", {})
+        if args.only == "maps":  # the runs that made the vectors, then this one
+            earlier = previous.get("commands") or ([previous["command"]] if "command" in previous else [])
+            info["commands"] = [*earlier, *args.note_command, info["command"]]
         info["maps"] = draw_maps(store, args.out)
         write_results(info, args.out)
 
@@ -147,6 +153,7 @@ def draw_maps(store: Path, out: Path) -> dict:
             arch, trained_on = v.name.split(":", 1)
             v.card["category"] = dte_category.get(trained_on, "uncategorised")
             v.card["name"] = f"minilm:{trained_on}" if arch == "model" else v.name
+    category = lambda v: category_of(v.card)  # noqa: E731
     datasets = [v for v in vecs if v.kind == "dataset"]
     models = [v for v in vecs if v.kind == "model"]
     prompts = [v for v in vecs if v.kind == "prompt"]
@@ -154,7 +161,7 @@ def draw_maps(store: Path, out: Path) -> dict:
     if models:
         tmap = build_map(datasets + models, projection="tsne", color_by="category", symbol_by="shape")
         files = write_map(tmap, out / "map_models")
-        hit, n = nearest_agreement(models, datasets, category_of)
+        hit, n = nearest_agreement(models, datasets, category)
         result["models"] = {"files": [str(f.relative_to(out.parent)) for f in files], "datasets": len(datasets),
                             "models": [v.name for v in models], "nearest_dte_same_category": [hit, n]}
     if prompts:
@@ -165,13 +172,17 @@ def draw_maps(store: Path, out: Path) -> dict:
             files += write_map(tmap, out / f"map_prompts_by_{color}")
         ptype = lambda v: (v.card["target"]["prompt"]["type"])  # noqa: E731
         model = lambda v: Path(v.card["target"]["model"]).name  # noqa: E731
+        rows: dict[str, set[int]] = {}
+        for v in prompts:
+            rows.setdefault(model(v), set()).add(v.card["data"]["n_used"])
         result["prompts"] = {
             "files": [str(f.relative_to(out.parent)) for f in files], "prompts": len(prompts),
+            "u_rows_per_llm": {k: sorted(n) for k, n in sorted(rows.items())},
             "llms": sorted({model(v) for v in prompts}),
-            "nearest_prompt_same_category": nearest_agreement(prompts, prompts, category_of),
+            "nearest_prompt_same_category": nearest_agreement(prompts, prompts, category),
             "nearest_prompt_same_type": nearest_agreement(prompts, prompts, ptype),
             "nearest_prompt_same_llm": nearest_agreement(prompts, prompts, model),
-            "nearest_dte_same_category": nearest_agreement(prompts, near, category_of)}
+            "nearest_dte_same_category": nearest_agreement(prompts, near, category)}
     return result
 
 
@@ -179,7 +190,8 @@ def write_results(info: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "task_map.json").write_text(json.dumps(info, indent=2) + "\n")
     maps = info["maps"]
-    md = ["# Maps of the task space", "", f"Command: `{info['command']}`  ",
+    commands = info.get("commands") or [info["command"]]
+    md = ["# Maps of the task space", "", *[f"Command: `{c}`  " for c in commands],
           "Every vector: `fisher` on all-MiniLM-L6-v2 (one space); t-SNE of the L2-normalised vectors, seed 0. "
           "Neighbour counts use the cosine in the full space, not the 2-D picture.", ""]
     if "models" in maps:
@@ -200,10 +212,13 @@ def write_results(info: dict, out: Path) -> None:
         md += ["## (b) LLMs with prompts", "", "![prompts by category](map_prompts_by_category.png)", "",
                "![prompts by LLM](map_prompts_by_model.png)", "",
                f"{p['prompts']} prompt MTEs ({', '.join(p['llms'])}; 13 sentiment + 13 NLI prompts each), with the "
-               "sentiment and NLI DTEs for reference.", "", "| prompt MTEs whose ... | count |", "|---|---:|"]
+               "sentiment and NLI DTEs for reference. U rows labeled per prompt: "
+               + ", ".join(f"{k} {'/'.join(map(str, n))}" for k, n in p["u_rows_per_llm"].items()) + ".", "",
+               "| prompt MTEs whose ... | count |", "|---|---:|"]
         md += [f"| {text} | {h} of {n} |" for text, (h, n) in rows]
         md.append("")
-    md += [f"Vectors computed in {info['seconds_vectors'] / 60:.0f} min (cached parts excluded).", ""]
+    if "commands" not in info:  # a run that made vectors (a maps-only run made none)
+        md += [f"Vectors computed in {info['seconds_vectors'] / 60:.0f} min (cached parts excluded).", ""]
     (out / "task_map.md").write_text("\n".join(md))
     print("\n".join(md))
 

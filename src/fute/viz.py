@@ -259,7 +259,7 @@ def write_png(tmap: TaskMap, path: str | Path, *, labels: bool | None = None) ->
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
-    out = atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
+    out = atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight"))
     plt.close(fig)
     return out
 
