@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--max-examples", type=int, default=500, help="cap for DTEs and classifier MTEs")
     ap.add_argument("--prompt-examples", type=int, default=128, help="U rows each LLM + prompt labels")
     ap.add_argument("--max-reasoning-tokens", type=int, default=48)
-    ap.add_argument("--only", choices=("a", "b", "maps"), default=None, help="one part only")
+    ap.add_argument("--only", choices=("a", "b", "maps", "a+maps"), default=None, help="one part only")
     ap.add_argument("--note-command", action="append", default=[],
                     help="with --only maps: another command that made vectors in the store, to record")
     ap.add_argument("--work", type=Path, default=HERE / "work")
@@ -90,7 +90,7 @@ def main() -> None:
     t0 = time.perf_counter()
     info: dict = {"command": "python bench/task_map.py " + " ".join(sys.argv[1:]), "classifiers": {}}
 
-    if args.only in (None, "a"):
+    if args.only in (None, "a", "a+maps"):
         opts = {"method": "fisher", "store": store, "max_examples": args.max_examples, "progress": False}
         for name in args.pool.split(","):
             embed_dataset(args.shared / name, name, **opts)
@@ -121,12 +121,12 @@ def main() -> None:
                     print(f"{llm} + {p.full_id}: {time.perf_counter() - t:.0f} s", flush=True)
 
     info["seconds_vectors"] = time.perf_counter() - t0
-    if args.only in (None, "maps"):
+    if args.only in (None, "maps", "a+maps"):
         previous = json.loads((args.out / "task_map.json").read_text()) if (args.out / "task_map.json").is_file() \
             else {}
         if not info["classifiers"]:  # maps only: keep the accuracies part (a) measured
             info["classifiers"] = previous.get("classifiers", {})
-        if args.only == "maps":  # the runs that made the vectors, then this one
+        if args.only in ("maps", "a+maps"):  # the runs that made the vectors, then this one
             earlier = previous.get("commands") or ([previous["command"]] if "command" in previous else [])
             info["commands"] = [*earlier, *args.note_command, info["command"]]
         info["maps"] = draw_maps(store, args.out)
