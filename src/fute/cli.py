@@ -42,8 +42,7 @@ CpusOpt = Annotated[float, typer.Option(help="ray: CPUs per job")]
 def executor_for(executor: str, address: str | None, gpus_per_job: float, cpus_per_job: float) -> Any:
     from fute.execute import get_executor
 
-    opts = {"address": address, "gpus_per_job": gpus_per_job, "cpus_per_job": cpus_per_job}
-    return get_executor(executor, **(opts if executor == "ray" else {}))
+    return get_executor(executor, address=address, gpus_per_job=gpus_per_job, cpus_per_job=cpus_per_job)
 
 
 def parse_value(text: str) -> Any:
@@ -103,6 +102,7 @@ def embed_dataset_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Embed labeled datasets (their DTEs) and store them; already stored ones are skipped."""
+    from fute.embed import dataset_name
     from fute.execute import EmbedSpec, embed_many
     from fute.samples import load_samples
 
@@ -113,8 +113,9 @@ def embed_dataset_cmd(
     columns = tuple(sorted(parse_pairs(column, "--column").items()))
     common = {"split": split, "columns": columns, "task": task, "method": method, "surrogate": surrogate,
               "max_length": max_length, "method_options": tuple(sorted(opts.items()))}
-    specs = [EmbedSpec(name or load_samples(p, split=split, columns=dict(columns) or None, task=task).short_name,
-                       data=p, **common) for p in paths]
+    # a default name needs the data's own: read here, read again by the job (which may run elsewhere)
+    specs = [EmbedSpec(name or dataset_name(load_samples(p, split=split, columns=dict(columns) or None, task=task),
+                                            p), data=p, **common) for p in paths]
     for vec in embed_many(specs, store=store, executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
                           progress=not quiet):
         d = vec.card["data"]

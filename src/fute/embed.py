@@ -64,10 +64,15 @@ def embed_dataset(path: str | Path | Samples, name: str | None = None, *, split:
     """The dataset task embedding (DTE) of labeled data: a path, hub name or Samples (see ``embed_samples``)."""
     samples = path if isinstance(path, Samples) else load_samples(path, split=split, columns=columns, task=task)
     if name is None and not isinstance(path, Samples):
-        name = samples.info.get("name") or Path(str(path)).stem
+        name = dataset_name(samples, path)
     if not name:
         raise ConfigError("embed_dataset: give a name for the vector")
     return embed_samples(samples, name, kind="dataset", **kwargs)
+
+
+def dataset_name(samples: Samples, path: str | Path) -> str:
+    """A dataset's default vector name: the name its files declare, else the path's stem."""
+    return samples.info.get("name") or Path(str(path)).stem
 
 
 def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus | None = None,

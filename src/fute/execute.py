@@ -138,7 +138,8 @@ EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor, "ray": RayExecut
 
 
 def get_executor(name: str | Executor = "local", **options: Any) -> Executor:
-    """An executor by name (``local`` | ``ray``) with its options (e.g. ``address``, ``gpus_per_job``)."""
+    """An executor by name (``local`` | ``ray``); ``options`` (e.g. ``address``, ``gpus_per_job``) go to
+    the ray executor, and the in-process one, which has none, ignores them."""
     if isinstance(name, Executor):
         return name
     if name not in EXECUTORS:

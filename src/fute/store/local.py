@@ -144,18 +144,21 @@ class LocalStore(VectorStore):
         table = self._table(space_id)
         if table is None:
             return []
+        version = table.version
         snap = self._snapshots.get(space_id)
-        fresh = snap is not None and snap.version == table.version
-        if where or not (fresh or self._searched.get(space_id) == table.version):
+        if snap is not None and snap.version != version:
+            snap = None  # written since it was loaded (by anyone)
+        if where or (snap is None and self._searched.get(space_id) != version):
             # an arbitrary filter, or the first query of this version: LanceDB scans its files, which
             # costs less than loading them into memory for a one-off query (`fute rank` in a shell)
-            self._searched[space_id] = table.version
+            self._searched[space_id] = version
             q = table.search(np.asarray(query, dtype=np.float32)).distance_type("cosine")
             cond = conditions(kind=kind, where=where)
             if cond:
                 q = q.where(cond, prefilter=True)
             return [(_to_vector(r), 1.0 - float(r["_distance"])) for r in q.limit(k).to_list()]
-        snap = self._snapshot(space_id, table)
+        if snap is None:
+            snap = self._snapshots[space_id] = _load_snapshot(table, version)
         q = np.asarray(query, dtype=np.float32).ravel()
         scores = (snap.matrix @ q) / np.maximum(snap.norms * float(np.linalg.norm(q)), 1e-30)
         if kind is not None:
@@ -167,19 +170,6 @@ class LocalStore(VectorStore):
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(TaskVector(snap.matrix[i].copy(), json.loads(snap.cards[int(i)].as_py())), float(scores[i]))
                 for i in top]
-
-    def _snapshot(self, space_id: str, table: Any) -> _Snapshot:
-        """The space's vectors in memory, reloaded when the table has a new version: an exact cosine
-        query is then one matrix-vector product instead of a scan of the files."""
-        snap = self._snapshots.get(space_id)
-        if snap is None or snap.version != table.version:
-            data = table.to_arrow().select(["kind", "vector", "card"])
-            dim = data.schema.field("vector").type.list_size
-            matrix = data.column("vector").combine_chunks().values.to_numpy().reshape(-1, dim)
-            norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))  # float32: ample for a cosine, no 2x copy
-            snap = _Snapshot(table.version, matrix, norms, data.column("kind").to_numpy(), data.column("card"))
-            self._snapshots[space_id] = snap
-        return snap
 
     def remove(self, name: str, *, kind: str | None = None, space_id: str | None = None) -> int:
         cond = conditions(name=name, kind=kind)
@@ -193,6 +183,15 @@ class LocalStore(VectorStore):
                 table.delete(cond)
                 removed += before - table.count_rows()
         return removed
+
+
+def _load_snapshot(table: Any, version: int) -> _Snapshot:
+    """A table's vectors in memory: an exact cosine query is then one matrix-vector product."""
+    data = table.to_arrow().select(["kind", "vector", "card"])
+    dim = data.schema.field("vector").type.list_size
+    matrix = data.column("vector").combine_chunks().values.to_numpy().reshape(-1, dim)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))  # float32: ample for a cosine, no 2x copy
+    return _Snapshot(version, matrix, norms, data.column("kind").to_numpy(), data.column("card"))
 
 
 def _to_vector(row: dict[str, Any]) -> TaskVector:

@@ -135,7 +135,8 @@ class PostgresStore(VectorStore):
         qnorm = float(np.linalg.norm(q.astype(np.float64)))
         cond = conditions(kind=kind, where=where).replace("%", "%%")
         extra = f" AND {cond}" if cond else ""
-        if self.conn is not None and self.pgvector:
+        conn = self.conn  # connecting is what tells whether the server has pgvector
+        if self.pgvector:
             sql = (f"SELECT vector, card, 1 - (embedding <=> %s::real[]::vector) AS cos FROM fute_vectors "
                    f"WHERE space_id = %s{extra} ORDER BY embedding <=> %s::real[]::vector LIMIT %s")
             params: tuple = (q.tolist(), space_id, q.tolist(), k)
@@ -144,7 +145,7 @@ class PostgresStore(VectorStore):
                    f"/ NULLIF(norm * %s, 0) AS cos FROM fute_vectors WHERE space_id = %s{extra} "
                    "ORDER BY cos DESC NULLS LAST, slot LIMIT %s")
             params = (q.tolist(), qnorm, space_id, k)
-        rows = self.conn.execute(sql, params).fetchall()
+        rows = conn.execute(sql, params).fetchall()
         return [(_to_vector(r[0], r[1]), float(r[2] or 0.0)) for r in rows]
 
     def remove(self, name: str, *, kind: str | None = None, space_id: str | None = None) -> int:
