@@ -376,6 +376,111 @@ def demo_cmd(method: Annotated[str, typer.Option(help="fisher | prompt | textemb
              map_out=map_out or fute_home() / "demo-map")
 
 
+bench_app = typer.Typer(help="The paper's experiments, on any data: ground truth, rankers, tables.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+transfer_app = typer.Typer(help="Source-dataset selection: real transfer scores, and how well rankers predict them.",
+                           no_args_is_help=True)
+bench_app.add_typer(transfer_app, name="transfer")
+RunDirOpt = Annotated[str | None, typer.Option(help="Run folder: finished jobs, models, vectors (default: "
+                                                    "$FUTE_HOME/bench/transfer)")]
+ResultsOpt = Annotated[str, typer.Option(help="Where the tables go (JSON + markdown)")]
+
+
+def _command_line() -> str:
+    import shlex
+    from pathlib import Path
+
+    return shlex.join(["fute", *sys.argv[1:]]) if Path(sys.argv[0]).name == "fute" else shlex.join(sys.argv)
+
+
+@transfer_app.command("truth")
+def transfer_truth_cmd(
+    paths: Annotated[list[str], typer.Argument(help="Datasets (folders with train and dev splits); each is a "
+                                                    "source for every other and a target")],
+    model: Annotated[str, typer.Option(help="Task model base: 'default' (the default surrogate's architecture) "
+                                            "or any HF id/folder")] = "default",
+    source_examples: Annotated[int, typer.Option(help="Source training examples (seeded sample)")] = 1000,
+    target_examples: Annotated[int, typer.Option(help="Target training examples (the limited-data regime)")] = 250,
+    dev_examples: Annotated[int, typer.Option(help="Target dev examples scored")] = 300,
+    source_epochs: Annotated[float, typer.Option(help="Epochs of intermediate training")] = 2.0,
+    target_epochs: Annotated[float, typer.Option(help="Epochs on the target")] = 2.0,
+    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 1e-4,
+    batch_size: Annotated[int, typer.Option(help="Batch size")] = 32,
+    max_length: MaxLengthOpt = 128,
+    seed: SeedOpt = 0,
+    run_dir: RunDirOpt = None,
+    results: ResultsOpt = "bench/results",
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    gpus_per_job: GpusOpt = 0.0,
+    cpus_per_job: CpusOpt = 1.0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Fine-tune on each source, then on each target from it (and from nothing): the real transfer scores.
+
+    Every job is cached in the run folder: rerun the same command to resume after an interruption.
+    """
+    from pathlib import Path
+
+    from fute.bench.transfer import TransferConfig, run_truth, truth_markdown
+    from fute.paths import atomic_write
+
+    cfg = TransferConfig(model=model, source_examples=source_examples, target_examples=target_examples,
+                         dev_examples=dev_examples, source_epochs=source_epochs, target_epochs=target_epochs,
+                         learning_rate=learning_rate, batch_size=batch_size, max_length=max_length, seed=seed)
+    truth = run_truth(paths, cfg, run_dir=run_dir, executor=executor_for(executor, address, gpus_per_job,
+                                                                          cpus_per_job),
+                      progress=not quiet, echo=console.print)
+    truth["command"] = _command_line()
+    out = Path(results)
+    atomic_write(out / "transfer_truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
+    md = truth_markdown(truth, truth["command"])
+    atomic_write(out / "transfer_truth.md", lambda tmp: Path(tmp).write_text(md))
+    console.print(md, highlight=False, markup=False, soft_wrap=True)
+
+
+@transfer_app.command("eval")
+def transfer_eval_cmd(
+    ranker: Annotated[list[str] | None, typer.Option(help="Rankers to judge (repeatable; default: all: "
+                                                          "fute-fisher, fute-prompt, fute-mte, taskemb, tupate, "
+                                                          "textemb, datasize, curvegrad, random)")] = None,
+    embed_examples: Annotated[int | None, typer.Option(help="Examples per embedding (default: the run's target "
+                                                            "examples)")] = None,
+    corpus_single: Annotated[str | None, typer.Option(help="U for single-text source models (default: the "
+                                                           "shipped U without the run's datasets)")] = None,
+    corpus_pair: Annotated[str | None, typer.Option(help="U for text-pair source models")] = None,
+    surrogate: SurrogateOpt = "default",
+    run_dir: RunDirOpt = None,
+    results: ResultsOpt = "bench/results",
+    store: Annotated[str | None, typer.Option(help="Vector store (default: RUN_DIR/store)")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Judge rankers of source datasets against a transfer run: ρ and NDCG, in-class and all-class."""
+    from pathlib import Path
+
+    from fute.bench.rankers import RANKERS, RankContext
+    from fute.bench.transfer import default_run_dir, eval_markdown, load_truth, run_eval
+    from fute.paths import atomic_write
+    from fute.store import open_store
+
+    truth = load_truth(run_dir)
+    run = Path(run_dir or default_run_dir()).expanduser()
+    corpus = {k: v for k, v in (("single", corpus_single), ("pair", corpus_pair)) if v}
+    ctx = RankContext(truth, open_store(store or run / "store"), embed_examples=embed_examples, surrogate=surrogate,
+                      corpus=corpus, progress=not quiet)
+    judged, orders = run_eval(truth, ranker or list(RANKERS), ctx, echo=console.print)
+    command = _command_line()
+    out = Path(results)
+    record = {"command": command, "truth_command": truth.get("command"), "embed_examples": ctx.embed_examples,
+              "surrogate": surrogate, "corpus": corpus or "shipped U without the run's datasets",
+              "metrics": judged, "orders": {r: {t: o[0] for t, o in per.items()} for r, per in orders.items()}}
+    atomic_write(out / "transfer_eval.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1)))
+    md = eval_markdown(truth, judged, command)
+    atomic_write(out / "transfer_eval.md", lambda tmp: Path(tmp).write_text(md))
+    console.print(md, highlight=False, markup=False, soft_wrap=True)
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     err.print(f"[yellow]warning:[/] {message}", highlight=False)
 

@@ -27,21 +27,39 @@ class FinetuneConfig:
 
 def finetune_classifier(base: str, samples: Samples, out: str | Path, config: FinetuneConfig | None = None,
                         *, progress: bool = True) -> Path:
-    """Fine-tune ``base`` (hub id or folder) with a fresh head on ``samples``; save to ``out`` atomically.
+    """Fine-tune ``base`` (hub id or folder) with a fresh head on ``samples``; save to ``out`` atomically."""
+    model, tok, _ = train_classifier(base, samples, config, progress=progress)
+    return save_classifier(model, tok, out)
+
+
+def train_classifier(base: str, samples: Samples, config: FinetuneConfig | None = None, *,
+                     backbone_from: str | Path | None = None, progress: bool = True) -> tuple[Any, Any, list[float]]:
+    """Fine-tune ``base`` with a fresh head on ``samples``: (model in eval mode, tokenizer, loss per step).
+
+    ``backbone_from``: a classifier saved from ``base`` (e.g. after intermediate training on a source
+    task) whose backbone replaces ``base``'s before training; the head is fresh all the same, seeded
+    alike whatever the backbone, so that transfer runs differ only in what the backbone learned.
 
     Classification uses cross-entropy on the (possibly soft) targets with the label names as
     ``id2label``; regression a one-output head with squared error.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from fute.surrogate import _quiet_transformers
+
+    _quiet_transformers()
     cfg = config or FinetuneConfig()
     torch.manual_seed(cfg.seed)
     regression = samples.task == "regression"
     kw: dict[str, Any] = {"num_labels": 1, "problem_type": "regression"} if regression else {
         "num_labels": len(samples.label_names), "id2label": dict(enumerate(samples.label_names)),
-        "label2id": {n: i for i, n in enumerate(samples.label_names)}}
+        "label2id": {n: i for i, n in enumerate(samples.label_names)}, "problem_type": None}
     # a fresh head even when base is a classifier already (another label set: other sizes)
     model = AutoModelForSequenceClassification.from_pretrained(base, ignore_mismatched_sizes=True, **kw)
+    if backbone_from is not None:
+        trained = AutoModelForSequenceClassification.from_pretrained(str(backbone_from))
+        model.base_model.load_state_dict(trained.base_model.state_dict())
+        del trained
     tok = AutoTokenizer.from_pretrained(base)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
@@ -50,6 +68,7 @@ def finetune_classifier(base: str, samples: Samples, out: str | Path, config: Fi
     rng = np.random.default_rng(cfg.seed)
     steps = max(1, round(cfg.epochs * -(-len(samples) // cfg.batch_size)))
     order = np.concatenate([rng.permutation(len(samples)) for _ in range(int(np.ceil(cfg.epochs)) + 1)])
+    losses: list[float] = []
     model.train()
     for step in tqdm(range(steps), desc=f"fine-tune on {samples.short_name}", disable=not progress, leave=False):
         idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
@@ -65,12 +84,17 @@ def finetune_classifier(base: str, samples: Samples, out: str | Path, config: Fi
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    model.eval()
+        losses.append(float(loss.detach()))
+    return model.eval(), tok, losses
+
+
+def save_classifier(model: Any, tokenizer: Any, out: str | Path) -> Path:
+    """Save a classifier and its tokenizer to ``out`` in one step (a temporary folder renamed into place)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
@@ -82,8 +106,12 @@ def evaluate_classifier(path: str | Path, samples: Samples, *, batch_size: int =
     """Accuracy (classification) or Pearson r (regression) of a saved classifier on samples."""
     from fute.targets.hf_classifier import HFClassifier
 
-    pred = HFClassifier(str(path), batch_size=batch_size).predict(samples.texts, samples.text_pairs, progress=False,
-                                                                  cache=False)
+    return score_predictions(HFClassifier(str(path), batch_size=batch_size), samples)
+
+
+def score_predictions(classifier: Any, samples: Samples) -> float:
+    """Accuracy (classification) or Pearson r (regression) of an ``HFClassifier`` on labeled samples."""
+    pred = classifier.predict(samples.texts, samples.text_pairs, progress=False, cache=False)
     if samples.task == "regression":
         return float(np.corrcoef(pred, samples.targets)[0, 1])
     return float((pred.argmax(1) == samples.targets.argmax(1)).mean())

@@ -1,0 +1,258 @@
+"""Rankers of source datasets for a target: FUTE and the baselines of the paper, registered by name.
+
+A ranker is fitted once on a transfer run (``fit(context)``: it embeds what it needs, through the
+vector store, so a rerun reuses every vector) and then orders the candidate sources of any target,
+best first (``order``). Ties are broken by name, so every order is reproducible.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fute.errors import ConfigError
+from fute.methods.base import cosine_scores
+from fute.samples import load_samples
+from fute.store import VectorStore
+
+RANKERS: dict[str, type[SourceRanker]] = {}
+
+
+def register(cls: type[SourceRanker]) -> type[SourceRanker]:
+    RANKERS[cls.name] = cls
+    return cls
+
+
+def get_ranker(name: str, **options: Any) -> SourceRanker:
+    if name not in RANKERS:
+        raise ConfigError(f"unknown ranker '{name}'; use one of {', '.join(RANKERS)}")
+    return RANKERS[name](**options)
+
+
+@dataclass
+class RankContext:
+    """What rankers read: the transfer run (``truth``), where vectors are kept, and how to embed.
+
+    ``embed_examples`` caps every embedding (default: the run's target examples, so that a target's
+    vector is made from exactly the examples its task model was trained on). ``corpus`` maps
+    ``single``/``pair`` to the unlabeled corpus U that source models label (default: the shipped U
+    without the benchmark's datasets).
+    """
+
+    truth: dict[str, Any]
+    store: VectorStore
+    embed_examples: int | None = None
+    surrogate: str = "default"
+    corpus: dict[str, str] = field(default_factory=dict)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.embed_examples is None:
+            self.embed_examples = int(self.truth["settings"]["target_examples"])
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.truth["datasets"])
+
+    def samples(self, name: str) -> Any:
+        return load_samples(self.truth["datasets"][name]["path"])
+
+    def dte(self, name: str, method: str, surrogate: str | None = None) -> np.ndarray:
+        """A dataset's task embedding (cached in the store), capped at ``embed_examples`` with seed 0."""
+        from fute.embed import embed_samples
+
+        return embed_samples(self.samples(name), name, method=method, surrogate=surrogate or self.surrogate,
+                             store=self.store, progress=self.progress,
+                             max_examples=self.embed_examples).vector
+
+    def mte(self, name: str, model_dir: str, method: str) -> np.ndarray:
+        """The task embedding of a fine-tuned classifier: U labeled by it (pairs for pair tasks)."""
+        from fute.embed import embed_model
+        from fute.targets.hf_classifier import HFClassifier
+
+        pairs = self.samples(name).text_pairs is not None
+        corpus = self.corpus.get("pair" if pairs else "single")
+        return embed_model(HFClassifier(model_dir), f"{name}-model", corpus=corpus,
+                           exclude=() if corpus else tuple(self.names), pairs=pairs, method=method,
+                           surrogate=self.surrogate, store=self.store, progress=self.progress,
+                           category=self.truth["datasets"][name]["category"],
+                           max_examples=self.embed_examples).vector
+
+
+class SourceRanker(ABC):
+    """Orders candidate sources for a target; ``draws`` > 1 for a ranker whose orders are random."""
+
+    name: ClassVar[str]
+    draws: ClassVar[int] = 1
+
+    def fit(self, context: RankContext) -> SourceRanker:
+        self.context_ = context
+        return self
+
+    @abstractmethod
+    def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
+        """Higher is a better source for the target."""
+
+    def order(self, target: str, sources: list[str], draw: int = 0) -> list[str]:
+        s = self.scores(target, sources, draw)
+        return [sources[i] for i in sorted(range(len(sources)), key=lambda i: (-s[i], sources[i]))]
+
+
+class EmbeddingRanker(SourceRanker):
+    """Cosine between the target's vector and each source's vector."""
+
+    def fit(self, context: RankContext) -> SourceRanker:
+        super().fit(context)
+        self.targets_ = {n: self.target_vector(n) for n in context.names}
+        self.sources_ = {n: self.source_vector(n) for n in context.names}
+        return self
+
+    def target_vector(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def source_vector(self, name: str) -> np.ndarray:
+        return self.targets_[name]
+
+    def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
+        return cosine_scores(self.targets_[target], np.stack([self.sources_[s] for s in sources]))
+
+
+class DTERanker(EmbeddingRanker):
+    """Target DTE vs source DTE, both on the one surrogate with ``method``."""
+
+    method: ClassVar[str]
+
+    def target_vector(self, name: str) -> np.ndarray:
+        return self.context_.dte(name, self.method)
+
+
+@register
+class FuteFisher(DTERanker):
+    """FUTE with TaskEmb (``fisher``) on the one surrogate (Xia et al. 2024): the DTE of the target's
+    limited training set vs the DTE of each source."""
+
+    name = "fute-fisher"
+    method = "fisher"
+
+
+@register
+class FutePrompt(DTERanker):
+    """FUTE with TuPaTE (``prompt``: a tuned soft prompt) on the one surrogate (Xia et al. 2024)."""
+
+    name = "fute-prompt"
+    method = "prompt"
+
+
+@register
+class FuteMTE(EmbeddingRanker):
+    """FUTE with a source represented by its model: the target's ``fisher`` DTE vs the MTE of the task
+    model fine-tuned on the source (U labeled by that model, embedded on the surrogate)."""
+
+    name = "fute-mte"
+
+    def target_vector(self, name: str) -> np.ndarray:
+        return self.context_.dte(name, "fisher")
+
+    def source_vector(self, name: str) -> np.ndarray:
+        return self.context_.mte(name, self.context_.truth["source_models"][name], "fisher")
+
+
+class OwnModelRanker(EmbeddingRanker):
+    """The model-specific original: each dataset embedded with *its own* fine-tuned task model (the
+    no-transfer model of the run, trained on the same examples) as the backbone. Every vector then
+    lives in a space of its own; the cosine across those spaces is what the original methods compute
+    (same architecture, same coordinates by name), done here on purpose, not by accident."""
+
+    method: ClassVar[str]
+
+    def target_vector(self, name: str) -> np.ndarray:
+        return self.context_.dte(name, self.method, surrogate=self.context_.truth["target_models"][name])
+
+
+@register
+class TaskEmbOriginal(OwnModelRanker):
+    """TaskEmb as in Vu et al. (2020): the diagonal Fisher computed on each task's own fine-tuned model."""
+
+    name = "taskemb"
+    method = "fisher"
+
+
+@register
+class TuPaTEOriginal(OwnModelRanker):
+    """TuPaTE as in Zhou et al. (2022): a soft prompt tuned on each task's own fine-tuned model."""
+
+    name = "tupate"
+    method = "prompt"
+
+
+@register
+class TextEmb(DTERanker):
+    """TextEmb (Vu et al. 2020): the mean surrogate representation of each dataset's inputs; no labels."""
+
+    name = "textemb"
+    method = "textemb"
+
+
+@register
+class DataSize(SourceRanker):
+    """DataSize: bigger source training sets first (the full training split's size), whatever the target."""
+
+    name = "datasize"
+
+    def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
+        return np.array([float(self.context_.truth["datasets"][s]["train_size"]) for s in sources])
+
+
+@register
+class CurveGrad(SourceRanker):
+    """CurveGrad (Bingel & Søgaard 2017): the gradient of the source's training-loss curve. They found
+    gains likelier from auxiliary tasks whose curve has *not* plateaued; without their learned
+    regressor, the score is minus the least-squares slope of the (moving-average smoothed) loss over
+    the second half of source training: a still-falling curve ranks first."""
+
+    name = "curvegrad"
+
+    def fit(self, context: RankContext) -> SourceRanker:
+        super().fit(context)
+        self.slopes_ = {n: curve_slope(context.truth["source_losses"][n]) for n in context.names}
+        return self
+
+    def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
+        return np.array([-self.slopes_[s] for s in sources])
+
+
+def curve_slope(losses: list[float], window: int = 5) -> float:
+    """Least-squares slope of the smoothed loss per unit of training progress, over its second half."""
+    x = np.asarray(losses, dtype=np.float64)
+    if len(x) < 4:
+        return 0.0
+    w = min(window, len(x) // 2)
+    smooth = np.convolve(x, np.ones(w) / w, mode="valid")
+    half = smooth[len(smooth) // 2:]
+    if len(half) < 2:
+        return 0.0
+    t = np.linspace(0.5, 1.0, len(half))
+    return float(np.polyfit(t, half, 1)[0])
+
+
+@register
+class Random(SourceRanker):
+    """A random order (the floor): metrics are means over ``draws`` seeded permutations."""
+
+    name = "random"
+    draws = 1000
+
+    def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
+        return np.random.default_rng([draw, *target.encode()]).random(len(sources))
+
+
+def rank_all(rankers: list[SourceRanker], truth: dict[str, Any]) -> dict[str, dict[str, list[list[str]]]]:
+    """Every fitted ranker's orders of all other datasets, per target (a list of draws each)."""
+    orders: dict[str, dict[str, list[list[str]]]] = {}
+    names = list(truth["datasets"])
+    for r in rankers:
+        orders[r.name] = {t: [r.order(t, [s for s in names if s != t], d) for d in range(r.draws)] for t in names}
+    return orders

@@ -1,0 +1,364 @@
+"""Source-dataset selection, the paper's first experiment: what transfer really gives, and how well
+rankers predict it.
+
+``truth``: for every source dataset S, fine-tune the task model on S (intermediate training); then for
+every target T, fine-tune on T's limited training set from S's backbone (fresh head) and from the
+untouched base (the no-transfer baseline), and score T's dev set. Each of these is a job keyed by the
+hash of everything it reads, its result a JSON file written atomically under the run folder, so an
+interrupted run resumes where it stopped and any executor (in-process, Ray) can run the jobs.
+
+``evaluate``: each ranker (``fute.bench.rankers``) orders the candidate sources of each target; the
+order is judged by ρ (rank of the truly best source) and NDCG, in-class and all-class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fute.bench import metrics
+from fute.errors import ConfigError, DataError
+from fute.paths import atomic_write, fute_home
+from fute.samples import Samples, load_samples
+
+METRIC = {"classification": "accuracy", "regression": "pearson"}
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """The limited-data regime: how much of each dataset the task model sees, and how it trains."""
+
+    model: str = "default"  # the task model's base: the default surrogate's architecture, a hub id or folder
+    source_examples: int = 1000
+    target_examples: int = 250
+    dev_examples: int = 300
+    source_epochs: float = 2.0
+    target_epochs: float = 2.0
+    learning_rate: float = 1e-4
+    batch_size: int = 32
+    max_length: int = 128
+    seed: int = 0
+
+    def finetune(self, epochs: float) -> Any:
+        from fute.train import FinetuneConfig
+
+        return FinetuneConfig(epochs=epochs, learning_rate=self.learning_rate, batch_size=self.batch_size,
+                              max_length=self.max_length, seed=self.seed)
+
+    def base_path(self) -> str:
+        from fute.surrogate import default_surrogate_path
+
+        return str(default_surrogate_path()) if self.model == "default" else self.model
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset of the benchmark: its name, where it is, its class (category) and full training size."""
+
+    name: str
+    path: str
+    category: str
+    train_size: int
+
+
+def default_run_dir() -> Path:
+    return fute_home() / "bench" / "transfer"
+
+
+def load_datasets(paths: Sequence[str | Path]) -> list[Dataset]:
+    """Datasets by path; the name and class come from each folder's ``dataset.json`` (else the path)."""
+    from fute.embed import dataset_name
+
+    out = []
+    for p in paths:
+        s = load_samples(p)
+        out.append(Dataset(dataset_name(s, p), str(Path(p).expanduser().resolve()) if Path(p).expanduser().exists()
+                           else str(p), str(s.info.get("category") or "unknown"), len(s)))
+    names = [d.name for d in out]
+    if len(set(names)) != len(names):
+        dup = ", ".join(sorted({n for n in names if names.count(n) > 1}))
+        raise ConfigError(f"two datasets have the same name ({dup}); give each its own dataset.json name")
+    for d in out:
+        dev_split(d, 1, 0)  # fail now, not in a job an hour later
+    if len(out) < 2:
+        raise ConfigError("transfer needs at least two datasets (each is a source for the others)")
+    return out
+
+
+def train_split(d: Dataset, n: int, seed: int) -> Samples:
+    return load_samples(d.path).take(n, seed)
+
+
+def dev_split(d: Dataset, n: int, seed: int) -> Samples:
+    for split in ("dev", "validation", "test"):
+        try:
+            return load_samples(d.path, split=split).take(n, seed)
+        except DataError:
+            continue
+    raise ConfigError(f"{d.path}: no dev, validation or test split to score the target on")
+
+
+# --- jobs ----------------------------------------------------------------------------------------------
+
+def _key(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def source_job(dataset: Dataset, config: TransferConfig, run_dir: str) -> dict[str, Any]:
+    """Intermediate training on a source: the saved model and its loss curve (CurveGrad reads it)."""
+    from fute.train import save_classifier, train_classifier
+
+    t0 = time.perf_counter()
+    samples = train_split(dataset, config.source_examples, config.seed)
+    model, tok, losses = train_classifier(config.base_path(), samples, config.finetune(config.source_epochs),
+                                          progress=False)
+    out = Path(run_dir) / "models" / f"source-{dataset.name}-{_key([asdict(dataset), asdict(config)])[:12]}"
+    save_classifier(model, tok, out)
+    return {"role": "source", "dataset": dataset.name, "model_dir": str(out), "losses": losses,
+            "examples": len(samples), "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def target_job(target: Dataset, config: TransferConfig, run_dir: str, source: str | None = None,
+               source_model: str | None = None) -> dict[str, Any]:
+    """Fine-tune on the target's limited set (from the source's backbone, or from the base when no
+    source) and score its dev set. The no-transfer model is kept: it is the target's own model that
+    the model-specific rankers (TaskEmb, TuPaTE as originally proposed) embed with."""
+    from fute.targets.hf_classifier import HFClassifier
+    from fute.train import save_classifier, score_predictions, train_classifier
+
+    t0 = time.perf_counter()
+    train = train_split(target, config.target_examples, config.seed)
+    dev = dev_split(target, config.dev_examples, config.seed)
+    model, tok, losses = train_classifier(config.base_path(), train, config.finetune(config.target_epochs),
+                                          backbone_from=source_model, progress=False)
+    score = score_predictions(HFClassifier(target.name, model=model, tokenizer=tok,
+                                           max_length=config.max_length), dev)
+    out: dict[str, Any] = {"role": "pair" if source else "baseline", "target": target.name, "source": source,
+                           "score": score, "metric": METRIC[train.task], "dev_examples": len(dev),
+                           "losses": losses}
+    if source is None:
+        path = Path(run_dir) / "models" / f"target-{target.name}-{_key([asdict(target), asdict(config)])[:12]}"
+        out["model_dir"] = str(save_classifier(model, tok, path))
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+class JobFolder:
+    """One JSON file per finished job under ``run_dir/jobs``: what makes a run resumable."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.dir = Path(run_dir) / "jobs"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        p = self.dir / f"{key}.json"
+        return json.loads(p.read_text()) if p.exists() else None
+
+    def put(self, key: str, result: dict[str, Any]) -> None:
+        atomic_write(self.dir / f"{key}.json", lambda tmp: Path(tmp).write_text(json.dumps(result)))
+
+
+def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None, *,
+              run_dir: str | Path | None = None, executor: Any = "local", progress: bool = True,
+              echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every source, baseline and (source, target) pair, skipping finished jobs; returns the score matrix.
+
+    Writes ``run_dir/truth.json`` (scores, baselines, loss curves, model folders, settings).
+    """
+    from fute.execute import Job, get_executor
+
+    cfg = config or TransferConfig()
+    run = Path(run_dir or default_run_dir()).expanduser()
+    datasets = load_datasets(paths)
+    folder = JobFolder(run)
+    ex = get_executor(executor)
+    fingerprints = {d.name: load_samples(d.path).fingerprint() for d in datasets}
+    settings = asdict(cfg)
+    results: dict[str, dict[str, Any]] = {}
+
+    def jobs_of(specs: list[tuple[str, Callable[..., Any], dict[str, Any], str]]) -> None:
+        todo = []
+        for key, fn, kwargs, label in specs:
+            done = folder.get(key)
+            if done is not None:
+                results[key] = done
+            else:
+                todo.append(Job(key, fn, kwargs, label))
+        if todo:
+            echo(f"{len(todo)} job(s) to run, {len(specs) - len(todo)} already done")
+
+        def keep(job: Job, result: dict[str, Any]) -> None:
+            folder.put(job.key, result)
+            results[job.key] = result
+
+        failures = ex.run(todo, keep, progress=progress)
+        if failures:
+            lines = "; ".join(f"{f.job.label}: {f.error}" for f in failures)
+            raise ConfigError(f"{len(failures)} transfer job(s) failed ({lines}); finished jobs are kept in {run}")
+
+    common = {"config": cfg, "run_dir": str(run)}
+    src_keys = {d.name: _key(["source", fingerprints[d.name], settings]) for d in datasets}
+    base_keys = {d.name: _key(["baseline", fingerprints[d.name], settings]) for d in datasets}
+    jobs_of([(src_keys[d.name], source_job, {"dataset": d, **common}, f"source {d.name}") for d in datasets]
+            + [(base_keys[d.name], target_job, {"target": d, **common}, f"baseline {d.name}") for d in datasets])
+    pair_keys = {(s.name, t.name): _key(["pair", src_keys[s.name], fingerprints[t.name], settings])
+                 for s in datasets for t in datasets if s.name != t.name}
+    jobs_of([(pair_keys[s.name, t.name], target_job,
+              {"target": t, "source": s.name, "source_model": results[src_keys[s.name]]["model_dir"], **common},
+              f"{s.name} -> {t.name}") for s in datasets for t in datasets if s.name != t.name])
+    truth = {
+        "settings": settings,
+        "datasets": {d.name: {"path": d.path, "category": d.category, "train_size": d.train_size,
+                              "fingerprint": fingerprints[d.name]} for d in datasets},
+        "metric": {d.name: results[base_keys[d.name]]["metric"] for d in datasets},
+        "baseline": {d.name: results[base_keys[d.name]]["score"] for d in datasets},
+        "scores": {t.name: {s.name: results[pair_keys[s.name, t.name]]["score"] for s in datasets
+                            if s.name != t.name} for t in datasets},
+        "source_losses": {d.name: results[src_keys[d.name]]["losses"] for d in datasets},
+        "source_models": {d.name: results[src_keys[d.name]]["model_dir"] for d in datasets},
+        "target_models": {d.name: results[base_keys[d.name]]["model_dir"] for d in datasets},
+        "seconds": round(sum(r.get("seconds", 0.0) for r in results.values()), 1),
+    }
+    atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
+    return truth
+
+
+def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
+    p = Path(run_dir or default_run_dir()).expanduser() / "truth.json"
+    if not p.exists():
+        raise ConfigError(f"{p}: no transfer ground truth there; run `fute bench transfer truth DATA...` first")
+    return json.loads(p.read_text())
+
+
+def truth_markdown(truth: dict[str, Any], command: str) -> str:
+    """The score matrix: a row per target, a column per source, the no-transfer baseline first."""
+    names = list(truth["datasets"])
+    cfg = truth["settings"]
+    lines = ["# Transfer ground truth", "", f"Command: `{command}`  ",
+             f"Task model: {cfg['model']} with a fresh head; {cfg['source_examples']} source examples "
+             f"({cfg['source_epochs']:g} epochs), {cfg['target_examples']} target examples ({cfg['target_epochs']:g} "
+             f"epochs), lr {cfg['learning_rate']:g}, batch {cfg['batch_size']}, {cfg['max_length']} tokens, seed "
+             f"{cfg['seed']}; scored on {cfg['dev_examples']} dev examples (accuracy; Pearson r for regression). "
+             f"Compute: {truth['seconds'] / 60:.1f} min of jobs.", "",
+             "Rows: targets; columns: the source of intermediate training; **bold**: the best source.", "",
+             "| target (class) | metric | none | " + " | ".join(names) + " |",
+             "|---|---|---:|" + "---:|" * len(names)]
+    for t in names:
+        row = truth["scores"][t]
+        best = max(row.values())
+        cells = ["—" if s == t else (f"**{row[s]:.3f}**" if row[s] == best else f"{row[s]:.3f}") for s in names]
+        lines.append(f"| {t} ({truth['datasets'][t]['category']}) | {truth['metric'][t]} | "
+                     f"{truth['baseline'][t]:.3f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# --- evaluation ----------------------------------------------------------------------------------------
+
+def candidates(truth: dict[str, Any], target: str, scope: str) -> list[str]:
+    """The sources ranked for ``target``: every other dataset (``all``), or those of its class (``in``)."""
+    ds = truth["datasets"]
+    return [s for s in ds if s != target and (scope == "all" or ds[s]["category"] == ds[target]["category"])]
+
+
+def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) -> dict[str, Any]:
+    """Metrics of each ranker: ``orders[ranker][target]`` is a list of rankings of all-class candidates
+    (one, or many draws for random); in-class rankings are the same orders restricted to the class.
+
+    Returns, per ranker, per scope (in, all) and per class plus ``overall``: mean ρ, NDCG (linear and
+    exponential) and the number of targets; and per target the rank of the best source.
+    """
+    ds = truth["datasets"]
+    out: dict[str, Any] = {}
+    for ranker, per_target in orders.items():
+        rows: dict[str, dict[str, dict[str, list[float]]]] = {}
+        per: dict[str, dict[str, float]] = {}
+        for t, draws in per_target.items():
+            for scope in ("in", "all"):
+                cands = candidates(truth, t, scope)
+                if len(cands) < 2:
+                    continue  # one candidate (or none) is no ranking
+                scores = {s: truth["scores"][t][s] for s in cands}
+                r = [metrics.rank_of_best(scores, [s for s in o if s in scores]) for o in draws]
+                n_lin = [metrics.ndcg(scores, [s for s in o if s in scores]) for o in draws]
+                n_exp = [metrics.ndcg(scores, [s for s in o if s in scores], gain="exponential") for o in draws]
+                vals = {"rho": float(np.mean(r)), "ndcg": float(np.mean(n_lin)), "ndcg_exp": float(np.mean(n_exp))}
+                for group in (ds[t]["category"], "overall"):
+                    cell = rows.setdefault(scope, {}).setdefault(group, {})
+                    for k, v in vals.items():
+                        cell.setdefault(k, []).append(v)
+                per.setdefault(t, {}).update({f"{scope}_{k}": v for k, v in vals.items()})
+        out[ranker] = {
+            "draws": len(next(iter(per_target.values()))),
+            "summary": {scope: {g: {**{k: float(np.mean(v)) for k, v in cell.items()}, "targets": len(cell["rho"])}
+                                for g, cell in groups.items()} for scope, groups in rows.items()},
+            "per_target": per,
+        }
+    return out
+
+
+def run_eval(truth: dict[str, Any], rankers: Sequence[str], context: Any,
+             echo: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fit each ranker (``fute.bench.rankers``) on the run, order every target's candidates, judge them.
+
+    Returns (metrics per ranker, orders per ranker and target).
+    """
+    from fute.bench.rankers import get_ranker, rank_all
+
+    fitted = []
+    for name in rankers:
+        r = get_ranker(name)
+        echo(f"ranker {name}: fitting")
+        t0 = time.perf_counter()
+        fitted.append(r.fit(context))
+        echo(f"ranker {name}: ready ({time.perf_counter() - t0:.0f} s)")
+    orders = rank_all(fitted, truth)
+    return judge(truth, orders), orders
+
+
+def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, notes: Sequence[str] = ()) -> str:
+    """The paper-shaped tables: methods x (ρ, NDCG) in-class and all-class; per class; per target."""
+    names = list(truth["datasets"])
+    classes = sorted({d["category"] for d in truth["datasets"].values()})
+
+    def cell(r: str, scope: str, group: str, k: str, fmt: str = ".3f") -> str:
+        v = judged[r]["summary"].get(scope, {}).get(group)
+        return "—" if v is None else format(v[k], fmt)
+
+    n_in = next(iter(judged.values()))["summary"].get("in", {}).get("overall", {}).get("targets", 0)
+    lines = ["# Source-dataset selection", "", f"Command: `{command}`  ",
+             f"Ground truth: `{truth.get('command', 'fute bench transfer truth')}` (transfer_truth.md).", "",
+             "ρ: mean rank of the truly best source in the predicted ranking (lower is better). NDCG: over the "
+             "whole ranking, relevance = the target's score after transfer from that source, min-max scaled "
+             "over the candidates; **linear gain is the headline**, exponential (2^rel - 1) in brackets. "
+             f"All-class: the {len(names) - 1} other datasets; in-class: those of the target's class "
+             f"({n_in} targets have two or more). random: mean of {judged.get('random', {}).get('draws', 1000)} "
+             "seeded orders.", *notes, "",
+             "| method | in-class ρ ↓ | in-class NDCG ↑ | all-class ρ ↓ | all-class NDCG ↑ |",
+             "|---|---:|---:|---:|---:|"]
+    for r in judged:
+        lines.append(f"| {r} | {cell(r, 'in', 'overall', 'rho', '.2f')} | {cell(r, 'in', 'overall', 'ndcg')} "
+                     f"({cell(r, 'in', 'overall', 'ndcg_exp')}) | {cell(r, 'all', 'overall', 'rho', '.2f')} | "
+                     f"{cell(r, 'all', 'overall', 'ndcg')} ({cell(r, 'all', 'overall', 'ndcg_exp')}) |")
+    lines += ["", "## All-class, per class of the target (ρ / NDCG)", "",
+              "| method | " + " | ".join(f"{c} ({sum(d['category'] == c for d in truth['datasets'].values())})"
+                                        for c in classes) + " |", "|---|" + "---:|" * len(classes)]
+    for r in judged:
+        lines.append(f"| {r} | " + " | ".join(f"{cell(r, 'all', c, 'rho', '.2f')} / {cell(r, 'all', c, 'ndcg')}"
+                                               for c in classes) + " |")
+    lines += ["", "## Per target: the best source, and the rank each method gives it (all-class)", "",
+              "| target | no transfer | best source | " + " | ".join(judged) + " |",
+              "|---|---:|---|" + "---:|" * len(judged)]
+    for t in names:
+        row = truth["scores"][t]
+        best = max(row, key=lambda s: row[s])
+        ranks = [judged[r]["per_target"].get(t, {}).get("all_rho") for r in judged]
+        lines.append(f"| {t} | {truth['baseline'][t]:.3f} | {best} ({row[best]:.3f}) | "
+                     + " | ".join("—" if v is None else f"{v:g}" if float(v).is_integer() else f"{v:.2f}"
+                                  for v in ranks) + " |")
+    return "\n".join(lines) + "\n"

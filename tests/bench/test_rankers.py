@@ -1,0 +1,77 @@
+"""Every source ranker passes one conformance test on a tiny transfer run; the simple ones by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fute.bench.rankers import RANKERS, CurveGrad, RankContext, curve_slope, get_ranker, rank_all
+from fute.errors import ConfigError
+from fute.store import open_store
+from tests.conftest import WORDS, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def context(tiny_run, tiny_paths, tmp_path_factory) -> RankContext:
+    truth, _ = tiny_run
+    root = tmp_path_factory.mktemp("rank")
+    rng = np.random.default_rng(0)
+    single = write_jsonl(root / "u.jsonl", [{"text": " ".join(rng.choice(WORDS, 5))} for _ in range(12)])
+    pair = write_jsonl(root / "u_pair.jsonl", [{"text": " ".join(rng.choice(WORDS, 5)),
+                                                "text_pair": " ".join(rng.choice(WORDS, 3))} for _ in range(12)])
+    return RankContext(truth, open_store(root / "store"), embed_examples=8, surrogate=str(tiny_paths["encoder"]),
+                       corpus={"single": str(single), "pair": str(pair)}, progress=False)
+
+
+@pytest.mark.parametrize("name", list(RANKERS))
+def test_conformance(name, context):
+    """Fits on a run, orders every target's candidates as a permutation, the same way twice."""
+    ranker = get_ranker(name).fit(context)
+    names = context.names
+    for t in names:
+        sources = [s for s in names if s != t]
+        for draw in range(min(ranker.draws, 3)):
+            order = ranker.order(t, sources, draw)
+            assert sorted(order) == sorted(sources)
+            assert order == ranker.order(t, sources, draw)
+            assert np.isfinite(ranker.scores(t, sources, draw)).all()
+    assert ranker.__doc__ and len(ranker.__doc__) > 40  # says what it computes
+
+
+def test_embedding_rankers_reuse_stored_vectors(context):
+    get_ranker("fute-fisher").fit(context)
+    stored = len(context.store.vectors())
+    get_ranker("fute-fisher").fit(context)
+    assert len(context.store.vectors()) == stored
+
+
+def test_own_model_rankers_use_each_task_model(context):
+    ranker = get_ranker("taskemb").fit(context)
+    spaces = {v.space_id for v in context.store.vectors() if v.card["space"]["method"] == "fisher"
+              and v.card["space"]["surrogate"]["name"] in context.truth["target_models"].values()}
+    assert len(spaces) == len(context.names)  # one space per task model, compared on purpose
+    assert ranker.targets_["pos"].shape == get_ranker("fute-fisher").fit(context).targets_["pos"].shape
+
+
+def test_datasize_and_random():
+    truth = {"datasets": {"a": {"train_size": 10}, "b": {"train_size": 30}, "c": {"train_size": 20}}}
+    ctx = RankContext(truth={**truth, "settings": {"target_examples": 8}}, store=None)
+    assert get_ranker("datasize").fit(ctx).order("a", ["b", "c"]) == ["b", "c"]
+    rnd = get_ranker("random").fit(ctx)
+    orders = {tuple(rnd.order("a", ["b", "c"], d)) for d in range(50)}
+    assert orders == {("b", "c"), ("c", "b")}
+    assert rank_all([rnd], {**truth})["random"]["a"][0] == rnd.order("a", ["b", "c"], 0)
+
+
+def test_curvegrad_prefers_a_curve_still_falling():
+    flat = [1.0] * 5 + [0.3] * 15
+    falling = list(np.linspace(1.0, 0.3, 20))
+    assert curve_slope(falling) < 0 and curve_slope(flat) == pytest.approx(0.0)
+    truth = {"datasets": {"t": {}, "flat": {}, "falling": {}}, "settings": {"target_examples": 8},
+             "source_losses": {"t": flat, "flat": flat, "falling": falling}}
+    assert CurveGrad().fit(RankContext(truth, store=None)).order("t", ["flat", "falling"]) == ["falling", "flat"]
+
+
+def test_unknown_ranker():
+    with pytest.raises(ConfigError, match="unknown ranker 'nope'.*fute-fisher"):
+        get_ranker("nope")

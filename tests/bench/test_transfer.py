@@ -1,0 +1,109 @@
+"""Transfer ground truth on tiny models and data: every job, cached and resumable; judging by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fute.bench import transfer
+from fute.bench.metrics import ndcg
+from fute.bench.transfer import judge, run_truth
+from fute.errors import ConfigError
+from tests.bench.conftest import tiny_config, write_dataset
+
+
+def test_truth_has_every_pair_and_baseline(tiny_run):
+    truth, run_dir = tiny_run
+    names = ["pos", "neg", "sim"]
+    assert list(truth["datasets"]) == names
+    assert {t: sorted(row) for t, row in truth["scores"].items()} == {t: sorted(set(names) - {t}) for t in names}
+    assert truth["metric"] == {"pos": "accuracy", "neg": "accuracy", "sim": "pearson"}
+    assert all(0.0 <= truth["scores"][t][s] <= 1.0 for t in ("pos", "neg") for s in truth["scores"][t])
+    assert all(Path(p).is_dir() for p in [*truth["source_models"].values(), *truth["target_models"].values()])
+    assert len(truth["source_losses"]["pos"]) == 2  # 16 examples, batch 8, one epoch
+    assert len(list((run_dir / "jobs").glob("*.json"))) == 3 + 3 + 6
+    assert json.loads((run_dir / "truth.json").read_text())["scores"] == truth["scores"]
+
+
+def test_truth_resumes_where_it_stopped(tiny_run, datasets, tiny_paths, monkeypatch):
+    truth, run_dir = tiny_run
+    lost = sorted((run_dir / "jobs").glob("*.json"))
+    pair = next(p for p in lost if json.loads(p.read_text())["role"] == "pair")
+    kept = json.loads(pair.read_text())
+    pair.unlink()  # as if the run had been stopped before this pair finished
+    calls = []
+    real = transfer.target_job
+    monkeypatch.setattr(transfer, "target_job", lambda **kw: calls.append(kw) or real(**kw))
+    again = run_truth(datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False,
+                      echo=lambda _: None)
+    assert [(c["source"], c["target"].name) for c in calls] == [(kept["source"], kept["target"])]
+    assert again["scores"] == truth["scores"]  # deterministic: the redone pair scores the same
+
+
+def test_truth_refuses_bad_input(tmp_path, tiny_paths, datasets):
+    lone = write_dataset(tmp_path, "lone", "topic", splits=("train",))
+    with pytest.raises(ConfigError, match="lone.*no dev, validation or test split"):
+        run_truth([datasets[0], lone], tiny_config(tiny_paths["encoder"]), run_dir=tmp_path / "run",
+                  progress=False, echo=lambda _: None)
+    with pytest.raises(ConfigError, match="at least two datasets"):
+        run_truth([datasets[0]], tiny_config(tiny_paths["encoder"]), run_dir=tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="same name"):
+        run_truth([datasets[0], datasets[0]], tiny_config(tiny_paths["encoder"]), run_dir=tmp_path / "run",
+                  progress=False)
+
+
+TRUTH = {
+    "datasets": {"a": {"category": "x"}, "b": {"category": "x"}, "c": {"category": "x"}, "d": {"category": "y"}},
+    "scores": {"a": {"b": 0.9, "c": 0.5, "d": 0.7}, "b": {"a": 0.6, "c": 0.8, "d": 0.4},
+               "c": {"a": 0.3, "b": 0.2, "d": 0.1}, "d": {"a": 0.5, "b": 0.6, "c": 0.7}},
+}
+
+
+def test_judge_by_hand():
+    orders = {"r": {"a": [["d", "b", "c"]], "b": [["c", "a", "d"]], "c": [["d", "b", "a"]], "d": [["a", "b", "c"]]}}
+    out = judge(TRUTH, orders)["r"]
+    # all-class: best sources b (rank 2), c (1), a (3), c (3)
+    assert out["summary"]["all"]["overall"]["rho"] == pytest.approx((2 + 1 + 3 + 3) / 4)
+    assert out["summary"]["all"]["y"] == pytest.approx({"rho": 3.0, "ndcg": ndcg(TRUTH["scores"]["d"], ["a", "b", "c"]),
+                                                        "ndcg_exp": ndcg(TRUTH["scores"]["d"], ["a", "b", "c"],
+                                                                         gain="exponential"), "targets": 1})
+    # in-class: d has no class mate; a ranks b before c (1), b ranks c before a (1), c ranks b before a (2)
+    assert out["summary"]["in"]["overall"]["rho"] == pytest.approx(4 / 3)
+    assert out["summary"]["in"]["overall"]["targets"] == 3
+    assert out["per_target"]["c"]["in_ndcg"] == pytest.approx(0.0 / 1 + 1 / np.log2(3))
+    assert "in_rho" not in out["per_target"]["d"]
+
+
+def test_judge_averages_draws():
+    orders = {"r": {t: [[s for s in "abcd" if s != t], [s for s in "dcba" if s != t]] for t in "abcd"}}
+    one = {"r": {t: [o[0]] for t, o in orders["r"].items()}}
+    other = {"r": {t: [o[1]] for t, o in orders["r"].items()}}
+    both = judge(TRUTH, orders)["r"]["summary"]["all"]["overall"]["rho"]
+    assert both == pytest.approx((judge(TRUTH, one)["r"]["summary"]["all"]["overall"]["rho"]
+                                  + judge(TRUTH, other)["r"]["summary"]["all"]["overall"]["rho"]) / 2)
+
+
+def test_cli_truth_then_eval(run_cli, tmp_path, tiny_paths, datasets):
+    run, results = tmp_path / "run", tmp_path / "results"
+    code, out, err = run_cli("bench", "transfer", "truth", str(datasets[0]), str(datasets[1]), "--model",
+                             str(tiny_paths["encoder"]), "--source-examples", "16", "--target-examples", "8",
+                             "--dev-examples", "8", "--batch-size", "8", "--max-length", "32", "--run-dir", str(run),
+                             "--results", str(results), "--quiet")
+    assert code == 0, err
+    saved = json.loads((results / "transfer_truth.json").read_text())
+    assert saved["command"].startswith("fute bench transfer truth") and set(saved["scores"]) == {"pos", "neg"}
+    assert "| pos (sentiment) | accuracy |" in (results / "transfer_truth.md").read_text()
+    code, out, err = run_cli("bench", "transfer", "eval", "--ranker", "datasize", "--ranker", "random",
+                             "--run-dir", str(run), "--results", str(results), "--quiet")
+    assert code == 0, err
+    judged = json.loads((results / "transfer_eval.json").read_text())
+    assert set(judged["metrics"]) == {"datasize", "random"}
+    assert "| datasize |" in (results / "transfer_eval.md").read_text()
+
+
+def test_cli_eval_without_truth(run_cli, tmp_path):
+    code, _, err = run_cli("bench", "transfer", "eval", "--run-dir", str(tmp_path / "nothing"))
+    assert code == 2 and "no transfer ground truth there" in err and "Traceback" not in err
