@@ -481,6 +481,101 @@ def transfer_eval_cmd(
     console.print(md, highlight=False, markup=False, soft_wrap=True)
 
 
+prompts_bench_app = typer.Typer(help="Prompt selection without labels: real scores of every prompt, and how "
+                                     "well selectors pick.", no_args_is_help=True)
+bench_app.add_typer(prompts_bench_app, name="prompts")
+PromptRunDirOpt = Annotated[str | None, typer.Option(help="Run folder: finished jobs (default: "
+                                                          "$FUTE_HOME/bench/prompts)")]
+
+
+@prompts_bench_app.command("truth")
+def prompts_truth_cmd(
+    data: Annotated[list[str], typer.Option(help="CATEGORY=PATH (repeatable): an evaluation dataset of a prompt "
+                                                 "set (shipped: sentiment, nli), e.g. nli=../shared/data/rte")],
+    llm: Annotated[list[str] | None, typer.Option(help="LLMs (repeatable): alias (smollm2, gemma-3-270m), "
+                                                       ".gguf, folder or hub id")] = None,
+    examples: Annotated[int, typer.Option(help="Evaluation examples per dataset (seeded sample of test, else "
+                                               "dev)")] = 32,
+    max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 32,
+    seed: SeedOpt = 0,
+    run_dir: PromptRunDirOpt = None,
+    results: ResultsOpt = "bench/results",
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    gpus_per_job: GpusOpt = 0.0,
+    cpus_per_job: CpusOpt = 1.0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run every LLM with every prompt of each category on its datasets: real scores, label distributions."""
+    from pathlib import Path
+
+    from fute.bench.prompts import PromptBench, run_truth
+    from fute.embed import dataset_name
+    from fute.paths import atomic_write
+
+    sets: dict[str, dict[str, str]] = {}
+    for item in data:
+        category, sep, path = item.partition("=")
+        if not sep or not path:
+            raise ConfigError(f"--data '{item}' needs the form CATEGORY=PATH, e.g. sentiment=../shared/data/sst2")
+        sets.setdefault(category, {})[dataset_name(load_samples_any(path), path)] = path
+    bench = PromptBench(tuple(llm or ["smollm2", "gemma-3-270m"]), sets, examples=examples, seed=seed,
+                        max_reasoning_tokens=max_reasoning_tokens)
+    truth = run_truth(bench, run_dir=run_dir, executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
+                      progress=not quiet, echo=console.print)
+    truth["command"] = _command_line()
+    out = Path(results)
+    atomic_write(out / "prompts_truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth)))
+    for case in truth["cases"].values():
+        scores = ", ".join(f"{pid} {p['score']:.3f}" for pid, p in case["prompts"].items())
+        console.print(f"{case['llm']} on {case['dataset']} ({next(iter(case['prompts'].values()))['metric']}): "
+                      f"{scores}", highlight=False)
+
+
+def load_samples_any(path: str) -> Any:
+    """A dataset's rows from whichever split it has (only its name is needed here)."""
+    from fute.errors import DataError
+    from fute.samples import load_samples
+
+    for split in ("train", "test", "dev", "validation"):
+        try:
+            return load_samples(path, split=split)
+        except DataError:
+            continue
+    return load_samples(path)
+
+
+@prompts_bench_app.command("eval")
+def prompts_eval_cmd(
+    selector: Annotated[list[str] | None, typer.Option(help="Selectors (repeatable; default: all: fute-fisher, "
+                                                            "fute-prompt, mi, globale, locale, zps-log, zps-prob, "
+                                                            "zps-vote, self-select, spell, random)")] = None,
+    store: Annotated[str | None, typer.Option(help="Vector store with (or for) the prompts' MTEs and the datasets' "
+                                                   "DTEs (default: RUN_DIR/store)")] = None,
+    mte_examples: Annotated[int, typer.Option(help="U rows per prompt MTE, when one must be computed")] = 128,
+    run_dir: PromptRunDirOpt = None,
+    results: ResultsOpt = "bench/results",
+) -> None:
+    """Judge prompt selectors against a ground-truth run: Performance, Rate and NDCG per LLM and category."""
+    from pathlib import Path
+
+    from fute.bench.prompts import VectorSource, default_run_dir, eval_markdown, load_truth, run_eval
+    from fute.bench.selectors import SELECTORS
+    from fute.paths import atomic_write
+
+    truth = load_truth(run_dir)
+    vectors = VectorSource(store or Path(run_dir or default_run_dir()).expanduser() / "store",
+                           truth["settings"]["data"], mte_examples=mte_examples)
+    judged = run_eval(truth, selector or list(SELECTORS), vectors=vectors, echo=console.print)
+    command = _command_line()
+    out = Path(results)
+    atomic_write(out / "prompts_eval.json", lambda tmp: Path(tmp).write_text(json.dumps(
+        {"command": command, "truth_command": truth.get("command"), **judged}, indent=1)))
+    md = eval_markdown(truth, judged, command)
+    atomic_write(out / "prompts_eval.md", lambda tmp: Path(tmp).write_text(md))
+    console.print(md, highlight=False, markup=False, soft_wrap=True)
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     err.print(f"[yellow]warning:[/] {message}", highlight=False)
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from fute.bench import metrics
+from fute.bench.jobs import JobFolder, run_jobs
 from fute.errors import ConfigError, DataError
 from fute.paths import atomic_write, fute_home
 from fute.samples import Samples, load_samples
@@ -150,20 +151,6 @@ def target_job(target: Dataset, config: TransferConfig, run_dir: str, source: st
     return out
 
 
-class JobFolder:
-    """One JSON file per finished job under ``run_dir/jobs``: what makes a run resumable."""
-
-    def __init__(self, run_dir: str | Path) -> None:
-        self.dir = Path(run_dir) / "jobs"
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        p = self.dir / f"{key}.json"
-        return json.loads(p.read_text()) if p.exists() else None
-
-    def put(self, key: str, result: dict[str, Any]) -> None:
-        atomic_write(self.dir / f"{key}.json", lambda tmp: Path(tmp).write_text(json.dumps(result)))
-
-
 def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None, *,
               run_dir: str | Path | None = None, executor: Any = "local", progress: bool = True,
               echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -171,7 +158,7 @@ def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None,
 
     Writes ``run_dir/truth.json`` (scores, baselines, loss curves, model folders, settings).
     """
-    from fute.execute import Job, get_executor
+    from fute.execute import get_executor
 
     cfg = config or TransferConfig()
     run = Path(run_dir or default_run_dir()).expanduser()
@@ -183,24 +170,7 @@ def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None,
     results: dict[str, dict[str, Any]] = {}
 
     def jobs_of(specs: list[tuple[str, Callable[..., Any], dict[str, Any], str]]) -> None:
-        todo = []
-        for key, fn, kwargs, label in specs:
-            done = folder.get(key)
-            if done is not None:
-                results[key] = done
-            else:
-                todo.append(Job(key, fn, kwargs, label))
-        if todo:
-            echo(f"{len(todo)} job(s) to run, {len(specs) - len(todo)} already done")
-
-        def keep(job: Job, result: dict[str, Any]) -> None:
-            folder.put(job.key, result)
-            results[job.key] = result
-
-        failures = ex.run(todo, keep, progress=progress)
-        if failures:
-            lines = "; ".join(f"{f.job.label}: {f.error}" for f in failures)
-            raise ConfigError(f"{len(failures)} transfer job(s) failed ({lines}); finished jobs are kept in {run}")
+        results.update(run_jobs(specs, folder, ex, progress=progress, echo=echo))
 
     common = {"config": cfg, "run_dir": str(run)}
     src_keys = {d.name: _key(["source", fingerprints[d.name], settings]) for d in datasets}

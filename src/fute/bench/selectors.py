@@ -1,0 +1,250 @@
+"""Prompt selectors: pick an LLM's best prompt for a dataset without its labels, registered by name.
+
+All share one interface: ``scores(case) -> [prompts]`` (higher = better), where ``case`` holds the
+prompts x examples x labels tensor of the LLM's label distributions on the dataset's inputs, and what
+a selector may need besides (the prompts' perplexities, the LLM, task vectors). A selector declares
+what it needs (``needs``); a case that lacks it gets a clear error naming the missing capability.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fute.errors import ConfigError
+
+SELECTORS: dict[str, type[Selector]] = {}
+
+PROBS, NLL, LLM, VECTORS = "label_distributions", "token_logprobs", "llm", "task_vectors"
+
+
+def register(cls: type[Selector]) -> type[Selector]:
+    SELECTORS[cls.name] = cls
+    return cls
+
+
+def get_selector(name: str, **options: Any) -> Selector:
+    if name not in SELECTORS:
+        raise ConfigError(f"unknown selector '{name}'; use one of {', '.join(SELECTORS)}")
+    return SELECTORS[name](**options)
+
+
+@dataclass
+class PromptCase:
+    """One LLM and one dataset: the candidates and everything selectors may read (never the labels).
+
+    ``probs``: [prompts, examples, labels] label distributions; ``nll``: [prompts, examples] mean token
+    negative log-likelihood of each rendered prompt (SPELL); ``llm``: a callable giving log-probs of
+    words after a context, ``(context_text, words) -> [words]`` (Self-Select); ``vectors``: a callable
+    ``(method) -> (prompt MTEs [prompts, d], dataset DTE [d])`` (FUTE).
+    """
+
+    llm: str
+    dataset: str
+    prompts: list[Any]  # fute.targets.prompts.Prompt
+    probs: np.ndarray | None = None
+    nll: np.ndarray | None = None
+    inputs: list[tuple[str, str | None]] = field(default_factory=list)
+    task: str = ""
+    score_words: Callable[[str, list[str]], np.ndarray] | None = None
+    vectors: Callable[[str], tuple[np.ndarray, np.ndarray]] | None = None
+
+    def has(self, need: str) -> bool:
+        return {PROBS: self.probs is not None, NLL: self.nll is not None, LLM: self.score_words is not None,
+                VECTORS: self.vectors is not None}[need]
+
+
+class Selector(ABC):
+    """Scores each prompt of a case; ``draws`` > 1 for a selector whose choice is random."""
+
+    name: ClassVar[str]
+    needs: ClassVar[frozenset[str]] = frozenset({PROBS})
+    draws: ClassVar[int] = 1
+
+    def scores(self, case: PromptCase, draw: int = 0) -> np.ndarray:
+        missing = [n for n in sorted(self.needs) if not case.has(n)]
+        if missing:
+            raise ConfigError(f"selector {self.name} needs {', '.join(missing)}, which {case.llm} on {case.dataset} "
+                              "does not give (a backend without log-probs?); leave this selector out")
+        s = np.asarray(self._scores(case, draw), dtype=np.float64)
+        if s.shape != (len(case.prompts),):
+            raise AssertionError(f"{self.name}: {s.shape} scores for {len(case.prompts)} prompts")
+        return s
+
+    @abstractmethod
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray: ...
+
+    def order(self, case: PromptCase, draw: int = 0) -> list[str]:
+        """Prompt ids, best first (ties by id)."""
+        s = self.scores(case, draw)
+        ids = [p.id for p in case.prompts]
+        return [ids[i] for i in sorted(range(len(ids)), key=lambda i: (-s[i], ids[i]))]
+
+
+def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=axis)
+
+
+@register
+class MI(Selector):
+    """MI (Sorensen et al. 2022): the mutual information between inputs and the prompt's outputs,
+    H(mean_x p(y|x)) - mean_x H(p(y|x)): confident per example, yet not one label for all."""
+
+    name = "mi"
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        return entropy(case.probs.mean(axis=1)) - entropy(case.probs).mean(axis=1)
+
+
+@register
+class GlobalE(Selector):
+    """GlobalE (Lu et al. 2022): the entropy of the histogram of predicted labels (argmax) over the
+    inputs; higher = predictions spread over the labels rather than stuck on one."""
+
+    name = "globale"
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        n_labels = case.probs.shape[2]
+        hist = np.stack([np.bincount(a, minlength=n_labels) for a in case.probs.argmax(axis=2)]).astype(float)
+        return entropy(hist / hist.sum(axis=1, keepdims=True))
+
+
+@register
+class LocalE(Selector):
+    """LocalE (Lu et al. 2022): the mean entropy of the per-input label distributions; higher = less
+    over-confident (their probing-set criterion, here on the dataset's own unlabeled inputs)."""
+
+    name = "locale"
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        return entropy(case.probs).mean(axis=1)
+
+
+class ZPS(Selector):
+    """ZPS (Liao et al. 2022, zero-label prompt selection): pseudo-labels from an ensemble of the
+    prompts, then each prompt's accuracy against them. Prompt filtering first: only prompts whose
+    mean confidence (mean max probability) is at least the median take part in the ensemble."""
+
+    ensemble: ClassVar[str]
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        conf = case.probs.max(axis=2).mean(axis=1)
+        kept = case.probs[conf >= np.median(conf)]
+        if self.ensemble == "log":
+            pseudo = np.log(np.clip(kept, 1e-12, 1.0)).mean(axis=0).argmax(axis=1)
+        elif self.ensemble == "prob":
+            pseudo = kept.mean(axis=0).argmax(axis=1)
+        else:  # vote: the most frequent argmax, ties to the lower label index
+            votes = np.stack([np.bincount(col, minlength=kept.shape[2]) for col in kept.argmax(axis=2).T])
+            pseudo = votes.argmax(axis=1)
+        return (case.probs.argmax(axis=2) == pseudo[None, :]).mean(axis=1)
+
+
+@register
+class ZPSLog(ZPS):
+    """ZPS-Log (Liao et al. 2022): pseudo-labels from the mean log-probability of the kept prompts."""
+
+    name = "zps-log"
+    ensemble = "log"
+
+
+@register
+class ZPSProb(ZPS):
+    """ZPS-Prob (Liao et al. 2022): pseudo-labels from the mean probability of the kept prompts."""
+
+    name = "zps-prob"
+    ensemble = "prob"
+
+
+@register
+class ZPSVote(ZPS):
+    """ZPS-Vote (Liao et al. 2022): pseudo-labels by majority vote of the kept prompts' predictions."""
+
+    name = "zps-vote"
+    ensemble = "vote"
+
+
+@register
+class SPELL(Selector):
+    """SPELL (Gonen et al. 2022): the prompt with the lowest perplexity is best; the score is minus the
+    mean over inputs of the mean token negative log-likelihood of the rendered prompt (log-perplexity)."""
+
+    name = "spell"
+    needs = frozenset({NLL})
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        return -case.nll.mean(axis=1)
+
+
+@register
+class SelfSelect(Selector):
+    """Self-Select: the LLM itself is shown the task (three of the dataset's inputs) and the candidate
+    prompts as lettered options, and asked which is best; the score of a prompt is the log-probability
+    of its letter, averaged over the listing in order and in reverse (to cancel position bias)."""
+
+    name = "self-select"
+    needs = frozenset({LLM})
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        n = len(case.prompts)
+        if n > 26:
+            raise ConfigError(f"self-select: {n} prompts, more than the 26 letters of the options")
+        letters = [chr(ord("A") + i) for i in range(n)]
+        total = np.zeros(n)
+        for order in (list(range(n)), list(range(n))[::-1]):
+            text = self_select_question(case, [case.prompts[i] for i in order], letters)
+            logp = case.score_words(text, letters)
+            for pos, i in enumerate(order):
+                total[i] += logp[pos]
+        return total / 2
+
+
+def self_select_question(case: PromptCase, prompts: list[Any], letters: list[str]) -> str:
+    examples = "\n".join(f"- {t}" + (f" || {p}" if p else "") for t, p in case.inputs[:3])
+    options = "\n".join(f"({c}) {p.template.strip()}" + (f" [then: {p.answer.strip()}]" if p.answer else "")
+                        for c, p in zip(letters, prompts, strict=True))
+    return (f"Task: {case.task or 'label each input'}. Some inputs of this task:\n{examples}\n\n"
+            f"Which of these prompts would make a language model answer this task best?\n{options}\n\n"
+            f"Answer with the letter of the best prompt. The best prompt is (")
+
+
+@register
+class Fute(Selector):
+    """FUTE (Xia et al. 2024): each prompt's model task embedding (U labeled by the LLM with that
+    prompt) against the dataset's task embedding (its labeled training data), by cosine; ``method``
+    is the task-embedding method (``fisher`` or ``prompt``). The dataset's DTE needs its labels."""
+
+    name = "fute-fisher"
+    needs = frozenset({VECTORS})
+    method: ClassVar[str] = "fisher"
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        from fute.methods.base import cosine_scores
+
+        mtes, dte = case.vectors(self.method)
+        return cosine_scores(dte, mtes)
+
+
+@register
+class FutePrompt(Fute):
+    """FUTE with TuPaTE (``prompt``, a tuned soft prompt) as the embedding method (Xia et al. 2024)."""
+
+    name = "fute-prompt"
+    method = "prompt"
+
+
+@register
+class Random(Selector):
+    """A random choice (the floor): metrics are means over ``draws`` seeded orders."""
+
+    name = "random"
+    needs = frozenset()
+    draws = 1000
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        return np.random.default_rng([draw, *f"{case.llm}/{case.dataset}".encode()]).random(len(case.prompts))
