@@ -7,6 +7,7 @@ import sys
 import warnings
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -574,6 +575,42 @@ def prompts_eval_cmd(
     md = eval_markdown(truth, judged, command)
     atomic_write(out / "prompts_eval.md", lambda tmp: Path(tmp).write_text(md))
     console.print(md, highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command("select-prompt")
+def select_prompt_cmd(
+    model: Annotated[str, typer.Option(help="The LLM: alias (smollm2, gemma-3-270m), .gguf, folder or hub id")],
+    prompts: Annotated[str, typer.Option(help="Prompt set: shipped name (sentiment, nli) or YAML file")],
+    dataset: Annotated[str, typer.Option(help="The new dataset: labeled (train split for its DTE) or a corpus "
+                                              "of unlabeled inputs")],
+    selector: Annotated[list[str] | None, typer.Option(help="Selectors (repeatable; default: fute-fisher with "
+                                                            "labels, else every label-free one)")] = None,
+    split: Annotated[str, typer.Option(help="Split whose inputs the LLM labels")] = "test",
+    examples: Annotated[int, typer.Option(help="Inputs labeled per prompt")] = 32,
+    max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 32,
+    seed: SeedOpt = 0,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Rank a prompt set's prompts for an LLM on a new dataset, without using its labels to score prompts."""
+    from fute.bench.prompts import select_prompts
+
+    sel = select_prompts(model, prompts, dataset, selectors=selector, split=split, examples=examples, seed=seed,
+                         max_reasoning_tokens=max_reasoning_tokens, store=store, progress=not quiet)
+    if sel.note:
+        err.print(f"[yellow]note:[/] {sel.note}", highlight=False)
+    names = list(sel.scores)
+    table = Table(title=f"prompts of {prompts} for {model} on {dataset} (higher is better; * = pick)",
+                  title_justify="left")
+    for col in ("prompt", "type", *names):
+        table.add_column(col, justify="left" if col in ("prompt", "type") else "right")
+    picks = {n: sel.pick(n) for n in names}
+    order = np.argsort(-sel.scores[names[0]], kind="stable")
+    for i in order:
+        p = sel.prompts[int(i)]
+        table.add_row(p.id, p.type, *[f"{sel.scores[n][i]:.4f}{' *' if picks[n] == p.id else ''}" for n in names])
+    console.print(table)
+    console.print("picks: " + ", ".join(f"{n} -> {p}" for n, p in picks.items()), highlight=False)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001

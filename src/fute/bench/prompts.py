@@ -176,10 +176,11 @@ class VectorSource:
     (MTE: the shipped U without every evaluation dataset, ``mte_examples`` rows; DTE: the training split)."""
 
     def __init__(self, store: Any, data: dict[str, dict[str, str]], *, mte_examples: int = 128,
-                 dte_examples: int = 1000, progress: bool = True) -> None:
+                 dte_examples: int = 1000, surrogate: str = "default", progress: bool = True) -> None:
         from fute.store import open_store
 
         self.store = open_store(store)
+        self.surrogate = surrogate
         self.paths = {n: p for ds in data.values() for n, p in ds.items()}
         self.mte_examples, self.dte_examples, self.progress = mte_examples, dte_examples, progress
 
@@ -199,7 +200,7 @@ class VectorSource:
         model, tok = _causal_lm(llm)
         return embed_model(HFCausalLM(llm, prompt, model=model, tokenizer=tok), name, exclude=tuple(self.paths),
                            method=method, store=self.store, max_examples=self.mte_examples, progress=self.progress,
-                           category=prompt.set_name)
+                           category=prompt.set_name, surrogate=self.surrogate)
 
     def dte(self, dataset: str, method: str, space: str) -> Any:
         from fute.embed import embed_dataset
@@ -208,7 +209,7 @@ class VectorSource:
         if found:
             return found[0]
         return embed_dataset(self.paths[dataset], dataset, method=method, store=self.store,
-                             max_examples=self.dte_examples, progress=self.progress)
+                             max_examples=self.dte_examples, progress=self.progress, surrogate=self.surrogate)
 
     def __call__(self, llm: str, dataset: str, prompts: list[Prompt]) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
         def vectors(method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -322,3 +323,67 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
               "|---|---|---:|"]
     lines += [f"| {m} | {t} | {np.mean(v):.2f} |" for (m, t), v in sorted(speed.items())]
     return "\n".join(lines) + "\n"
+
+
+# --- the user-facing selection -------------------------------------------------------------------------
+
+LABEL_FREE = ("mi", "globale", "locale", "zps-log", "zps-prob", "zps-vote", "self-select", "spell")
+
+
+@dataclass
+class Selection:
+    """Each selector's scores of the prompts (higher = better) and its pick; ``note`` says what was left out."""
+
+    prompts: list[Prompt]
+    scores: dict[str, np.ndarray]
+    note: str = ""
+
+    def pick(self, selector: str) -> str:
+        s = self.scores[selector]
+        return self.prompts[int(np.argmax(s))].id
+
+
+def select_prompts(llm: str, prompt_set: str, dataset: str, *, selectors: Sequence[str] | None = None,
+                   split: str = "test", examples: int = 32, seed: int = 0, max_reasoning_tokens: int = 32,
+                   store: Any = None, mte_examples: int = 128, progress: bool = True) -> Selection:
+    """Rank the prompts of ``prompt_set`` for ``llm`` on ``dataset`` (a labeled dataset, or a corpus of
+    unlabeled inputs). Only the inputs of ``split`` are used; FUTE also needs the dataset's labeled
+    training split for its DTE, so without labels the label-free selectors run instead."""
+    from fute.corpus import load_corpus
+    from fute.embed import dataset_name
+    from fute.execute import _causal_lm
+    from fute.targets.hf_lm import HFCausalLM
+
+    pset = load_prompt_set(prompt_set)
+    try:
+        train = load_samples(dataset)
+        labeled, name = True, dataset_name(train, dataset)
+    except DataError:
+        labeled, name = False, Path(dataset).stem
+    try:
+        rows = load_samples(dataset, split=split) if labeled else load_corpus(dataset)
+    except DataError:
+        rows = train  # one split only: its inputs
+    rows = rows.take(examples, seed)
+    texts, pairs = list(rows.texts), (list(rows.text_pairs) if rows.text_pairs is not None else None)
+    note = ""
+    chosen = list(selectors or (["fute-fisher"] if labeled else LABEL_FREE))
+    if not labeled and any(s.startswith("fute") for s in chosen):
+        chosen = [s for s in chosen if not s.startswith("fute")] or list(LABEL_FREE)
+        note = (f"{dataset} has no labels: FUTE compares each prompt with the dataset's task embedding, which "
+                "needs labeled examples; ranked with the label-free selectors instead")
+    model, tok = _causal_lm(llm)
+    probs, nll = [], []
+    for p in pset:
+        lm = HFCausalLM(llm, p, model=model, tokenizer=tok, max_reasoning_tokens=max_reasoning_tokens)
+        probs.append(lm.predict(texts, pairs, progress=progress))
+        nll.append(lm.text_nll([p.render(t, q) for t, q in zip(texts, pairs or [None] * len(texts), strict=True)]))
+    prompts = list(pset)
+    vectors = None
+    if labeled:
+        vectors = VectorSource(store, {pset.name: {name: dataset}}, mte_examples=mte_examples, progress=progress)(
+            llm, name, prompts)
+    case = PromptCase(llm=llm, dataset=name, prompts=prompts, probs=np.stack(probs), nll=np.stack(nll),
+                      inputs=list(zip(texts, pairs or [None] * len(texts), strict=True)),
+                      task=TASKS.get(pset.name, pset.name), score_words=hf_scorer(llm, prompts[0]), vectors=vectors)
+    return Selection(prompts, {s: get_selector(s).scores(case) for s in chosen}, note)

@@ -1,0 +1,126 @@
+"""Prompt-selection ground truth on a tiny LLM; label mapping and scores by hand; judged end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fute.bench import prompts as bench_prompts
+from fute.bench.prompts import PromptBench, VectorSource, collapse, label_map, real_score, run_eval, run_truth
+from fute.errors import ConfigError
+from tests.bench.conftest import write_dataset
+
+PROMPT_SET = """name: toy
+input: single
+labels: [negative, positive]
+verbalizer:
+  negative: [bad]
+  positive: [good]
+prompts:
+  - id: is-it
+    type: vanilla
+    template: "{text} the movie is"
+  - id: review
+    type: vanilla
+    template: "review {text} it was"
+    verbalizer:
+      negative: [awful, bad]
+      positive: [great]
+  - id: think
+    type: cot
+    template: "{text} why"
+    answer: "so it was"
+"""
+
+
+def test_label_map_and_collapse():
+    m = label_map(("entailment", "neutral", "contradiction"), ("entailment", "not_entailment"), "rte")
+    assert m == [[0], [1, 2]]
+    assert collapse(np.array([[0.5, 0.2, 0.3]]), m) == pytest.approx(np.array([[0.5, 0.5]]))
+    assert label_map(("entailment", "neutral", "contradiction"), ("contradiction", "entailment", "neutral"),
+                     "cb") == [[2], [0], [1]]
+    with pytest.raises(ConfigError, match="mnli.*'maybe' matches none"):
+        label_map(("yes", "no"), ("yes", "maybe"), "mnli")
+
+
+def test_real_score_accuracy_and_macro_f1():
+    gold = np.eye(3)[[0, 0, 1, 2]]
+    probs = np.eye(3)[[0, 1, 1, 1]]
+    assert real_score(probs, gold, "accuracy") == 0.5
+    # F1: class 0 2*1/(2+0+1) = 2/3, class 1 2*1/(2+2+0) = 1/2, class 2 0
+    assert real_score(probs, gold, "macro_f1") == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
+
+
+@pytest.fixture(scope="module")
+def prompt_run(tmp_path_factory, tiny_llama):
+    root = tmp_path_factory.mktemp("prompt-bench")
+    pset = root / "toy.yaml"
+    pset.write_text(PROMPT_SET)
+    data = write_dataset(root, "toyset", "sentiment", splits=("train", "test"))
+    bench = PromptBench((str(tiny_llama),), {str(pset): {"toyset": str(data)}}, examples=6, max_reasoning_tokens=3)
+    truth = run_truth(bench, run_dir=root / "run", progress=False, echo=lambda _: None)
+    return truth, bench, root
+
+
+def test_truth_records_every_prompt(prompt_run, tiny_llama):
+    truth, _, root = prompt_run
+    case = truth["cases"][f"{tiny_llama}|toyset"]
+    assert list(case["prompts"]) == ["is-it", "review", "think"]
+    for p in case["prompts"].values():
+        probs = np.array(p["probs"])
+        assert probs.shape == (6, 2) and np.allclose(probs.sum(axis=1), 1.0)
+        assert len(p["nll"]) == 6 and all(x > 0 for x in p["nll"])
+        assert 0.0 <= p["score"] <= 1.0 and p["metric"] == "accuracy"
+    assert case["prompts"]["think"]["type"] == "cot"
+    assert json.loads((root / "run" / "truth.json").read_text())["cases"].keys() == truth["cases"].keys()
+
+
+def test_truth_resumes(prompt_run, monkeypatch):
+    truth, bench, root = prompt_run
+    monkeypatch.setattr(bench_prompts, "prompt_job", lambda **kw: pytest.fail("a finished job ran again"))
+    assert run_truth(bench, run_dir=root / "run", progress=False, echo=lambda _: None)["cases"] == truth["cases"]
+
+
+def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
+    truth, bench, root = prompt_run
+    vectors = VectorSource(root / "store", bench.data, mte_examples=8, dte_examples=8,
+                           surrogate=str(tiny_paths["encoder"]), progress=False)
+    # the tiny LLM's vocabulary lacks most words of the shipped U: give U from its own words
+    u_path = root / "u.jsonl"
+    u_path.write_text("".join(json.dumps({"text": t}) + "\n" for t in
+                                          ["the movie was good", "the food was bad", "a great film", "boring plot",
+                                           "the actor was awful", "fun game", "sad dog", "happy cat"]))
+    from fute import embed
+
+    original = embed.default_corpus
+    embed.default_corpus = lambda pairs=False: embed.load_corpus(u_path)
+    try:
+        # (self-select is left out: the tiny vocabulary has no option letters)
+        judged = run_eval(truth, ["fute-fisher", "mi", "zps-vote", "spell", "random"],
+                          vectors=vectors, echo=lambda _: None)
+    finally:
+        embed.default_corpus = original
+    key = f"{tiny_llama}|toyset"
+    real = {pid: p["score"] for pid, p in truth["cases"][key]["prompts"].items()}
+    for sel, cases in judged["cases"].items():
+        r = cases[key]
+        if sel != "random":
+            assert r["performance"] == real[r["pick"]]
+        assert 0.0 <= r["ndcg"] <= 1.0
+    assert len(vectors.store.vectors(kind="prompt")) == 3  # one MTE per prompt, stored for the next run
+
+
+def test_select_prompt_without_labels_says_so(run_cli, prompt_run, tiny_llama, tmp_path):
+    _, bench, root = prompt_run
+    corpus = tmp_path / "inputs.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in ["the movie was good", "a bad film", "fun"]))
+    code, out, err = run_cli("select-prompt", "--model", str(tiny_llama), "--prompts", str(root / "toy.yaml"),
+                             "--dataset", str(corpus), "--selector", "fute-fisher", "--selector", "mi",
+                             "--selector", "spell", "--quiet")
+    assert code == 0, err
+    assert "has no labels" in err and "label-free" in err
+    assert "mi -> " in out and "spell -> " in out and "fute-fisher" not in out.split("picks:")[1]
+    for pid in ("is-it", "review", "think"):
+        assert pid in out
