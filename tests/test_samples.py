@@ -140,3 +140,11 @@ def test_unreachable_hub_dataset_is_one_line(monkeypatch):
     with pytest.raises(DataError, match="not a local path, and the hub dataset could not be loaded") as info:
         load_samples("no-such-user/no-such-dataset")
     assert "\n" not in str(info.value)
+
+
+def test_jsonl_text_may_hold_unicode_line_separators(tmp_path):
+    """JSON strings may contain U+2028 / U+0085 unescaped; only '\\n' ends a JSONL row."""
+    f = tmp_path / "train.jsonl"
+    f.write_text('{"text": "one\u2028two\x85three", "label": "a"}\n{"text": "four", "label": "b"}\n', encoding="utf-8")
+    s = load_samples(f)
+    assert s.texts == ["one\u2028two\x85three", "four"]

@@ -252,7 +252,7 @@ def _parse_json_rows(text: str, file: Path) -> list[dict[str, Any]]:
         rows = data
     else:
         rows = []
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             try:

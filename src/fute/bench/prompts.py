@@ -197,10 +197,23 @@ class VectorSource:
         hit = self._stored(name, "prompt", method)
         if hit is not None:
             return hit
+        exclude, n = self._same_rows(name) or (tuple(self.paths), self.mte_examples)
         model, tok = _causal_lm(llm)
-        return embed_model(HFCausalLM(llm, prompt, model=model, tokenizer=tok), name, exclude=tuple(self.paths),
-                           method=method, store=self.store, max_examples=self.mte_examples, progress=self.progress,
+        return embed_model(HFCausalLM(llm, prompt, model=model, tokenizer=tok), name, exclude=exclude,
+                           method=method, store=self.store, max_examples=n, progress=self.progress,
                            category=prompt.set_name, surrogate=self.surrogate)
+
+    def _same_rows(self, name: str) -> tuple[tuple[str, ...], int] | None:
+        """The U exclusions and row count of this prompt's MTE in another method, if the store has one on
+        the shipped U: the new MTE then labels the same rows (so the LLM's labels come from its cache)."""
+        from fute.corpus import default_corpus
+
+        for v in self.store.vectors(name=name, kind="prompt"):
+            u = default_corpus(pairs=v.card["corpus"]["paired"])
+            if v.card["corpus"]["name"] == u.name:
+                exclude = sorted(set(u.sources) - set(v.card["corpus"]["sources"]))
+                return tuple(exclude), int(v.card["data"]["n_used"])
+        return None
 
     def dte(self, dataset: str, method: str, space: str) -> Any:
         from fute.embed import embed_dataset
