@@ -107,3 +107,14 @@ def test_cli_truth_then_eval(run_cli, tmp_path, tiny_paths, datasets):
 def test_cli_eval_without_truth(run_cli, tmp_path):
     code, _, err = run_cli("bench", "transfer", "eval", "--run-dir", str(tmp_path / "nothing"))
     assert code == 2 and "no transfer ground truth there" in err and "Traceback" not in err
+
+
+def test_truth_retrains_a_source_whose_model_is_gone(tiny_run, datasets, tiny_paths):
+    import shutil
+
+    truth, run_dir = tiny_run
+    shutil.rmtree(truth["source_models"]["pos"])
+    again = run_truth(datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False,
+                      echo=lambda _: None)
+    assert Path(again["source_models"]["pos"]).is_dir()
+    assert again["scores"] == truth["scores"]

@@ -26,17 +26,18 @@ class JobFolder:
 
 
 def run_jobs(specs: Sequence[tuple[str, Callable[..., Any], dict[str, Any], str]], folder: JobFolder, executor: Any,
-             *, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
+             *, progress: bool = True, echo: Callable[[str], None] = print,
+             valid: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, dict[str, Any]]:
     """Run the ``(key, fn, kwargs, label)`` jobs not finished yet through ``executor``; each result is
-    saved the moment it arrives. Returns every job's result by key; raises after the others finish if
-    any failed."""
+    saved the moment it arrives. A saved result that ``valid`` rejects counts as not finished. Returns
+    every job's result by key; raises after the others finish if any failed."""
     from fute.execute import Job
 
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for key, fn, kwargs, label in specs:
         done = folder.get(key)
-        if done is not None:
+        if done is not None and (valid is None or valid(done)):
             results[key] = done
         else:
             todo.append(Job(key, fn, kwargs, label))

@@ -170,7 +170,9 @@ def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None,
     results: dict[str, dict[str, Any]] = {}
 
     def jobs_of(specs: list[tuple[str, Callable[..., Any], dict[str, Any], str]]) -> None:
-        results.update(run_jobs(specs, folder, ex, progress=progress, echo=echo))
+        # a finished job whose saved model has gone (a cleaned cache) is run again
+        results.update(run_jobs(specs, folder, ex, progress=progress, echo=echo,
+                                valid=lambda r: "model_dir" not in r or Path(r["model_dir"]).is_dir()))
 
     common = {"config": cfg, "run_dir": str(run)}
     src_keys = {d.name: _key(["source", fingerprints[d.name], settings]) for d in datasets}
@@ -210,8 +212,9 @@ def truth_markdown(truth: dict[str, Any], command: str) -> str:
     """The score matrix: a row per target, a column per source, the no-transfer baseline first."""
     names = list(truth["datasets"])
     cfg = truth["settings"]
+    model = "the default surrogate (all-MiniLM-L6-v2)" if cfg["model"] == "default" else cfg["model"]
     lines = ["# Transfer ground truth", "", f"Command: `{command}`  ",
-             f"Task model: {cfg['model']} with a fresh head; {cfg['source_examples']} source examples "
+             f"Task model: {model} with a fresh head; {cfg['source_examples']} source examples "
              f"({cfg['source_epochs']:g} epochs), {cfg['target_examples']} target examples ({cfg['target_epochs']:g} "
              f"epochs), lr {cfg['learning_rate']:g}, batch {cfg['batch_size']}, {cfg['max_length']} tokens, seed "
              f"{cfg['seed']}; scored on {cfg['dev_examples']} dev examples (accuracy; Pearson r for regression). "
