@@ -432,8 +432,7 @@ def transfer_truth_cmd(
                          learning_rate=learning_rate, batch_size=batch_size, max_length=max_length, seed=seed)
     truth = run_truth(paths, cfg, run_dir=run_dir, executor=executor_for(executor, address, gpus_per_job,
                                                                           cpus_per_job),
-                      progress=not quiet, echo=console.print)
-    truth["command"] = _command_line()
+                      progress=not quiet, echo=console.print, command=_command_line())
     out = Path(results)
     atomic_write(out / "transfer_truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
     md = truth_markdown(truth, truth["command"])
@@ -523,8 +522,7 @@ def prompts_truth_cmd(
     bench = PromptBench(tuple(llm or ["smollm2", "gemma-3-270m"]), sets, examples=examples, seed=seed,
                         max_reasoning_tokens=max_reasoning_tokens)
     truth = run_truth(bench, run_dir=run_dir, executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
-                      progress=not quiet, echo=console.print)
-    truth["command"] = _command_line()
+                      progress=not quiet, echo=console.print, command=_command_line())
     out = Path(results)
     atomic_write(out / "prompts_truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth)))
     for case in truth["cases"].values():

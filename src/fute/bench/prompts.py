@@ -118,7 +118,7 @@ class PromptBench:
 
 
 def run_truth(bench: PromptBench, *, run_dir: str | Path | None = None, executor: Any = "local",
-              progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
+              progress: bool = True, echo: Callable[[str], None] = print, command: str | None = None) -> dict[str, Any]:
     """Every (LLM, prompt, dataset) job not done yet; writes and returns ``run_dir/truth.json``."""
     from fute.execute import get_executor
 
@@ -140,7 +140,7 @@ def run_truth(bench: PromptBench, *, run_dir: str | Path | None = None, executor
     results = run_jobs(specs, JobFolder(run), get_executor(executor), progress=progress, echo=echo)
     truth: dict[str, Any] = {"settings": {"llms": list(bench.llms), "data": bench.data, "examples": bench.examples,
                                           "seed": bench.seed, "max_reasoning_tokens": bench.max_reasoning_tokens},
-                             "cases": {}}
+                             "command": command, "cases": {}}
     for key, llm, category, name, pid in index:
         case = truth["cases"].setdefault(f"{llm}|{name}", {"llm": llm, "category": category, "dataset": name,
                                                            "prompts": {}})

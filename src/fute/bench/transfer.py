@@ -153,7 +153,7 @@ def target_job(target: Dataset, config: TransferConfig, run_dir: str, source: st
 
 def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None, *,
               run_dir: str | Path | None = None, executor: Any = "local", progress: bool = True,
-              echo: Callable[[str], None] = print) -> dict[str, Any]:
+              echo: Callable[[str], None] = print, command: str | None = None) -> dict[str, Any]:
     """Every source, baseline and (source, target) pair, skipping finished jobs; returns the score matrix.
 
     Writes ``run_dir/truth.json`` (scores, baselines, loss curves, model folders, settings).
@@ -196,6 +196,7 @@ def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None,
         "source_models": {d.name: results[src_keys[d.name]]["model_dir"] for d in datasets},
         "target_models": {d.name: results[base_keys[d.name]]["model_dir"] for d in datasets},
         "seconds": round(sum(r.get("seconds", 0.0) for r in results.values()), 1),
+        "command": command,
     }
     atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
     return truth
