@@ -148,3 +148,16 @@ def test_jsonl_text_may_hold_unicode_line_separators(tmp_path):
     f.write_text('{"text": "one\u2028two\x85three", "label": "a"}\n{"text": "four", "label": "b"}\n', encoding="utf-8")
     s = load_samples(f)
     assert s.texts == ["one\u2028two\x85three", "four"]
+
+
+def test_load_first_split_skips_missing_splits_only(tmp_path):
+    from fute.errors import ConfigError
+    from fute.samples import load_first_split
+
+    write_jsonl(tmp_path / "train.jsonl", [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}])
+    assert load_first_split(tmp_path, ("dev", "train"), "to test").texts == ["a", "b"]
+    (tmp_path / "dev.jsonl").write_text('{"text": "broken\n', encoding="utf-8")
+    with pytest.raises(DataError, match="dev.jsonl: line 1 is not valid JSON"):
+        load_first_split(tmp_path, ("dev", "train"), "to test")  # a broken split is not skipped
+    with pytest.raises(ConfigError, match="no test or validation split to score on"):
+        load_first_split(tmp_path, ("test", "validation"), "to score on")

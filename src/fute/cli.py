@@ -512,13 +512,15 @@ def prompts_truth_cmd(
     from fute.bench.prompts import PromptBench, run_truth
     from fute.embed import dataset_name
     from fute.paths import atomic_write
+    from fute.samples import load_first_split
 
     sets: dict[str, dict[str, str]] = {}
     for item in data:
         category, sep, path = item.partition("=")
         if not sep or not path:
             raise ConfigError(f"--data '{item}' needs the form CATEGORY=PATH, e.g. sentiment=../shared/data/sst2")
-        sets.setdefault(category, {})[dataset_name(load_samples_any(path), path)] = path
+        rows = load_first_split(path, ("train", "test", "dev", "validation"), "to read its name from")
+        sets.setdefault(category, {})[dataset_name(rows, path)] = path
     bench = PromptBench(tuple(llm or ["smollm2", "gemma-3-270m"]), sets, examples=examples, seed=seed,
                         max_reasoning_tokens=max_reasoning_tokens)
     truth = run_truth(bench, run_dir=run_dir, executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
@@ -529,19 +531,6 @@ def prompts_truth_cmd(
         scores = ", ".join(f"{pid} {p['score']:.3f}" for pid, p in case["prompts"].items())
         console.print(f"{case['llm']} on {case['dataset']} ({next(iter(case['prompts'].values()))['metric']}): "
                       f"{scores}", highlight=False)
-
-
-def load_samples_any(path: str) -> Any:
-    """A dataset's rows from whichever split it has (only its name is needed here)."""
-    from fute.errors import DataError
-    from fute.samples import load_samples
-
-    for split in ("train", "test", "dev", "validation"):
-        try:
-            return load_samples(path, split=split)
-        except DataError:
-            continue
-    return load_samples(path)
 
 
 @prompts_bench_app.command("eval")

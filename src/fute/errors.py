@@ -9,6 +9,10 @@ class DataError(FuteError):
     """Input data that cannot be turned into samples (names the file, row or field)."""
 
 
+class MissingSplitError(DataError):
+    """A dataset folder has no file for the asked split (other splits may be there)."""
+
+
 class SpaceMismatchError(FuteError):
     """Two task vectors from different spaces were compared."""
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fute.errors import DataError
+from fute.errors import ConfigError, DataError, MissingSplitError
 
 TASKS = ("classification", "regression", "qa")
 SPLIT_EXTENSIONS = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
@@ -175,6 +175,18 @@ def load_samples(path: str | Path, *, split: str = "train", columns: Mapping[str
                     f"{split}.jsonl (or .csv/.tsv/.parquet), or a hub dataset name")
 
 
+def load_first_split(path: str | Path, splits: Sequence[str], purpose: str) -> Samples:
+    """The first of ``splits`` that the dataset has; a split file that is there but broken is an error
+    of its own, not skipped. None there: one error naming the splits tried and what they were for."""
+    for split in splits:
+        try:
+            return load_samples(path, split=split)
+        except MissingSplitError:
+            continue
+    tried = f"{', '.join(splits[:-1])} or {splits[-1]}" if len(splits) > 1 else splits[0]
+    raise ConfigError(f"{path}: no {tried} split {purpose}")
+
+
 def _looks_like_hub_name(name: str) -> bool:
     parts = name.split("/")
     return 1 <= len(parts) <= 2 and all(parts) and not name.startswith((".", "~")) \
@@ -188,7 +200,7 @@ def _split_file(folder: Path, split: str) -> Path:
             return f
     found = sorted({f.stem for f in folder.iterdir() if f.suffix in SPLIT_EXTENSIONS and f.stem != "dataset"})
     hint = f"splits here: {', '.join(found)}; pass --split" if found else "add train.jsonl (or .csv/.tsv/.parquet)"
-    raise DataError(f"{folder}: no '{split}' split file ({hint})")
+    raise MissingSplitError(f"{folder}: no '{split}' split file ({hint})")
 
 
 def _read_dataset_info(folder: Path) -> dict[str, Any]:

@@ -25,9 +25,9 @@ import numpy as np
 from fute.bench import metrics
 from fute.bench.jobs import JobFolder, run_jobs
 from fute.bench.selectors import PromptCase, get_selector
-from fute.errors import ConfigError, DataError
+from fute.errors import ConfigError, DataError, MissingSplitError
 from fute.paths import atomic_write, fute_home
-from fute.samples import Samples, load_samples
+from fute.samples import Samples, load_first_split, load_samples
 from fute.targets.prompts import Prompt, load_prompt_set
 
 TASKS = {"sentiment": "sentiment classification (is the text positive or negative?)",
@@ -40,12 +40,7 @@ def default_run_dir() -> Path:
 
 def eval_split(path: str, n: int, seed: int) -> Samples:
     """The evaluation examples: the test split where there is one (dev, then validation otherwise)."""
-    for split in ("test", "dev", "validation"):
-        try:
-            return load_samples(path, split=split).take(n, seed)
-        except DataError:
-            continue
-    raise ConfigError(f"{path}: no test, dev or validation split to evaluate prompts on")
+    return load_first_split(path, ("test", "dev", "validation"), "to evaluate prompts on").take(n, seed)
 
 
 def label_map(prompt_labels: Sequence[str], data_labels: Sequence[str], where: str) -> list[list[int]]:
@@ -373,10 +368,13 @@ def select_prompts(llm: str, prompt_set: str, dataset: str, *, selectors: Sequen
         labeled, name = True, dataset_name(train, dataset)
     except DataError:
         labeled, name = False, Path(dataset).stem
-    try:
-        rows = load_samples(dataset, split=split) if labeled else load_corpus(dataset)
-    except DataError:
-        rows = train  # one split only: its inputs
+    if not labeled:
+        rows = load_corpus(dataset)
+    else:
+        try:
+            rows = load_samples(dataset, split=split)
+        except MissingSplitError:
+            rows = train  # one split only: its inputs
     rows = rows.take(examples, seed)
     texts, pairs = list(rows.texts), (list(rows.text_pairs) if rows.text_pairs is not None else None)
     note = ""

@@ -25,9 +25,9 @@ import numpy as np
 
 from fute.bench import metrics
 from fute.bench.jobs import JobFolder, run_jobs
-from fute.errors import ConfigError, DataError
+from fute.errors import ConfigError
 from fute.paths import atomic_write, fute_home
-from fute.samples import Samples, load_samples
+from fute.samples import Samples, load_first_split, load_samples
 
 METRIC = {"classification": "accuracy", "regression": "pearson"}
 
@@ -61,12 +61,14 @@ class TransferConfig:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset of the benchmark: its name, where it is, its class (category) and full training size."""
+    """A dataset of the benchmark: its name, where it is, its class (category), full training size and
+    the fingerprint of its training split."""
 
     name: str
     path: str
     category: str
     train_size: int
+    fingerprint: str
 
 
 def default_run_dir() -> Path:
@@ -81,7 +83,7 @@ def load_datasets(paths: Sequence[str | Path]) -> list[Dataset]:
     for p in paths:
         s = load_samples(p)
         out.append(Dataset(dataset_name(s, p), str(Path(p).expanduser().resolve()) if Path(p).expanduser().exists()
-                           else str(p), str(s.info.get("category") or "unknown"), len(s)))
+                           else str(p), str(s.info.get("category") or "unknown"), len(s), s.fingerprint()))
     names = [d.name for d in out]
     if len(set(names)) != len(names):
         dup = ", ".join(sorted({n for n in names if names.count(n) > 1}))
@@ -98,12 +100,7 @@ def train_split(d: Dataset, n: int, seed: int) -> Samples:
 
 
 def dev_split(d: Dataset, n: int, seed: int) -> Samples:
-    for split in ("dev", "validation", "test"):
-        try:
-            return load_samples(d.path, split=split).take(n, seed)
-        except DataError:
-            continue
-    raise ConfigError(f"{d.path}: no dev, validation or test split to score the target on")
+    return load_first_split(d.path, ("dev", "validation", "test"), "to score the target on").take(n, seed)
 
 
 # --- jobs ----------------------------------------------------------------------------------------------
@@ -165,7 +162,6 @@ def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None,
     datasets = load_datasets(paths)
     folder = JobFolder(run)
     ex = get_executor(executor)
-    fingerprints = {d.name: load_samples(d.path).fingerprint() for d in datasets}
     settings = asdict(cfg)
     results: dict[str, dict[str, Any]] = {}
 
@@ -175,11 +171,11 @@ def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None,
                                 valid=lambda r: "model_dir" not in r or Path(r["model_dir"]).is_dir()))
 
     common = {"config": cfg, "run_dir": str(run)}
-    src_keys = {d.name: _key(["source", fingerprints[d.name], settings]) for d in datasets}
-    base_keys = {d.name: _key(["baseline", fingerprints[d.name], settings]) for d in datasets}
+    src_keys = {d.name: _key(["source", d.fingerprint, settings]) for d in datasets}
+    base_keys = {d.name: _key(["baseline", d.fingerprint, settings]) for d in datasets}
     jobs_of([(src_keys[d.name], source_job, {"dataset": d, **common}, f"source {d.name}") for d in datasets]
             + [(base_keys[d.name], target_job, {"target": d, **common}, f"baseline {d.name}") for d in datasets])
-    pair_keys = {(s.name, t.name): _key(["pair", src_keys[s.name], fingerprints[t.name], settings])
+    pair_keys = {(s.name, t.name): _key(["pair", src_keys[s.name], t.fingerprint, settings])
                  for s in datasets for t in datasets if s.name != t.name}
     jobs_of([(pair_keys[s.name, t.name], target_job,
               {"target": t, "source": s.name, "source_model": results[src_keys[s.name]]["model_dir"], **common},
@@ -187,7 +183,7 @@ def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None,
     truth = {
         "settings": settings,
         "datasets": {d.name: {"path": d.path, "category": d.category, "train_size": d.train_size,
-                              "fingerprint": fingerprints[d.name]} for d in datasets},
+                              "fingerprint": d.fingerprint} for d in datasets},
         "metric": {d.name: results[base_keys[d.name]]["metric"] for d in datasets},
         "baseline": {d.name: results[base_keys[d.name]]["score"] for d in datasets},
         "scores": {t.name: {s.name: results[pair_keys[s.name, t.name]]["score"] for s in datasets
