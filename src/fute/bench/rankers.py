@@ -13,23 +13,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fute.errors import ConfigError
 from fute.methods.base import cosine_scores
+from fute.registry import Registry
 from fute.samples import load_samples
 from fute.store import VectorStore
 
-RANKERS: dict[str, type[SourceRanker]] = {}
-
-
-def register(cls: type[SourceRanker]) -> type[SourceRanker]:
-    RANKERS[cls.name] = cls
-    return cls
+RANKERS: Registry[SourceRanker] = Registry("ranker")
+register = RANKERS.register
 
 
 def get_ranker(name: str, **options: Any) -> SourceRanker:
-    if name not in RANKERS:
-        raise ConfigError(f"unknown ranker '{name}'; use one of {', '.join(RANKERS)}")
-    return RANKERS[name](**options)
+    return RANKERS.create(name, **options)
 
 
 @dataclass

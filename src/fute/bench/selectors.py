@@ -16,21 +16,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fute.errors import ConfigError
+from fute.registry import Registry
 
-SELECTORS: dict[str, type[Selector]] = {}
-
+SELECTORS: Registry[Selector] = Registry("selector")
+register = SELECTORS.register
 PROBS, NLL, LLM, VECTORS = "label_distributions", "token_logprobs", "llm", "task_vectors"
 
 
-def register(cls: type[Selector]) -> type[Selector]:
-    SELECTORS[cls.name] = cls
-    return cls
-
-
 def get_selector(name: str, **options: Any) -> Selector:
-    if name not in SELECTORS:
-        raise ConfigError(f"unknown selector '{name}'; use one of {', '.join(SELECTORS)}")
-    return SELECTORS[name](**options)
+    return SELECTORS.create(name, **options)
 
 
 @dataclass
