@@ -181,11 +181,12 @@ class EmbedSpec:
         from fute.surrogate import default_surrogate_path
 
         surrogate = default_surrogate_path() if self.surrogate == "default" else self.surrogate
-        d["files"] = {p: _files_state(p) for p in (self.data, self.model, self.corpus, surrogate) if p}
+        d["files"] = {p: files_state(p) for p in (self.data, self.model, self.corpus, surrogate) if p}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _files_state(path: str) -> list[tuple[str, int, int]] | None:
+def files_state(path: str) -> list[tuple[str, int, int]] | None:
+    """What a job key sees of local files: (name, size, modification time) of each; None for a hub id."""
     p = Path(path).expanduser()
     if not p.exists():
         return None  # a hub id or alias: its name is its identity here
@@ -201,7 +202,8 @@ def _surrogate(name: str, max_length: int) -> Any:
 
 
 @lru_cache(maxsize=1)
-def _causal_lm(name: str) -> tuple[Any, Any]:
+def shared_causal_lm(name: str) -> tuple[Any, Any]:
+    """One loaded LLM per process, shared by all the jobs (prompts, datasets) that use it."""
     from fute.targets.hf_lm import load_causal_lm
 
     return load_causal_lm(name)
@@ -214,7 +216,7 @@ def _target(spec: EmbedSpec) -> Any:
     if spec.prompt is not None and spec.backend in ("auto", "hf-lm") and "base_url" not in options:
         from fute.targets.hf_lm import HFCausalLM
 
-        model, tokenizer = _causal_lm(spec.model)  # one load per worker for all prompts of this LLM
+        model, tokenizer = shared_causal_lm(spec.model)  # one load per worker for all prompts of this LLM
         return HFCausalLM(spec.model, spec.prompt, model=model, tokenizer=tokenizer, **options)
     return load_target(spec.model, backend=spec.backend, prompt=spec.prompt, **options)
 

@@ -79,15 +79,20 @@ def metric_of(category: str) -> str:
     return "macro_f1" if category == "nli" else "accuracy"
 
 
+def prompted_llm(llm: str, prompt: Prompt, **options: Any) -> Any:
+    """An ``HFCausalLM`` with ``prompt`` on the process's one loaded copy of ``llm``."""
+    from fute.execute import shared_causal_lm
+    from fute.targets.hf_lm import HFCausalLM
+
+    model, tok = shared_causal_lm(llm)
+    return HFCausalLM(llm, prompt, model=model, tokenizer=tok, **options)
+
+
 def prompt_job(llm: str, prompt: Prompt, category: str, dataset: str, path: str, examples: int, seed: int,
                max_reasoning_tokens: int) -> dict[str, Any]:
     """One LLM with one prompt on one dataset's evaluation examples (label scores cached per chunk)."""
-    from fute.execute import _causal_lm
-    from fute.targets.hf_lm import HFCausalLM
-
     samples = eval_split(path, examples, seed)
-    model, tok = _causal_lm(llm)
-    lm = HFCausalLM(llm, prompt, model=model, tokenizer=tok, max_reasoning_tokens=max_reasoning_tokens)
+    lm = prompted_llm(llm, prompt, max_reasoning_tokens=max_reasoning_tokens)
     t0 = time.perf_counter()
     probs = lm.predict(samples.texts, samples.text_pairs, progress=False, cache=False)  # honest timings
     seconds = time.perf_counter() - t0
@@ -147,14 +152,14 @@ def run_truth(bench: PromptBench, *, run_dir: str | Path | None = None, executor
 
 
 def _llm_files(llm: str) -> Any:
-    from fute.execute import _files_state
+    from fute.execute import files_state
     from fute.targets.hf_lm import resolve_llm
 
     try:
         folder, gguf = resolve_llm(llm)
     except ConfigError:
         return None
-    return _files_state(str(Path(folder) / gguf) if gguf else folder)
+    return files_state(str(Path(folder) / gguf) if gguf else folder)
 
 
 def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
@@ -185,16 +190,13 @@ class VectorSource:
 
     def mte(self, llm: str, prompt: Prompt, method: str) -> Any:
         from fute.embed import embed_model
-        from fute.execute import _causal_lm
-        from fute.targets.hf_lm import HFCausalLM
 
         name = f"{llm}/{prompt.full_id}"
         hit = self._stored(name, "prompt", method)
         if hit is not None:
             return hit
         exclude, n = self._same_rows(name) or (tuple(self.paths), self.mte_examples)
-        model, tok = _causal_lm(llm)
-        return embed_model(HFCausalLM(llm, prompt, model=model, tokenizer=tok), name, exclude=exclude,
+        return embed_model(prompted_llm(llm, prompt), name, exclude=exclude,
                            method=method, store=self.store, max_examples=n, progress=self.progress,
                            category=prompt.set_name, surrogate=self.surrogate)
 
@@ -251,11 +253,7 @@ def build_case(truth: dict[str, Any], key: str, *, vectors: VectorSource | None 
 
 def hf_scorer(llm: str, prompt: Prompt) -> Callable[[str, list[str]], np.ndarray]:
     """log p(word | question) from an HF LLM (loaded once per process), the question as a user turn."""
-    from fute.execute import _causal_lm
-    from fute.targets.hf_lm import HFCausalLM
-
-    model, tok = _causal_lm(llm)
-    lm = HFCausalLM(llm, prompt, model=model, tokenizer=tok)
+    lm = prompted_llm(llm, prompt)
     return lambda text, words: lm.score_words([lm.context([text])], words)[0]
 
 
@@ -359,8 +357,6 @@ def select_prompts(llm: str, prompt_set: str, dataset: str, *, selectors: Sequen
     training split for its DTE, so without labels the label-free selectors run instead."""
     from fute.corpus import load_corpus
     from fute.embed import dataset_name
-    from fute.execute import _causal_lm
-    from fute.targets.hf_lm import HFCausalLM
 
     pset = load_prompt_set(prompt_set)
     try:
@@ -383,10 +379,9 @@ def select_prompts(llm: str, prompt_set: str, dataset: str, *, selectors: Sequen
         chosen = [s for s in chosen if not s.startswith("fute")] or list(LABEL_FREE)
         note = (f"{dataset} has no labels: FUTE compares each prompt with the dataset's task embedding, which "
                 "needs labeled examples; ranked with the label-free selectors instead")
-    model, tok = _causal_lm(llm)
     probs, nll = [], []
     for p in pset:
-        lm = HFCausalLM(llm, p, model=model, tokenizer=tok, max_reasoning_tokens=max_reasoning_tokens)
+        lm = prompted_llm(llm, p, max_reasoning_tokens=max_reasoning_tokens)
         probs.append(lm.predict(texts, pairs, progress=progress))
         nll.append(lm.text_nll([p.render(t, q) for t, q in zip(texts, pairs or [None] * len(texts), strict=True)]))
     prompts = list(pset)
