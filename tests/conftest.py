@@ -1,9 +1,11 @@
-"""Shared fixtures: tiny random-init surrogates (encoder, decoder, encoder-decoder) built on the spot."""
+"""Shared fixtures: tiny random-init surrogates (encoder, decoder, encoder-decoder) built on the spot, and a
+fake OpenAI-compatible server."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +143,12 @@ def run_cli(monkeypatch, capsys):
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[str]:
+    """Base URL of an in-process fake OpenAI-compatible server (tests.fake_openai)."""
+    from tests.fake_openai import serve
+
+    with serve() as url:
+        yield url

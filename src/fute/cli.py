@@ -493,7 +493,10 @@ def prompts_truth_cmd(
     data: Annotated[list[str], typer.Option(help="CATEGORY=PATH (repeatable): an evaluation dataset of a prompt "
                                                  "set (shipped: sentiment, nli), e.g. nli=../shared/data/rte")],
     llm: Annotated[list[str] | None, typer.Option(help="LLMs (repeatable): alias (smollm2, gemma-3-270m), "
-                                                       ".gguf, folder or hub id")] = None,
+                                                       ".gguf, folder or hub id, or MODEL@URL for a model "
+                                                       "behind an OpenAI-compatible endpoint, e.g. "
+                                                       "qwen@http://127.0.0.1:8000/v1 (completions API, "
+                                                       "key from $OPENAI_API_KEY)")] = None,
     examples: Annotated[int, typer.Option(help="Evaluation examples per dataset (seeded sample of test, else "
                                                "dev)")] = 32,
     max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 32,
@@ -566,7 +569,8 @@ def prompts_eval_cmd(
 
 @app.command("select-prompt")
 def select_prompt_cmd(
-    model: Annotated[str, typer.Option(help="The LLM: alias (smollm2, gemma-3-270m), .gguf, folder or hub id")],
+    model: Annotated[str, typer.Option(help="The LLM: alias (smollm2, gemma-3-270m), .gguf, folder or hub id, or "
+                                            "MODEL@URL behind an OpenAI-compatible endpoint")],
     prompts: Annotated[str, typer.Option(help="Prompt set: shipped name (sentiment, nli) or YAML file")],
     dataset: Annotated[str, typer.Option(help="The new dataset: labeled (train split for its DTE) or a corpus "
                                               "of unlabeled inputs")],

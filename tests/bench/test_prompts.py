@@ -124,3 +124,47 @@ def test_select_prompt_without_labels_says_so(run_cli, prompt_run, tiny_llama, t
     assert "mi -> " in out and "spell -> " in out and "fute-fisher" not in out.split("picks:")[1]
     for pid in ("is-it", "review", "think"):
         assert pid in out
+
+
+SERVED_SET = """name: served
+input: single
+labels: [negative, positive]
+verbalizer:
+  negative: [negative]
+  positive: [positive]
+prompts:
+  - id: plain
+    type: vanilla
+    template: "Review: {text} Sentiment:"
+  - id: reasoned
+    type: cot
+    template: "Review: {text} Think first."
+    answer: "So the sentiment is"
+"""
+
+
+def test_a_served_llm_runs_and_selectors_it_cannot_feed_are_left_out(openai_server, tmp_path):
+    pset = tmp_path / "served.yaml"
+    pset.write_text(SERVED_SET)
+    data = write_dataset(tmp_path, "toyset", "sentiment", splits=("train", "test"))
+    llm = f"fake@{openai_server}"
+    bench = PromptBench((llm,), {str(pset): {"toyset": str(data)}}, examples=8, max_reasoning_tokens=4)
+    truth = run_truth(bench, run_dir=tmp_path / "run", progress=False, echo=lambda _: None)
+    case = truth["cases"][f"{llm}|toyset"]
+    for p in case["prompts"].values():
+        assert p["backend"] == "openai" and p["nll"] is None and np.array(p["probs"]).shape == (8, 2)
+        assert p["examples"] == 8 and p["label_seconds"] >= 0
+    # the fake server answers 'positive' exactly when the text says 'good': the score is known
+    samples = bench_prompts.eval_split(str(data), 8, 0)
+    expected = np.mean([("good" in t) == bool(y) for t, y in zip(samples.texts, samples.targets.argmax(1),
+                                                                    strict=True)])
+    assert case["prompts"]["plain"]["score"] == pytest.approx(expected)
+    said: list[str] = []
+    judged = run_eval(truth, ["mi", "spell", "self-select"], echo=said.append)
+    key = f"{llm}|toyset"
+    assert "pick" in judged["cases"]["mi"][key]
+    assert judged["cases"]["spell"][key]["unavailable"] == "needs token_logprobs"
+    assert judged["cases"]["self-select"][key]["unavailable"] == "needs llm"
+    assert any(s.startswith("spell left out for fake@") for s in said)
+    md = bench_prompts.eval_markdown(truth, judged, "cmd")
+    assert "spell for fake@" in md and f"| openai | {llm} | cot | 1 | 8 |" in md

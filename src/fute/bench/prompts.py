@@ -80,12 +80,31 @@ def metric_of(category: str) -> str:
 
 
 def prompted_llm(llm: str, prompt: Prompt, **options: Any) -> Any:
-    """An ``HFCausalLM`` with ``prompt`` on the process's one loaded copy of ``llm``."""
+    """``llm`` with ``prompt``: ``MODEL@URL`` is MODEL behind an OpenAI-compatible endpoint (completions
+    API); anything else an ``HFCausalLM`` on the process's one loaded copy of ``llm``."""
+    from fute.targets import split_endpoint
+
+    model_name, url = split_endpoint(llm)
+    if url:
+        from fute.targets.openai_api import OpenAITarget
+
+        return OpenAITarget(model_name, prompt, base_url=url, **options)
     from fute.execute import shared_causal_lm
     from fute.targets.hf_lm import HFCausalLM
 
     model, tok = shared_causal_lm(llm)
     return HFCausalLM(llm, prompt, model=model, tokenizer=tok, **options)
+
+
+def rendered_nll(lm: Any, prompt: Prompt, samples: Samples) -> np.ndarray | None:
+    """Each rendered prompt's mean token negative log-likelihood (SPELL), or None from a backend that
+    cannot score arbitrary text."""
+    from fute.targets.base import TOKEN_LOGPROBS
+
+    if TOKEN_LOGPROBS not in lm.capabilities:
+        return None
+    pairs = samples.text_pairs or [None] * len(samples)
+    return lm.text_nll([prompt.render(t, p) for t, p in zip(samples.texts, pairs, strict=True)])
 
 
 def prompt_job(llm: str, prompt: Prompt, category: str, dataset: str, path: str, examples: int, seed: int,
@@ -96,13 +115,13 @@ def prompt_job(llm: str, prompt: Prompt, category: str, dataset: str, path: str,
     t0 = time.perf_counter()
     probs = lm.predict(samples.texts, samples.text_pairs, progress=False, cache=False)  # honest timings
     seconds = time.perf_counter() - t0
-    pairs = samples.text_pairs or [None] * len(samples)
-    nll = lm.text_nll([prompt.render(t, p) for t, p in zip(samples.texts, pairs, strict=True)])
+    nll = rendered_nll(lm, prompt, samples)
     probs = collapse(probs, label_map(prompt.labels, samples.label_names, f"{dataset} with {prompt.full_id}"))
     metric = metric_of(category)
-    return {"llm": llm, "prompt": prompt.id, "type": prompt.type, "category": category, "dataset": dataset,
-            "score": real_score(probs, samples.targets, metric), "metric": metric, "probs": probs.tolist(),
-            "nll": nll.tolist(), "examples": len(samples), "label_seconds": round(seconds, 2),
+    return {"llm": llm, "backend": lm.backend, "prompt": prompt.id, "type": prompt.type, "category": category,
+            "dataset": dataset, "score": real_score(probs, samples.targets, metric), "metric": metric,
+            "probs": probs.tolist(), "nll": None if nll is None else nll.tolist(), "examples": len(samples),
+            "label_seconds": round(seconds, 2),
             "examples_per_second": round(len(samples) / seconds, 3) if seconds > 0 else None}
 
 
@@ -147,14 +166,18 @@ def run_truth(bench: PromptBench, *, run_dir: str | Path | None = None, executor
         r = results[key]
         case["prompts"][pid] = {k: r[k] for k in ("type", "score", "metric", "probs", "nll", "examples",
                                                   "label_seconds", "examples_per_second")}
+        case["prompts"][pid]["backend"] = r.get("backend", "hf-lm")  # jobs run before it was recorded: hf-lm
     atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth)))
     return truth
 
 
 def _llm_files(llm: str) -> Any:
     from fute.execute import files_state
+    from fute.targets import split_endpoint
     from fute.targets.hf_lm import resolve_llm
 
+    if split_endpoint(llm)[1]:
+        return None  # a served model: its name is all there is to know
     try:
         folder, gguf = resolve_llm(llm)
     except ConfigError:
@@ -242,17 +265,23 @@ def build_case(truth: dict[str, Any], key: str, *, vectors: VectorSource | None 
     path = truth["settings"]["data"][c["category"]][c["dataset"]]
     samples = eval_split(path, truth["settings"]["examples"], truth["settings"]["seed"])
     pairs = samples.text_pairs or [None] * len(samples)
+    nll = [c["prompts"][p.id]["nll"] for p in prompts]
     return PromptCase(
         llm=c["llm"], dataset=c["dataset"], prompts=prompts,
         probs=np.array([c["prompts"][p.id]["probs"] for p in prompts]),
-        nll=np.array([c["prompts"][p.id]["nll"] for p in prompts]),
+        nll=None if any(x is None for x in nll) else np.array(nll),
         inputs=list(zip(samples.texts, pairs, strict=True)), task=TASKS.get(c["category"], c["category"]),
         score_words=llm_scorer(c["llm"], prompts[0]) if llm_scorer else None,
         vectors=vectors(c["llm"], c["dataset"], prompts) if vectors else None)
 
 
-def hf_scorer(llm: str, prompt: Prompt) -> Callable[[str, list[str]], np.ndarray]:
-    """log p(word | question) from an HF LLM (loaded once per process), the question as a user turn."""
+def hf_scorer(llm: str, prompt: Prompt) -> Callable[[str, list[str]], np.ndarray] | None:
+    """log p(word | question) from an HF LLM (loaded once per process), the question as a user turn;
+    None for a served model (an endpoint gives top log-probs of its own answer, not of given words)."""
+    from fute.targets import split_endpoint
+
+    if split_endpoint(llm)[1]:
+        return None
     lm = prompted_llm(llm, prompt)
     return lambda text, words: lm.score_words([lm.context([text])], words)[0]
 
@@ -267,6 +296,13 @@ def run_eval(truth: dict[str, Any], selectors: Sequence[str], *, vectors: Vector
         case = build_case(truth, key, vectors=vectors, llm_scorer=llm_scorer)
         real = {pid: p["score"] for pid, p in c["prompts"].items()}
         for sel in chosen:
+            missing = sel.missing(case)
+            if missing:
+                per_case[sel.name][key] = {"llm": c["llm"], "category": c["category"], "dataset": c["dataset"],
+                                           "unavailable": f"needs {', '.join(missing)}"}
+                echo(f"{sel.name} left out for {c['llm']} on {c['dataset']}: it needs {', '.join(missing)}, "
+                     "which this backend does not give")
+                continue
             t0 = time.perf_counter()
             orders = [sel.order(case, d) for d in range(sel.draws)]
             per_case[sel.name][key] = {
@@ -277,11 +313,14 @@ def run_eval(truth: dict[str, Any], selectors: Sequence[str], *, vectors: Vector
                 "ndcg": float(np.mean([metrics.ndcg(real, o) for o in orders])),
                 "seconds": round(time.perf_counter() - t0, 3)}
         echo(f"{c['llm']} on {c['dataset']}: " + ", ".join(f"{s.name} picks {per_case[s.name][key]['pick']}"
-                                                        for s in chosen if s.draws == 1))
+                                                        for s in chosen if "pick" in per_case[s.name][key]
+                                                        and s.draws == 1))
     summary: dict[str, dict[str, dict[str, float]]] = {}
     for sel, cases in per_case.items():
         groups: dict[str, list[dict[str, Any]]] = {}
         for r in cases.values():
+            if "unavailable" in r:
+                continue
             groups.setdefault(f"{r['llm']}|{r['category']}", []).append(r)
         summary[sel] = {g: {k: float(np.mean([r[k] for r in rs if r[k] is not None]))
                             for k in ("performance", "rate", "ndcg")} | {"datasets": len(rs)}
@@ -321,14 +360,28 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
                     best.append(f"{m} on {d}: best {top} {100 * c['prompts'][top]['score']:.1f}, worst "
                                 f"{100 * worst:.1f}")
         lines += ["", "Spread of the real scores: " + "; ".join(best) + "."]
-    speed: dict[tuple[str, str], list[float]] = {}
+        left_out = sorted({(sel, r["llm"], r["unavailable"]) for sel, cases in judged["cases"].items()
+                           for r in cases.values() if r["category"] == category and "unavailable" in r})
+        if left_out:
+            lines += ["", "Left out (—): " + "; ".join(f"{sel} for {m} ({why})" for sel, m, why in left_out) + "."]
+    lines += ["", "## Labeling throughput (this machine)", "",
+              "All evaluation examples of the truth run over the seconds spent labeling them (prompt perplexities "
+              "not counted).", "", "| backend | LLM | prompt type | jobs | examples | examples/s |",
+              "|---|---|---|---:|---:|---:|"]
+    lines += [f"| {b} | {m} | {t} | {n} | {ex} | {ex / sec:.2f} |"
+              for (b, m, t), (n, ex, sec) in sorted(throughput(truth).items())]
+    return "\n".join(lines) + "\n"
+
+
+def throughput(truth: dict[str, Any]) -> dict[tuple[str, str, str], tuple[int, int, float]]:
+    """(backend, LLM, prompt type) -> (jobs, examples, seconds) over the truth run's jobs."""
+    out: dict[tuple[str, str, str], tuple[int, int, float]] = {}
     for c in truth["cases"].values():
         for p in c["prompts"].values():
-            speed.setdefault((c["llm"], p["type"]), []).append(p["examples"] / max(p["label_seconds"], 1e-9))
-    lines += ["", "## Labeling throughput (hf-lm backend, this machine)", "", "| LLM | prompt type | examples/s |",
-              "|---|---|---:|"]
-    lines += [f"| {m} | {t} | {np.mean(v):.2f} |" for (m, t), v in sorted(speed.items())]
-    return "\n".join(lines) + "\n"
+            k = (p.get("backend", "hf-lm"), c["llm"], p["type"])
+            n, ex, sec = out.get(k, (0, 0, 0.0))
+            out[k] = (n + 1, ex + p["examples"], sec + p["label_seconds"])
+    return out
 
 
 # --- the user-facing selection -------------------------------------------------------------------------
@@ -383,13 +436,20 @@ def select_prompts(llm: str, prompt_set: str, dataset: str, *, selectors: Sequen
     for p in pset:
         lm = prompted_llm(llm, p, max_reasoning_tokens=max_reasoning_tokens)
         probs.append(lm.predict(texts, pairs, progress=progress))
-        nll.append(lm.text_nll([p.render(t, q) for t, q in zip(texts, pairs or [None] * len(texts), strict=True)]))
+        nll.append(rendered_nll(lm, p, rows))
     prompts = list(pset)
     vectors = None
     if labeled:
         vectors = VectorSource(store, {pset.name: {name: dataset}}, mte_examples=mte_examples, progress=progress)(
             llm, name, prompts)
-    case = PromptCase(llm=llm, dataset=name, prompts=prompts, probs=np.stack(probs), nll=np.stack(nll),
+    case = PromptCase(llm=llm, dataset=name, prompts=prompts, probs=np.stack(probs),
+                      nll=None if any(x is None for x in nll) else np.stack(nll),
                       inputs=list(zip(texts, pairs or [None] * len(texts), strict=True)),
                       task=TASKS.get(pset.name, pset.name), score_words=hf_scorer(llm, prompts[0]), vectors=vectors)
-    return Selection(prompts, {s: get_selector(s).scores(case) for s in chosen}, note)
+    runnable = [get_selector(s) for s in chosen]
+    if selectors is None:  # the defaults: leave out what this backend cannot feed, and say so
+        left = [f"{s.name} (needs {', '.join(s.missing(case))})" for s in runnable if s.missing(case)]
+        runnable = [s for s in runnable if not s.missing(case)]
+        if left:
+            note = "; ".join(filter(None, [note, f"{llm} cannot run " + ", ".join(left)]))
+    return Selection(prompts, {s.name: s.scores(case) for s in runnable}, note)

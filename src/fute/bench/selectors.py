@@ -59,8 +59,12 @@ class Selector(ABC):
     needs: ClassVar[frozenset[str]] = frozenset({PROBS})
     draws: ClassVar[int] = 1
 
+    def missing(self, case: PromptCase) -> list[str]:
+        """What this selector needs that ``case`` does not give (empty when it can run)."""
+        return [n for n in sorted(self.needs) if not case.has(n)]
+
     def scores(self, case: PromptCase, draw: int = 0) -> np.ndarray:
-        missing = [n for n in sorted(self.needs) if not case.has(n)]
+        missing = self.missing(case)
         if missing:
             raise ConfigError(f"selector {self.name} needs {', '.join(missing)}, which {case.llm} on {case.dataset} "
                               "does not give (a backend without log-probs?); leave this selector out")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,13 @@ def load_target(model: str, *, backend: str = "auto", prompt: Any = None, **opti
                       " (a Python callable goes through fute.targets.CallableTarget)")
 
 
+def split_endpoint(llm: str) -> tuple[str, str | None]:
+    """``MODEL@URL`` (URL from http:// or https://) names MODEL behind an OpenAI-compatible endpoint, so
+    one string can name an LLM wherever a list of them is given; anything else is a local model."""
+    m = re.fullmatch(r"(.+?)@(https?://\S+)", llm)
+    return (m.group(1), m.group(2)) if m else (llm, None)
+
+
 def _guess_backend(model: str, prompt: Any) -> str:
     from fute.targets.hf_lm import LLM_PACKAGES
 
@@ -56,4 +64,4 @@ def _guess_backend(model: str, prompt: Any) -> str:
     return "hf-classifier"
 
 
-__all__ = ["BACKENDS", "LABEL_SCORES", "TEXT_ONLY", "CallableTarget", "TargetModel", "load_target"]
+__all__ = ["BACKENDS", "LABEL_SCORES", "TEXT_ONLY", "CallableTarget", "TargetModel", "load_target", "split_endpoint"]

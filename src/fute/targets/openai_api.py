@@ -6,6 +6,9 @@ token (case and surrounding spaces ignored): a label's score is the log-sum-exp 
 words, and a word outside the top k gets the smallest returned log-probability (an upper bound on
 its own). A server that returns no log-probabilities gives text only: the answer is matched to a
 label word and becomes a one-hot label (unmatched answers are uniform, with a warning).
+
+Up to ``concurrency`` requests are in flight at once (servers such as vLLM batch them); the labels
+keep the inputs' order and do not depend on it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -31,9 +35,13 @@ class OpenAITarget(TargetModel):
 
     def __init__(self, model: str, prompt: Prompt, *, base_url: str = "http://127.0.0.1:8000/v1",
                  api_key_env: str = "OPENAI_API_KEY", api: str = "completions", top_logprobs: int = 20,
-                 timeout: float = 60.0, retries: int = 4, backoff: float = 0.5, max_reasoning_tokens: int = 64) -> None:
+                 timeout: float = 60.0, retries: int = 4, backoff: float = 0.5, max_reasoning_tokens: int = 64,
+                 concurrency: int = 8) -> None:
         if api not in ("completions", "chat"):
             raise ConfigError("api must be completions or chat")
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
+        self.concurrency = concurrency
         self.model, self.prompt, self.api = model, prompt, api
         self.base_url = base_url.rstrip("/")
         self.api_key_env = api_key_env
@@ -119,15 +127,16 @@ class OpenAITarget(TargetModel):
                       stacklevel=3)
         return np.full(len(self.label_names), 1.0 / len(self.label_names))
 
+    def _answer(self, text: str, pair: str | None) -> tuple[str, dict[str, float] | None]:
+        turns = [self.prompt.render(text, pair)]
+        if self.prompt.type == "cot":
+            reasoning, _ = self._complete(turns, self.max_reasoning_tokens, logprobs=False)
+            turns = [turns[0] + "\n" + reasoning.strip(), self.prompt.answer] if self.api == "completions" \
+                else [turns[0], reasoning.strip(), self.prompt.answer]
+        return self._complete(turns, 1, logprobs=True)
+
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
         pairs = text_pairs or [None] * len(texts)
-        out = []
-        for t, p in zip(texts, pairs, strict=True):
-            turns = [self.prompt.render(t, p)]
-            if self.prompt.type == "cot":
-                reasoning, _ = self._complete(turns, self.max_reasoning_tokens, logprobs=False)
-                turns = [turns[0] + "\n" + reasoning.strip(), self.prompt.answer] if self.api == "completions" \
-                    else [turns[0], reasoning.strip(), self.prompt.answer]
-            text, top = self._complete(turns, 1, logprobs=True)
-            out.append(self._distribution(text, top))
-        return np.stack(out)
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(texts))) as pool:
+            answers = list(pool.map(self._answer, texts, pairs))
+        return np.stack([self._distribution(text, top) for text, top in answers])
