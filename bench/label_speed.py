@@ -7,6 +7,11 @@ fresh 2-way head: the speed of any fine-tuned MiniLM), and the offline LLMs Smol
 gemma-3-270m (base), each with a vanilla and a chain-of-thought sentiment prompt. Each LLM's first
 (uncached) load, which dequantizes the GGUF, and a cached load are timed too. Labels are not cached
 during the timing.
+
+    python bench/label_speed.py --served smollm2@http://127.0.0.1:8011/v1 --served-note "llama.cpp ..."
+
+adds the ``openai`` backend: the same prompts sent to an OpenAI-compatible server (completions API,
+top-20 log-probs), one request at a time and 8 in flight.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ import torch
 
 from fute.corpus import default_corpus
 from fute.surrogate import default_surrogate_path
+from fute.targets import split_endpoint
 from fute.targets.hf_classifier import HFClassifier
 from fute.targets.hf_lm import HFCausalLM, load_causal_lm
+from fute.targets.openai_api import OpenAITarget
 from fute.targets.prompts import load_prompt_set
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -45,6 +52,9 @@ def main() -> None:
     ap.add_argument("--cot-examples", type=int, default=16)
     ap.add_argument("--reasoning-tokens", type=int, default=64)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--served", action="append", default=[], metavar="MODEL@URL",
+                    help="also time the openai backend against this OpenAI-compatible server")
+    ap.add_argument("--served-note", default="", help="what serves it (recorded with the results)")
     args = ap.parse_args()
     u = default_corpus()
     texts = u.texts[: args.examples]
@@ -83,21 +93,35 @@ def main() -> None:
                          "chat_template": target.chat, **rate(target, texts[:n])})
             print(rows[-1], flush=True)
 
+    for spec in args.served:
+        model, url = split_endpoint(spec)
+        if url is None:
+            ap.error(f"--served {spec}: give MODEL@URL, e.g. smollm2@http://127.0.0.1:8011/v1")
+        for pid, n in (("review-sentiment", args.examples), ("cot-step-by-step", args.cot_examples)):
+            for concurrency in (1, 8):
+                target = OpenAITarget(model, sentiment[pid], base_url=url, concurrency=concurrency,
+                                      max_reasoning_tokens=args.reasoning_tokens)
+                rows.append({"backend": "openai", "model": f"{model} (served){' *' if args.served_note else ''}",
+                             "prompt": f"sentiment:{pid}", "concurrency": concurrency, **rate(target, texts[:n])})
+                print(rows[-1], flush=True)
+
     result = {"command": "python bench/label_speed.py " + " ".join(sys.argv[1:]),
               "machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
                           "python": platform.python_version(), "arch": platform.machine()},
               "corpus": "shipped U, single texts", "reasoning_tokens": args.reasoning_tokens,
-              "llm_load_seconds": loads, "rows": rows}
+              "llm_load_seconds": loads, "served_note": args.served_note, "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "label_speed.json").write_text(json.dumps(result, indent=2) + "\n")
     md = ["# Labeling throughput (CPU)", "", f"Command: `{result['command']}`  ",
           f"{result['machine']['threads']} threads, torch {result['machine']['torch']}; corpus: {result['corpus']}; "
           f"CoT reasoning capped at {args.reasoning_tokens} tokens.", "",
-          "| backend | model | prompt | examples | examples/s |", "|---|---|---|---:|---:|"]
-    md += [f"| {r['backend']} | {r['model']} | {r['prompt']} | {r['examples']} | {r['examples_per_s']:.2f} |"
-           for r in rows]
+          "| backend | model | prompt | requests in flight | examples | examples/s |", "|---|---|---|---:|---:|---:|"]
+    md += [f"| {r['backend']} | {r['model']} | {r['prompt']} | {r.get('concurrency', '')} | {r['examples']} | "
+           f"{r['examples_per_s']:.2f} |" for r in rows]
     md += [""] + [f"{m} load: first {v['first']:.1f} s (GGUF dequantized and cached as safetensors), then "
-                  f"{v['cached']:.2f} s from the cache." for m, v in loads.items()] + [""]
+                  f"{v['cached']:.2f} s from the cache." for m, v in loads.items()]
+    md += ["", f"\\* served by: {args.served_note}"] if args.served_note else []
+    md += [""]
     (args.out / "label_speed.md").write_text("\n".join(md))
     print("\n".join(md))
 

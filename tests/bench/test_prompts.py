@@ -85,23 +85,29 @@ def test_truth_resumes(prompt_run, monkeypatch):
 
 def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
     truth, bench, root = prompt_run
-    vectors = VectorSource(root / "store", bench.data, mte_examples=8, dte_examples=8,
+    vectors = VectorSource(root / "store", bench.data, mte_examples=8, dte_examples=8, max_reasoning_tokens=3,
                            surrogate=str(tiny_paths["encoder"]), progress=False)
     # the tiny LLM's vocabulary lacks most words of the shipped U: give U from its own words
     u_path = root / "u.jsonl"
     u_path.write_text("".join(json.dumps({"text": t}) + "\n" for t in
                                           ["the movie was good", "the food was bad", "a great film", "boring plot",
                                            "the actor was awful", "fun game", "sad dog", "happy cat"]))
-    from fute import embed
+    from fute import corpus, embed
 
-    original = embed.default_corpus
-    embed.default_corpus = lambda pairs=False: embed.load_corpus(u_path)
+    originals = embed.default_corpus, corpus.default_corpus
+    embed.default_corpus = corpus.default_corpus = lambda pairs=False: embed.load_corpus(u_path)
     try:
         # (self-select is left out: the tiny vocabulary has no option letters)
         judged = run_eval(truth, ["fute-fisher", "mi", "zps-vote", "spell", "random"],
                           vectors=vectors, echo=lambda _: None)
+        # a second method's MTE labels the same U rows with the same reasoning cap as the stored one
+        other = VectorSource(root / "store", bench.data, mte_examples=5, max_reasoning_tokens=7,
+                             surrogate=str(tiny_paths["encoder"]), progress=False)
+        think = next(p for p in bench_prompts.load_prompt_set(str(root / "toy.yaml")) if p.id == "think")
+        fisher = vectors.mte(str(tiny_llama), think, "fisher")
+        tuned = other.mte(str(tiny_llama), think, "prompt")
     finally:
-        embed.default_corpus = original
+        embed.default_corpus, corpus.default_corpus = originals
     key = f"{tiny_llama}|toyset"
     real = {pid: p["score"] for pid, p in truth["cases"][key]["prompts"].items()}
     for sel, cases in judged["cases"].items():
@@ -109,7 +115,10 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
         if sel != "random":
             assert r["performance"] == real[r["pick"]]
         assert 0.0 <= r["ndcg"] <= 1.0
-    assert len(vectors.store.vectors(kind="prompt")) == 3  # one MTE per prompt, stored for the next run
+    assert len(vectors.store.vectors(kind="prompt")) == 4  # one MTE per prompt (+ the prompt-method one)
+    assert fisher.card["target"]["max_reasoning_tokens"] == tuned.card["target"]["max_reasoning_tokens"] == 3
+    assert tuned.card["corpus"]["fingerprint"] == fisher.card["corpus"]["fingerprint"]
+    assert tuned.card["data"]["n_used"] == fisher.card["data"]["n_used"] == 8
 
 
 def test_select_prompt_without_labels_says_so(run_cli, prompt_run, tiny_llama, tmp_path):

@@ -196,16 +196,19 @@ def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
 
 class VectorSource:
     """Task vectors for FUTE: a prompt's MTE and a dataset's DTE from the store, computed when missing
-    (MTE: the shipped U without every evaluation dataset, ``mte_examples`` rows; DTE: the training split)."""
+    (MTE: the shipped U without every evaluation dataset, ``mte_examples`` rows, chain-of-thought capped
+    at ``max_reasoning_tokens``; DTE: the training split)."""
 
     def __init__(self, store: Any, data: dict[str, dict[str, str]], *, mte_examples: int = 128,
-                 dte_examples: int = 1000, surrogate: str = "default", progress: bool = True) -> None:
+                 dte_examples: int = 1000, max_reasoning_tokens: int = 64, surrogate: str = "default",
+                 progress: bool = True) -> None:
         from fute.store import open_store
 
         self.store = open_store(store)
         self.surrogate = surrogate
         self.paths = {n: p for ds in data.values() for n, p in ds.items()}
         self.mte_examples, self.dte_examples, self.progress = mte_examples, dte_examples, progress
+        self.max_reasoning_tokens = max_reasoning_tokens
 
     def _stored(self, name: str, kind: str, method: str) -> Any:
         found = [v for v in self.store.vectors(name=name, kind=kind) if v.card["space"]["method"] == method]
@@ -218,21 +221,23 @@ class VectorSource:
         hit = self._stored(name, "prompt", method)
         if hit is not None:
             return hit
-        exclude, n = self._same_rows(name) or (tuple(self.paths), self.mte_examples)
-        return embed_model(prompted_llm(llm, prompt), name, exclude=exclude,
+        exclude, n, cap = self._same_rows(name) or (tuple(self.paths), self.mte_examples, self.max_reasoning_tokens)
+        return embed_model(prompted_llm(llm, prompt, max_reasoning_tokens=cap), name, exclude=exclude,
                            method=method, store=self.store, max_examples=n, progress=self.progress,
                            category=prompt.set_name, surrogate=self.surrogate)
 
-    def _same_rows(self, name: str) -> tuple[tuple[str, ...], int] | None:
-        """The U exclusions and row count of this prompt's MTE in another method, if the store has one on
-        the shipped U: the new MTE then labels the same rows (so the LLM's labels come from its cache)."""
+    def _same_rows(self, name: str) -> tuple[tuple[str, ...], int, int] | None:
+        """The U exclusions, row count and reasoning cap of this prompt's MTE in another method, if the
+        store has one on the shipped U: the new MTE then has the same LLM labels of the same rows (from
+        the label cache), so the two methods differ only in the method."""
         from fute.corpus import default_corpus
 
         for v in self.store.vectors(name=name, kind="prompt"):
             u = default_corpus(pairs=v.card["corpus"]["paired"])
             if v.card["corpus"]["name"] == u.name:
                 exclude = sorted(set(u.sources) - set(v.card["corpus"]["sources"]))
-                return tuple(exclude), int(v.card["data"]["n_used"])
+                cap = v.card.get("target", {}).get("max_reasoning_tokens", self.max_reasoning_tokens)
+                return tuple(exclude), int(v.card["data"]["n_used"]), int(cap)
         return None
 
     def dte(self, dataset: str, method: str, space: str) -> Any:
@@ -440,7 +445,8 @@ def select_prompts(llm: str, prompt_set: str, dataset: str, *, selectors: Sequen
     prompts = list(pset)
     vectors = None
     if labeled:
-        vectors = VectorSource(store, {pset.name: {name: dataset}}, mte_examples=mte_examples, progress=progress)(
+        vectors = VectorSource(store, {pset.name: {name: dataset}}, mte_examples=mte_examples,
+                               max_reasoning_tokens=max_reasoning_tokens, progress=progress)(
             llm, name, prompts)
     case = PromptCase(llm=llm, dataset=name, prompts=prompts, probs=np.stack(probs),
                       nll=None if any(x is None for x in nll) else np.stack(nll),
