@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -167,7 +168,7 @@ def main() -> None:
     speedup_act = best["examples_per_s"] / rows[-1]["examples_per_s"]
     ceiling = peak["gflops"] / best["gflop_per_example"] / rows[-2]["examples_per_s"]
     result = {
-        "command": "python bench/embed_speed.py " + " ".join(sys.argv[1:]),
+        "command": "python bench/embed_speed.py " + shlex.join(sys.argv[1:]),
         "machine": {"cpu": _cpu(), "threads": torch.get_num_threads(), "torch": torch.__version__,
                     "python": platform.python_version()},
         "surrogate": sur.identity.as_dict(),

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -105,7 +106,7 @@ def main() -> None:
                              "prompt": f"sentiment:{pid}", "concurrency": concurrency, **rate(target, texts[:n])})
                 print(rows[-1], flush=True)
 
-    result = {"command": "python bench/label_speed.py " + " ".join(sys.argv[1:]),
+    result = {"command": "python bench/label_speed.py " + shlex.join(sys.argv[1:]),
               "machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
                           "python": platform.python_version(), "arch": platform.machine()},
               "corpus": "shipped U, single texts", "reasoning_tokens": args.reasoning_tokens,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -81,7 +82,7 @@ def main() -> None:
     summary = {m: {"mean_rank": float(np.mean([r["own_rank"] for r in rows if r["method"] == m])),
                    "top1": sum(r["own_rank"] == 1 for r in rows if r["method"] == m),
                    "n": sum(r["method"] == m for r in rows)} for m in methods}
-    result = {"command": "python bench/model_rank.py " + " ".join(sys.argv[1:]), "pool": pool,
+    result = {"command": "python bench/model_rank.py " + shlex.join(sys.argv[1:]), "pool": pool,
               "finetuned": classifiers, "u_excluded": exclude, "max_examples": args.max_examples,
               "train_examples": args.train_examples, "epochs": args.epochs, "rows": rows, "summary": summary,
               "seconds": time.perf_counter() - t0}

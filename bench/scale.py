@@ -23,6 +23,7 @@ import argparse
 import json
 import platform
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -273,7 +274,7 @@ def main() -> None:
     previous = json.loads((RESULTS / "scale.json").read_text()) if (RESULTS / "scale.json").is_file() else {}
     cores = subprocess.getoutput("nproc")
     result = {**previous, "machine": f"{platform.processor() or platform.machine()}, {cores} cores"}
-    command = "python bench/scale.py " + " ".join(sys.argv[1:])
+    command = "python bench/scale.py " + shlex.join(sys.argv[1:])
     result["commands"] = {**previous.get("commands", {}), **{part: command for part in ("embed", "store", "ray")
                                                              if args.only in (None, part) and not args.redo}}
     if args.only == "store" and args.backends != "local,postgres":  # a partial rerun: say both commands

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -88,7 +89,7 @@ def main() -> None:
     args = ap.parse_args()
     store = args.work / "store"
     t0 = time.perf_counter()
-    info: dict = {"command": "python bench/task_map.py " + " ".join(sys.argv[1:]), "classifiers": {}}
+    info: dict = {"command": "python bench/task_map.py " + shlex.join(sys.argv[1:]), "classifiers": {}}
 
     if args.only in (None, "a", "a+maps"):
         opts = {"method": "fisher", "store": store, "max_examples": args.max_examples, "progress": False}

@@ -546,6 +546,8 @@ def prompts_eval_cmd(
     mte_examples: Annotated[int, typer.Option(help="U rows per prompt MTE, when one must be computed")] = 128,
     mte_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning when labeling U "
                                                            "for a prompt MTE")] = 64,
+    dte_examples: Annotated[int, typer.Option(help="Training rows per dataset DTE (a stored DTE of another "
+                                                   "size is recomputed)")] = 1000,
     run_dir: PromptRunDirOpt = None,
     results: ResultsOpt = "bench/results",
 ) -> None:
@@ -558,7 +560,7 @@ def prompts_eval_cmd(
 
     truth = load_truth(run_dir)
     vectors = VectorSource(store or Path(run_dir or default_run_dir()).expanduser() / "store",
-                           truth["settings"]["data"], mte_examples=mte_examples,
+                           truth["settings"]["data"], mte_examples=mte_examples, dte_examples=dte_examples,
                            max_reasoning_tokens=mte_reasoning_tokens)
     judged = run_eval(truth, selector or list(SELECTORS), vectors=vectors, echo=console.print)
     command = _command_line()

@@ -197,7 +197,7 @@ def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
 class VectorSource:
     """Task vectors for FUTE: a prompt's MTE and a dataset's DTE from the store, computed when missing
     (MTE: the shipped U without every evaluation dataset, ``mte_examples`` rows, chain-of-thought capped
-    at ``max_reasoning_tokens``; DTE: the training split)."""
+    at ``max_reasoning_tokens``; DTE: ``dte_examples`` rows of the training split)."""
 
     def __init__(self, store: Any, data: dict[str, dict[str, str]], *, mte_examples: int = 128,
                  dte_examples: int = 1000, max_reasoning_tokens: int = 64, surrogate: str = "default",
@@ -241,9 +241,12 @@ class VectorSource:
         return None
 
     def dte(self, dataset: str, method: str, space: str) -> Any:
+        """The stored DTE if it was drawn with ``dte_examples`` rows (the row cap sets how long the
+        surrogate is tuned, so a DTE of another size is another measurement), else a new one."""
         from fute.embed import embed_dataset
 
-        found = [v for v in self.store.vectors(space, name=dataset, kind="dataset")]
+        found = [v for v in self.store.vectors(space, name=dataset, kind="dataset")
+                 if v.card.get("method_config", {}).get("max_examples") == self.dte_examples]
         if found:
             return found[0]
         return embed_dataset(self.paths[dataset], dataset, method=method, store=self.store,
