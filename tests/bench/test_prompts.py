@@ -120,10 +120,10 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
     assert tuned.card["corpus"]["fingerprint"] == fisher.card["corpus"]["fingerprint"]
     assert tuned.card["data"]["n_used"] == fisher.card["data"]["n_used"] == 8
     # a DTE drawn with another row cap is another measurement: recomputed, never taken for this one
-    assert vectors.dte("toyset", "fisher", fisher.space_id).card["data"]["n_used"] == 8
+    assert vectors.dte("toyset", "fisher").card["data"]["n_used"] == 8
     smaller = VectorSource(root / "store", bench.data, dte_examples=5, surrogate=str(tiny_paths["encoder"]),
                            progress=False)
-    assert smaller.dte("toyset", "fisher", fisher.space_id).card["data"]["n_used"] == 5
+    assert smaller.dte("toyset", "fisher").card["data"]["n_used"] == 5
 
 
 def test_select_prompt_without_labels_says_so(run_cli, prompt_run, tiny_llama, tmp_path):

@@ -210,29 +210,26 @@ class VectorSource:
         self.mte_examples, self.dte_examples, self.progress = mte_examples, dte_examples, progress
         self.max_reasoning_tokens = max_reasoning_tokens
 
-    def _stored(self, name: str, kind: str, method: str) -> Any:
-        found = [v for v in self.store.vectors(name=name, kind=kind) if v.card["space"]["method"] == method]
-        return found[0] if len(found) == 1 else None
-
     def mte(self, llm: str, prompt: Prompt, method: str) -> Any:
         from fute.embed import embed_model
 
         name = f"{llm}/{prompt.full_id}"
-        hit = self._stored(name, "prompt", method)
-        if hit is not None:
-            return hit
-        exclude, n, cap = self._same_rows(name) or (tuple(self.paths), self.mte_examples, self.max_reasoning_tokens)
+        stored = self.store.vectors(name=name, kind="prompt")
+        hit = [v for v in stored if v.card["space"]["method"] == method]
+        if len(hit) == 1:
+            return hit[0]
+        exclude, n, cap = self._same_rows(stored) or (tuple(self.paths), self.mte_examples, self.max_reasoning_tokens)
         return embed_model(prompted_llm(llm, prompt, max_reasoning_tokens=cap), name, exclude=exclude,
                            method=method, store=self.store, max_examples=n, progress=self.progress,
                            category=prompt.set_name, surrogate=self.surrogate)
 
-    def _same_rows(self, name: str) -> tuple[tuple[str, ...], int, int] | None:
-        """The U exclusions, row count and reasoning cap of this prompt's MTE in another method, if the
-        store has one on the shipped U: the new MTE then has the same LLM labels of the same rows (from
-        the label cache), so the two methods differ only in the method."""
+    def _same_rows(self, stored: list[Any]) -> tuple[tuple[str, ...], int, int] | None:
+        """The U exclusions, row count and reasoning cap of this prompt's MTE in another method (one of
+        ``stored``), if there is one on the shipped U: the new MTE then has the same LLM labels of the same
+        rows (from the label cache), so the two methods differ only in the method."""
         from fute.corpus import default_corpus
 
-        for v in self.store.vectors(name=name, kind="prompt"):
+        for v in stored:
             u = default_corpus(pairs=v.card["corpus"]["paired"])
             if v.card["corpus"]["name"] == u.name:
                 exclude = sorted(set(u.sources) - set(v.card["corpus"]["sources"]))
@@ -240,15 +237,12 @@ class VectorSource:
                 return tuple(exclude), int(v.card["data"]["n_used"]), int(cap)
         return None
 
-    def dte(self, dataset: str, method: str, space: str) -> Any:
-        """The stored DTE if it was drawn with ``dte_examples`` rows (the row cap sets how long the
-        surrogate is tuned, so a DTE of another size is another measurement), else a new one."""
+    def dte(self, dataset: str, method: str) -> Any:
+        """The DTE of ``dte_examples`` training rows: the store's job key covers the rows, the config, the
+        surrogate and the files, so one made the same way is a cache hit and one of another size (another
+        measurement: the row cap sets how long the surrogate is tuned) is never taken for it."""
         from fute.embed import embed_dataset
 
-        found = [v for v in self.store.vectors(space, name=dataset, kind="dataset")
-                 if v.card.get("method_config", {}).get("max_examples") == self.dte_examples]
-        if found:
-            return found[0]
         return embed_dataset(self.paths[dataset], dataset, method=method, store=self.store,
                              max_examples=self.dte_examples, progress=self.progress, surrogate=self.surrogate)
 
@@ -257,7 +251,7 @@ class VectorSource:
             from fute.space import check_same_space
 
             mtes = [self.mte(llm, p, method) for p in prompts]
-            dte = self.dte(dataset, method, mtes[0].space_id)
+            dte = self.dte(dataset, method)
             for v in mtes:
                 check_same_space(dte, v)
             return np.stack([v.vector for v in mtes]), dte.vector
