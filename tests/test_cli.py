@@ -15,7 +15,7 @@ def toy_file(tmp_path, name, seed, flip=False, column="text"):
 def test_embed_list_show_rank(tmp_path, tiny_paths, run_cli):
     store = str(tmp_path / "store")
     common = ["--surrogate", str(tiny_paths["encoder"]), "--max-length", "32", "--store", store, "--quiet",
-              "--method", "fisher", "--option", "finetune_epochs=1", "--option", "batch_size=8"]
+              "--method", "fisher", "--option", "max_epochs=1", "--option", "batch_size=8"]
     for name, seed, flip in (("a", 0, False), ("b", 1, False), ("c", 2, True)):
         code, out, err = run_cli("embed", "dataset", str(toy_file(tmp_path, name, seed, flip)), *common)
         assert code == 0, err
@@ -27,7 +27,7 @@ def test_embed_list_show_rank(tmp_path, tiny_paths, run_cli):
     assert code == 0 and all(n in out for n in ("a", "b", "c", "renamed")) and "fisher on" in out
     code, out, _ = run_cli("show", "a", "--store", store, "--json")
     card = json.loads(out)[0]
-    assert card["name"] == "a" and card["space"]["method"] == "fisher" and card["method_config"]["finetune_epochs"] == 1
+    assert card["name"] == "a" and card["space"]["method"] == "fisher" and card["method_config"]["max_epochs"] == 1
     code, out, _ = run_cli("show", "a", "--store", store)
     assert "weights sha256" in out and card["data"]["fingerprint"] in out
     code, out, _ = run_cli("rank", "a", "--store", store, "-k", "2")
@@ -65,7 +65,7 @@ def test_embed_model_and_corpus_build(tmp_path, tiny_paths, tiny_llama, run_cli,
     assert code == 0, err
     assert "8 rows (single texts) from a 8" in out
     common = ["--surrogate", str(tiny_paths["encoder"]), "--max-length", "32", "--store", store, "--quiet",
-              "--option", "finetune_epochs=1", "--option", "batch_size=8"]
+              "--option", "max_epochs=1", "--option", "batch_size=8"]
     assert run_cli("embed", "dataset", str(a), *common)[0] == 0
     code, out, err = run_cli("embed", "model", str(tiny_llama), "--prompt", "sentiment:sentiment-colon",
                              "--corpus", str(tmp_path / "u.jsonl"), "--name", "llm", *common)

@@ -45,9 +45,9 @@ def test_same_data_and_config_is_a_cache_hit(tmp_path, tiny, monkeypatch):
 def test_same_inputs_same_vector_across_stores(tmp_path, tiny):
     data = make_classification(12)
     a = embed_samples(data, "t", method="fisher", surrogate=tiny, store=tmp_path / "1", progress=False,
-                      finetune_epochs=1, batch_size=8)
+                      max_epochs=1, batch_size=8)
     b = embed_samples(data, "t", method="fisher", surrogate=tiny, store=tmp_path / "2", progress=False,
-                      finetune_epochs=1, batch_size=8)
+                      max_epochs=1, batch_size=8)
     np.testing.assert_array_equal(a.vector, b.vector)
     assert a.space_id == b.space_id and a.key == b.key
 
@@ -61,7 +61,7 @@ def test_model_embedding_lives_in_the_datasets_space(tmp_path, tiny, monkeypatch
     monkeypatch.setenv("FUTE_HOME", str(tmp_path / "home"))
     data = make_classification(16)
     opts = {"method": "fisher", "surrogate": tiny, "store": tmp_path / "st", "progress": False,
-            "finetune_epochs": 1, "batch_size": 8}
+            "max_epochs": 1, "batch_size": 8}
     dte = embed_samples(data, "toy", **opts)
     corpus = Corpus(make_classification(16, seed=9).texts, sources=["u"] * 16, name="u")
     target = CallableTarget(lambda t, p: np.array([[0.3, 0.7] if "good" in x else [0.8, 0.2] for x in t]),

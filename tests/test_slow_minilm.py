@@ -34,7 +34,7 @@ def test_demo_data_is_bundled():
 def test_real_tasks_land_near_their_kind(minilm, tmp_path, method):
     """Sentiment is nearer sentiment than NLI or topic, for both FUTE methods (a real check: it can fail)."""
     folders = {p.name: p for p in demo_datasets()}
-    opts = {"max_examples": 160, **({"epochs": 2} if method == "prompt" else {})}
+    opts = {"max_examples": 160, **({"max_epochs": 2} if method == "prompt" else {})}
     for name in ("sst2", "mr", "snli", "agnews"):
         embed_dataset(folders[name], name, method=method, store=tmp_path, progress=False, **opts)
     ranked = [r.vector.name for r in rank("sst2", tmp_path, kind="dataset")]

@@ -30,7 +30,7 @@ SurrogateOpt = Annotated[str, typer.Option(help="Surrogate: 'default' (all-MiniL
 MaxExamplesOpt = Annotated[int | None, typer.Option(help="Seeded sample cap (default: the method's, 1000)")]
 SeedOpt = Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuffling)")]
 MaxLengthOpt = Annotated[int, typer.Option(help="Token limit of the surrogate")]
-OptionOpt = Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. finetune_epochs=2")]
+OptionOpt = Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. max_epochs=2")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bars")]
 ExecutorOpt = Annotated[str, typer.Option(help="local (in this process) | ray (pip install 'fute[ray]')")]
 AddressOpt = Annotated[str | None, typer.Option(help="ray: cluster address ('auto' joins a running one; "

@@ -54,8 +54,11 @@ def compute_vector(samples: Samples, name: str, *, kind: str, method: Method, su
     """The vector and its card, touching no store: what a job on any worker computes."""
     t0 = time.perf_counter()
     vector = method.embed(samples, surrogate, progress=progress)
+    extra = dict(extra_card or {})
+    if getattr(method, "training_", None) is not None:  # how the surrogate learned the task: steps, losses, converged
+        extra["training"] = method.training_.as_dict()
     card = make_card(name=name, kind=kind, samples=samples, method=method, surrogate=surrogate.identity,
-                     seconds=time.perf_counter() - t0, extra=dict(extra_card or {}))
+                     seconds=time.perf_counter() - t0, extra=extra)
     return TaskVector(vector, card)
 
 

@@ -12,7 +12,8 @@ from fute.methods import METHODS, get_method
 from fute.surrogate import weights_hash
 from tests.conftest import make_classification, make_qa, make_regression
 
-FAST = {"fisher": {"finetune_epochs": 1}, "prompt": {"epochs": 1, "n_tokens": 4}}
+FAST = {"fisher": {"max_epochs": 1}, "prompt": {"max_epochs": 1, "n_tokens": 4},
+        "prefix": {"max_epochs": 1, "n_tokens": 4}}
 
 
 def small(name: str, **kw):

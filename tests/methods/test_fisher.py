@@ -94,13 +94,13 @@ def test_count_sketch_is_seeded_and_keeps_inner_products():
 
 
 def test_layer_blocks_are_unit_norm(tiny):
-    vec = get_method("fisher", finetune_epochs=1, batch_size=8).embed(make_classification(8), tiny, progress=False)
+    vec = get_method("fisher", max_epochs=1, batch_size=8).embed(make_classification(8), tiny, progress=False)
     blocks = vec.reshape(-1, 32)
     np.testing.assert_allclose(np.linalg.norm(blocks, axis=1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.parametrize("features", ["parameters"])
 def test_parameter_features_have_projection_dim(tiny, features):
-    vec = get_method("fisher", features=features, projection_dim=128, finetune_epochs=1, batch_size=8).embed(
+    vec = get_method("fisher", features=features, projection_dim=128, max_epochs=1, batch_size=8).embed(
         make_classification(6), tiny, progress=False)
     assert vec.shape == (128,) and np.abs(vec).sum() > 0

@@ -125,8 +125,8 @@ class DTERanker(EmbeddingRanker):
 
 @register
 class FuteFisher(DTERanker):
-    """FUTE with TaskEmb (``fisher``) on the one surrogate (Xia et al. 2024): the DTE of the target's
-    limited training set vs the DTE of each source."""
+    """FUTE with TaskEmb (``fisher``) on the one surrogate (Wang, Xu, Gui and He, ACL Findings 2024):
+    the DTE of the target's limited training set vs the DTE of each source."""
 
     name = "fute-fisher"
     method = "fisher"
@@ -134,10 +134,18 @@ class FuteFisher(DTERanker):
 
 @register
 class FutePrompt(DTERanker):
-    """FUTE with TuPaTE (``prompt``: a tuned soft prompt) on the one surrogate (Xia et al. 2024)."""
+    """FUTE with an input-level soft prompt (``prompt``) on the one surrogate (Wang, Xu, Gui and He, 2024)."""
 
     name = "fute-prompt"
     method = "prompt"
+
+
+@register
+class FutePrefix(DTERanker):
+    """FUTE with TuPaTE (``prefix``: a tuned prefix) on the one surrogate (Wang, Xu, Gui and He, 2024)."""
+
+    name = "fute-prefix"
+    method = "prefix"
 
 
 @register
@@ -168,15 +176,24 @@ class OwnModelRanker(EmbeddingRanker):
 
 @register
 class TaskEmbOriginal(OwnModelRanker):
-    """TaskEmb as in Vu et al. (2020): the diagonal Fisher computed on each task's own fine-tuned model."""
+    """TaskEmb as in Vu et al. (2020): the diagonal Fisher on each task's own fine-tuned model, with its own
+    trained head and no retraining (``fute.methods.fisher.classifier_fisher``), from the examples it was
+    trained on."""
 
     name = "taskemb"
     method = "fisher"
 
+    def target_vector(self, name: str) -> np.ndarray:
+        from fute.methods.fisher import classifier_fisher
+
+        samples = self.context_.samples(name).take(self.context_.embed_examples, 0)
+        return classifier_fisher(self.context_.truth["target_models"][name], samples)
+
 
 @register
 class TuPaTEOriginal(OwnModelRanker):
-    """TuPaTE as in Zhou et al. (2022): a soft prompt tuned on each task's own fine-tuned model."""
+    """TuPaTE as in Zhou et al. (2022), approximately: a soft prompt tuned on each task's own fine-tuned
+    backbone. Its trained head is not used yet: the backbone is loaded as a surrogate, with a new head."""
 
     name = "tupate"
     method = "prompt"

@@ -213,8 +213,8 @@ def self_select_question(case: PromptCase, prompts: list[Any], letters: list[str
 
 @register
 class Fute(Selector):
-    """FUTE (Xia et al. 2024): each prompt's model task embedding (U labeled by the LLM with that
-    prompt) against the dataset's task embedding (its labeled training data), by cosine; ``method``
+    """FUTE (Wang, Xu, Gui and He, ACL Findings 2024): each prompt's model task embedding (U labeled by
+    the LLM with that prompt) against the dataset's task embedding (its labeled training data), by cosine; ``method``
     is the task-embedding method (``fisher`` or ``prompt``). The dataset's DTE needs its labels."""
 
     name = "fute-fisher"
@@ -230,7 +230,7 @@ class Fute(Selector):
 
 @register
 class FutePrompt(Fute):
-    """FUTE with TuPaTE (``prompt``, a tuned soft prompt) as the embedding method (Xia et al. 2024)."""
+    """FUTE with an input-level soft prompt (``prompt``) as the embedding method (Wang, Xu, Gui and He, 2024)."""
 
     name = "fute-prompt"
     method = "prompt"

@@ -7,6 +7,7 @@ from typing import Any
 from fute.methods.base import Method, MethodConfig
 from fute.methods.baselines import DataSize, TextEmb
 from fute.methods.fisher import Fisher, FisherConfig
+from fute.methods.prefix import PrefixConfig, PrefixTuning
 from fute.methods.prompt import PromptConfig, PromptTuning
 from fute.registry import Registry
 
@@ -23,8 +24,9 @@ def get_method(name: str, **options: Any) -> Method:
     return METHODS.create(name, **options)
 
 
-for _cls in (Fisher, PromptTuning, TextEmb, DataSize):
+for _cls in (Fisher, PrefixTuning, PromptTuning, TextEmb, DataSize):
     register_method(_cls)
 
-__all__ = ["METHODS", "DataSize", "Fisher", "FisherConfig", "Method", "MethodConfig", "PromptConfig",
+__all__ = ["METHODS", "DataSize", "Fisher", "FisherConfig", "Method", "MethodConfig", "PrefixConfig",
+           "PrefixTuning", "PromptConfig",
            "PromptTuning", "TextEmb", "get_method", "register_method"]

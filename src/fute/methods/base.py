@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import nn
-from tqdm.auto import tqdm
 
 from fute.errors import ConfigError
 from fute.samples import Samples
-from fute.surrogate import Encoded, Forward, Surrogate, TaskHead
+from fute.surrogate import Surrogate
 
 
 def not_in_space(default: Any) -> Any:
@@ -102,48 +99,3 @@ def seed_everything(seed: int) -> None:
 
 def target_tensor(samples: Samples, idx: np.ndarray) -> torch.Tensor | None:
     return None if samples.targets is None else torch.from_numpy(np.asarray(samples.targets[idx]))
-
-
-def train_head(surrogate: Surrogate, samples: Samples, enc: Encoded, head: TaskHead, *,
-               params: list[tuple[list[nn.Parameter], float]], epochs: float, batch_size: int, seed: int,
-               model: nn.Module | None = None, prompt: nn.Parameter | None = None, desc: str = "training",
-               progress: bool = True) -> list[float]:
-    """A short, seeded AdamW run of ``head`` (and the given parameter groups) on the samples.
-
-    ``model`` is a trainable copy of the backbone for fine-tuning; ``prompt`` a soft prompt for
-    prompt tuning. Returns the loss of each step.
-    """
-    groups = [{"params": ps, "lr": lr} for ps, lr in params if ps]
-    opt = torch.optim.AdamW(groups, weight_decay=0.0)
-    rng = np.random.default_rng(seed)
-    steps_per_epoch = -(-len(enc) // batch_size)
-    total = max(1, round(epochs * steps_per_epoch))
-    losses: list[float] = []
-    if model is not None:
-        model.train()
-    bar = tqdm(total=total, desc=desc, unit="step", disable=not progress, leave=False)
-    for idx, batch in _epochs(surrogate, enc, batch_size, rng, total):
-        fwd: Forward = surrogate.forward(batch, model=model, prompt=prompt)
-        loss = head.loss(fwd, batch, target_tensor(samples, idx))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-        bar.update(1)
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    bar.close()
-    if model is not None:
-        model.eval()
-    return losses
-
-
-def _epochs(surrogate: Surrogate, enc: Encoded, batch_size: int, rng: np.random.Generator,
-            total: int) -> Iterator[tuple[np.ndarray, dict]]:
-    """``total`` shuffled batches, re-shuffling at each epoch."""
-    done = 0
-    while done < total:
-        for item in surrogate.batches(enc, batch_size, rng.permutation(len(enc))):
-            if done == total:
-                return
-            done += 1
-            yield item

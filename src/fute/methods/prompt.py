@@ -1,11 +1,13 @@
-"""`prompt`: TuPaTE (Zhou et al., 2022) with prompt tuning, run on the fixed surrogate, as FUTE does.
+"""`prompt`: an input-level soft prompt (prompt tuning, Lester et al. 2021) tuned on the frozen surrogate.
 
-A soft prompt of ``n_tokens`` vectors is prepended to the input embeddings of the frozen surrogate
-and tuned, with a task head, on the samples. Every task starts from the same seeded prompt (drawn
-from the surrogate's own token embeddings), so what differs between tasks is what tuning did:
-the vector is the tuned prompt minus its initialisation (``relative_to_init``), averaged over the
-prompt tokens (``reduce="mean"``, hidden_size values; TuPaTE's average over prompt positions) or
-kept whole (``reduce="flatten"``, n_tokens x hidden_size).
+This is **not** TuPaTE's embedding (Zhou et al., 2022; FUTE's variant is ``prefix``): there is one
+prompt, at the input only, not a prefix at every layer. ``n_tokens`` vectors are prepended to the
+input embeddings of the frozen surrogate and tuned with a task head, after the head has been fitted
+on the frozen features (``fute.methods.training``: probe, then tuning with early stopping on a
+held-out slice). Every task starts from the same seeded prompt (drawn from the surrogate's own token
+embeddings), so what differs between tasks is what tuning did: the vector is the tuned prompt minus
+its initialisation (``relative_to_init``), averaged over the prompt tokens (``reduce="mean"``,
+hidden_size values) or kept whole (``reduce="flatten"``, n_tokens x hidden_size).
 
 Implemented directly rather than through peft's PromptTuning: the same code path then serves
 encoder, decoder and encoder-decoder surrogates and every task head (soft labels, regression, QA).
@@ -20,17 +22,18 @@ import torch
 from torch import nn
 
 from fute.errors import ConfigError
-from fute.methods.base import Method, MethodConfig, train_head
+from fute.methods.base import Method
+from fute.methods.training import TrainedConfig, train_task, warn_if_not_converged
 from fute.samples import Samples
-from fute.surrogate import Surrogate, TaskHead
+from fute.surrogate import Surrogate
 
 
 @dataclass
-class PromptConfig(MethodConfig):
+class PromptConfig(TrainedConfig):
     n_tokens: int = 16
-    epochs: float = 3.0
-    learning_rate: float = 3e-2  # prompt
-    head_learning_rate: float = 3e-3
+    max_epochs: int = 4
+    learning_rate: float = 3e-2  # the prompt
+    head_learning_rate: float = 1e-3
     reduce: str = "mean"  # mean | flatten
     relative_to_init: bool = True
 
@@ -46,12 +49,11 @@ class PromptTuning(Method):
         enc = surrogate.encode(samples, reserve=cfg.n_tokens)
         init = initial_prompt(surrogate, cfg.n_tokens, cfg.seed)
         self.prompt_ = nn.Parameter(init.clone())
-        self.head_ = TaskHead(samples.task, surrogate.hidden_size, samples.num_labels)
-        self.losses_ = train_head(
-            surrogate, samples, enc, self.head_,
-            params=[([self.prompt_], cfg.learning_rate), (list(self.head_.parameters()), cfg.head_learning_rate)],
-            epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed, prompt=self.prompt_,
+        self.head_, self.training_ = train_task(
+            surrogate, enc, samples, cfg, params=[self.prompt_],
+            forward=lambda batch: surrogate.forward(batch, prompt=self.prompt_),
             desc=f"prompt: tune {samples.short_name}", progress=progress)
+        warn_if_not_converged(self.training_, samples.where, "max_epochs")
         tuned = self.prompt_.detach() - (init if cfg.relative_to_init else 0)
         return (tuned.mean(dim=0) if cfg.reduce == "mean" else tuned.flatten()).double().numpy()
 

@@ -1,0 +1,273 @@
+"""Do the vectors measure the task? Self-retrieval, cap and seed stability, the label-count confound, cost.
+
+For every dataset D of the data folder and every method:
+- ``A`` and ``B``: two disjoint halves of D's training split (a seed-0 shuffle, even and odd positions),
+  each embedded apart at the method's defaults (``max_examples`` 1,000, seed 0);
+- ``A250``: half A capped at 250 rows; ``A-seed1``: half A with seed 1 (another sample, held-out slice
+  and initialisation).
+
+Measures (all from cosines of the stored vectors):
+- self-retrieval: the nearest of the other 2N-1 half-vectors to each half is its own other half
+  (count, and the margin: cosine to the own half minus the best other dataset's);
+- cap stability: cos(D@250, D@1000) against the nearest other dataset at 250 rows, max_E cos(D@250, E@250);
+- seed stability: cos(D seed 0, D seed 1) against D's nearest other dataset (seed 0);
+- label-count confound: mean cosine of pairs in different categories with the same number of labels,
+  against pairs in the same category with different numbers of labels (the second should be higher);
+- cost: seconds and peak resident memory of each 1,000-row vector (halves A and B: nothing cached yet).
+
+Every (method, dataset, variant) job writes one small JSON under ``--jobs`` as it finishes, so an
+interrupted run, or a run on another machine with the committed files, continues where it stopped.
+
+    python bench/embedding_quality.py --data ../shared/data --method fisher --method textemb
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import threading
+import time
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+VARIANTS = ("A", "B", "A250", "A-seed1")
+# Task families, fixed before any vector was looked at: the pack's categories, with STS-B's "similarity"
+# joined to "paraphrase" (both judge whether two sentences mean the same).
+FAMILY = {"similarity": "paraphrase"}
+
+
+def halves(samples):
+    """Two disjoint halves of a training split: a seed-0 shuffle, even and odd positions."""
+    perm = np.random.default_rng(0).permutation(len(samples))
+    return samples.select(np.sort(perm[0::2])), samples.select(np.sort(perm[1::2]))
+
+
+class PeakRSS:
+    """Peak resident memory of this process while the block runs (sampled every 20 ms)."""
+
+    def __enter__(self) -> PeakRSS:
+        import psutil
+
+        self._proc, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+            self._stop.wait(0.02)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+
+def run_job(method: str, name: str, variant: str, folder: Path, sur, options: dict) -> dict:
+    from fute.methods import get_method
+    from fute.samples import load_samples
+
+    a, b = halves(load_samples(folder))
+    data = b if variant == "B" else a
+    opts = {**options, **({"max_examples": 250} if variant == "A250" else {}),
+            **({"seed": 1} if variant == "A-seed1" else {})}
+    m = get_method(method, **opts)
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        vec = m.embed(data, sur, progress=False)
+        seconds = time.perf_counter() - t0
+    training = getattr(m, "training_", None)
+    return {"method": method, "dataset": name, "variant": variant, "rows": min(len(data), m.config.max_examples),
+            "config": m.config.to_dict(), "seconds": round(seconds, 2), "peak_rss_mb": round(mem.peak / 2**20),
+            "training": training.as_dict() if training is not None else None,
+            "vector": [float(f"{x:.6g}") for x in vec]}
+
+
+def cos(a: np.ndarray, b: np.ndarray) -> float:
+    d = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / d) if d > 0 else 0.0
+
+
+def analyse(jobs: dict, info: dict) -> dict:
+    """Every measure for one method, from its jobs {(dataset, variant): job}."""
+    names = sorted({d for d, _ in jobs})
+    vec = {k: np.asarray(j["vector"], dtype=np.float64) for k, j in jobs.items()}
+    out: dict = {"datasets": names}
+    # self-retrieval over the 2N half-vectors
+    halves_ = [(d, h) for d in names for h in ("A", "B") if (d, h) in vec]
+    hits, rows = 0, []
+    for d, h in halves_:
+        other = "B" if h == "A" else "A"
+        if (d, other) not in vec:
+            continue
+        sims = {(e, g): cos(vec[(d, h)], vec[(e, g)]) for e, g in halves_ if (e, g) != (d, h)}
+        nearest = max(sims, key=sims.get)
+        best_other = max((v for (e, _), v in sims.items() if e != d), default=-1.0)
+        hit = nearest == (d, other)
+        hits += hit
+        rows.append({"half": f"{d}/{h}", "own": round(sims[(d, other)], 4), "best_other": round(best_other, 4),
+                     "nearest": f"{nearest[0]}/{nearest[1]}", "margin": round(sims[(d, other)] - best_other, 4),
+                     "hit": hit})
+    out["self_retrieval"] = {"hits": hits, "of": len(rows), "rows": rows}
+    # cap and seed stability
+    cap, seed = [], []
+    for d in names:
+        others = [e for e in names if e != d]
+        if (d, "A250") in vec and (d, "A") in vec:
+            near = max(others, key=lambda e: cos(vec[(d, "A250")], vec[(e, "A250")]) if (e, "A250") in vec else -2)
+            nv = cos(vec[(d, "A250")], vec[(near, "A250")]) if (near, "A250") in vec else None
+            own = cos(vec[(d, "A250")], vec[(d, "A")])
+            cap.append({"dataset": d, "cap_250_vs_1000": round(own, 4), "nearest_other_at_250": near,
+                        "nearest_other_cos": None if nv is None else round(nv, 4),
+                        "holds": nv is not None and own > nv})
+        if (d, "A-seed1") in vec and (d, "A") in vec:
+            near = max(others, key=lambda e: cos(vec[(d, "A")], vec[(e, "A")]) if (e, "A") in vec else -2)
+            nv = cos(vec[(d, "A")], vec[(near, "A")]) if (near, "A") in vec else None
+            own = cos(vec[(d, "A")], vec[(d, "A-seed1")])
+            seed.append({"dataset": d, "seed0_vs_seed1": round(own, 4), "nearest_other": near,
+                         "nearest_other_cos": None if nv is None else round(nv, 4),
+                         "holds": nv is not None and own > nv})
+    out["cap_stability"] = {"holds": sum(r["holds"] for r in cap), "of": len(cap), "rows": cap}
+    out["seed_stability"] = {"holds": sum(r["holds"] for r in seed), "of": len(seed), "rows": seed}
+    # label-count confound, on the A halves
+    same_labels, same_family = [], []
+    for d, e in combinations([n for n in names if (n, "A") in vec], 2):
+        fd, fe = info[d]["family"], info[e]["family"]
+        c = cos(vec[(d, "A")], vec[(e, "A")])
+        if fd != fe and info[d]["labels"] == info[e]["labels"]:
+            same_labels.append((d, e, c))
+        if fd == fe and info[d]["labels"] != info[e]["labels"]:
+            same_family.append((d, e, c))
+    out["label_count_confound"] = {
+        "different_family_same_labels": {"mean": _mean([c for *_, c in same_labels]), "pairs": len(same_labels)},
+        "same_family_different_labels": {"mean": _mean([c for *_, c in same_family]), "pairs": len(same_family),
+                                         "list": [[d, e, round(c, 4)] for d, e, c in same_family]},
+    }
+    lc = out["label_count_confound"]
+    lc["holds"] = (lc["same_family_different_labels"]["mean"] or -2) > (lc["different_family_same_labels"]["mean"] or 2)
+    # cost of the cold 1,000-row vectors
+    cold = [j for (d, v), j in jobs.items() if v in ("A", "B") and j["rows"] >= 1000]
+    out["cost"] = {"vectors": len(cold), "seconds_median": _median([j["seconds"] for j in cold]),
+                   "seconds_max": max((j["seconds"] for j in cold), default=None),
+                   "peak_rss_mb_max": max((j["peak_rss_mb"] for j in cold), default=None),
+                   "within_2_min": sum(j["seconds"] <= 120 for j in cold)}
+    trained = [j["training"] for j in jobs.values() if j.get("training")]
+    out["converged"] = {"converged": sum(t["converged"] for t in trained), "of": len(trained)}
+    return out
+
+
+def _mean(x: list[float]) -> float | None:
+    return round(float(np.mean(x)), 4) if x else None
+
+
+def _median(x: list[float]) -> float | None:
+    return round(float(np.median(x)), 2) if x else None
+
+
+def markdown(results: dict, command: str) -> str:
+    lines = ["# Embedding quality: do the vectors measure the task?", "", f"Command: `{command}`", "",
+             "| method | self-retrieval | mean margin | cap 250 vs 1000 holds | seed 0 vs 1 holds | "
+             "same family, other label count | other family, same label count | confound gone | "
+             "s / 1000-row vector (median, max) | peak RSS MB | converged |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+    for m, r in results["methods"].items():
+        sr, lc, c = r["self_retrieval"], r["label_count_confound"], r["cost"]
+        margin = _mean([x["margin"] for x in sr["rows"]])
+        lines.append(f"| {m} | {sr['hits']} of {sr['of']} | {margin} | {r['cap_stability']['holds']} of "
+                     f"{r['cap_stability']['of']} | {r['seed_stability']['holds']} of {r['seed_stability']['of']} | "
+                     f"{lc['same_family_different_labels']['mean']} | {lc['different_family_same_labels']['mean']} | "
+                     f"{'yes' if lc['holds'] else 'no'} | {c['seconds_median']}, {c['seconds_max']} | "
+                     f"{c['peak_rss_mb_max']} | {r['converged']['converged']} of {r['converged']['of']} |")
+    for m, r in results["methods"].items():
+        lines += ["", f"## {m}", "", "| dataset | own other half | best other | nearest | cap 250 vs 1000 | "
+                  "nearest other @250 | seed 0 vs 1 | nearest other |", "|---|---:|---:|---|---:|---|---:|---|"]
+        cap = {x["dataset"]: x for x in r["cap_stability"]["rows"]}
+        seed = {x["dataset"]: x for x in r["seed_stability"]["rows"]}
+        for x in r["self_retrieval"]["rows"]:
+            d, h = x["half"].split("/")
+            if h != "A":
+                continue
+            cp, sd = cap.get(d, {}), seed.get(d, {})
+            lines.append(f"| {d} | {x['own']} | {x['best_other']} | {x['nearest']} | {cp.get('cap_250_vs_1000')} | "
+                         f"{cp.get('nearest_other_at_250')} ({cp.get('nearest_other_cos')}) | "
+                         f"{sd.get('seed0_vs_seed1')} | {sd.get('nearest_other')} ({sd.get('nearest_other_cos')}) |")
+    return "\n".join(lines) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    p.add_argument("--method", action="append", help="fisher, prefix, prompt, textemb (repeat); default fisher, "
+                                                     "textemb")
+    p.add_argument("--dataset", action="append", help="only these datasets (default: every folder in --data)")
+    p.add_argument("--jobs", default=str(RESULTS / "embedding_quality_jobs"))
+    p.add_argument("--results", default=str(RESULTS / "embedding_quality"))
+    p.add_argument("--report-only", action="store_true", help="tables from the finished jobs; compute nothing")
+    p.add_argument("--option", action="append", default=[], help="METHOD:KEY=VALUE for every job of METHOD")
+    args = p.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    methods = args.method or ["fisher", "textemb"]
+    data = Path(args.data)
+    names = args.dataset or sorted(d.name for d in data.iterdir() if (d / "train.jsonl").is_file())
+    options: dict[str, dict] = {m: {} for m in methods}
+    for o in args.option:
+        m, kv = o.split(":", 1)
+        k, v = kv.split("=", 1)
+        options.setdefault(m, {})[k] = json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
+    jobs_dir = Path(args.jobs)
+    todo = [(m, d, v) for m in methods for d in names for v in VARIANTS
+            if not (jobs_dir / m / f"{d}-{v}.json").exists()]
+    if todo and not args.report_only:
+        from fute.surrogate import load_surrogate
+
+        sur = load_surrogate("default")
+        print(f"{len(todo)} jobs to run ({sum(1 for _ in names) * len(VARIANTS) * len(methods) - len(todo)} done)",
+              flush=True)
+        t_start = time.perf_counter()
+        for i, (m, d, v) in enumerate(todo, 1):
+            job = run_job(m, d, v, data / d, sur, options.get(m, {}))
+            _write(jobs_dir / m / f"{d}-{v}.json", json.dumps(job))
+            per = (time.perf_counter() - t_start) / i
+            print(f"[{i}/{len(todo)}] {m} {d} {v}: {job['seconds']} s, {job['peak_rss_mb']} MB"
+                  f"{'' if not job['training'] else ', ' + job['training']['stopped']}; "
+                  f"about {per * (len(todo) - i) / 60:.0f} min left", flush=True)
+    info = {}
+    for d in names:
+        meta = json.loads((data / d / "dataset.json").read_text())
+        labels = meta.get("labels") or meta.get("label_names") or []
+        n = len(labels) if meta.get("task_type", "classification") == "classification" else 1
+        info[d] = {"family": FAMILY.get(meta.get("category"), meta.get("category")), "labels": n}
+    results = {"command": "python bench/embedding_quality.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+               "variants": list(VARIANTS), "families": info, "methods": {}}
+    for m in methods:
+        got = {}
+        for d in names:
+            for v in VARIANTS:
+                f = jobs_dir / m / f"{d}-{v}.json"
+                if f.exists():
+                    got[(d, v)] = json.loads(f.read_text())
+        if got:
+            results["methods"][m] = analyse(got, info)
+    out = Path(args.results)
+    _write(out.with_suffix(".json"), json.dumps(results, indent=1))
+    _write(out.with_suffix(".md"), markdown(results, results["command"]))
+    print(markdown(results, results["command"]).split("\n## ")[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

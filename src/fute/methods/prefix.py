@@ -1,0 +1,124 @@
+"""`prefix`: TuPaTE (Zhou et al., 2022) as FUTE (Wang, Xu, Gui and He, ACL Findings 2024) runs it: prefix
+tuning (Li & Liang, 2021) of the frozen surrogate, the vector being the tuned prefix.
+
+Every self-attention layer gets ``n_tokens`` trainable key and value vectors that every token of the
+input attends to (the input's own keys and values are unchanged). The prefix is tuned with a task head,
+after the head has been fitted on the frozen features (``fute.methods.training``: probe, then tuning
+with early stopping on a held-out slice), at FUTE's prefix learning rate 1e-2. The vector is the
+tuned prefix's keys and values averaged over layers and flattened (2 x n_tokens x hidden_size), as
+FUTE's code takes it; every task starts from the same seeded prefix (the surrogate's own keys and
+values of ``n_tokens`` seeded vocabulary entries), and ``relative_to_init`` subtracts it, so that the
+shared start does not dominate every cosine.
+
+peft's PrefixTuning injects the prefix as a key/value cache, which encoder-only models such as the
+default surrogate (a BERT) do not read; the prefix is therefore added inside the attention modules
+themselves, for the query/key/value attention of BERT-style encoders (BERT, RoBERTa, MiniLM, ELECTRA).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fute.errors import ConfigError
+from fute.methods.base import Method
+from fute.methods.prompt import initial_prompt
+from fute.methods.training import TrainedConfig, train_task, warn_if_not_converged
+from fute.samples import Samples
+from fute.surrogate import Surrogate
+
+
+@dataclass
+class PrefixConfig(TrainedConfig):
+    n_tokens: int = 16  # FUTE's prefix length
+    max_epochs: int = 4
+    learning_rate: float = 1e-2  # the prefix; FUTE's learning rate for prefix tuning
+    head_learning_rate: float = 1e-3
+    relative_to_init: bool = True
+
+
+class PrefixTuning(Method):
+    name = "prefix"
+    config_class = PrefixConfig
+
+    def _embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool) -> np.ndarray:
+        cfg: PrefixConfig = self.config
+        layers = attention_layers(surrogate)
+        enc = surrogate.encode(samples)
+        init = initial_prefix(surrogate, layers, cfg.n_tokens, cfg.seed)  # [L, 2, P, H]
+        self.prefix_ = nn.Parameter(init.clone())
+        state: dict[str, Any] = {}
+
+        def forward(batch: dict[str, torch.Tensor]) -> Any:
+            state["mask"] = batch["attention_mask"]  # the prefix acts only here, not in the frozen-feature pass
+            try:
+                return surrogate.forward(batch)
+            finally:
+                state.pop("mask")
+
+        with prefixed(layers, self.prefix_, state):
+            self.head_, self.training_ = train_task(surrogate, enc, samples, cfg, params=[self.prefix_],
+                                                    forward=forward, desc=f"prefix: tune {samples.short_name}",
+                                                    progress=progress)
+        warn_if_not_converged(self.training_, samples.where, "max_epochs")
+        tuned = self.prefix_.detach() - (init if cfg.relative_to_init else 0)
+        return tuned.mean(dim=0).flatten().double().numpy()
+
+
+def attention_layers(surrogate: Surrogate) -> list[nn.Module]:
+    """The self-attention modules with query/key/value projections, in layer order."""
+    found = [m for m in surrogate.model.modules()
+             if all(isinstance(getattr(m, a, None), nn.Linear) for a in ("query", "key", "value"))
+             and hasattr(m, "attention_head_size") and hasattr(m, "num_attention_heads")]
+    if not found:
+        raise ConfigError(f"prefix: surrogate '{surrogate.name}' has no BERT-style query/key/value attention; "
+                          "use --method fisher or --method prompt with it")
+    return found
+
+
+@torch.no_grad()
+def initial_prefix(surrogate: Surrogate, layers: list[nn.Module], n_tokens: int, seed: int) -> torch.Tensor:
+    """Each layer's own keys and values of ``n_tokens`` seeded token embeddings: [L, 2, P, H]."""
+    tokens = initial_prompt(surrogate, n_tokens, seed)
+    return torch.stack([torch.stack([m.key(tokens), m.value(tokens)]) for m in layers]).clone()
+
+
+@contextmanager
+def prefixed(layers: list[nn.Module], prefix: nn.Parameter, state: dict[str, Any]) -> Iterator[None]:
+    """Attention modules that also attend to ``prefix`` (padding masked by ``state["mask"]``), restored after."""
+    originals = [m.forward for m in layers]
+    for i, m in enumerate(layers):
+        m.forward = _prefixed_forward(m, originals[i], prefix, i, state)
+    try:
+        yield
+    finally:
+        for m, f in zip(layers, originals, strict=True):
+            m.forward = f
+
+
+def _prefixed_forward(m: nn.Module, original: Any, prefix: nn.Parameter, i: int, state: dict[str, Any]) -> Any:
+    def forward(hidden_states: torch.Tensor, attention_mask: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if "mask" not in state:
+            return original(hidden_states, attention_mask, *args, **kwargs)
+        b, t, _ = hidden_states.shape
+        h, d = m.num_attention_heads, m.attention_head_size
+
+        def heads(x: torch.Tensor) -> torch.Tensor:
+            return x.view(x.shape[0], -1, h, d).transpose(1, 2)
+
+        p = prefix[i].unsqueeze(1).expand(-1, b, -1, -1)  # [2, B, P, H]
+        q = heads(m.query(hidden_states))
+        k = torch.cat([heads(p[0]), heads(m.key(hidden_states))], dim=2)
+        v = torch.cat([heads(p[1]), heads(m.value(hidden_states))], dim=2)
+        mask = state["mask"].bool()
+        keep = torch.cat([torch.ones((b, p.shape[2]), dtype=torch.bool), mask], dim=1)[:, None, None, :]
+        out = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+        return out.transpose(1, 2).reshape(b, t, h * d), None
+
+    return forward

@@ -1,0 +1,110 @@
+"""The surrogate learns the task before it is measured, and the vector then measures the task, not the run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fute.methods import METHODS, get_method
+from fute.methods.training import TrainingReport, holdout_split
+from fute.samples import Samples
+from tests.conftest import make_classification
+
+TRAINED = ("fisher", "prompt", "prefix")
+# the only field kept out of the space id: it picks which rows are used (test_cap_and_seed_move_less_than_task)
+OUT_OF_SPACE = {"max_examples"}
+
+
+def place_task(n: int, seed: int = 0) -> Samples:
+    """Another task over similar inputs: is a place ('city', 'river', 'street', 'house') or a being named?"""
+    rng = np.random.default_rng(seed + 100)
+    places, beings = ["city", "river", "street", "house"], ["dog", "cat", "man", "child"]
+    texts, labels = [], []
+    for i in range(n):
+        y = i % 2
+        words = list(rng.choice(["the", "a", "is", "was", "very", "big", "small", "red", "blue"], 4))
+        texts.append(" ".join([*words, rng.choice(places if y else beings)]))
+        labels.append(["being", "place"][y])
+    return Samples.from_labels(texts, labels, source=f"places-{seed}")
+
+
+def cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@pytest.fixture(scope="module")
+def tiny_mean(tiny_paths):
+    """The tiny encoder, mean-pooled like the default surrogate: its frozen features carry the toy task's words."""
+    from fute.surrogate import Surrogate
+
+    return Surrogate(str(tiny_paths["encoder"]), max_length=32, pooling="mean")
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_training_lowers_the_heldout_loss_on_a_separable_task(tiny_mean, name):
+    opts = {"learning_rate": 1e-3} if name == "fisher" else {"learning_rate": 1e-1, "n_tokens": 4}
+    m = get_method(name, batch_size=8, max_epochs=10, patience=2, **opts)
+    m.embed(make_classification(160), tiny_mean, progress=False)
+    r: TrainingReport = m.training_
+    assert r.rows_heldout == 32 and r.rows_train == 128
+    assert r.initial_heldout_loss == pytest.approx(np.log(2), rel=1e-4)  # the zero head: uniform
+    assert r.learned and r.probe_heldout_loss < 0.8 * np.log(2), r  # the probe alone learns the toy task
+    assert r.heldout_loss <= min(r.history) + 1e-6 and r.heldout_loss < 0.8 * np.log(2)  # best epoch kept
+    assert r.stopped == "patience" and r.converged and r.finetune_steps == 16 * r.finetune_epochs
+    if name == "fisher":
+        assert r.heldout_loss < r.probe_heldout_loss  # fine-tuning added to the probe
+
+
+def test_the_card_records_how_training_ended(tiny, tmp_path):
+    from fute.embed import embed_samples
+
+    vec = embed_samples(make_classification(40), "toy", surrogate=tiny, store=tmp_path / "s", progress=False,
+                        batch_size=8, max_epochs=1)
+    t = vec.card["training"]
+    assert {"rows_train", "rows_heldout", "finetune_steps", "train_loss", "heldout_loss", "converged",
+            "learned", "stopped", "history"} <= set(t)
+    assert t["finetune_steps"] == 4 and t["rows_heldout"] == 8
+
+
+def test_a_run_that_learns_nothing_says_so(tiny):
+    noise = Samples.from_labels(["the a is the"] * 400, ["x", "y"] * 200, source="noise")  # nothing to learn
+    m = get_method("fisher", batch_size=8, max_epochs=1)
+    with pytest.warns(UserWarning, match="learned nothing"):
+        vec = m.embed(noise, tiny, progress=False)
+    assert not m.training_.learned and np.abs(vec).sum() > 0  # not the zero vector of an untrained head
+
+
+def test_budget_without_convergence_warns_once(tiny):
+    m = get_method("fisher", batch_size=8, max_epochs=1, patience=3, learning_rate=1e-3)
+    with pytest.warns(UserWarning, match="budget") as got:
+        m.embed(make_classification(60), tiny, progress=False)
+    assert m.training_.stopped == "budget" and not m.training_.converged
+    assert sum("budget" in str(w.message) for w in got) == 1
+
+
+def test_holdout_split_is_seeded_and_disjoint():
+    a, b = holdout_split(100, 0.2, 0)
+    assert len(b) == 20 and not set(a) & set(b) and len(a) + len(b) == 100
+    np.testing.assert_array_equal(b, holdout_split(100, 0.2, 0)[1])
+    assert not np.array_equal(b, holdout_split(100, 0.2, 1)[1])
+    assert len(holdout_split(12, 0.2, 0)[1]) == 0  # too few rows to spare five
+
+
+def test_cap_and_seed_move_less_than_task(tiny):
+    """The space means what it says: another row cap or seed of one task stays nearer than another task."""
+    task, other = make_classification(160), place_task(160)
+    base = get_method("fisher", batch_size=8, max_examples=120).embed(task, tiny, progress=False)
+    capped = get_method("fisher", batch_size=8, max_examples=60).embed(task, tiny, progress=False)
+    reseeded = get_method("fisher", batch_size=8, max_examples=120, seed=1).embed(task, tiny, progress=False)
+    far = get_method("fisher", batch_size=8, max_examples=120).embed(other, tiny, progress=False)
+    assert cos(base, capped) > cos(base, far) and cos(capped, base) > cos(capped, far)
+    assert cos(base, reseeded) > cos(base, far)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_config_field_is_in_the_space_or_known_not_to_move_it(name):
+    cfg = get_method(name).config
+    out = {f.name for f in dataclasses.fields(cfg)} - set(cfg.space_dict())
+    assert out == OUT_OF_SPACE, f"{name}: fields out of the space id need a test that they do not move coordinates"
