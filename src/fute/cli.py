@@ -24,7 +24,7 @@ err = Console(stderr=True)
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store folder or postgresql:// URL (default: "
                                                                  "$FUTE_STORE, else $FUTE_HOME/store, else "
                                                                  "~/.cache/fute/store)")]
-MethodOpt = Annotated[str, typer.Option(help="fisher | prompt | textemb | datasize")]
+MethodOpt = Annotated[str, typer.Option(help="fisher | prefix | prompt | textemb | datasize")]
 SurrogateOpt = Annotated[str, typer.Option(help="Surrogate: 'default' (all-MiniLM-L6-v2), hub id or path; "
                                                 "vectors compare only within one surrogate")]
 MaxExamplesOpt = Annotated[int | None, typer.Option(help="Seeded sample cap (default: the method's, 1000)")]
@@ -158,7 +158,7 @@ def embed_model_cmd(
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Embed a model (its MTE): U labeled by the model, embedded in the same space as datasets (fisher, prompt)."""
+    """Embed a model (its MTE): U labeled by the model, embedded in the space of datasets (fisher, prefix, prompt)."""
     from fute.execute import EmbedSpec, embed_many
     from fute.targets.prompts import load_prompt_set
 
@@ -365,7 +365,7 @@ def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped
 
 
 @app.command("demo")
-def demo_cmd(method: Annotated[str, typer.Option(help="fisher | prompt | textemb")] = "fisher",
+def demo_cmd(method: Annotated[str, typer.Option(help="fisher | prefix | prompt | textemb")] = "fisher",
              map_out: Annotated[str | None, typer.Option(help="Map of the datasets: writes MAP_OUT.png and "
                                                               ".html (default: $FUTE_HOME/demo-map)")] = None,
              store: StoreOpt = None, quiet: QuietOpt = False) -> None:

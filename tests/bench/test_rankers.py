@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from fute.bench.rankers import RANKERS, CurveGrad, RankContext, curve_slope, get_ranker, rank_all
 from fute.errors import ConfigError
@@ -45,12 +46,27 @@ def test_embedding_rankers_reuse_stored_vectors(context):
     assert len(context.store.vectors()) == stored
 
 
-def test_own_model_rankers_use_each_task_model(context):
-    ranker = get_ranker("taskemb").fit(context)
-    spaces = {v.space_id for v in context.store.vectors() if v.card["space"]["method"] == "fisher"
-              and v.card["space"]["surrogate"]["name"] in context.truth["target_models"].values()}
-    assert len(spaces) == len(context.names)  # one space per task model, compared on purpose
-    assert ranker.targets_["pos"].shape == get_ranker("fute-fisher").fit(context).targets_["pos"].shape
+def test_own_model_rankers_take_each_task_model_with_its_own_head(context, tmp_path):
+    """TaskEmb and TuPaTE as first proposed: the task model's own trained head, nothing retrained."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from fute.methods.fisher import classifier_fisher
+    from fute.methods.prefix import classifier_prefix
+
+    taskemb, tupate = get_ranker("taskemb").fit(context), get_ranker("tupate").fit(context)
+    model_dir = context.truth["target_models"]["pos"]
+    samples = context.samples("pos").take(context.embed_examples, 0)
+    np.testing.assert_array_equal(taskemb.targets_["pos"], classifier_fisher(model_dir, samples))  # from the folder
+    np.testing.assert_array_equal(tupate.targets_["pos"], classifier_prefix(model_dir, samples))
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    hidden, layers = model.config.hidden_size, model.config.num_hidden_layers
+    assert taskemb.targets_["pos"].shape == ((layers + 1) * hidden,)
+    assert tupate.targets_["pos"].shape == (2 * 16 * hidden,)
+    torch.manual_seed(1)
+    model.classifier.weight.data = torch.randn_like(model.classifier.weight)  # the same backbone, another head
+    model.save_pretrained(tmp_path / "other-head")
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(tmp_path / "other-head")
+    assert not np.allclose(classifier_fisher(str(tmp_path / "other-head"), samples), taskemb.targets_["pos"])
 
 
 def test_datasize_and_random():

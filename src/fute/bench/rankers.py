@@ -164,39 +164,45 @@ class FuteMTE(EmbeddingRanker):
 
 class OwnModelRanker(EmbeddingRanker):
     """The model-specific original: each dataset embedded with *its own* fine-tuned task model (the
-    no-transfer model of the run, trained on the same examples) as the backbone. Every vector then
-    lives in a space of its own; the cosine across those spaces is what the original methods compute
-    (same architecture, same coordinates by name), done here on purpose, not by accident."""
-
-    method: ClassVar[str]
+    no-transfer model of the run, trained on the same examples), its trained head included and nothing
+    retrained. Every vector then lives in a space of its own; the cosine across those spaces is what the
+    original methods compute (same architecture, same coordinates by name), done here on purpose."""
 
     def target_vector(self, name: str) -> np.ndarray:
-        return self.context_.dte(name, self.method, surrogate=self.context_.truth["target_models"][name])
+        samples = self.context_.samples(name).take(self.context_.embed_examples, 0)
+        return self.own_vector(self.context_.truth["target_models"][name], samples)
+
+    @staticmethod
+    def own_vector(model_dir: str, samples: Any) -> np.ndarray:
+        raise NotImplementedError
 
 
 @register
 class TaskEmbOriginal(OwnModelRanker):
     """TaskEmb as in Vu et al. (2020): the diagonal Fisher on each task's own fine-tuned model, with its own
-    trained head and no retraining (``fute.methods.fisher.classifier_fisher``), from the examples it was
-    trained on."""
+    trained head (``fute.methods.fisher.classifier_fisher``)."""
 
     name = "taskemb"
-    method = "fisher"
 
-    def target_vector(self, name: str) -> np.ndarray:
+    @staticmethod
+    def own_vector(model_dir: str, samples: Any) -> np.ndarray:
         from fute.methods.fisher import classifier_fisher
 
-        samples = self.context_.samples(name).take(self.context_.embed_examples, 0)
-        return classifier_fisher(self.context_.truth["target_models"][name], samples)
+        return classifier_fisher(model_dir, samples)
 
 
 @register
 class TuPaTEOriginal(OwnModelRanker):
-    """TuPaTE as in Zhou et al. (2022), approximately: a soft prompt tuned on each task's own fine-tuned
-    backbone. Its trained head is not used yet: the backbone is loaded as a surrogate, with a new head."""
+    """TuPaTE as in Zhou et al. (2022): a prefix tuned on each task's own fine-tuned model, whose backbone and
+    trained head stay frozen (``fute.methods.prefix.classifier_prefix``)."""
 
     name = "tupate"
-    method = "prompt"
+
+    @staticmethod
+    def own_vector(model_dir: str, samples: Any) -> np.ndarray:
+        from fute.methods.prefix import classifier_prefix
+
+        return classifier_prefix(model_dir, samples)
 
 
 @register

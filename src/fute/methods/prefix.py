@@ -28,7 +28,7 @@ from torch import nn
 
 from fute.errors import ConfigError
 from fute.methods.base import Method
-from fute.methods.prompt import initial_prompt
+from fute.methods.prompt import seeded_token_embeddings
 from fute.methods.training import TrainedConfig, train_task, warn_if_not_converged
 from fute.samples import Samples
 from fute.surrogate import Surrogate
@@ -71,21 +71,24 @@ class PrefixTuning(Method):
         return tuned.mean(dim=0).flatten().double().numpy()
 
 
-def attention_layers(surrogate: Surrogate) -> list[nn.Module]:
+def attention_layers(surrogate: Surrogate | nn.Module) -> list[nn.Module]:
     """The self-attention modules with query/key/value projections, in layer order."""
-    found = [m for m in surrogate.model.modules()
+    model = surrogate.model if isinstance(surrogate, Surrogate) else surrogate
+    found = [m for m in model.modules()
              if all(isinstance(getattr(m, a, None), nn.Linear) for a in ("query", "key", "value"))
              and hasattr(m, "attention_head_size") and hasattr(m, "num_attention_heads")]
     if not found:
-        raise ConfigError(f"prefix: surrogate '{surrogate.name}' has no BERT-style query/key/value attention; "
+        name = surrogate.name if isinstance(surrogate, Surrogate) else type(model).__name__
+        raise ConfigError(f"prefix: '{name}' has no BERT-style query/key/value attention; "
                           "use --method fisher or --method prompt with it")
     return found
 
 
 @torch.no_grad()
-def initial_prefix(surrogate: Surrogate, layers: list[nn.Module], n_tokens: int, seed: int) -> torch.Tensor:
+def initial_prefix(surrogate: Surrogate | nn.Module, layers: list[nn.Module], n_tokens: int, seed: int) -> torch.Tensor:
     """Each layer's own keys and values of ``n_tokens`` seeded token embeddings: [L, 2, P, H]."""
-    tokens = initial_prompt(surrogate, n_tokens, seed)
+    model = surrogate.model if isinstance(surrogate, Surrogate) else surrogate
+    tokens = seeded_token_embeddings(model, n_tokens, seed)
     return torch.stack([torch.stack([m.key(tokens), m.value(tokens)]) for m in layers]).clone()
 
 
@@ -122,3 +125,71 @@ def _prefixed_forward(m: nn.Module, original: Any, prefix: nn.Parameter, i: int,
         return out.transpose(1, 2).reshape(b, t, h * d), None
 
     return forward
+
+
+def classifier_prefix(model_dir: str, samples: Samples, config: PrefixConfig | None = None, *,
+                      max_length: int = 128) -> np.ndarray:
+    """TuPaTE as Zhou et al. (2022) take it: a prefix tuned on the task's own fine-tuned classifier, whose
+    backbone and trained head stay frozen; the vector is taken as ``prefix`` takes it.
+
+    Trained with the same rule as every method here: epochs until the held-out loss has not improved for
+    ``patience`` epochs (or ``max_epochs``), the best epoch kept (no probe: the head is already trained).
+    ``samples`` carry the labels in the order the classifier was trained with.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from fute.methods.training import head_loss, holdout_split
+    from fute.surrogate import _quiet_transformers
+
+    _quiet_transformers()
+    cfg = config or PrefixConfig()
+    torch.manual_seed(cfg.seed)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    layers = attention_layers(model)
+    init = initial_prefix(model, layers, cfg.n_tokens, cfg.seed)
+    prefix = nn.Parameter(init.clone())
+    state: dict[str, Any] = {}
+    targets = torch.from_numpy(np.asarray(samples.targets))
+    task = "regression" if samples.task == "regression" else "classification"
+
+    def loss(idx: np.ndarray) -> torch.Tensor:
+        pairs = None if samples.text_pairs is None else [samples.text_pairs[j] for j in idx]
+        enc = tok([samples.texts[j] for j in idx], pairs, truncation=True, max_length=max_length, padding=True,
+                  return_tensors="pt")
+        state["mask"] = enc["attention_mask"]
+        try:
+            return head_loss(task, model(**enc).logits, targets[idx])
+        finally:
+            state.pop("mask")
+
+    train, held = holdout_split(len(samples), cfg.holdout_fraction, cfg.seed)
+    opt = torch.optim.AdamW([prefix], lr=cfg.learning_rate, weight_decay=0.0)
+    rng = np.random.default_rng([cfg.seed, 13])
+
+    def held_loss() -> float:
+        with torch.no_grad():
+            return sum(float(loss(held[i:i + 64])) * len(held[i:i + 64]) for i in range(0, len(held), 64)) / len(held)
+
+    with prefixed(layers, prefix, state):
+        best, best_state, bad = (held_loss(), prefix.detach().clone(), 0) if len(held) else (0.0, None, 0)
+        for _ in range(cfg.max_epochs):
+            perm = train[rng.permutation(len(train))]
+            for i in range(0, len(perm), cfg.batch_size):
+                step = loss(perm[i:i + cfg.batch_size])
+                opt.zero_grad(set_to_none=True)
+                step.backward()
+                opt.step()
+            if not len(held):
+                continue
+            cur = held_loss()
+            if cur < best - 1e-4 * abs(best):
+                best, best_state, bad = cur, prefix.detach().clone(), 0
+            else:
+                bad += 1
+                if bad >= cfg.patience:
+                    break
+    tuned = (best_state if best_state is not None else prefix.detach()) - (init if cfg.relative_to_init else 0)
+    return tuned.mean(dim=0).flatten().double().numpy().astype(np.float32)

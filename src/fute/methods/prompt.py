@@ -60,7 +60,12 @@ class PromptTuning(Method):
 
 def initial_prompt(surrogate: Surrogate, n_tokens: int, seed: int) -> torch.Tensor:
     """The shared starting prompt: embeddings of ``n_tokens`` vocabulary entries drawn with ``seed``."""
-    table = surrogate.model.get_input_embeddings().weight.detach()
+    return seeded_token_embeddings(surrogate.model, n_tokens, seed)
+
+
+def seeded_token_embeddings(model: nn.Module, n_tokens: int, seed: int) -> torch.Tensor:
+    """The input embeddings of ``n_tokens`` vocabulary entries drawn with ``seed``: [n_tokens, hidden]."""
+    table = model.get_input_embeddings().weight.detach()
     g = torch.Generator().manual_seed(seed)
     rows = torch.randint(0, table.shape[0], (n_tokens,), generator=g)
     return table[rows].clone()
