@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from fute.methods import METHODS, get_method
 from fute.methods.training import TrainingReport, holdout_split
@@ -108,3 +109,17 @@ def test_every_config_field_is_in_the_space_or_known_not_to_move_it(name):
     cfg = get_method(name).config
     out = {f.name for f in dataclasses.fields(cfg)} - set(cfg.space_dict())
     assert out == OUT_OF_SPACE, f"{name}: fields out of the space id need a test that they do not move coordinates"
+
+
+def test_frozen_features_do_not_depend_on_what_was_computed_before(tiny):
+    """Same inputs, same features, bit for bit, whatever other sets the process embedded first."""
+    from fute.methods.training import frozen_features
+
+    data = make_classification(40, pair=True)
+    tiny.__dict__.pop("_pooled_cache", None)
+    alone = frozen_features(tiny, tiny.encode(data.select(range(10)))).clone()
+    tiny.__dict__.pop("_pooled_cache", None)
+    frozen_features(tiny, tiny.encode(data))  # a superset first
+    after = frozen_features(tiny, tiny.encode(data.select(range(10))))
+    assert torch.equal(alone, after)
+    assert frozen_features(tiny, tiny.encode(data.select(range(10)))) is after  # computed once

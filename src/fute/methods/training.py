@@ -92,27 +92,37 @@ def holdout_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 
 
 # -- the frozen surrogate's features, computed once ------------------------------------------------
-def _input_key(enc: Encoded, i: int) -> bytes:
+FEATURE_CACHE_SIZE = 16  # sample sets per surrogate object
+
+
+def _inputs_key(enc: Encoded, batch_size: int) -> bytes:
     h = hashlib.blake2b(digest_size=16)
-    h.update(np.asarray(enc.input_ids[i], dtype=np.int64).tobytes())
-    if enc.token_type_ids is not None:
-        h.update(b"|" + np.asarray(enc.token_type_ids[i], dtype=np.int64).tobytes())
+    h.update(str(batch_size).encode())
+    for i in range(len(enc)):
+        h.update(np.asarray(enc.input_ids[i], dtype=np.int64).tobytes() + b"|")
+        if enc.token_type_ids is not None:
+            h.update(np.asarray(enc.token_type_ids[i], dtype=np.int64).tobytes() + b"|")
     return h.digest()
 
 
 @torch.no_grad()
 def frozen_features(surrogate: Surrogate, enc: Encoded, batch_size: int = 64) -> torch.Tensor:
-    """Pooled outputs of the frozen surrogate, [N, H]; each input is computed once per surrogate object."""
+    """Pooled outputs of the frozen surrogate, [N, H], computed once per sample set and surrogate object.
+
+    Keyed by the whole set, not by input: a feature's last bits depend on the batch it was computed in
+    (measured: up to 5e-7 apart), so a per-input cache would make a vector depend on what the process
+    computed before it. Keyed by the set, the same inputs always give the same features, bit for bit.
+    """
     cache: dict[bytes, torch.Tensor] = surrogate.__dict__.setdefault("_pooled_cache", {})
-    keys = [_input_key(enc, i) for i in range(len(enc))]
-    missing = np.array([i for i, k in enumerate(keys) if k not in cache], dtype=np.int64)
-    if len(missing):
-        order = missing[surrogate.length_order(_subset(enc, missing))]
-        for idx, batch in surrogate.batches(enc, batch_size, order):
-            pooled = surrogate.forward(batch).pooled.float()
-            for r, j in enumerate(idx):
-                cache[keys[j]] = pooled[r].clone()
-    return torch.stack([cache[k] for k in keys])
+    key = _inputs_key(enc, batch_size)
+    if key not in cache:
+        out = torch.empty((len(enc), surrogate.hidden_size), dtype=torch.float32)
+        for idx, batch in surrogate.batches(enc, batch_size, surrogate.length_order(enc)):
+            out[torch.as_tensor(idx)] = surrogate.forward(batch).pooled.float()
+        while len(cache) >= FEATURE_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = out
+    return cache[key]
 
 
 def _subset(enc: Encoded, idx: np.ndarray) -> Encoded:
@@ -150,9 +160,15 @@ def prior_loss(samples: Samples, train: np.ndarray, held: np.ndarray) -> float |
     return float(head_loss(samples.task, out, t[held]))
 
 
-def _learned(report: TrainingReport, best: float) -> bool:
+def constant_loss(report: TrainingReport) -> float | None:
+    """The held-out loss to beat: the better constant prediction (uniform, or the training label frequencies)."""
     bars = [x for x in (report.prior_heldout_loss, report.initial_heldout_loss) if x is not None]
-    return not bars or best < 0.99 * min(bars)
+    return min(bars) if bars else None
+
+
+def _learned(report: TrainingReport, best: float) -> bool:
+    bar = constant_loss(report)
+    return bar is None or best < 0.99 * bar
 
 
 def fit_probe(head: TaskHead, features: torch.Tensor, samples: Samples, train: np.ndarray, held: np.ndarray, *,
@@ -170,8 +186,9 @@ def fit_probe(head: TaskHead, features: torch.Tensor, samples: Samples, train: n
         with torch.no_grad():
             return float(head_loss(samples.task, head.linear(x_held), y_held)) if len(held) else math.nan
 
-    best, best_state, bad = held_loss(), copy.deepcopy(head.state_dict()), 0
-    report.initial_heldout_loss = best if len(held) else None
+    # the untrained zero head is the reference for `learned`, never a candidate: its Fisher is zero
+    report.initial_heldout_loss = held_loss() if len(held) else None
+    best, best_state, bad = math.inf, None, 0
     for epoch in range(1, max_epochs + 1):
         perm = train[rng.permutation(len(train))]
         for i in range(0, len(perm), batch_size):
@@ -184,14 +201,14 @@ def fit_probe(head: TaskHead, features: torch.Tensor, samples: Samples, train: n
         if not len(held):
             continue
         cur = held_loss()
-        if cur < best - 1e-4 * abs(best):
+        if best_state is None or cur < best - 1e-4 * abs(best):
             best, best_state, bad = cur, copy.deepcopy(head.state_dict()), 0
         else:
             bad += 1
             if bad >= patience:
                 report.probe_converged = True
                 break
-    if len(held) and best < report.initial_heldout_loss:
+    if best_state is not None:
         head.load_state_dict(best_state)
     report.probe_heldout_loss = best if len(held) else None
 
@@ -312,10 +329,9 @@ def finetune(surrogate: Surrogate, enc: Encoded, samples: Samples, head: TaskHea
     report.train_loss = last_train
     if len(held):
         report.learned = _learned(report, best)
-        if best < report.initial_heldout_loss - 1e-6:  # else it is the untrained head, whose Fisher is zero
-            with torch.no_grad():
-                for p, v in zip(trained, best_state, strict=True):
-                    p.copy_(v)
+        with torch.no_grad():
+            for p, v in zip(trained, best_state, strict=True):
+                p.copy_(v)
         report.heldout_loss = best
         report.converged = report.stopped == "patience"
     else:
@@ -326,9 +342,9 @@ def warn_if_not_converged(report: TrainingReport, where: str, option: str) -> No
     """One warning for a run that learned nothing, or stopped at its budget while the held-out loss still fell."""
     if not report.learned:
         warnings.warn(f"{where}: the surrogate learned nothing that generalises from these {report.rows_train} rows "
-                      f"(held-out loss {report.heldout_loss:.4f}, label frequencies alone "
-                      f"{report.prior_heldout_loss:.4f}), so the vector says little about the task; more rows or "
-                      "another surrogate may help", stacklevel=3)
+                      f"(held-out loss {report.heldout_loss:.4f}, a constant prediction {constant_loss(report):.4f}), "
+                      "so the vector says little about the task; more rows or another surrogate may help",
+                      stacklevel=3)
     elif report.stopped == "budget" or (report.stopped == "probe-only" and not report.converged):
         epochs = report.finetune_epochs if report.stopped == "budget" else report.probe_epochs
         warnings.warn(f"{where}: training stopped at its budget of {epochs} epochs while the held-out "
