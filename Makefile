@@ -25,7 +25,8 @@ test: setup lint browser postgres
 	FUTE_REQUIRE_BROWSER=1 FUTE_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
 
 lint: setup
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 # Debian's Chromium for the report's browser test (Playwright drives it; nothing downloads a browser)
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)

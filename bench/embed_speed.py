@@ -78,7 +78,7 @@ def plain_loop(sur, model, head, samples, enc) -> np.ndarray:
             h.retain_grad()
         pooled = hidden[-1].mean(dim=1)
         pooled.retain_grad()
-        target = torch.from_numpy(samples.targets[i:i + 1])
+        target = torch.from_numpy(samples.targets[i : i + 1])
         logp = (target * torch.log_softmax(head.linear(pooled), dim=-1)).sum()
         logp.backward()
         sq = torch.stack([(h.grad[0] ** 2).mean(dim=0) for h in hidden] + [pooled.grad[0] ** 2]).double()
@@ -123,16 +123,27 @@ def main() -> None:
     batched = {}
     for bs in [int(x) for x in args.batch_sizes.split(",")]:
         with FlopCounterMode(display=False) as fc:
-            activation_fisher(sur, model, head, samples.select(range(bs)), sur.encode(samples.select(range(bs))),
-                              bs, progress=False)
+            activation_fisher(
+                sur, model, head, samples.select(range(bs)), sur.encode(samples.select(range(bs))), bs, progress=False
+            )
         flops_per_ex = fc.get_total_flops() / bs
-        activation_fisher(sur, model, head, samples.select(range(bs)), sur.encode(samples.select(range(bs))), bs,
-                          progress=False)  # warm-up
+        activation_fisher(
+            sur, model, head, samples.select(range(bs)), sur.encode(samples.select(range(bs))), bs, progress=False
+        )  # warm-up
         batched[bs], secs = timed(activation_fisher, sur, model, head, samples, enc, bs, progress=False)
         eps = len(enc) / secs
-        rows.append({"pass": f"fute batched (batch {bs})", "batch_size": bs, "examples": len(enc), "seconds": secs,
-                     "examples_per_s": eps, "gflop_per_example": flops_per_ex / 1e9,
-                     "gflops": eps * flops_per_ex / 1e9, "fraction_of_peak": eps * flops_per_ex / 1e9 / peak["gflops"]})
+        rows.append(
+            {
+                "pass": f"fute batched (batch {bs})",
+                "batch_size": bs,
+                "examples": len(enc),
+                "seconds": secs,
+                "examples_per_s": eps,
+                "gflop_per_example": flops_per_ex / 1e9,
+                "gflops": eps * flops_per_ex / 1e9,
+                "fraction_of_peak": eps * flops_per_ex / 1e9 / peak["gflops"],
+            }
+        )
         print(rows[-1], flush=True)
 
     n_loop = min(args.loop_examples, len(enc))
@@ -142,18 +153,34 @@ def main() -> None:
     with FlopCounterMode(display=False) as fc:
         plain_loop(sur, model, head, sub.select([0]), sur.encode(sub.select([0])))
     plain_flops = fc.get_total_flops()
-    rows.append({"pass": "loop (plain, per-example loss.backward)", "batch_size": 1, "examples": n_loop,
-                 "seconds": secs, "examples_per_s": n_loop / secs, "gflop_per_example": plain_flops / 1e9,
-                 "gflops": n_loop / secs * plain_flops / 1e9,
-                 "fraction_of_peak": n_loop / secs * plain_flops / 1e9 / peak["gflops"]})
+    rows.append(
+        {
+            "pass": "loop (plain, per-example loss.backward)",
+            "batch_size": 1,
+            "examples": n_loop,
+            "seconds": secs,
+            "examples_per_s": n_loop / secs,
+            "gflop_per_example": plain_flops / 1e9,
+            "gflops": n_loop / secs * plain_flops / 1e9,
+            "fraction_of_peak": n_loop / secs * plain_flops / 1e9 / peak["gflops"],
+        }
+    )
     print(rows[-1], flush=True)
     act1, secs = timed(activation_fisher, sur, model, head, sub, sub_enc, 1, progress=False)
     with FlopCounterMode(display=False) as fc:
         activation_fisher(sur, model, head, sub.select([0]), sur.encode(sub.select([0])), 1, progress=False)
-    rows.append({"pass": "loop (activation grads only, batch 1)", "batch_size": 1, "examples": n_loop,
-                 "seconds": secs, "examples_per_s": n_loop / secs, "gflop_per_example": fc.get_total_flops() / 1e9,
-                 "gflops": n_loop / secs * fc.get_total_flops() / 1e9,
-                 "fraction_of_peak": n_loop / secs * fc.get_total_flops() / 1e9 / peak["gflops"]})
+    rows.append(
+        {
+            "pass": "loop (activation grads only, batch 1)",
+            "batch_size": 1,
+            "examples": n_loop,
+            "seconds": secs,
+            "examples_per_s": n_loop / secs,
+            "gflop_per_example": fc.get_total_flops() / 1e9,
+            "gflops": n_loop / secs * fc.get_total_flops() / 1e9,
+            "fraction_of_peak": n_loop / secs * fc.get_total_flops() / 1e9 / peak["gflops"],
+        }
+    )
     print(rows[-1], flush=True)
 
     best = max((r for r in rows if r["pass"].startswith("fute")), key=lambda r: r["examples_per_s"])
@@ -169,23 +196,36 @@ def main() -> None:
     ceiling = peak["gflops"] / best["gflop_per_example"] / rows[-2]["examples_per_s"]
     result = {
         "command": "python bench/embed_speed.py " + shlex.join(sys.argv[1:]),
-        "machine": {"cpu": _cpu(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version()},
+        "machine": {
+            "cpu": _cpu(),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
         "surrogate": sur.identity.as_dict(),
         "tokens_per_example": 128,
         "matmul_peak": peak,
         "rows": rows,
-        "best": {"batch_size": check_bs, "examples_per_s": best["examples_per_s"],
-                 "fraction_of_peak": best["fraction_of_peak"],
-                 "speedup_vs_plain_loop": speedup_plain, "speedup_vs_activation_loop": speedup_act,
-                 # even at 100% of the matmul peak, the exact pass cannot beat the plain loop by more than this
-                 "ceiling_speedup_vs_plain_loop": ceiling},
-        "goals": {"speedup_vs_plain_loop>=5": speedup_plain >= 5,
-                  "fraction_of_peak>=0.40": best["fraction_of_peak"] >= 0.4},
+        "best": {
+            "batch_size": check_bs,
+            "examples_per_s": best["examples_per_s"],
+            "fraction_of_peak": best["fraction_of_peak"],
+            "speedup_vs_plain_loop": speedup_plain,
+            "speedup_vs_activation_loop": speedup_act,
+            # even at 100% of the matmul peak, the exact pass cannot beat the plain loop by more than this
+            "ceiling_speedup_vs_plain_loop": ceiling,
+        },
+        "goals": {
+            "speedup_vs_plain_loop>=5": speedup_plain >= 5,
+            "fraction_of_peak>=0.40": best["fraction_of_peak"] >= 0.4,
+        },
         "batched_vs_batch1_max_rel_diff": agreement,
-        "full_fisher_embed": {"examples": args.examples, "seconds": full_secs,
-                              "examples_per_s": args.examples / full_secs,
-                              "note": "fine-tune 1 epoch (weights trainable) + Fisher pass"},
+        "full_fisher_embed": {
+            "examples": args.examples,
+            "seconds": full_secs,
+            "examples_per_s": args.examples / full_secs,
+            "note": "fine-tune 1 epoch (weights trainable) + Fisher pass",
+        },
         "notes": "the plain loop mean-pools the last layer, as the default surrogate does",
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -195,34 +235,50 @@ def main() -> None:
 
 
 def markdown(r: dict) -> str:
-    lines = [f"# fisher pass speed ({r['surrogate']['name']}, 128 tokens, CPU)", "",
-             f"Command: `{r['command']}`  ", f"Machine: {r['machine']['cpu']}, {r['machine']['threads']} threads, "
-             f"torch {r['machine']['torch']}; measured fp32 matmul peak "
-             f"**{r['matmul_peak']['gflops']:.1f} GFLOP/s**", "",
-             "| pass | batch | examples | examples/s | GFLOP/example | GFLOP/s | % of peak |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# fisher pass speed ({r['surrogate']['name']}, 128 tokens, CPU)",
+        "",
+        f"Command: `{r['command']}`  ",
+        f"Machine: {r['machine']['cpu']}, {r['machine']['threads']} threads, "
+        f"torch {r['machine']['torch']}; measured fp32 matmul peak "
+        f"**{r['matmul_peak']['gflops']:.1f} GFLOP/s**",
+        "",
+        "| pass | batch | examples | examples/s | GFLOP/example | GFLOP/s | % of peak |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in r["rows"]:
         g = row.get("gflop_per_example")
-        extra = ["", "", ""] if g is None else [f"{g:.2f}", f"{row['gflops']:.1f}",
-                                                f"{100 * row['fraction_of_peak']:.0f}%"]
-        lines.append(f"| {row['pass']} | {row['batch_size']} | {row['examples']} | {row['examples_per_s']:.2f} | "
-                     + " | ".join(extra) + " |")
+        extra = (
+            ["", "", ""] if g is None else [f"{g:.2f}", f"{row['gflops']:.1f}", f"{100 * row['fraction_of_peak']:.0f}%"]
+        )
+        lines.append(
+            f"| {row['pass']} | {row['batch_size']} | {row['examples']} | {row['examples_per_s']:.2f} | "
+            + " | ".join(extra)
+            + " |"
+        )
     b = r["best"]
-    lines += ["", f"Best batched pass: batch {b['batch_size']}, {b['examples_per_s']:.2f} examples/s, "
-              f"{100 * b['fraction_of_peak']:.0f}% of the measured peak; "
-              f"{b['speedup_vs_plain_loop']:.1f}x the plain per-example loop, "
-              f"{b['speedup_vs_activation_loop']:.1f}x fute's own pass at batch 1.", "",
-              f"Ceiling: the exact pass needs {r['rows'][0]['gflop_per_example']:.2f} GFLOP per example (forward + "
-              "backward to every layer's output, no weight gradients), so even at 100% of the measured peak it "
-              f"would be {b['ceiling_speedup_vs_plain_loop']:.1f}x the plain loop, which already runs its larger "
-              "matrices (128 tokens x 384) at a good fraction of peak on this CPU.", "",
-              f"Goals: >=5x the plain loop: **{'met' if r['goals']['speedup_vs_plain_loop>=5'] else 'not met'}**; "
-              f">=40% of peak: **{'met' if r['goals']['fraction_of_peak>=0.40'] else 'not met'}**.", "",
-              "Batched and batch-1 Fisher agree to a max relative difference of "
-              f"{r['batched_vs_batch1_max_rel_diff']:.1e}.",
-              "", f"Whole `fisher` embedding (fine-tune 1 epoch + Fisher) of {r['full_fisher_embed']['examples']} "
-              f"examples: {r['full_fisher_embed']['seconds']:.1f} s ({r['full_fisher_embed']['examples_per_s']:.2f} "
-              "examples/s).", ""]
+    lines += [
+        "",
+        f"Best batched pass: batch {b['batch_size']}, {b['examples_per_s']:.2f} examples/s, "
+        f"{100 * b['fraction_of_peak']:.0f}% of the measured peak; "
+        f"{b['speedup_vs_plain_loop']:.1f}x the plain per-example loop, "
+        f"{b['speedup_vs_activation_loop']:.1f}x fute's own pass at batch 1.",
+        "",
+        f"Ceiling: the exact pass needs {r['rows'][0]['gflop_per_example']:.2f} GFLOP per example (forward + "
+        "backward to every layer's output, no weight gradients), so even at 100% of the measured peak it "
+        f"would be {b['ceiling_speedup_vs_plain_loop']:.1f}x the plain loop, which already runs its larger "
+        "matrices (128 tokens x 384) at a good fraction of peak on this CPU.",
+        "",
+        f"Goals: >=5x the plain loop: **{'met' if r['goals']['speedup_vs_plain_loop>=5'] else 'not met'}**; "
+        f">=40% of peak: **{'met' if r['goals']['fraction_of_peak>=0.40'] else 'not met'}**.",
+        "",
+        f"Batched and batch-1 Fisher agree to a max relative difference of {r['batched_vs_batch1_max_rel_diff']:.1e}.",
+        "",
+        f"Whole `fisher` embedding (fine-tune 1 epoch + Fisher) of {r['full_fisher_embed']['examples']} "
+        f"examples: {r['full_fisher_embed']['seconds']:.1f} s ({r['full_fisher_embed']['examples_per_s']:.2f} "
+        "examples/s).",
+        "",
+    ]
     return "\n".join(lines)
 
 

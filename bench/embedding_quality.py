@@ -76,18 +76,28 @@ def run_job(method: str, name: str, variant: str, folder: Path, sur, options: di
 
     a, b = halves(load_samples(folder))
     data = b if variant == "B" else a
-    opts = {**options, **({"max_examples": 250} if variant == "A250" else {}),
-            **({"seed": 1} if variant == "A-seed1" else {})}
+    opts = {
+        **options,
+        **({"max_examples": 250} if variant == "A250" else {}),
+        **({"seed": 1} if variant == "A-seed1" else {}),
+    }
     m = get_method(method, **opts)
     with PeakRSS() as mem:
         t0 = time.perf_counter()
         vec = m.embed(data, sur, progress=False)
         seconds = time.perf_counter() - t0
     training = getattr(m, "training_", None)
-    return {"method": method, "dataset": name, "variant": variant, "rows": min(len(data), m.config.max_examples),
-            "config": m.config.to_dict(), "seconds": round(seconds, 2), "peak_rss_mb": round(mem.peak / 2**20),
-            "training": training.as_dict() if training is not None else None,
-            "vector": [float(f"{x:.6g}") for x in vec]}
+    return {
+        "method": method,
+        "dataset": name,
+        "variant": variant,
+        "rows": min(len(data), m.config.max_examples),
+        "config": m.config.to_dict(),
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(mem.peak / 2**20),
+        "training": training.as_dict() if training is not None else None,
+        "vector": [float(f"{x:.6g}") for x in vec],
+    }
 
 
 def cos(a: np.ndarray, b: np.ndarray) -> float:
@@ -112,9 +122,16 @@ def analyse(jobs: dict, info: dict) -> dict:
         best_other = max((v for (e, _), v in sims.items() if e != d), default=-1.0)
         hit = nearest == (d, other)
         hits += hit
-        rows.append({"half": f"{d}/{h}", "own": round(sims[(d, other)], 4), "best_other": round(best_other, 4),
-                     "nearest": f"{nearest[0]}/{nearest[1]}", "margin": round(sims[(d, other)] - best_other, 4),
-                     "hit": hit})
+        rows.append(
+            {
+                "half": f"{d}/{h}",
+                "own": round(sims[(d, other)], 4),
+                "best_other": round(best_other, 4),
+                "nearest": f"{nearest[0]}/{nearest[1]}",
+                "margin": round(sims[(d, other)] - best_other, 4),
+                "hit": hit,
+            }
+        )
     out["self_retrieval"] = {"hits": hits, "of": len(rows), "rows": rows}
     # cap and seed stability
     cap, seed = [], []
@@ -124,16 +141,28 @@ def analyse(jobs: dict, info: dict) -> dict:
             near = max(others, key=lambda e: cos(vec[(d, "A250")], vec[(e, "A250")]) if (e, "A250") in vec else -2)
             nv = cos(vec[(d, "A250")], vec[(near, "A250")]) if (near, "A250") in vec else None
             own = cos(vec[(d, "A250")], vec[(d, "A")])
-            cap.append({"dataset": d, "cap_250_vs_1000": round(own, 4), "nearest_other_at_250": near,
-                        "nearest_other_cos": None if nv is None else round(nv, 4),
-                        "holds": nv is not None and own > nv})
+            cap.append(
+                {
+                    "dataset": d,
+                    "cap_250_vs_1000": round(own, 4),
+                    "nearest_other_at_250": near,
+                    "nearest_other_cos": None if nv is None else round(nv, 4),
+                    "holds": nv is not None and own > nv,
+                }
+            )
         if (d, "A-seed1") in vec and (d, "A") in vec:
             near = max(others, key=lambda e: cos(vec[(d, "A")], vec[(e, "A")]) if (e, "A") in vec else -2)
             nv = cos(vec[(d, "A")], vec[(near, "A")]) if (near, "A") in vec else None
             own = cos(vec[(d, "A")], vec[(d, "A-seed1")])
-            seed.append({"dataset": d, "seed0_vs_seed1": round(own, 4), "nearest_other": near,
-                         "nearest_other_cos": None if nv is None else round(nv, 4),
-                         "holds": nv is not None and own > nv})
+            seed.append(
+                {
+                    "dataset": d,
+                    "seed0_vs_seed1": round(own, 4),
+                    "nearest_other": near,
+                    "nearest_other_cos": None if nv is None else round(nv, 4),
+                    "holds": nv is not None and own > nv,
+                }
+            )
     out["cap_stability"] = {"holds": sum(r["holds"] for r in cap), "of": len(cap), "rows": cap}
     out["seed_stability"] = {"holds": sum(r["holds"] for r in seed), "of": len(seed), "rows": seed}
     # label-count confound, on the A halves
@@ -147,17 +176,23 @@ def analyse(jobs: dict, info: dict) -> dict:
             same_family.append((d, e, c))
     out["label_count_confound"] = {
         "different_family_same_labels": {"mean": _mean([c for *_, c in same_labels]), "pairs": len(same_labels)},
-        "same_family_different_labels": {"mean": _mean([c for *_, c in same_family]), "pairs": len(same_family),
-                                         "list": [[d, e, round(c, 4)] for d, e, c in same_family]},
+        "same_family_different_labels": {
+            "mean": _mean([c for *_, c in same_family]),
+            "pairs": len(same_family),
+            "list": [[d, e, round(c, 4)] for d, e, c in same_family],
+        },
     }
     lc = out["label_count_confound"]
     lc["holds"] = (lc["same_family_different_labels"]["mean"] or -2) > (lc["different_family_same_labels"]["mean"] or 2)
     # cost of the cold 1,000-row vectors
     cold = [j for (d, v), j in jobs.items() if v in ("A", "B") and j["rows"] >= 1000]
-    out["cost"] = {"vectors": len(cold), "seconds_median": _median([j["seconds"] for j in cold]),
-                   "seconds_max": max((j["seconds"] for j in cold), default=None),
-                   "peak_rss_mb_max": max((j["peak_rss_mb"] for j in cold), default=None),
-                   "within_2_min": sum(j["seconds"] <= 120 for j in cold)}
+    out["cost"] = {
+        "vectors": len(cold),
+        "seconds_median": _median([j["seconds"] for j in cold]),
+        "seconds_max": max((j["seconds"] for j in cold), default=None),
+        "peak_rss_mb_max": max((j["peak_rss_mb"] for j in cold), default=None),
+        "within_2_min": sum(j["seconds"] <= 120 for j in cold),
+    }
     trained = [j["training"] for j in jobs.values() if j.get("training")]
     out["converged"] = {"converged": sum(t["converged"] for t in trained), "of": len(trained)}
     return out
@@ -172,22 +207,35 @@ def _median(x: list[float]) -> float | None:
 
 
 def markdown(results: dict, command: str) -> str:
-    lines = ["# Embedding quality: do the vectors measure the task?", "", f"Command: `{command}`", "",
-             "| method | self-retrieval | mean margin | cap 250 vs 1000 holds | seed 0 vs 1 holds | "
-             "same family, other label count | other family, same label count | confound gone | "
-             "s / 1000-row vector (median, max) | peak RSS MB | converged |",
-             "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+    lines = [
+        "# Embedding quality: do the vectors measure the task?",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| method | self-retrieval | mean margin | cap 250 vs 1000 holds | seed 0 vs 1 holds | "
+        "same family, other label count | other family, same label count | confound gone | "
+        "s / 1000-row vector (median, max) | peak RSS MB | converged |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
     for m, r in results["methods"].items():
         sr, lc, c = r["self_retrieval"], r["label_count_confound"], r["cost"]
         margin = _mean([x["margin"] for x in sr["rows"]])
-        lines.append(f"| {m} | {sr['hits']} of {sr['of']} | {margin} | {r['cap_stability']['holds']} of "
-                     f"{r['cap_stability']['of']} | {r['seed_stability']['holds']} of {r['seed_stability']['of']} | "
-                     f"{lc['same_family_different_labels']['mean']} | {lc['different_family_same_labels']['mean']} | "
-                     f"{'yes' if lc['holds'] else 'no'} | {c['seconds_median']}, {c['seconds_max']} | "
-                     f"{c['peak_rss_mb_max']} | {r['converged']['converged']} of {r['converged']['of']} |")
+        lines.append(
+            f"| {m} | {sr['hits']} of {sr['of']} | {margin} | {r['cap_stability']['holds']} of "
+            f"{r['cap_stability']['of']} | {r['seed_stability']['holds']} of {r['seed_stability']['of']} | "
+            f"{lc['same_family_different_labels']['mean']} | {lc['different_family_same_labels']['mean']} | "
+            f"{'yes' if lc['holds'] else 'no'} | {c['seconds_median']}, {c['seconds_max']} | "
+            f"{c['peak_rss_mb_max']} | {r['converged']['converged']} of {r['converged']['of']} |"
+        )
     for m, r in results["methods"].items():
-        lines += ["", f"## {m}", "", "| dataset | own other half | best other | nearest | cap 250 vs 1000 | "
-                  "nearest other @250 | seed 0 vs 1 | nearest other |", "|---|---:|---:|---|---:|---|---:|---|"]
+        lines += [
+            "",
+            f"## {m}",
+            "",
+            "| dataset | own other half | best other | nearest | cap 250 vs 1000 | "
+            "nearest other @250 | seed 0 vs 1 | nearest other |",
+            "|---|---:|---:|---|---:|---|---:|---|",
+        ]
         cap = {x["dataset"]: x for x in r["cap_stability"]["rows"]}
         seed = {x["dataset"]: x for x in r["seed_stability"]["rows"]}
         for x in r["self_retrieval"]["rows"]:
@@ -195,9 +243,11 @@ def markdown(results: dict, command: str) -> str:
             if h != "A":
                 continue
             cp, sd = cap.get(d, {}), seed.get(d, {})
-            lines.append(f"| {d} | {x['own']} | {x['best_other']} | {x['nearest']} | {cp.get('cap_250_vs_1000')} | "
-                         f"{cp.get('nearest_other_at_250')} ({cp.get('nearest_other_cos')}) | "
-                         f"{sd.get('seed0_vs_seed1')} | {sd.get('nearest_other')} ({sd.get('nearest_other_cos')}) |")
+            lines.append(
+                f"| {d} | {x['own']} | {x['best_other']} | {x['nearest']} | {cp.get('cap_250_vs_1000')} | "
+                f"{cp.get('nearest_other_at_250')} ({cp.get('nearest_other_cos')}) | "
+                f"{sd.get('seed0_vs_seed1')} | {sd.get('nearest_other')} ({sd.get('nearest_other_cos')}) |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -211,8 +261,9 @@ def _write(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    p.add_argument("--method", action="append", help="fisher, prefix, prompt, textemb (repeat); default fisher, "
-                                                     "textemb")
+    p.add_argument(
+        "--method", action="append", help="fisher, prefix, prompt, textemb (repeat); default fisher, textemb"
+    )
     p.add_argument("--dataset", action="append", help="only these datasets (default: every folder in --data)")
     p.add_argument("--jobs", default=str(RESULTS / "embedding_quality_jobs"))
     p.add_argument("--results", default=str(RESULTS / "embedding_quality"))
@@ -229,30 +280,40 @@ def main(argv: list[str] | None = None) -> int:
         k, v = kv.split("=", 1)
         options.setdefault(m, {})[k] = json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
     jobs_dir = Path(args.jobs)
-    todo = [(m, d, v) for m in methods for d in names for v in VARIANTS
-            if not (jobs_dir / m / f"{d}-{v}.json").exists()]
+    todo = [
+        (m, d, v) for m in methods for d in names for v in VARIANTS if not (jobs_dir / m / f"{d}-{v}.json").exists()
+    ]
     if todo and not args.report_only:
         from fute.surrogate import load_surrogate
 
         sur = load_surrogate("default")
-        print(f"{len(todo)} jobs to run ({sum(1 for _ in names) * len(VARIANTS) * len(methods) - len(todo)} done)",
-              flush=True)
+        print(
+            f"{len(todo)} jobs to run ({sum(1 for _ in names) * len(VARIANTS) * len(methods) - len(todo)} done)",
+            flush=True,
+        )
         t_start = time.perf_counter()
         for i, (m, d, v) in enumerate(todo, 1):
             job = run_job(m, d, v, data / d, sur, options.get(m, {}))
             _write(jobs_dir / m / f"{d}-{v}.json", json.dumps(job))
             per = (time.perf_counter() - t_start) / i
-            print(f"[{i}/{len(todo)}] {m} {d} {v}: {job['seconds']} s, {job['peak_rss_mb']} MB"
-                  f"{'' if not job['training'] else ', ' + job['training']['stopped']}; "
-                  f"about {per * (len(todo) - i) / 60:.0f} min left", flush=True)
+            print(
+                f"[{i}/{len(todo)}] {m} {d} {v}: {job['seconds']} s, {job['peak_rss_mb']} MB"
+                f"{'' if not job['training'] else ', ' + job['training']['stopped']}; "
+                f"about {per * (len(todo) - i) / 60:.0f} min left",
+                flush=True,
+            )
     info = {}
     for d in names:
         meta = json.loads((data / d / "dataset.json").read_text())
         labels = meta.get("labels") or meta.get("label_names") or []
         n = len(labels) if meta.get("task_type", "classification") == "classification" else 1
         info[d] = {"family": FAMILY.get(meta.get("category"), meta.get("category")), "labels": n}
-    results = {"command": "python bench/embedding_quality.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-               "variants": list(VARIANTS), "families": info, "methods": {}}
+    results = {
+        "command": "python bench/embedding_quality.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "variants": list(VARIANTS),
+        "families": info,
+        "methods": {},
+    }
     for m in methods:
         got = {}
         for d in names:

@@ -53,8 +53,13 @@ def main() -> None:
     ap.add_argument("--cot-examples", type=int, default=16)
     ap.add_argument("--reasoning-tokens", type=int, default=64)
     ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--served", action="append", default=[], metavar="MODEL@URL",
-                    help="also time the openai backend against this OpenAI-compatible server")
+    ap.add_argument(
+        "--served",
+        action="append",
+        default=[],
+        metavar="MODEL@URL",
+        help="also time the openai backend against this OpenAI-compatible server",
+    )
     ap.add_argument("--served-note", default="", help="what serves it (recorded with the results)")
     args = ap.parse_args()
     u = default_corpus()
@@ -65,10 +70,10 @@ def main() -> None:
 
     torch.manual_seed(0)
     clf = AutoModelForSequenceClassification.from_pretrained(default_surrogate_path(), num_labels=2)
-    target = HFClassifier("all-MiniLM-L6-v2 + 2-way head", model=clf,
-                          tokenizer=AutoTokenizer.from_pretrained(default_surrogate_path()))
-    rows.append({"backend": "hf-classifier", "model": "all-MiniLM-L6-v2 (22.7M)", "prompt": "",
-                 **rate(target, texts)})
+    target = HFClassifier(
+        "all-MiniLM-L6-v2 + 2-way head", model=clf, tokenizer=AutoTokenizer.from_pretrained(default_surrogate_path())
+    )
+    rows.append({"backend": "hf-classifier", "model": "all-MiniLM-L6-v2 (22.7M)", "prompt": "", **rate(target, texts)})
     print(rows[-1], flush=True)
 
     sentiment = load_prompt_set("sentiment")
@@ -88,10 +93,18 @@ def main() -> None:
             else:
                 os.environ["FUTE_HOME"] = old
         for pid, n in (("review-sentiment", args.examples), ("cot-step-by-step", args.cot_examples)):
-            target = HFCausalLM(llm, sentiment[pid], model=model, tokenizer=tok,
-                                max_reasoning_tokens=args.reasoning_tokens)
-            rows.append({"backend": "hf-lm", "model": display, "prompt": f"sentiment:{pid}",
-                         "chat_template": target.chat, **rate(target, texts[:n])})
+            target = HFCausalLM(
+                llm, sentiment[pid], model=model, tokenizer=tok, max_reasoning_tokens=args.reasoning_tokens
+            )
+            rows.append(
+                {
+                    "backend": "hf-lm",
+                    "model": display,
+                    "prompt": f"sentiment:{pid}",
+                    "chat_template": target.chat,
+                    **rate(target, texts[:n]),
+                }
+            )
             print(rows[-1], flush=True)
 
     for spec in args.served:
@@ -100,27 +113,60 @@ def main() -> None:
             ap.error(f"--served {spec}: give MODEL@URL, e.g. smollm2@http://127.0.0.1:8011/v1")
         for pid, n in (("review-sentiment", args.examples), ("cot-step-by-step", args.cot_examples)):
             for concurrency in (1, 8):
-                target = OpenAITarget(model, sentiment[pid], base_url=url, concurrency=concurrency,
-                                      max_reasoning_tokens=args.reasoning_tokens)
-                rows.append({"backend": "openai", "model": f"{model} (served){' *' if args.served_note else ''}",
-                             "prompt": f"sentiment:{pid}", "concurrency": concurrency, **rate(target, texts[:n])})
+                target = OpenAITarget(
+                    model,
+                    sentiment[pid],
+                    base_url=url,
+                    concurrency=concurrency,
+                    max_reasoning_tokens=args.reasoning_tokens,
+                )
+                rows.append(
+                    {
+                        "backend": "openai",
+                        "model": f"{model} (served){' *' if args.served_note else ''}",
+                        "prompt": f"sentiment:{pid}",
+                        "concurrency": concurrency,
+                        **rate(target, texts[:n]),
+                    }
+                )
                 print(rows[-1], flush=True)
 
-    result = {"command": "python bench/label_speed.py " + shlex.join(sys.argv[1:]),
-              "machine": {"threads": torch.get_num_threads(), "torch": torch.__version__,
-                          "python": platform.python_version(), "arch": platform.machine()},
-              "corpus": "shipped U, single texts", "reasoning_tokens": args.reasoning_tokens,
-              "llm_load_seconds": loads, "served_note": args.served_note, "rows": rows}
+    result = {
+        "command": "python bench/label_speed.py " + shlex.join(sys.argv[1:]),
+        "machine": {
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "arch": platform.machine(),
+        },
+        "corpus": "shipped U, single texts",
+        "reasoning_tokens": args.reasoning_tokens,
+        "llm_load_seconds": loads,
+        "served_note": args.served_note,
+        "rows": rows,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "label_speed.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = ["# Labeling throughput (CPU)", "", f"Command: `{result['command']}`  ",
-          f"{result['machine']['threads']} threads, torch {result['machine']['torch']}; corpus: {result['corpus']}; "
-          f"CoT reasoning capped at {args.reasoning_tokens} tokens.", "",
-          "| backend | model | prompt | requests in flight | examples | examples/s |", "|---|---|---|---:|---:|---:|"]
-    md += [f"| {r['backend']} | {r['model']} | {r['prompt']} | {r.get('concurrency', '')} | {r['examples']} | "
-           f"{r['examples_per_s']:.2f} |" for r in rows]
-    md += [""] + [f"{m} load: first {v['first']:.1f} s (GGUF dequantized and cached as safetensors), then "
-                  f"{v['cached']:.2f} s from the cache." for m, v in loads.items()]
+    md = [
+        "# Labeling throughput (CPU)",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"{result['machine']['threads']} threads, torch {result['machine']['torch']}; corpus: {result['corpus']}; "
+        f"CoT reasoning capped at {args.reasoning_tokens} tokens.",
+        "",
+        "| backend | model | prompt | requests in flight | examples | examples/s |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    md += [
+        f"| {r['backend']} | {r['model']} | {r['prompt']} | {r.get('concurrency', '')} | {r['examples']} | "
+        f"{r['examples_per_s']:.2f} |"
+        for r in rows
+    ]
+    md += [""] + [
+        f"{m} load: first {v['first']:.1f} s (GGUF dequantized and cached as safetensors), then "
+        f"{v['cached']:.2f} s from the cache."
+        for m, v in loads.items()
+    ]
     md += ["", f"\\* served by: {args.served_note}"] if args.served_note else []
     md += [""]
     (args.out / "label_speed.md").write_text("\n".join(md))

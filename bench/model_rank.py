@@ -59,8 +59,11 @@ def main() -> None:
             train = load_samples(args.shared / name).take(args.train_examples, 0)
             finetune_classifier(default_surrogate_path(), train, path, FinetuneConfig(epochs=args.epochs))
         dev = load_samples(args.shared / name, split="dev").take(500, 0)
-        classifiers[name] = {"path": str(path), "dev_score": evaluate_classifier(path, dev),
-                             "metric": "pearson" if dev.task == "regression" else "accuracy"}
+        classifiers[name] = {
+            "path": str(path),
+            "dev_score": evaluate_classifier(path, dev),
+            "metric": "pearson" if dev.task == "regression" else "accuracy",
+        }
         print(f"classifier {name}: dev {classifiers[name]['metric']} {classifiers[name]['dev_score']:.3f}", flush=True)
 
     rows = []
@@ -74,26 +77,52 @@ def main() -> None:
             mte = embed_model(target, f"model:{name}", pairs=paired, exclude=exclude, **opts)
             ranked = rank(mte, store, kind="dataset", k=len(pool))
             names = [r.vector.name for r in ranked]
-            rows.append({"method": method, "classifier": name, "own_rank": names.index(name) + 1,
-                         "nearest": [[r.vector.name, round(r.score, 4)] for r in ranked[:3]],
-                         "own_score": round(ranked[names.index(name)].score, 4), "dev_score": info["dev_score"]})
+            rows.append(
+                {
+                    "method": method,
+                    "classifier": name,
+                    "own_rank": names.index(name) + 1,
+                    "nearest": [[r.vector.name, round(r.score, 4)] for r in ranked[:3]],
+                    "own_score": round(ranked[names.index(name)].score, 4),
+                    "dev_score": info["dev_score"],
+                }
+            )
             print(rows[-1], flush=True)
 
-    summary = {m: {"mean_rank": float(np.mean([r["own_rank"] for r in rows if r["method"] == m])),
-                   "top1": sum(r["own_rank"] == 1 for r in rows if r["method"] == m),
-                   "n": sum(r["method"] == m for r in rows)} for m in methods}
-    result = {"command": "python bench/model_rank.py " + shlex.join(sys.argv[1:]), "pool": pool,
-              "finetuned": classifiers, "u_excluded": exclude, "max_examples": args.max_examples,
-              "train_examples": args.train_examples, "epochs": args.epochs, "rows": rows, "summary": summary,
-              "seconds": time.perf_counter() - t0}
+    summary = {
+        m: {
+            "mean_rank": float(np.mean([r["own_rank"] for r in rows if r["method"] == m])),
+            "top1": sum(r["own_rank"] == 1 for r in rows if r["method"] == m),
+            "n": sum(r["method"] == m for r in rows),
+        }
+        for m in methods
+    }
+    result = {
+        "command": "python bench/model_rank.py " + shlex.join(sys.argv[1:]),
+        "pool": pool,
+        "finetuned": classifiers,
+        "u_excluded": exclude,
+        "max_examples": args.max_examples,
+        "train_examples": args.train_examples,
+        "epochs": args.epochs,
+        "rows": rows,
+        "summary": summary,
+        "seconds": time.perf_counter() - t0,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "model_rank.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = ["# Rank of a classifier's own training dataset, from its MTE", "", f"Command: `{result['command']}`  ",
-          f"Classifiers: all-MiniLM-L6-v2 + fresh head, fine-tuned on {args.train_examples} training rows for "
-          f"{args.epochs:g} epochs. DTE pool: {len(pool)} datasets ({', '.join(pool)}). U: the shipped corpus "
-          f"without {', '.join(exclude)}. Every DTE and MTE from at most {args.max_examples} examples. "
-          "Rank 1 = the own dataset is the nearest DTE (cosine).", "",
-          "| classifier | dev score | method | own rank | nearest three (cosine) |", "|---|---:|---|---:|---|"]
+    md = [
+        "# Rank of a classifier's own training dataset, from its MTE",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Classifiers: all-MiniLM-L6-v2 + fresh head, fine-tuned on {args.train_examples} training rows for "
+        f"{args.epochs:g} epochs. DTE pool: {len(pool)} datasets ({', '.join(pool)}). U: the shipped corpus "
+        f"without {', '.join(exclude)}. Every DTE and MTE from at most {args.max_examples} examples. "
+        "Rank 1 = the own dataset is the nearest DTE (cosine).",
+        "",
+        "| classifier | dev score | method | own rank | nearest three (cosine) |",
+        "|---|---:|---|---:|---|",
+    ]
     for r in rows:
         near = ", ".join(f"{n} {s:.3f}" for n, s in r["nearest"])
         md.append(f"| {r['classifier']} | {r['dev_score']:.3f} | {r['method']} | {r['own_rank']} | {near} |")

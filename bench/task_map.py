@@ -49,11 +49,17 @@ def tiny_config(arch: str, vocab_size: int, pad_id: int):  # noqa: ANN201
     from transformers import GPT2Config, LlamaConfig
 
     if arch == "gpt2":
-        return GPT2Config(vocab_size=vocab_size, n_positions=256, n_embd=128, n_layer=2, n_head=4,
-                          pad_token_id=pad_id)
-    return LlamaConfig(vocab_size=vocab_size, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                       pad_token_id=pad_id)
+        return GPT2Config(vocab_size=vocab_size, n_positions=256, n_embd=128, n_layer=2, n_head=4, pad_token_id=pad_id)
+    return LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=pad_id,
+    )
 
 
 def scratch_base(arch: str, folder: Path) -> Path:
@@ -82,8 +88,12 @@ def main() -> None:
     ap.add_argument("--prompt-examples", type=int, default=128, help="U rows each LLM + prompt labels")
     ap.add_argument("--max-reasoning-tokens", type=int, default=48)
     ap.add_argument("--only", choices=("a", "b", "maps", "a+maps"), default=None, help="one part only")
-    ap.add_argument("--note-command", action="append", default=[],
-                    help="with --only maps: another command that made vectors in the store, to record")
+    ap.add_argument(
+        "--note-command",
+        action="append",
+        default=[],
+        help="with --only maps: another command that made vectors in the store, to record",
+    )
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
@@ -101,8 +111,9 @@ def main() -> None:
                 path = args.work / "models" / f"tiny-{arch}-{name}"
                 if not (path / "config.json").is_file():
                     train = load_samples(args.shared / name).take(2000, 0)
-                    finetune_classifier(str(base), train, path,
-                                        FinetuneConfig(epochs=4, learning_rate=1e-3, max_length=64))
+                    finetune_classifier(
+                        str(base), train, path, FinetuneConfig(epochs=4, learning_rate=1e-3, max_length=64)
+                    )
                 dev = load_samples(args.shared / name, split="dev").take(500, 0)
                 score = evaluate_classifier(path, dev)
                 info["classifiers"][f"{arch}:{name}"] = {"path": str(path), "dev_accuracy": score}
@@ -116,15 +127,20 @@ def main() -> None:
             for set_name in ("sentiment", "nli"):
                 for p in load_prompt_set(set_name):
                     t = time.perf_counter()
-                    target = HFCausalLM(llm, p, max_reasoning_tokens=args.max_reasoning_tokens,
-                                        **({"model": target.model, "tokenizer": target.tokenizer} if target else {}))
+                    target = HFCausalLM(
+                        llm,
+                        p,
+                        max_reasoning_tokens=args.max_reasoning_tokens,
+                        **({"model": target.model, "tokenizer": target.tokenizer} if target else {}),
+                    )
                     embed_model(target, f"{llm}/{p.full_id}", exclude=U_EXCLUDE, **opts)
                     print(f"{llm} + {p.full_id}: {time.perf_counter() - t:.0f} s", flush=True)
 
     info["seconds_vectors"] = time.perf_counter() - t0
     if args.only in (None, "maps", "a+maps"):
-        previous = json.loads((args.out / "task_map.json").read_text()) if (args.out / "task_map.json").is_file() \
-            else {}
+        previous = (
+            json.loads((args.out / "task_map.json").read_text()) if (args.out / "task_map.json").is_file() else {}
+        )
         if not info["classifiers"]:  # maps only: keep the accuracies part (a) measured
             info["classifiers"] = previous.get("classifiers", {})
         if args.only in ("maps", "a+maps"):  # the runs that made the vectors, then this one
@@ -163,27 +179,33 @@ def draw_maps(store: Path, out: Path) -> dict:
         tmap = build_map(datasets + models, projection="tsne", color_by="category", symbol_by="shape")
         files = write_map(tmap, out / "map_models")
         hit, n = nearest_agreement(models, datasets, category)
-        result["models"] = {"files": [str(f.relative_to(out.parent)) for f in files], "datasets": len(datasets),
-                            "models": [v.name for v in models], "nearest_dte_same_category": [hit, n]}
+        result["models"] = {
+            "files": [str(f.relative_to(out.parent)) for f in files],
+            "datasets": len(datasets),
+            "models": [v.name for v in models],
+            "nearest_dte_same_category": [hit, n],
+        }
     if prompts:
         near = [v for v in datasets if category_of(v.card) in ("sentiment", "nli")]
         files = []
         for color in ("category", "model"):
             tmap = build_map(prompts + near, projection="tsne", color_by=color, symbol_by="shape")
             files += write_map(tmap, out / f"map_prompts_by_{color}")
-        ptype = lambda v: (v.card["target"]["prompt"]["type"])  # noqa: E731
+        ptype = lambda v: v.card["target"]["prompt"]["type"]  # noqa: E731
         model = lambda v: Path(v.card["target"]["model"]).name  # noqa: E731
         rows: dict[str, set[int]] = {}
         for v in prompts:
             rows.setdefault(model(v), set()).add(v.card["data"]["n_used"])
         result["prompts"] = {
-            "files": [str(f.relative_to(out.parent)) for f in files], "prompts": len(prompts),
+            "files": [str(f.relative_to(out.parent)) for f in files],
+            "prompts": len(prompts),
             "u_rows_per_llm": {k: sorted(n) for k, n in sorted(rows.items())},
             "llms": sorted({model(v) for v in prompts}),
             "nearest_prompt_same_category": nearest_agreement(prompts, prompts, category),
             "nearest_prompt_same_type": nearest_agreement(prompts, prompts, ptype),
             "nearest_prompt_same_llm": nearest_agreement(prompts, prompts, model),
-            "nearest_dte_same_category": nearest_agreement(prompts, near, category)}
+            "nearest_dte_same_category": nearest_agreement(prompts, near, category),
+        }
     return result
 
 
@@ -192,30 +214,53 @@ def write_results(info: dict, out: Path) -> None:
     (out / "task_map.json").write_text(json.dumps(info, indent=2) + "\n")
     maps = info["maps"]
     commands = info.get("commands") or [info["command"]]
-    md = ["# Maps of the task space", "", *[f"Command: `{c}`  " for c in commands],
-          "Every vector: `fisher` on all-MiniLM-L6-v2 (one space); t-SNE of the L2-normalised vectors, seed 0. "
-          "Neighbour counts use the cosine in the full space, not the 2-D picture.", ""]
+    md = [
+        "# Maps of the task space",
+        "",
+        *[f"Command: `{c}`  " for c in commands],
+        "Every vector: `fisher` on all-MiniLM-L6-v2 (one space); t-SNE of the L2-normalised vectors, seed 0. "
+        "Neighbour counts use the cosine in the full space, not the 2-D picture.",
+        "",
+    ]
     if "models" in maps:
         m = maps["models"]
         hit, n = m["nearest_dte_same_category"]
-        md += ["## (a) Datasets and fine-tuned classifiers", "", "![datasets and classifiers](map_models.png)", "",
-               f"{m['datasets']} DTEs and {len(m['models'])} classifier MTEs ({', '.join(m['models'])}). "
-               f"Classifiers whose nearest DTE is of their training data's category: **{hit} of {n}**.", "",
-               "| classifier | dev accuracy |", "|---|---:|"]
+        md += [
+            "## (a) Datasets and fine-tuned classifiers",
+            "",
+            "![datasets and classifiers](map_models.png)",
+            "",
+            f"{m['datasets']} DTEs and {len(m['models'])} classifier MTEs ({', '.join(m['models'])}). "
+            f"Classifiers whose nearest DTE is of their training data's category: **{hit} of {n}**.",
+            "",
+            "| classifier | dev accuracy |",
+            "|---|---:|",
+        ]
         md += [f"| {k} | {v['dev_accuracy']:.3f} |" for k, v in info["classifiers"].items()]
         md.append("")
     if "prompts" in maps:
         p = maps["prompts"]
-        rows = [("nearest other prompt MTE has the same category (sentiment / NLI)", p["nearest_prompt_same_category"]),
-                ("nearest other prompt MTE has the same type (vanilla / CoT)", p["nearest_prompt_same_type"]),
-                ("nearest other prompt MTE is of the same LLM", p["nearest_prompt_same_llm"]),
-                ("nearest sentiment/NLI DTE has the prompt's category", p["nearest_dte_same_category"])]
-        md += ["## (b) LLMs with prompts", "", "![prompts by category](map_prompts_by_category.png)", "",
-               "![prompts by LLM](map_prompts_by_model.png)", "",
-               f"{p['prompts']} prompt MTEs ({', '.join(p['llms'])}; 13 sentiment + 13 NLI prompts each), with the "
-               "sentiment and NLI DTEs for reference. U rows labeled per prompt: "
-               + ", ".join(f"{k} {'/'.join(map(str, n))}" for k, n in p["u_rows_per_llm"].items()) + ".", "",
-               "| prompt MTEs whose ... | count |", "|---|---:|"]
+        rows = [
+            ("nearest other prompt MTE has the same category (sentiment / NLI)", p["nearest_prompt_same_category"]),
+            ("nearest other prompt MTE has the same type (vanilla / CoT)", p["nearest_prompt_same_type"]),
+            ("nearest other prompt MTE is of the same LLM", p["nearest_prompt_same_llm"]),
+            ("nearest sentiment/NLI DTE has the prompt's category", p["nearest_dte_same_category"]),
+        ]
+        md += [
+            "## (b) LLMs with prompts",
+            "",
+            "![prompts by category](map_prompts_by_category.png)",
+            "",
+            "![prompts by LLM](map_prompts_by_model.png)",
+            "",
+            f"{p['prompts']} prompt MTEs ({', '.join(p['llms'])}; 13 sentiment + 13 NLI prompts each), with the "
+            "sentiment and NLI DTEs for reference. U rows labeled per prompt: "
+            + ", ".join(f"{k} {'/'.join(map(str, n))}" for k, n in p["u_rows_per_llm"].items())
+            + ".",
+            "",
+            "| prompt MTEs whose ... | count |",
+            "|---|---:|",
+        ]
         md += [f"| {text} | {h} of {n} |" for text, (h, n) in rows]
         md.append("")
     if "commands" not in info:  # a run that made vectors (a maps-only run made none)

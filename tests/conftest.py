@@ -15,11 +15,13 @@ import torch
 from fute.samples import Samples
 from fute.surrogate import Surrogate
 
-WORDS = ("the a an is was not very good bad great awful movie film plot actor food service place "
-         "what who where when how why city river person year number team won lost game market "
-         "stock price rose fell people walk run sit dog cat man woman child car street house red "
-         "blue big small happy sad loved hated boring fun question answer paris london positive negative "
-         "yes no maybe sentiment review").split()
+WORDS = (
+    "the a an is was not very good bad great awful movie film plot actor food service place "
+    "what who where when how why city river person year number team won lost game market "
+    "stock price rose fell people walk run sit dog cat man woman child car street house red "
+    "blue big small happy sad loved hated boring fun question answer paris london positive negative "
+    "yes no maybe sentiment review"
+).split()
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -33,10 +35,19 @@ def build_tokenizer(folder: Path):
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
-                                   sep_token="[SEP]", eos_token="[EOS]", model_max_length=64)
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        eos_token="[EOS]",
+        model_max_length=64,
+    )
     fast.save_pretrained(folder)
     return fast
 
@@ -48,14 +59,44 @@ def build_model(kind: str, folder: Path) -> Path:
     tok = build_tokenizer(folder)
     n = len(tok)
     if kind == "encoder":
-        model = BertModel(BertConfig(vocab_size=n, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                     intermediate_size=64, max_position_embeddings=96, pad_token_id=0))
+        model = BertModel(
+            BertConfig(
+                vocab_size=n,
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                intermediate_size=64,
+                max_position_embeddings=96,
+                pad_token_id=0,
+            )
+        )
     elif kind == "decoder":
-        model = GPT2Model(GPT2Config(vocab_size=n, n_embd=32, n_layer=2, n_head=2, n_positions=96,
-                                     pad_token_id=0, eos_token_id=4, bos_token_id=4))
+        model = GPT2Model(
+            GPT2Config(
+                vocab_size=n,
+                n_embd=32,
+                n_layer=2,
+                n_head=2,
+                n_positions=96,
+                pad_token_id=0,
+                eos_token_id=4,
+                bos_token_id=4,
+            )
+        )
     else:
-        model = T5Model(T5Config(vocab_size=n, d_model=32, d_ff=64, d_kv=16, num_layers=2, num_heads=2,
-                                 pad_token_id=0, eos_token_id=4, decoder_start_token_id=0))
+        model = T5Model(
+            T5Config(
+                vocab_size=n,
+                d_model=32,
+                d_ff=64,
+                d_kv=16,
+                num_layers=2,
+                num_heads=2,
+                pad_token_id=0,
+                eos_token_id=4,
+                decoder_start_token_id=0,
+            )
+        )
     model.save_pretrained(folder)
     return folder
 
@@ -74,10 +115,20 @@ def tiny_llama(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-llama")
     tok = build_tokenizer(folder)
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
-                                         max_position_embeddings=256, pad_token_id=0, bos_token_id=2,
-                                         eos_token_id=4))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=256,
+            pad_token_id=0,
+            bos_token_id=2,
+            eos_token_id=4,
+        )
+    )
     model.save_pretrained(folder)
     return folder
 
@@ -113,8 +164,13 @@ def make_qa(n: int = 12) -> Samples:
     for i in range(n):
         ctx = f"the city {'paris' if i % 2 else 'london'} is big and the river is blue"
         ans = "paris" if i % 2 else "london"
-        rows.append({"question": "what city is big", "context": ctx,
-                     "answers": {"text": [ans], "answer_start": [ctx.index(ans)]}})
+        rows.append(
+            {
+                "question": "what city is big",
+                "context": ctx,
+                "answers": {"text": [ans], "answer_start": [ctx.index(ans)]},
+            }
+        )
     from fute.samples import rows_to_samples
 
     return rows_to_samples(rows, "toy-qa")

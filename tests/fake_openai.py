@@ -29,8 +29,11 @@ class FakeLLM(BaseHTTPRequestHandler):
         FakeLLM.seen.append((self.path, body, self.headers.get("Authorization")))
         prompt = body.get("prompt") or " ".join(m["content"] for m in body["messages"])
         good = "good" in prompt
-        top = {" positive": math.log(0.7 if good else 0.2), " negative": math.log(0.2 if good else 0.7),
-               " the": math.log(0.05)}
+        top = {
+            " positive": math.log(0.7 if good else 0.2),
+            " negative": math.log(0.2 if good else 0.7),
+            " the": math.log(0.05),
+        }
         text = "positive" if good else "negative"
         if body.get("max_tokens", 1) > 1:
             text = "the writer seems happy" if good else "the writer seems upset"
@@ -38,8 +41,15 @@ class FakeLLM(BaseHTTPRequestHandler):
         if self.path.endswith("/chat/completions"):
             choice = {"message": {"role": "assistant", "content": text}}
             if with_lp:
-                choice["logprobs"] = {"content": [{"token": text.split()[0], "logprob": -0.1, "top_logprobs": [
-                    {"token": k.strip(), "logprob": v} for k, v in top.items()]}]}
+                choice["logprobs"] = {
+                    "content": [
+                        {
+                            "token": text.split()[0],
+                            "logprob": -0.1,
+                            "top_logprobs": [{"token": k.strip(), "logprob": v} for k, v in top.items()],
+                        }
+                    ]
+                }
         else:
             choice = {"text": " " + text}
             if with_lp:

@@ -14,14 +14,35 @@ def toy_file(tmp_path, name, seed, flip=False, column="text"):
 
 def test_embed_list_show_rank(tmp_path, tiny_paths, run_cli):
     store = str(tmp_path / "store")
-    common = ["--surrogate", str(tiny_paths["encoder"]), "--max-length", "32", "--store", store, "--quiet",
-              "--method", "fisher", "--option", "max_epochs=1", "--option", "batch_size=8"]
+    common = [
+        "--surrogate",
+        str(tiny_paths["encoder"]),
+        "--max-length",
+        "32",
+        "--store",
+        store,
+        "--quiet",
+        "--method",
+        "fisher",
+        "--option",
+        "max_epochs=1",
+        "--option",
+        "batch_size=8",
+    ]
     for name, seed, flip in (("a", 0, False), ("b", 1, False), ("c", 2, True)):
         code, out, err = run_cli("embed", "dataset", str(toy_file(tmp_path, name, seed, flip)), *common)
         assert code == 0, err
         assert f"{name}: 128-d fisher vector" in out
-    code, out, _ = run_cli("embed", "dataset", str(toy_file(tmp_path, "d", 3, column="sentence")), *common,
-                           "--column", "text=sentence", "--name", "renamed")
+    code, out, _ = run_cli(
+        "embed",
+        "dataset",
+        str(toy_file(tmp_path, "d", 3, column="sentence")),
+        *common,
+        "--column",
+        "text=sentence",
+        "--name",
+        "renamed",
+    )
     assert code == 0 and "renamed" in out
     code, out, _ = run_cli("list", "--store", store)
     assert code == 0 and all(n in out for n in ("a", "b", "c", "renamed")) and "fisher on" in out
@@ -36,12 +57,18 @@ def test_embed_list_show_rank(tmp_path, tiny_paths, run_cli):
 
 
 def test_errors_are_one_line(tmp_path, run_cli):
-    for args, message in ((("rank", "nothing", "--store", str(tmp_path)), "no vector named 'nothing'"),
-                          (("show", "nothing", "--store", str(tmp_path)), "no vector named 'nothing'"),
-                          (("embed", "dataset", str(toy_file(tmp_path, "a", 0)), "--method", "nope",
-                            "--store", str(tmp_path)), "unknown method 'nope'"),
-                          (("embed", "dataset", str(toy_file(tmp_path, "a", 0)), "--option", "x",
-                            "--store", str(tmp_path)), "needs the form KEY=VALUE")):
+    for args, message in (
+        (("rank", "nothing", "--store", str(tmp_path)), "no vector named 'nothing'"),
+        (("show", "nothing", "--store", str(tmp_path)), "no vector named 'nothing'"),
+        (
+            ("embed", "dataset", str(toy_file(tmp_path, "a", 0)), "--method", "nope", "--store", str(tmp_path)),
+            "unknown method 'nope'",
+        ),
+        (
+            ("embed", "dataset", str(toy_file(tmp_path, "a", 0)), "--option", "x", "--store", str(tmp_path)),
+            "needs the form KEY=VALUE",
+        ),
+    ):
         code, out, err = run_cli(*args)
         assert code == 2 and err.strip().startswith("error:") and message in err
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -60,15 +87,46 @@ def test_embed_model_and_corpus_build(tmp_path, tiny_paths, tiny_llama, run_cli,
     monkeypatch.setenv("FUTE_HOME", str(tmp_path / "home"))
     store = str(tmp_path / "store")
     a = toy_file(tmp_path, "a", 0)
-    code, out, err = run_cli("corpus", "build", str(a), str(toy_file(tmp_path, "b", 1)), "--exclude", "b",
-                             "--size", "8", "--out", str(tmp_path / "u.jsonl"))
+    code, out, err = run_cli(
+        "corpus",
+        "build",
+        str(a),
+        str(toy_file(tmp_path, "b", 1)),
+        "--exclude",
+        "b",
+        "--size",
+        "8",
+        "--out",
+        str(tmp_path / "u.jsonl"),
+    )
     assert code == 0, err
     assert "8 rows (single texts) from a 8" in out
-    common = ["--surrogate", str(tiny_paths["encoder"]), "--max-length", "32", "--store", store, "--quiet",
-              "--option", "max_epochs=1", "--option", "batch_size=8"]
+    common = [
+        "--surrogate",
+        str(tiny_paths["encoder"]),
+        "--max-length",
+        "32",
+        "--store",
+        store,
+        "--quiet",
+        "--option",
+        "max_epochs=1",
+        "--option",
+        "batch_size=8",
+    ]
     assert run_cli("embed", "dataset", str(a), *common)[0] == 0
-    code, out, err = run_cli("embed", "model", str(tiny_llama), "--prompt", "sentiment:sentiment-colon",
-                             "--corpus", str(tmp_path / "u.jsonl"), "--name", "llm", *common)
+    code, out, err = run_cli(
+        "embed",
+        "model",
+        str(tiny_llama),
+        "--prompt",
+        "sentiment:sentiment-colon",
+        "--corpus",
+        str(tmp_path / "u.jsonl"),
+        "--name",
+        "llm",
+        *common,
+    )
     assert code == 0, err
     assert "llm (prompt): 128-d fisher vector" in out
     code, out, _ = run_cli("rank", "a", "--kind", "prompt", "--store", store)
@@ -78,7 +136,19 @@ def test_embed_model_and_corpus_build(tmp_path, tiny_paths, tiny_llama, run_cli,
 
 
 def test_every_command_has_working_help(run_cli):
-    for args in ((), ("embed",), ("embed", "dataset"), ("embed", "model"), ("list",), ("show",), ("rank",),
-                 ("prompts",), ("corpus", "build"), ("demo",), ("map",), ("report",)):
+    for args in (
+        (),
+        ("embed",),
+        ("embed", "dataset"),
+        ("embed", "model"),
+        ("list",),
+        ("show",),
+        ("rank",),
+        ("prompts",),
+        ("corpus", "build"),
+        ("demo",),
+        ("map",),
+        ("report",),
+    ):
         code, out, err = run_cli(*args, "--help")
         assert code == 0 and "Usage" in out and "Traceback" not in err, (args, err[-300:])

@@ -36,18 +36,21 @@ def test_same_data_and_config_is_a_cache_hit(tmp_path, tiny, monkeypatch):
     assert len(calls) == 1 and c.card["copied_from"] == "toy" and np.array_equal(c.vector, a.vector)
     embed_samples(data, "toy", method="textemb", surrogate=tiny, store=tmp_path, progress=False, seed=1)
     assert len(calls) == 2  # another seed is another job
-    embed_samples(make_classification(10, seed=4), "toy", method="textemb", surrogate=tiny, store=tmp_path,
-                  progress=False)
+    embed_samples(
+        make_classification(10, seed=4), "toy", method="textemb", surrogate=tiny, store=tmp_path, progress=False
+    )
     assert len(calls) == 3  # other data under the same name replaces the vector
     assert len(LocalStore(tmp_path).vectors(name="toy")) == 2  # one per space (seed 0, seed 1)
 
 
 def test_same_inputs_same_vector_across_stores(tmp_path, tiny):
     data = make_classification(12)
-    a = embed_samples(data, "t", method="fisher", surrogate=tiny, store=tmp_path / "1", progress=False,
-                      max_epochs=1, batch_size=8)
-    b = embed_samples(data, "t", method="fisher", surrogate=tiny, store=tmp_path / "2", progress=False,
-                      max_epochs=1, batch_size=8)
+    a = embed_samples(
+        data, "t", method="fisher", surrogate=tiny, store=tmp_path / "1", progress=False, max_epochs=1, batch_size=8
+    )
+    b = embed_samples(
+        data, "t", method="fisher", surrogate=tiny, store=tmp_path / "2", progress=False, max_epochs=1, batch_size=8
+    )
     np.testing.assert_array_equal(a.vector, b.vector)
     assert a.space_id == b.space_id and a.key == b.key
 
@@ -60,12 +63,21 @@ def test_model_embedding_lives_in_the_datasets_space(tmp_path, tiny, monkeypatch
 
     monkeypatch.setenv("FUTE_HOME", str(tmp_path / "home"))
     data = make_classification(16)
-    opts = {"method": "fisher", "surrogate": tiny, "store": tmp_path / "st", "progress": False,
-            "max_epochs": 1, "batch_size": 8}
+    opts = {
+        "method": "fisher",
+        "surrogate": tiny,
+        "store": tmp_path / "st",
+        "progress": False,
+        "max_epochs": 1,
+        "batch_size": 8,
+    }
     dte = embed_samples(data, "toy", **opts)
     corpus = Corpus(make_classification(16, seed=9).texts, sources=["u"] * 16, name="u")
-    target = CallableTarget(lambda t, p: np.array([[0.3, 0.7] if "good" in x else [0.8, 0.2] for x in t]),
-                            ["negative", "positive"], name="rule")
+    target = CallableTarget(
+        lambda t, p: np.array([[0.3, 0.7] if "good" in x else [0.8, 0.2] for x in t]),
+        ["negative", "positive"],
+        name="rule",
+    )
     mte = embed_model(target, "rule-model", corpus=corpus, **opts)
     assert mte.kind == "model" and mte.space_id == dte.space_id and mte.vector.shape == dte.vector.shape
     assert mte.card["target"]["model"] == "rule" and mte.card["corpus"]["fingerprint"] == corpus.fingerprint()

@@ -28,8 +28,16 @@ def toy_dataset(folder: Path, name: str, seed: int, flip: bool = False) -> str:
 @pytest.fixture
 def specs(tmp_path, tiny_paths):
     opts = (("max_epochs", 1), ("max_examples", 16))
-    return [EmbedSpec(f"d{i}", data=toy_dataset(tmp_path, f"d{i}", i, flip=i % 2 == 1),
-                      surrogate=str(tiny_paths["encoder"]), max_length=32, method_options=opts) for i in range(3)]
+    return [
+        EmbedSpec(
+            f"d{i}",
+            data=toy_dataset(tmp_path, f"d{i}", i, flip=i % 2 == 1),
+            surrogate=str(tiny_paths["encoder"]),
+            max_length=32,
+            method_options=opts,
+        )
+        for i in range(3)
+    ]
 
 
 class CountingExecutor(LocalExecutor):

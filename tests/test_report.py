@@ -12,8 +12,15 @@ from tests.test_viz import full_vec, some_vectors
 
 CHROMIUM = os.environ.get("FUTE_CHROMIUM", "/usr/bin/chromium")
 # Chromium on a closed network: no background connections, no first-run work, no sandbox as root
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def filled_store(path: Path) -> LocalStore:
@@ -46,8 +53,9 @@ def _png(path: Path) -> Path:
 
 def test_report_has_maps_neighbours_and_results(tmp_path):
     st = filled_store(tmp_path / "store")
-    page = write_report(tmp_path / "rep", st, projection="pca", results=bench_results(tmp_path / "res"), k=3,
-                        progress=False)
+    page = write_report(
+        tmp_path / "rep", st, projection="pca", results=bench_results(tmp_path / "res"), k=3, progress=False
+    )
     text = page.read_text()
     assert page == tmp_path / "rep" / "index.html"
     assert text.count("class='map'") == 2 and "data-points='12'" in text and "data-points='5'" in text
@@ -62,11 +70,22 @@ def test_report_has_maps_neighbours_and_results(tmp_path):
 
 def test_report_command(tmp_path, run_cli):
     filled_store(tmp_path / "store")
-    code, out, err = run_cli("report", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "r"),
-                             "--projection", "pca", "--results", str(tmp_path / "missing"), "--quiet")
+    code, out, err = run_cli(
+        "report",
+        "--store",
+        str(tmp_path / "store"),
+        "--out",
+        str(tmp_path / "r"),
+        "--projection",
+        "pca",
+        "--results",
+        str(tmp_path / "missing"),
+        "--quiet",
+    )
     assert code == 2 and "not a folder of benchmark results" in err and "Traceback" not in err
-    code, out, err = run_cli("report", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "r"),
-                             "--projection", "pca", "--quiet")
+    code, out, err = run_cli(
+        "report", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "r"), "--projection", "pca", "--quiet"
+    )
     assert code == 0 and "index.html" in out and (tmp_path / "r" / "index.html").is_file(), err
 
 
@@ -80,8 +99,9 @@ def test_report_renders_in_headless_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
 
     st = filled_store(tmp_path / "store")
-    page_path = write_report(tmp_path / "rep", st, projection="tsne", results=bench_results(tmp_path / "res"),
-                             progress=False)
+    page_path = write_report(
+        tmp_path / "rep", st, projection="tsne", results=bench_results(tmp_path / "res"), progress=False
+    )
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -90,8 +110,10 @@ def test_report_renders_in_headless_chromium(tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(page_path.as_uri())
         page.wait_for_selector(".map .scatterlayer path.point")
-        drawn = {m.get_attribute("data-space"): m.locator(".scatterlayer path.point").count()
-                 for m in page.locator("div.map").all()}
+        drawn = {
+            m.get_attribute("data-space"): m.locator(".scatterlayer path.point").count()
+            for m in page.locator("div.map").all()
+        }
         broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).length")
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=True)

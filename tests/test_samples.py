@@ -9,8 +9,11 @@ from fute.errors import DataError
 from fute.samples import Samples, load_samples, rows_to_samples
 from tests.conftest import SHARED_DATA, write_jsonl
 
-ROWS = [{"text": "good film", "label": "positive"}, {"text": "bad film", "label": "negative"},
-        {"text": "great plot", "label": "positive"}]
+ROWS = [
+    {"text": "good film", "label": "positive"},
+    {"text": "bad film", "label": "negative"},
+    {"text": "great plot", "label": "positive"},
+]
 
 
 def test_jsonl_classification(tmp_path):
@@ -36,8 +39,9 @@ def test_csv_tsv_parquet_agree(tmp_path):
 def test_folder_of_splits_with_dataset_json(tmp_path):
     write_jsonl(tmp_path / "train.jsonl", ROWS)
     write_jsonl(tmp_path / "dev.jsonl", ROWS[:2])
-    (tmp_path / "dataset.json").write_text(json.dumps({"name": "toy", "category": "sentiment",
-                                                       "labels": ["positive", "negative"]}))
+    (tmp_path / "dataset.json").write_text(
+        json.dumps({"name": "toy", "category": "sentiment", "labels": ["positive", "negative"]})
+    )
     s = load_samples(tmp_path)
     assert len(s) == 3 and s.label_names == ("positive", "negative")  # declared order wins
     assert s.info["category"] == "sentiment"
@@ -62,18 +66,22 @@ def test_int_ids_use_declared_names(tmp_path):
 
 
 def test_squad_qa(tmp_path):
-    rows = [{"question": "where?", "context": "in paris now", "answers": {"text": ["paris"], "answer_start": [3]}},
-            {"question": "who?", "context": "the man ran", "answers": [{"text": "man", "answer_start": 99}]}]
+    rows = [
+        {"question": "where?", "context": "in paris now", "answers": {"text": ["paris"], "answer_start": [3]}},
+        {"question": "who?", "context": "the man ran", "answers": [{"text": "man", "answer_start": 99}]},
+    ]
     s = load_samples(write_jsonl(tmp_path / "qa.jsonl", rows))
     assert s.task == "qa" and s.answers == [(3, "paris"), (4, "man")]  # a wrong start is recovered from the text
 
 
 def test_hf_datasets_folder(tmp_path):
     datasets = pytest.importorskip("datasets")
-    feats = datasets.Features({"sentence": datasets.Value("string"),
-                               "label": datasets.ClassLabel(names=["neg", "pos"])})
-    ds = datasets.DatasetDict({"train": datasets.Dataset.from_dict(
-        {"sentence": ["good", "bad", "fun"], "label": [1, 0, 1]}, features=feats)})
+    feats = datasets.Features(
+        {"sentence": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])}
+    )
+    ds = datasets.DatasetDict(
+        {"train": datasets.Dataset.from_dict({"sentence": ["good", "bad", "fun"], "label": [1, 0, 1]}, features=feats)}
+    )
     ds.save_to_disk(str(tmp_path / "hf"))
     s = load_samples(tmp_path / "hf", columns={"text": "sentence"})
     assert s.label_names == ("neg", "pos") and s.targets[0].tolist() == [0, 1]

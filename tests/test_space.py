@@ -33,9 +33,16 @@ def test_card_has_full_provenance(tiny):
 
 def test_cross_space_comparison_names_both():
     def tv(name, sid, method):
-        return TaskVector(np.ones(3, dtype=np.float32), {
-            "name": name, "kind": "dataset", "space_id": sid, "key": name,
-            "space": {"method": method, "surrogate": {"name": "m", "weights_sha256": "ab" * 32}}})
+        return TaskVector(
+            np.ones(3, dtype=np.float32),
+            {
+                "name": name,
+                "kind": "dataset",
+                "space_id": sid,
+                "key": name,
+                "space": {"method": method, "surrogate": {"name": "m", "weights_sha256": "ab" * 32}},
+            },
+        )
 
     a, b = tv("sst2", "s1", "fisher"), tv("mnli", "s2", "prompt")
     assert a.cosine(tv("mr", "s1", "fisher")) == pytest.approx(1.0)

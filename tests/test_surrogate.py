@@ -54,7 +54,7 @@ def test_qa_answer_positions(tiny):
     data = make_qa(4)
     enc = tiny.encode(data)
     for i, (_, text) in enumerate(data.answers):
-        ids = enc.input_ids[i][enc.start_positions[i]:enc.end_positions[i] + 1]
+        ids = enc.input_ids[i][enc.start_positions[i] : enc.end_positions[i] + 1]
         assert tiny.tokenizer.decode(ids) == text
     head = TaskHead("qa", 32, 2)
     _, batch = next(tiny.batches(enc, 4, tiny.length_order(enc)))

@@ -9,19 +9,49 @@ from fute.store import LocalStore
 from fute.viz import attribute, build_map, category_of, choose_space, map_store, project, write_map
 
 
-def full_vec(name: str, values, *, kind: str = "dataset", category: str | None = "sentiment", space: str = "s1",
-             method: str = "fisher", prompt: tuple[str, str] | None = None, model: str | None = None) -> TaskVector:
+def full_vec(
+    name: str,
+    values,
+    *,
+    kind: str = "dataset",
+    category: str | None = "sentiment",
+    space: str = "s1",
+    method: str = "fisher",
+    prompt: tuple[str, str] | None = None,
+    model: str | None = None,
+) -> TaskVector:
     """A vector with a complete card, as ``make_card`` writes it (prompt = (full id, vanilla|cot))."""
-    card = {"name": name, "kind": kind, "space_id": space, "key": f"k-{name}-{space}",
-            "space": {"method": method, "config": {"seed": 0},
-                      "surrogate": {"name": "tiny <enc>", "weights_sha256": "ab" * 32}},
-            "method_config": {"seed": 0}, "seed": 0,
-            "data": {"source": f"/data/{name}", "fingerprint": "f" * 64, "task": "classification", "labels": [],
-                     "n_total": 10, "n_used": 10, **({"category": category} if category and kind == "dataset" else {})},
-            "fute_version": "0.1.0", "created": "2026-11-24T00:00:00Z", "seconds": 1.0}
+    card = {
+        "name": name,
+        "kind": kind,
+        "space_id": space,
+        "key": f"k-{name}-{space}",
+        "space": {
+            "method": method,
+            "config": {"seed": 0},
+            "surrogate": {"name": "tiny <enc>", "weights_sha256": "ab" * 32},
+        },
+        "method_config": {"seed": 0},
+        "seed": 0,
+        "data": {
+            "source": f"/data/{name}",
+            "fingerprint": "f" * 64,
+            "task": "classification",
+            "labels": [],
+            "n_total": 10,
+            "n_used": 10,
+            **({"category": category} if category and kind == "dataset" else {}),
+        },
+        "fute_version": "0.1.0",
+        "created": "2026-11-24T00:00:00Z",
+        "seconds": 1.0,
+    }
     if kind != "dataset":
-        card["target"] = {"backend": "hf-lm" if prompt else "hf-classifier", "model": model or f"/m/{name}",
-                          "weights_sha256": "cd" * 32}
+        card["target"] = {
+            "backend": "hf-lm" if prompt else "hf-classifier",
+            "model": model or f"/m/{name}",
+            "weights_sha256": "cd" * 32,
+        }
         if prompt:
             card["target"]["prompt"] = {"id": prompt[0], "type": prompt[1]}
         card["corpus"] = {"name": "u", "fingerprint": "e" * 64}
@@ -37,11 +67,15 @@ def some_vectors(n: int = 12, space: str = "s1") -> list[TaskVector]:
         base = np.eye(6)[i % 2] * 3  # two clusters
         if i % 3 == 2:
             prompt = (("sentiment" if i % 2 == 0 else "nli") + f":p{i}", "cot" if i % 4 else "vanilla")
-            out.append(full_vec(f"p{i}", base + rng.normal(size=6), kind="prompt", space=space, model="/llm/smol",
-                                prompt=prompt))
+            out.append(
+                full_vec(
+                    f"p{i}", base + rng.normal(size=6), kind="prompt", space=space, model="/llm/smol", prompt=prompt
+                )
+            )
         else:
-            out.append(full_vec(f"d{i}", base + rng.normal(size=6), space=space,
-                                category="sentiment" if i % 2 == 0 else "nli"))
+            out.append(
+                full_vec(f"d{i}", base + rng.normal(size=6), space=space, category="sentiment" if i % 2 == 0 else "nli")
+            )
     return out
 
 
@@ -116,8 +150,17 @@ def test_map_command(tmp_path, run_cli):
     st = LocalStore(tmp_path / "store")
     for v in some_vectors(8):
         st.put(v)
-    code, out, err = run_cli("map", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "m"),
-                             "--projection", "pca", "--color-by", "prompt-type")
+    code, out, err = run_cli(
+        "map",
+        "--store",
+        str(tmp_path / "store"),
+        "--out",
+        str(tmp_path / "m"),
+        "--projection",
+        "pca",
+        "--color-by",
+        "prompt-type",
+    )
     assert code == 0 and "8 vectors of space s1" in out, err
     assert (tmp_path / "m.png").is_file() and (tmp_path / "m.html").is_file()
     st.put(full_vec("other", [1, 0], space="s2"))

@@ -20,23 +20,32 @@ from fute.corpus import build_corpus
 ROOT = Path(__file__).resolve().parents[1] / "src" / "fute" / "data"
 DEMO = ["sst2", "mr", "cr", "agnews", "trec", "snli", "mnli", "qqp", "mrpc"]
 OPEN = ["snli", "mnli", "qnli", "boolq", "stsb", "wnli"]  # CC BY-SA / CC BY / permissive (MANIFEST.md)
-HEADER = ["Rights stay with the original authors; the licenses below are as recorded by the data pack they",
-          "were taken from (source repository at a commit, then the original dataset). 'unknown' means the",
-          "original release states no license: use these samples for research and evaluation only.", ""]
+HEADER = [
+    "Rights stay with the original authors; the licenses below are as recorded by the data pack they",
+    "were taken from (source repository at a commit, then the original dataset). 'unknown' means the",
+    "original release states no license: use these samples for research and evaluation only.",
+    "",
+]
 
 
 def source_line(shared: Path, name: str) -> str:
     info = json.loads((shared / name / "dataset.json").read_text())
     s = info["source"]
-    return (f"- {name} ({info['category']}): license: {info['license']}; source: {s['repo']}@{s['commit'][:7]} "
-            f"{', '.join(s['paths'])}")
+    return (
+        f"- {name} ({info['category']}): license: {info['license']}; source: {s['repo']}@{s['commit'][:7]} "
+        f"{', '.join(s['paths'])}"
+    )
 
 
 def build_demo(shared: Path, n: int = 300) -> None:
-    notice = ["fute demo data", "==============", "",
-              f"Each folder holds a seed-0 random sample of {n} rows of the training split of a public dataset,",
-              "in fute's JSONL format (text, text_pair, label). They ship only so that `fute demo` runs offline.",
-              *HEADER]
+    notice = [
+        "fute demo data",
+        "==============",
+        "",
+        f"Each folder holds a seed-0 random sample of {n} rows of the training split of a public dataset,",
+        "in fute's JSONL format (text, text_pair, label). They ship only so that `fute demo` runs offline.",
+        *HEADER,
+    ]
     for name in DEMO:
         rows = (shared / name / "train.jsonl").read_text(encoding="utf-8").splitlines()
         idx = np.sort(np.random.RandomState(0).permutation(len(rows))[:n])
@@ -44,8 +53,11 @@ def build_demo(shared: Path, n: int = 300) -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train.jsonl").write_text("".join(rows[i] + "\n" for i in idx), encoding="utf-8")
         info = json.loads((shared / name / "dataset.json").read_text())
-        keep = {k: info[k] for k in ("name", "category", "task_type", "labels", "input", "domain", "license",
-                                     "source") if k in info}
+        keep = {
+            k: info[k]
+            for k in ("name", "category", "task_type", "labels", "input", "domain", "license", "source")
+            if k in info
+        }
         keep["sample"] = f"{n} of {len(rows)} train rows, numpy RandomState(0) permutation, source order kept"
         (out / "dataset.json").write_text(json.dumps(keep, indent=2))
         notice.append(source_line(shared, name))
@@ -57,11 +69,16 @@ def build_corpus_files(shared: Path, size: int = 1200) -> None:
     paths = [shared / n for n in OPEN]
     build_corpus(paths, size=size, name="fute-default-single").save(out / "single.jsonl")
     build_corpus(paths, size=size, pairs=True, name="fute-default-pair").save(out / "pair.jsonl")
-    notice = ["fute default unlabeled corpus U", "===============================", "",
-              f"single.jsonl: {size} input texts (the first text of each example); pair.jsonl: {size} text pairs.",
-              "Equal shares of the training splits of the openly licensed datasets below, seed 0, labels dropped;",
-              "each row names its source dataset, so `--exclude NAME` removes the datasets under evaluation.",
-              *HEADER, *(source_line(shared, n) for n in OPEN)]
+    notice = [
+        "fute default unlabeled corpus U",
+        "===============================",
+        "",
+        f"single.jsonl: {size} input texts (the first text of each example); pair.jsonl: {size} text pairs.",
+        "Equal shares of the training splits of the openly licensed datasets below, seed 0, labels dropped;",
+        "each row names its source dataset, so `--exclude NAME` removes the datasets under evaluation.",
+        *HEADER,
+        *(source_line(shared, n) for n in OPEN),
+    ]
     (out / "NOTICE").write_text("\n".join(notice) + "\n")
 
 

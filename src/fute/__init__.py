@@ -11,6 +11,24 @@ from fute.space import TaskVector  # noqa: E402
 from fute.store import LocalStore, Store, open_store  # noqa: E402
 from fute.surrogate import Surrogate, load_surrogate  # noqa: E402
 
-__all__ = ["DataError", "FuteError", "LocalStore", "Samples", "SpaceMismatchError", "Store", "StoreError",
-           "Surrogate", "TaskVector", "__version__", "embed_dataset", "embed_model", "embed_samples", "get_method",
-           "load_samples", "load_surrogate", "open_store", "rank", "register_method"]
+__all__ = [
+    "DataError",
+    "FuteError",
+    "LocalStore",
+    "Samples",
+    "SpaceMismatchError",
+    "Store",
+    "StoreError",
+    "Surrogate",
+    "TaskVector",
+    "__version__",
+    "embed_dataset",
+    "embed_model",
+    "embed_samples",
+    "get_method",
+    "load_samples",
+    "load_surrogate",
+    "open_store",
+    "rank",
+    "register_method",
+]

@@ -14,29 +14,46 @@ from rich.table import Table
 
 from fute.errors import ConfigError, FuteError
 
-app = typer.Typer(help="Task embeddings of datasets, models and prompts in one space (FUTE).",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Task embeddings of datasets, models and prompts in one space (FUTE).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 embed_app = typer.Typer(help="Compute and store task embeddings.", no_args_is_help=True)
 app.add_typer(embed_app, name="embed")
 console = Console()
 err = Console(stderr=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="Store folder or postgresql:// URL (default: "
-                                                                 "$FUTE_STORE, else $FUTE_HOME/store, else "
-                                                                 "~/.cache/fute/store)")]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store folder or postgresql:// URL (default: "
+        "$FUTE_STORE, else $FUTE_HOME/store, else "
+        "~/.cache/fute/store)",
+    ),
+]
 MethodOpt = Annotated[str, typer.Option(help="fisher | prefix | prompt | textemb | datasize")]
-SurrogateOpt = Annotated[str, typer.Option(help="Surrogate: 'default' (all-MiniLM-L6-v2), hub id or path; "
-                                                "vectors compare only within one surrogate")]
+SurrogateOpt = Annotated[
+    str,
+    typer.Option(
+        help="Surrogate: 'default' (all-MiniLM-L6-v2), hub id or path; vectors compare only within one surrogate"
+    ),
+]
 MaxExamplesOpt = Annotated[int | None, typer.Option(help="Seeded sample cap (default: the method's, 1000)")]
 SeedOpt = Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuffling)")]
 MaxLengthOpt = Annotated[int, typer.Option(help="Token limit of the surrogate")]
 OptionOpt = Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. max_epochs=2")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bars")]
 ExecutorOpt = Annotated[str, typer.Option(help="local (in this process) | ray (pip install 'fute[ray]')")]
-AddressOpt = Annotated[str | None, typer.Option(help="ray: cluster address ('auto' joins a running one; "
-                                                     "default: a local cluster on this machine)")]
-GpusOpt = Annotated[float, typer.Option(help="ray: GPUs reserved per job (fractions share a GPU; fute itself "
-                                               "computes on CPU so far)")]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(help="ray: cluster address ('auto' joins a running one; default: a local cluster on this machine)"),
+]
+GpusOpt = Annotated[
+    float, typer.Option(help="ray: GPUs reserved per job (fractions share a GPU; fute itself computes on CPU so far)")
+]
 CpusOpt = Annotated[float, typer.Option(help="ray: CPUs per job")]
 
 
@@ -80,17 +97,21 @@ def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
 
 @embed_app.command("dataset")
 def embed_dataset_cmd(
-    paths: Annotated[list[str], typer.Argument(help="Files (JSONL/CSV/TSV/Parquet), folders of splits, HF datasets "
-                                                    "folders, or hub dataset names; one job each")],
-    name: Annotated[str | None, typer.Option(help="Name of the vector (one PATH only; default: the dataset's "
-                                                  "name)")] = None,
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files (JSONL/CSV/TSV/Parquet), folders of splits, HF datasets "
+            "folders, or hub dataset names; one job each"
+        ),
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="Name of the vector (one PATH only; default: the dataset's name)")
+    ] = None,
     method: MethodOpt = "fisher",
     surrogate: SurrogateOpt = "default",
     split: Annotated[str, typer.Option(help="Split to embed")] = "train",
-    column: Annotated[list[str] | None, typer.Option(help="Field mapping FIELD=COLUMN, e.g. text=sentence")]
-    = None,
-    task: Annotated[str | None, typer.Option(help="classification | regression | qa (default: inferred)")]
-    = None,
+    column: Annotated[list[str] | None, typer.Option(help="Field mapping FIELD=COLUMN, e.g. text=sentence")] = None,
+    task: Annotated[str | None, typer.Option(help="classification | regression | qa (default: inferred)")] = None,
     max_examples: MaxExamplesOpt = None,
     seed: SeedOpt = 0,
     max_length: MaxLengthOpt = 128,
@@ -112,37 +133,69 @@ def embed_dataset_cmd(
     opts = method_options(option, max_examples)
     opts["seed"] = seed
     columns = tuple(sorted(parse_pairs(column, "--column").items()))
-    common = {"split": split, "columns": columns, "task": task, "method": method, "surrogate": surrogate,
-              "max_length": max_length, "method_options": tuple(sorted(opts.items()))}
+    common = {
+        "split": split,
+        "columns": columns,
+        "task": task,
+        "method": method,
+        "surrogate": surrogate,
+        "max_length": max_length,
+        "method_options": tuple(sorted(opts.items())),
+    }
     # a default name needs the data's own: read here, read again by the job (which may run elsewhere)
-    specs = [EmbedSpec(name or dataset_name(load_samples(p, split=split, columns=dict(columns) or None, task=task),
-                                            p), data=p, **common) for p in paths]
-    for vec in embed_many(specs, store=store, executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
-                          progress=not quiet):
+    specs = [
+        EmbedSpec(
+            name or dataset_name(load_samples(p, split=split, columns=dict(columns) or None, task=task), p),
+            data=p,
+            **common,
+        )
+        for p in paths
+    ]
+    for vec in embed_many(
+        specs, store=store, executor=executor_for(executor, address, gpus_per_job, cpus_per_job), progress=not quiet
+    ):
         d = vec.card["data"]
-        console.print(f"[bold]{vec.name}[/]: {vec.vector.size}-d {vec.card['space']['method']} vector in space "
-                      f"[cyan]{vec.space_id}[/] from {d['n_used']} of {d['n_total']} examples "
-                      f"({vec.card['seconds']:.1f} s)")
+        console.print(
+            f"[bold]{vec.name}[/]: {vec.vector.size}-d {vec.card['space']['method']} vector in space "
+            f"[cyan]{vec.space_id}[/] from {d['n_used']} of {d['n_total']} examples "
+            f"({vec.card['seconds']:.1f} s)"
+        )
 
 
 @embed_app.command("model")
 def embed_model_cmd(
     model: Annotated[str, typer.Argument(help="Classifier or LLM: hub id, folder, .gguf file, or 'smollm2'")],
-    name: Annotated[str | None, typer.Option(help="Name of the vector (default: the model name, plus "
-                                                  "/PROMPT_ID per prompt)")] = None,
-    prompt: Annotated[str | None, typer.Option(help="For an LLM: SET_OR_FILE:ID, or SET_OR_FILE for every prompt "
-                                                     "of the set (shipped sets: sentiment, nli)")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Name of the vector (default: the model name, plus /PROMPT_ID per prompt)")
+    ] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            help="For an LLM: SET_OR_FILE:ID, or SET_OR_FILE for every prompt of the set (shipped sets: sentiment, nli)"
+        ),
+    ] = None,
     corpus: Annotated[str | None, typer.Option(help="Unlabeled corpus U (default: the shipped U)")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(help="Drop these datasets' rows from U (those under "
-                                                           "evaluation)")] = None,
-    pairs: Annotated[bool | None, typer.Option("--pairs/--single", help="Shipped U as text pairs (a pair "
-                                                                        "classifier) or single texts (default: "
-                                                                        "the prompt's form, else single)")] = None,
-    category: Annotated[str | None, typer.Option(help="Category recorded on the card (e.g. of the model's "
-                                                      "training data); maps color by it")] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Drop these datasets' rows from U (those under evaluation)")
+    ] = None,
+    pairs: Annotated[
+        bool | None,
+        typer.Option(
+            "--pairs/--single",
+            help="Shipped U as text pairs (a pair "
+            "classifier) or single texts (default: "
+            "the prompt's form, else single)",
+        ),
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(help="Category recorded on the card (e.g. of the model's training data); maps color by it"),
+    ] = None,
     backend: Annotated[str, typer.Option(help="auto | hf-classifier | hf-lm | openai")] = "auto",
-    base_url: Annotated[str | None, typer.Option(help="openai backend: endpoint, e.g. http://127.0.0.1:8000/v1 "
-                                                      "(key from $OPENAI_API_KEY)")] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="openai backend: endpoint, e.g. http://127.0.0.1:8000/v1 (key from $OPENAI_API_KEY)"),
+    ] = None,
     api: Annotated[str, typer.Option(help="openai backend: completions | chat")] = "completions",
     max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 64,
     method: MethodOpt = "fisher",
@@ -174,17 +227,36 @@ def embed_model_cmd(
     if backend == "openai" or base_url:
         backend = "openai"
         lm_opts.update(api=api, **({"base_url": base_url} if base_url else {}))
-    common = {"model": model, "backend": backend, "target_options": tuple(sorted(lm_opts.items())),
-              "corpus": corpus, "exclude": tuple(exclude or ()), "pairs": pairs, "category": category,
-              "method": method, "surrogate": surrogate, "max_length": max_length,
-              "method_options": tuple(sorted(opts.items()))}
-    specs = [EmbedSpec(base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}",
-                       kind="model" if p is None else "prompt", prompt=p, **common) for p in prompts]
-    for vec in embed_many(specs, store=store, executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
-                          progress=not quiet):
-        console.print(f"[bold]{vec.name}[/] ({vec.kind}): {vec.vector.size}-d {vec.card['space']['method']} vector "
-                      f"in space [cyan]{vec.space_id}[/] from {vec.card['data']['n_used']} corpus rows "
-                      f"({vec.card['seconds']:.1f} s)")
+    common = {
+        "model": model,
+        "backend": backend,
+        "target_options": tuple(sorted(lm_opts.items())),
+        "corpus": corpus,
+        "exclude": tuple(exclude or ()),
+        "pairs": pairs,
+        "category": category,
+        "method": method,
+        "surrogate": surrogate,
+        "max_length": max_length,
+        "method_options": tuple(sorted(opts.items())),
+    }
+    specs = [
+        EmbedSpec(
+            base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}",
+            kind="model" if p is None else "prompt",
+            prompt=p,
+            **common,
+        )
+        for p in prompts
+    ]
+    for vec in embed_many(
+        specs, store=store, executor=executor_for(executor, address, gpus_per_job, cpus_per_job), progress=not quiet
+    ):
+        console.print(
+            f"[bold]{vec.name}[/] ({vec.kind}): {vec.vector.size}-d {vec.card['space']['method']} vector "
+            f"in space [cyan]{vec.space_id}[/] from {vec.card['data']['n_used']} corpus rows "
+            f"({vec.card['seconds']:.1f} s)"
+        )
 
 
 corpus_app = typer.Typer(help="The unlabeled corpus U.", no_args_is_help=True)
@@ -195,8 +267,9 @@ app.add_typer(corpus_app, name="corpus")
 def corpus_build_cmd(
     paths: Annotated[list[str], typer.Argument(help="Datasets whose inputs go into U (labels are dropped)")],
     out: Annotated[str, typer.Option(help="Output JSONL")],
-    exclude: Annotated[list[str] | None, typer.Option(help="Datasets never to include (those under evaluation)")]
-    = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Datasets never to include (those under evaluation)")
+    ] = None,
     size: Annotated[int, typer.Option(help="Rows in U, in equal shares per dataset")] = 1000,
     pairs: Annotated[bool, typer.Option(help="Pairs (premise, hypothesis) from paired datasets only")] = False,
     split: Annotated[str, typer.Option(help="Split to draw from")] = "train",
@@ -205,19 +278,30 @@ def corpus_build_cmd(
     """Build U from datasets: mixed inputs, labels dropped, exclusions applied, fingerprinted."""
     from fute.corpus import build_corpus
 
-    u = build_corpus(paths, exclude=exclude or (), size=size, pairs=pairs, split=split, seed=seed,
-                     name=out.rsplit("/", 1)[-1].removesuffix(".jsonl"))
+    u = build_corpus(
+        paths,
+        exclude=exclude or (),
+        size=size,
+        pairs=pairs,
+        split=split,
+        seed=seed,
+        name=out.rsplit("/", 1)[-1].removesuffix(".jsonl"),
+    )
     u.save(out)
     card = u.card()
     mix = ", ".join(f"{k} {v}" for k, v in card["sources"].items())
-    console.print(f"{out}: {card['size']} rows ({'pairs' if pairs else 'single texts'}) from {mix}; "
-                  f"fingerprint {card['fingerprint'][:16]}")
+    console.print(
+        f"{out}: {card['size']} rows ({'pairs' if pairs else 'single texts'}) from {mix}; "
+        f"fingerprint {card['fingerprint'][:16]}"
+    )
 
 
 @app.command("list")
-def list_cmd(kind: Annotated[str | None, typer.Option(help="dataset | model | prompt")] = None,
-             space: Annotated[str | None, typer.Option(help="Only this space id")] = None,
-             store: StoreOpt = None) -> None:
+def list_cmd(
+    kind: Annotated[str | None, typer.Option(help="dataset | model | prompt")] = None,
+    space: Annotated[str | None, typer.Option(help="Only this space id")] = None,
+    store: StoreOpt = None,
+) -> None:
     """List stored vectors, grouped by space."""
     from fute.space import describe_space
     from fute.store import open_store
@@ -234,14 +318,24 @@ def list_cmd(kind: Annotated[str | None, typer.Option(help="dataset | model | pr
             table.add_column(col)
         for v in group:
             d = v.card["data"]
-            table.add_row(v.name, v.kind, str(v.vector.size), f"{d['n_used']}/{d['n_total']}", d["task"],
-                          d.get("category", ""), v.card["created"])
+            table.add_row(
+                v.name,
+                v.kind,
+                str(v.vector.size),
+                f"{d['n_used']}/{d['n_total']}",
+                d["task"],
+                d.get("category", ""),
+                v.card["created"],
+            )
         console.print(table)
 
 
 @app.command("show")
-def show_cmd(name: str, as_json: Annotated[bool, typer.Option("--json", help="Print cards as JSON")] = False,
-             store: StoreOpt = None) -> None:
+def show_cmd(
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print cards as JSON")] = False,
+    store: StoreOpt = None,
+) -> None:
     """Show the provenance card(s) of a stored vector."""
     from fute.errors import StoreError
     from fute.store import open_store
@@ -256,86 +350,111 @@ def show_cmd(name: str, as_json: Annotated[bool, typer.Option("--json", help="Pr
         c = v.card
         s = c["space"]["surrogate"]
         table = Table(title=f"{v.name} ({v.kind})", show_header=False, title_justify="left")
-        rows = [("space", v.space_id), ("method", c["space"]["method"]),
-                ("config", json.dumps(c["method_config"])),
-                ("surrogate", f"{s['name']} [{s['architecture']}, pooling {s['pooling']}, "
-                              f"max {s['max_length']} tokens]"),
-                ("weights sha256", s["weights_sha256"]), ("data", c["data"]["source"]),
-                ("fingerprint", c["data"]["fingerprint"]),
-                ("examples", f"{c['data']['n_used']} used of {c['data']['n_total']}"),
-                ("task", f"{c['data']['task']} {c['data']['labels'] or ''}".strip()),
-                ("seed", str(c["seed"])), ("dim", str(v.vector.size)),
-                ("norm", f"{float((v.vector.astype('float64') ** 2).sum() ** 0.5):.4g}"),
-                ("fute", c["fute_version"]), ("created", c["created"]), ("seconds", str(c["seconds"]))]
+        rows = [
+            ("space", v.space_id),
+            ("method", c["space"]["method"]),
+            ("config", json.dumps(c["method_config"])),
+            ("surrogate", f"{s['name']} [{s['architecture']}, pooling {s['pooling']}, max {s['max_length']} tokens]"),
+            ("weights sha256", s["weights_sha256"]),
+            ("data", c["data"]["source"]),
+            ("fingerprint", c["data"]["fingerprint"]),
+            ("examples", f"{c['data']['n_used']} used of {c['data']['n_total']}"),
+            ("task", f"{c['data']['task']} {c['data']['labels'] or ''}".strip()),
+            ("seed", str(c["seed"])),
+            ("dim", str(v.vector.size)),
+            ("norm", f"{float((v.vector.astype('float64') ** 2).sum() ** 0.5):.4g}"),
+            ("fute", c["fute_version"]),
+            ("created", c["created"]),
+            ("seconds", str(c["seconds"])),
+        ]
         for k, val in rows:
             table.add_row(k, val)
         console.print(table)
 
 
 @app.command("rank")
-def rank_cmd(name: str,
-             kind: Annotated[str | None, typer.Option(help="Candidates of this kind: dataset | model | prompt")]
-             = None,
-             k: Annotated[int, typer.Option("-k", "--top", help="How many")] = 10,
-             method: Annotated[str | None, typer.Option(help="Use NAME's vector of this method")] = None,
-             space: Annotated[str | None, typer.Option(help="Use NAME's vector in this space")] = None,
-             query_kind: Annotated[str | None, typer.Option(help="NAME's kind, if it has several")] = None,
-             store: StoreOpt = None) -> None:
+def rank_cmd(
+    name: str,
+    kind: Annotated[str | None, typer.Option(help="Candidates of this kind: dataset | model | prompt")] = None,
+    k: Annotated[int, typer.Option("-k", "--top", help="How many")] = 10,
+    method: Annotated[str | None, typer.Option(help="Use NAME's vector of this method")] = None,
+    space: Annotated[str | None, typer.Option(help="Use NAME's vector in this space")] = None,
+    query_kind: Annotated[str | None, typer.Option(help="NAME's kind, if it has several")] = None,
+    store: StoreOpt = None,
+) -> None:
     """Rank the stored vectors nearest to NAME (in its space)."""
     from fute.rank import rank
 
-    console.print(ranking_table(name, rank(name, store, kind=kind, k=k, space=space, method=method,
-                                           query_kind=query_kind)))
+    console.print(
+        ranking_table(name, rank(name, store, kind=kind, k=k, space=space, method=method, query_kind=query_kind))
+    )
 
 
 def ranking_table(name: str, ranked: list) -> Table:
     table = Table(title=f"nearest to {name}", title_justify="left")
-    for col, justify in (("#", "right"), ("name", "left"), ("kind", "left"), ("category", "left"),
-                         ("score", "right")):
+    for col, justify in (("#", "right"), ("name", "left"), ("kind", "left"), ("category", "left"), ("score", "right")):
         table.add_column(col, justify=justify)
     for r in ranked:
-        table.add_row(str(r.rank), r.vector.name, r.vector.kind, r.vector.card["data"].get("category", ""),
-                      f"{r.score:.4f}")
+        table.add_row(
+            str(r.rank), r.vector.name, r.vector.kind, r.vector.card["data"].get("category", ""), f"{r.score:.4f}"
+        )
     return table
 
 
 @app.command("map")
-def map_cmd(out: Annotated[str, typer.Option(help="Output name: writes OUT.png and OUT.html")] = "fute-map",
-            kind: Annotated[list[str] | None, typer.Option(help="Only these kinds (repeatable): dataset | model | "
-                                                                "prompt")] = None,
-            color_by: Annotated[str, typer.Option(help="category | kind | model | prompt-type")] = "category",
-            symbol_by: Annotated[str, typer.Option(help="category | kind | model | prompt-type | shape (kind, "
-                                                        "with vanilla vs CoT prompts apart)")] = "shape",
-            projection: Annotated[str, typer.Option(help="tsne | umap | pca")] = "tsne",
-            space: Annotated[str | None, typer.Option(help="The space to draw (needed when the store has several)")]
-            = None,
-            method: Annotated[str | None, typer.Option(help="Or: the space of this method, if it has one")] = None,
-            seed: SeedOpt = 0,
-            store: StoreOpt = None) -> None:
+def map_cmd(
+    out: Annotated[str, typer.Option(help="Output name: writes OUT.png and OUT.html")] = "fute-map",
+    kind: Annotated[
+        list[str] | None, typer.Option(help="Only these kinds (repeatable): dataset | model | prompt")
+    ] = None,
+    color_by: Annotated[str, typer.Option(help="category | kind | model | prompt-type")] = "category",
+    symbol_by: Annotated[
+        str,
+        typer.Option(help="category | kind | model | prompt-type | shape (kind, with vanilla vs CoT prompts apart)"),
+    ] = "shape",
+    projection: Annotated[str, typer.Option(help="tsne | umap | pca")] = "tsne",
+    space: Annotated[str | None, typer.Option(help="The space to draw (needed when the store has several)")] = None,
+    method: Annotated[str | None, typer.Option(help="Or: the space of this method, if it has one")] = None,
+    seed: SeedOpt = 0,
+    store: StoreOpt = None,
+) -> None:
     """Draw the vectors of one space in 2-D: a PNG and an interactive HTML with provenance on hover."""
     from fute.store import open_store
     from fute.viz import describe_spaces, map_store, write_map
 
     st = open_store(store)
-    tmap = map_store(st, space=space, method=method, kinds=kind, projection=projection, color_by=color_by,
-                     symbol_by=symbol_by, seed=seed)
+    tmap = map_store(
+        st,
+        space=space,
+        method=method,
+        kinds=kind,
+        projection=projection,
+        color_by=color_by,
+        symbol_by=symbol_by,
+        seed=seed,
+    )
     paths = write_map(tmap, out)
-    console.print(f"{len(tmap.points)} vectors of space {tmap.space_id} ({tmap.space}): "
-                  f"{' and '.join(str(p) for p in paths)}", highlight=False)
+    console.print(
+        f"{len(tmap.points)} vectors of space {tmap.space_id} ({tmap.space}): {' and '.join(str(p) for p in paths)}",
+        highlight=False,
+    )
     if len(st.spaces()) > 1:
         console.print(f"spaces in the store: {describe_spaces(st)}", highlight=False)
 
 
 @app.command("report")
-def report_cmd(out: Annotated[str, typer.Option(help="Output folder (index.html + PNG maps)")] = "fute-report",
-               space: Annotated[str | None, typer.Option(help="Only this space (default: every space)")] = None,
-               projection: Annotated[str, typer.Option(help="tsne | umap | pca")] = "tsne",
-               results: Annotated[str | None, typer.Option(help="Benchmark results folder to include (default: "
-                                                                "./bench/results when it exists)")] = None,
-               k: Annotated[int, typer.Option("-k", "--top", help="Neighbours listed per vector")] = 5,
-               seed: SeedOpt = 0,
-               store: StoreOpt = None,
-               quiet: QuietOpt = False) -> None:
+def report_cmd(
+    out: Annotated[str, typer.Option(help="Output folder (index.html + PNG maps)")] = "fute-report",
+    space: Annotated[str | None, typer.Option(help="Only this space (default: every space)")] = None,
+    projection: Annotated[str, typer.Option(help="tsne | umap | pca")] = "tsne",
+    results: Annotated[
+        str | None, typer.Option(help="Benchmark results folder to include (default: ./bench/results when it exists)")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", "--top", help="Neighbours listed per vector")] = 5,
+    seed: SeedOpt = 0,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
     """Write a static HTML report of the store: maps, nearest neighbours, benchmark tables."""
     from pathlib import Path
 
@@ -343,8 +462,9 @@ def report_cmd(out: Annotated[str, typer.Option(help="Output folder (index.html 
 
     if results is None and Path("bench/results").is_dir():
         results = "bench/results"
-    page = write_report(out, store, space=space, projection=projection, results=results, k=k, seed=seed,
-                        progress=not quiet)
+    page = write_report(
+        out, store, space=space, projection=projection, results=results, k=k, seed=seed, progress=not quiet
+    )
     console.print(f"report: {page} (open it in a browser; the folder is self-contained)", highlight=False)
 
 
@@ -365,26 +485,35 @@ def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped
 
 
 @app.command("demo")
-def demo_cmd(method: Annotated[str, typer.Option(help="fisher | prefix | prompt | textemb")] = "fisher",
-             map_out: Annotated[str | None, typer.Option(help="Map of the datasets: writes MAP_OUT.png and "
-                                                              ".html (default: $FUTE_HOME/demo-map)")] = None,
-             store: StoreOpt = None, quiet: QuietOpt = False) -> None:
+def demo_cmd(
+    method: Annotated[str, typer.Option(help="fisher | prefix | prompt | textemb")] = "fisher",
+    map_out: Annotated[
+        str | None,
+        typer.Option(help="Map of the datasets: writes MAP_OUT.png and .html (default: $FUTE_HOME/demo-map)"),
+    ] = None,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
     """Embed the bundled sample datasets with the default surrogate, rank each one's neighbours, draw a map."""
     from fute.demo import run_demo
     from fute.paths import fute_home
 
-    run_demo(method=method, store=store, progress=not quiet, console=console,
-             map_out=map_out or fute_home() / "demo-map")
+    run_demo(
+        method=method, store=store, progress=not quiet, console=console, map_out=map_out or fute_home() / "demo-map"
+    )
 
 
-bench_app = typer.Typer(help="The paper's experiments, on any data: ground truth, rankers, tables.",
-                        no_args_is_help=True)
+bench_app = typer.Typer(
+    help="The paper's experiments, on any data: ground truth, rankers, tables.", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
-transfer_app = typer.Typer(help="Source-dataset selection: real transfer scores, and how well rankers predict them.",
-                           no_args_is_help=True)
+transfer_app = typer.Typer(
+    help="Source-dataset selection: real transfer scores, and how well rankers predict them.", no_args_is_help=True
+)
 bench_app.add_typer(transfer_app, name="transfer")
-RunDirOpt = Annotated[str | None, typer.Option(help="Run folder: finished jobs, models, vectors (default: "
-                                                    "$FUTE_HOME/bench/transfer)")]
+RunDirOpt = Annotated[
+    str | None, typer.Option(help="Run folder: finished jobs, models, vectors (default: $FUTE_HOME/bench/transfer)")
+]
 ResultsOpt = Annotated[str, typer.Option(help="Where the tables go (JSON + markdown)")]
 
 
@@ -397,10 +526,15 @@ def _command_line() -> str:
 
 @transfer_app.command("truth")
 def transfer_truth_cmd(
-    paths: Annotated[list[str], typer.Argument(help="Datasets (folders with train and dev splits); each is a "
-                                                    "source for every other and a target")],
-    model: Annotated[str, typer.Option(help="Task model base: 'default' (the default surrogate's architecture) "
-                                            "or any HF id/folder")] = "default",
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Datasets (folders with train and dev splits); each is a source for every other and a target"
+        ),
+    ],
+    model: Annotated[
+        str, typer.Option(help="Task model base: 'default' (the default surrogate's architecture) or any HF id/folder")
+    ] = "default",
     source_examples: Annotated[int, typer.Option(help="Source training examples (seeded sample)")] = 1000,
     target_examples: Annotated[int, typer.Option(help="Target training examples (the limited-data regime)")] = 250,
     dev_examples: Annotated[int, typer.Option(help="Target dev examples scored")] = 300,
@@ -427,12 +561,27 @@ def transfer_truth_cmd(
     from fute.bench.transfer import TransferConfig, run_truth, truth_markdown
     from fute.paths import atomic_write
 
-    cfg = TransferConfig(model=model, source_examples=source_examples, target_examples=target_examples,
-                         dev_examples=dev_examples, source_epochs=source_epochs, target_epochs=target_epochs,
-                         learning_rate=learning_rate, batch_size=batch_size, max_length=max_length, seed=seed)
-    truth = run_truth(paths, cfg, run_dir=run_dir, executor=executor_for(executor, address, gpus_per_job,
-                                                                          cpus_per_job),
-                      progress=not quiet, echo=console.print, command=_command_line())
+    cfg = TransferConfig(
+        model=model,
+        source_examples=source_examples,
+        target_examples=target_examples,
+        dev_examples=dev_examples,
+        source_epochs=source_epochs,
+        target_epochs=target_epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_length=max_length,
+        seed=seed,
+    )
+    truth = run_truth(
+        paths,
+        cfg,
+        run_dir=run_dir,
+        executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
+        progress=not quiet,
+        echo=console.print,
+        command=_command_line(),
+    )
     out = Path(results)
     atomic_write(out / "transfer_truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
     md = truth_markdown(truth, truth["command"])
@@ -442,13 +591,21 @@ def transfer_truth_cmd(
 
 @transfer_app.command("eval")
 def transfer_eval_cmd(
-    ranker: Annotated[list[str] | None, typer.Option(help="Rankers to judge (repeatable; default: all: "
-                                                          "fute-fisher, fute-prompt, fute-mte, taskemb, tupate, "
-                                                          "textemb, datasize, curvegrad, random)")] = None,
-    embed_examples: Annotated[int | None, typer.Option(help="Examples per embedding (default: the run's target "
-                                                            "examples)")] = None,
-    corpus_single: Annotated[str | None, typer.Option(help="U for single-text source models (default: the "
-                                                           "shipped U without the run's datasets)")] = None,
+    ranker: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Rankers to judge (repeatable; default: all: "
+            "fute-fisher, fute-prompt, fute-mte, taskemb, tupate, "
+            "textemb, datasize, curvegrad, random)"
+        ),
+    ] = None,
+    embed_examples: Annotated[
+        int | None, typer.Option(help="Examples per embedding (default: the run's target examples)")
+    ] = None,
+    corpus_single: Annotated[
+        str | None,
+        typer.Option(help="U for single-text source models (default: the shipped U without the run's datasets)"),
+    ] = None,
     corpus_pair: Annotated[str | None, typer.Option(help="U for text-pair source models")] = None,
     surrogate: SurrogateOpt = "default",
     run_dir: RunDirOpt = None,
@@ -467,38 +624,64 @@ def transfer_eval_cmd(
     truth = load_truth(run_dir)
     run = Path(run_dir or default_run_dir()).expanduser()
     corpus = {k: v for k, v in (("single", corpus_single), ("pair", corpus_pair)) if v}
-    ctx = RankContext(truth, open_store(store or run / "store"), embed_examples=embed_examples, surrogate=surrogate,
-                      corpus=corpus, progress=not quiet)
+    ctx = RankContext(
+        truth,
+        open_store(store or run / "store"),
+        embed_examples=embed_examples,
+        surrogate=surrogate,
+        corpus=corpus,
+        progress=not quiet,
+    )
     judged, orders = run_eval(truth, ranker or list(RANKERS), ctx, echo=console.print)
     command = _command_line()
     out = Path(results)
-    record = {"command": command, "truth_command": truth.get("command"), "embed_examples": ctx.embed_examples,
-              "surrogate": surrogate, "corpus": corpus or "shipped U without the run's datasets",
-              "metrics": judged, "orders": {r: {t: o[0] for t, o in per.items()} for r, per in orders.items()}}
+    record = {
+        "command": command,
+        "truth_command": truth.get("command"),
+        "embed_examples": ctx.embed_examples,
+        "surrogate": surrogate,
+        "corpus": corpus or "shipped U without the run's datasets",
+        "metrics": judged,
+        "orders": {r: {t: o[0] for t, o in per.items()} for r, per in orders.items()},
+    }
     atomic_write(out / "transfer_eval.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1)))
     md = eval_markdown(truth, judged, command)
     atomic_write(out / "transfer_eval.md", lambda tmp: Path(tmp).write_text(md))
     console.print(md, highlight=False, markup=False, soft_wrap=True)
 
 
-prompts_bench_app = typer.Typer(help="Prompt selection without labels: real scores of every prompt, and how "
-                                     "well selectors pick.", no_args_is_help=True)
+prompts_bench_app = typer.Typer(
+    help="Prompt selection without labels: real scores of every prompt, and how well selectors pick.",
+    no_args_is_help=True,
+)
 bench_app.add_typer(prompts_bench_app, name="prompts")
-PromptRunDirOpt = Annotated[str | None, typer.Option(help="Run folder: finished jobs (default: "
-                                                          "$FUTE_HOME/bench/prompts)")]
+PromptRunDirOpt = Annotated[
+    str | None, typer.Option(help="Run folder: finished jobs (default: $FUTE_HOME/bench/prompts)")
+]
 
 
 @prompts_bench_app.command("truth")
 def prompts_truth_cmd(
-    data: Annotated[list[str], typer.Option(help="CATEGORY=PATH (repeatable): an evaluation dataset of a prompt "
-                                                 "set (shipped: sentiment, nli), e.g. nli=../shared/data/rte")],
-    llm: Annotated[list[str] | None, typer.Option(help="LLMs (repeatable): alias (smollm2, gemma-3-270m), "
-                                                       ".gguf, folder or hub id, or MODEL@URL for a model "
-                                                       "behind an OpenAI-compatible endpoint, e.g. "
-                                                       "qwen@http://127.0.0.1:8000/v1 (completions API, "
-                                                       "key from $OPENAI_API_KEY)")] = None,
-    examples: Annotated[int, typer.Option(help="Evaluation examples per dataset (seeded sample of test, else "
-                                               "dev)")] = 32,
+    data: Annotated[
+        list[str],
+        typer.Option(
+            help="CATEGORY=PATH (repeatable): an evaluation dataset of a prompt "
+            "set (shipped: sentiment, nli), e.g. nli=../shared/data/rte"
+        ),
+    ],
+    llm: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="LLMs (repeatable): alias (smollm2, gemma-3-270m), "
+            ".gguf, folder or hub id, or MODEL@URL for a model "
+            "behind an OpenAI-compatible endpoint, e.g. "
+            "qwen@http://127.0.0.1:8000/v1 (completions API, "
+            "key from $OPENAI_API_KEY)"
+        ),
+    ] = None,
+    examples: Annotated[
+        int, typer.Option(help="Evaluation examples per dataset (seeded sample of test, else dev)")
+    ] = 32,
     max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 32,
     seed: SeedOpt = 0,
     run_dir: PromptRunDirOpt = None,
@@ -524,30 +707,54 @@ def prompts_truth_cmd(
             raise ConfigError(f"--data '{item}' needs the form CATEGORY=PATH, e.g. sentiment=../shared/data/sst2")
         rows = load_first_split(path, ("train", "test", "dev", "validation"), "to read its name from")
         sets.setdefault(category, {})[dataset_name(rows, path)] = path
-    bench = PromptBench(tuple(llm or ["smollm2", "gemma-3-270m"]), sets, examples=examples, seed=seed,
-                        max_reasoning_tokens=max_reasoning_tokens)
-    truth = run_truth(bench, run_dir=run_dir, executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
-                      progress=not quiet, echo=console.print, command=_command_line())
+    bench = PromptBench(
+        tuple(llm or ["smollm2", "gemma-3-270m"]),
+        sets,
+        examples=examples,
+        seed=seed,
+        max_reasoning_tokens=max_reasoning_tokens,
+    )
+    truth = run_truth(
+        bench,
+        run_dir=run_dir,
+        executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
+        progress=not quiet,
+        echo=console.print,
+        command=_command_line(),
+    )
     out = Path(results)
     atomic_write(out / "prompts_truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth)))
     for case in truth["cases"].values():
         scores = ", ".join(f"{pid} {p['score']:.3f}" for pid, p in case["prompts"].items())
-        console.print(f"{case['llm']} on {case['dataset']} ({next(iter(case['prompts'].values()))['metric']}): "
-                      f"{scores}", highlight=False)
+        console.print(
+            f"{case['llm']} on {case['dataset']} ({next(iter(case['prompts'].values()))['metric']}): {scores}",
+            highlight=False,
+        )
 
 
 @prompts_bench_app.command("eval")
 def prompts_eval_cmd(
-    selector: Annotated[list[str] | None, typer.Option(help="Selectors (repeatable; default: all: fute-fisher, "
-                                                            "fute-prompt, mi, globale, locale, zps-log, zps-prob, "
-                                                            "zps-vote, self-select, spell, random)")] = None,
-    store: Annotated[str | None, typer.Option(help="Vector store with (or for) the prompts' MTEs and the datasets' "
-                                                   "DTEs (default: RUN_DIR/store)")] = None,
+    selector: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Selectors (repeatable; default: all: fute-fisher, "
+            "fute-prompt, mi, globale, locale, zps-log, zps-prob, "
+            "zps-vote, self-select, spell, random)"
+        ),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="Vector store with (or for) the prompts' MTEs and the datasets' DTEs (default: RUN_DIR/store)"
+        ),
+    ] = None,
     mte_examples: Annotated[int, typer.Option(help="U rows per prompt MTE, when one must be computed")] = 128,
-    mte_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning when labeling U "
-                                                           "for a prompt MTE")] = 64,
-    dte_examples: Annotated[int, typer.Option(help="Training rows per dataset DTE (a stored DTE of another "
-                                                   "size is recomputed)")] = 1000,
+    mte_reasoning_tokens: Annotated[
+        int, typer.Option(help="Cap on chain-of-thought reasoning when labeling U for a prompt MTE")
+    ] = 64,
+    dte_examples: Annotated[
+        int, typer.Option(help="Training rows per dataset DTE (a stored DTE of another size is recomputed)")
+    ] = 1000,
     run_dir: PromptRunDirOpt = None,
     results: ResultsOpt = "bench/results",
 ) -> None:
@@ -559,14 +766,22 @@ def prompts_eval_cmd(
     from fute.paths import atomic_write
 
     truth = load_truth(run_dir)
-    vectors = VectorSource(store or Path(run_dir or default_run_dir()).expanduser() / "store",
-                           truth["settings"]["data"], mte_examples=mte_examples, dte_examples=dte_examples,
-                           max_reasoning_tokens=mte_reasoning_tokens)
+    vectors = VectorSource(
+        store or Path(run_dir or default_run_dir()).expanduser() / "store",
+        truth["settings"]["data"],
+        mte_examples=mte_examples,
+        dte_examples=dte_examples,
+        max_reasoning_tokens=mte_reasoning_tokens,
+    )
     judged = run_eval(truth, selector or list(SELECTORS), vectors=vectors, echo=console.print)
     command = _command_line()
     out = Path(results)
-    atomic_write(out / "prompts_eval.json", lambda tmp: Path(tmp).write_text(json.dumps(
-        {"command": command, "truth_command": truth.get("command"), **judged}, indent=1)))
+    atomic_write(
+        out / "prompts_eval.json",
+        lambda tmp: Path(tmp).write_text(
+            json.dumps({"command": command, "truth_command": truth.get("command"), **judged}, indent=1)
+        ),
+    )
     md = eval_markdown(truth, judged, command)
     atomic_write(out / "prompts_eval.md", lambda tmp: Path(tmp).write_text(md))
     console.print(md, highlight=False, markup=False, soft_wrap=True)
@@ -574,13 +789,21 @@ def prompts_eval_cmd(
 
 @app.command("select-prompt")
 def select_prompt_cmd(
-    model: Annotated[str, typer.Option(help="The LLM: alias (smollm2, gemma-3-270m), .gguf, folder or hub id, or "
-                                            "MODEL@URL behind an OpenAI-compatible endpoint")],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="The LLM: alias (smollm2, gemma-3-270m), .gguf, folder or hub id, or "
+            "MODEL@URL behind an OpenAI-compatible endpoint"
+        ),
+    ],
     prompts: Annotated[str, typer.Option(help="Prompt set: shipped name (sentiment, nli) or YAML file")],
-    dataset: Annotated[str, typer.Option(help="The new dataset: labeled (train split for its DTE) or a corpus "
-                                              "of unlabeled inputs")],
-    selector: Annotated[list[str] | None, typer.Option(help="Selectors (repeatable; default: fute-fisher with "
-                                                            "labels, else every label-free one)")] = None,
+    dataset: Annotated[
+        str, typer.Option(help="The new dataset: labeled (train split for its DTE) or a corpus of unlabeled inputs")
+    ],
+    selector: Annotated[
+        list[str] | None,
+        typer.Option(help="Selectors (repeatable; default: fute-fisher with labels, else every label-free one)"),
+    ] = None,
     split: Annotated[str, typer.Option(help="Split whose inputs the LLM labels")] = "test",
     examples: Annotated[int, typer.Option(help="Inputs labeled per prompt")] = 32,
     max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 32,
@@ -591,13 +814,24 @@ def select_prompt_cmd(
     """Rank a prompt set's prompts for an LLM on a new dataset, without using its labels to score prompts."""
     from fute.bench.prompts import select_prompts
 
-    sel = select_prompts(model, prompts, dataset, selectors=selector, split=split, examples=examples, seed=seed,
-                         max_reasoning_tokens=max_reasoning_tokens, store=store, progress=not quiet)
+    sel = select_prompts(
+        model,
+        prompts,
+        dataset,
+        selectors=selector,
+        split=split,
+        examples=examples,
+        seed=seed,
+        max_reasoning_tokens=max_reasoning_tokens,
+        store=store,
+        progress=not quiet,
+    )
     if sel.note:
         err.print(f"[yellow]note:[/] {sel.note}", highlight=False)
     names = list(sel.scores)
-    table = Table(title=f"prompts of {prompts} for {model} on {dataset} (higher is better; * = pick)",
-                  title_justify="left")
+    table = Table(
+        title=f"prompts of {prompts} for {model} on {dataset} (higher is better; * = pick)", title_justify="left"
+    )
     for col in ("prompt", "type", *names):
         table.add_column(col, justify="left" if col in ("prompt", "type") else "right")
     picks = {n: sel.pick(n) for n in names}

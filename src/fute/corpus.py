@@ -64,19 +64,28 @@ class Corpus:
         return self._select(np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False)))
 
     def _select(self, idx: Sequence[int]) -> Corpus:
-        return Corpus([self.texts[i] for i in idx],
-                      None if self.text_pairs is None else [self.text_pairs[i] for i in idx],
-                      [self.sources[i] for i in idx] if self.sources else [], self.name)
+        return Corpus(
+            [self.texts[i] for i in idx],
+            None if self.text_pairs is None else [self.text_pairs[i] for i in idx],
+            [self.sources[i] for i in idx] if self.sources else [],
+            self.name,
+        )
 
     def card(self) -> dict:
         counts: dict[str, int] = {}
         for s in self.sources:
             counts[s] = counts.get(s, 0) + 1
-        return {"name": self.name, "fingerprint": self.fingerprint(), "size": len(self), "paired": self.paired,
-                "sources": dict(sorted(counts.items()))}
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint(),
+            "size": len(self),
+            "paired": self.paired,
+            "sources": dict(sorted(counts.items())),
+        }
 
     def save(self, path: str | Path) -> Path:
         """JSONL, one {"text", "text_pair"?, "source"} per row; written atomically."""
+
         def write(tmp: str) -> None:
             with open(tmp, "w", encoding="utf-8") as f:
                 for i, t in enumerate(self.texts):
@@ -111,8 +120,16 @@ def load_corpus(path: str | Path, *, name: str | None = None) -> Corpus:
     return Corpus(texts, pairs if all(has_pairs) else None, sources, name or p.stem)
 
 
-def build_corpus(paths: Sequence[str | Path], *, exclude: Iterable[str] = (), size: int | None = 1000,
-                 pairs: bool = False, split: str = "train", seed: int = 0, name: str = "corpus") -> Corpus:
+def build_corpus(
+    paths: Sequence[str | Path],
+    *,
+    exclude: Iterable[str] = (),
+    size: int | None = 1000,
+    pairs: bool = False,
+    split: str = "train",
+    seed: int = 0,
+    name: str = "corpus",
+) -> Corpus:
     """Mix the inputs of datasets (labels dropped), excluding the named ones, in equal shares up to ``size``.
 
     ``pairs=True`` keeps only paired datasets (premise/hypothesis style); otherwise paired datasets

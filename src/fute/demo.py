@@ -18,8 +18,14 @@ def demo_datasets() -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / "train.jsonl").is_file())
 
 
-def run_demo(*, method: str = "fisher", store: str | None = None, progress: bool = True,
-             console: Console | None = None, map_out: str | Path | None = None) -> dict[str, list[tuple[str, float]]]:
+def run_demo(
+    *,
+    method: str = "fisher",
+    store: str | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+    map_out: str | Path | None = None,
+) -> dict[str, list[tuple[str, float]]]:
     """Embed every demo dataset, rank the others for each, and draw them (``map_out``.png/.html, when
     given and the viz extra is installed); returns {name: [(neighbour, score)]}."""
     console = console or Console()
@@ -29,8 +35,10 @@ def run_demo(*, method: str = "fisher", store: str | None = None, progress: bool
     for i, folder in enumerate(folders, 1):
         t = time.perf_counter()
         vectors[folder.name] = embed_dataset(folder, folder.name, method=method, store=store, progress=progress)
-        console.print(f"[{i}/{len(folders)}] {folder.name}: {vectors[folder.name].vector.size}-d {method} vector "
-                      f"({time.perf_counter() - t:.1f} s)")
+        console.print(
+            f"[{i}/{len(folders)}] {folder.name}: {vectors[folder.name].vector.size}-d {method} vector "
+            f"({time.perf_counter() - t:.1f} s)"
+        )
     from fute.cli import ranking_table
 
     result, same = {}, 0
@@ -39,8 +47,10 @@ def run_demo(*, method: str = "fisher", store: str | None = None, progress: bool
         console.print(ranking_table(f"{name} ({vec.card['data'].get('category', '?')})", ranked))
         result[name] = [(r.vector.name, r.score) for r in ranked]
         same += bool(ranked) and ranked[0].vector.card["data"].get("category") == vec.card["data"].get("category")
-    console.print(f"nearest neighbour in the same category for {same} of {len(vectors)} datasets; "
-                  f"{len(vectors)} datasets embedded in {time.perf_counter() - t0:.0f} s")
+    console.print(
+        f"nearest neighbour in the same category for {same} of {len(vectors)} datasets; "
+        f"{len(vectors)} datasets embedded in {time.perf_counter() - t0:.0f} s"
+    )
     if map_out is not None and next(iter(vectors.values())).vector.size > 1:
         from fute.viz import build_map, write_map
 

@@ -18,10 +18,19 @@ from fute.surrogate import Surrogate, load_surrogate
 from fute.targets.base import TargetModel
 
 
-def embed_samples(samples: Samples, name: str, *, kind: str = "dataset", method: str | Method = "fisher",
-                  surrogate: str | Surrogate = "default", store: str | Path | VectorStore | None = None,
-                  max_length: int = 128, progress: bool = True, extra_card: Mapping[str, Any] | None = None,
-                  **method_options: Any) -> TaskVector:
+def embed_samples(
+    samples: Samples,
+    name: str,
+    *,
+    kind: str = "dataset",
+    method: str | Method = "fisher",
+    surrogate: str | Surrogate = "default",
+    store: str | Path | VectorStore | None = None,
+    max_length: int = 128,
+    progress: bool = True,
+    extra_card: Mapping[str, Any] | None = None,
+    **method_options: Any,
+) -> TaskVector:
     """Embed samples and store the vector; a stored vector with the same job key is returned instead.
 
     The job key hashes the space (surrogate identity, method, config), the data fingerprint and the
@@ -43,27 +52,48 @@ def embed_samples(samples: Samples, name: str, *, kind: str = "dataset", method:
         vec = TaskVector(hit.vector, card)
         st.put(vec)
         return vec
-    vec = compute_vector(samples, name, kind=kind, method=m, surrogate=sur, progress=progress,
-                         extra_card=extra_card)
+    vec = compute_vector(samples, name, kind=kind, method=m, surrogate=sur, progress=progress, extra_card=extra_card)
     st.put(vec)
     return vec
 
 
-def compute_vector(samples: Samples, name: str, *, kind: str, method: Method, surrogate: Surrogate,
-                   progress: bool = True, extra_card: Mapping[str, Any] | None = None) -> TaskVector:
+def compute_vector(
+    samples: Samples,
+    name: str,
+    *,
+    kind: str,
+    method: Method,
+    surrogate: Surrogate,
+    progress: bool = True,
+    extra_card: Mapping[str, Any] | None = None,
+) -> TaskVector:
     """The vector and its card, touching no store: what a job on any worker computes."""
     t0 = time.perf_counter()
     vector = method.embed(samples, surrogate, progress=progress)
     extra = dict(extra_card or {})
     if getattr(method, "training_", None) is not None:  # how the surrogate learned the task: steps, losses, converged
         extra["training"] = method.training_.as_dict()
-    card = make_card(name=name, kind=kind, samples=samples, method=method, surrogate=surrogate.identity,
-                     seconds=time.perf_counter() - t0, extra=extra)
+    card = make_card(
+        name=name,
+        kind=kind,
+        samples=samples,
+        method=method,
+        surrogate=surrogate.identity,
+        seconds=time.perf_counter() - t0,
+        extra=extra,
+    )
     return TaskVector(vector, card)
 
 
-def embed_dataset(path: str | Path | Samples, name: str | None = None, *, split: str = "train",
-                  columns: Mapping[str, str] | None = None, task: str | None = None, **kwargs: Any) -> TaskVector:
+def embed_dataset(
+    path: str | Path | Samples,
+    name: str | None = None,
+    *,
+    split: str = "train",
+    columns: Mapping[str, str] | None = None,
+    task: str | None = None,
+    **kwargs: Any,
+) -> TaskVector:
     """The dataset task embedding (DTE) of labeled data: a path, hub name or Samples (see ``embed_samples``)."""
     samples = path if isinstance(path, Samples) else load_samples(path, split=split, columns=columns, task=task)
     if name is None and not isinstance(path, Samples):
@@ -78,10 +108,19 @@ def dataset_name(samples: Samples, path: str | Path) -> str:
     return samples.info.get("name") or Path(str(path)).stem
 
 
-def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus | None = None,
-                exclude: tuple[str, ...] | list[str] = (), pairs: bool | None = None, kind: str | None = None,
-                category: str | None = None, method: str | Method = "fisher", progress: bool = True,
-                **kwargs: Any) -> TaskVector:
+def embed_model(
+    target: TargetModel,
+    name: str,
+    *,
+    corpus: str | Path | Corpus | None = None,
+    exclude: tuple[str, ...] | list[str] = (),
+    pairs: bool | None = None,
+    kind: str | None = None,
+    category: str | None = None,
+    method: str | Method = "fisher",
+    progress: bool = True,
+    **kwargs: Any,
+) -> TaskVector:
     """The model task embedding (MTE): U labeled by ``target`` (soft labels), embedded like a dataset.
 
     ``corpus`` defaults to the shipped U: pairs when ``pairs`` (default: the prompt's input form; single
@@ -98,9 +137,15 @@ def embed_model(target: TargetModel, name: str, *, corpus: str | Path | Corpus |
     return embed_samples(samples, name, kind=kind, method=m, progress=progress, extra_card=extra, **embed_opts)
 
 
-def label_corpus(target: TargetModel, method: Method, *, corpus: str | Path | Corpus | None = None,
-                 exclude: tuple[str, ...] | list[str] = (), pairs: bool | None = None,
-                 progress: bool = True) -> tuple[Samples, dict[str, Any]]:
+def label_corpus(
+    target: TargetModel,
+    method: Method,
+    *,
+    corpus: str | Path | Corpus | None = None,
+    exclude: tuple[str, ...] | list[str] = (),
+    pairs: bool | None = None,
+    progress: bool = True,
+) -> tuple[Samples, dict[str, Any]]:
     """U (shipped or given, minus ``exclude``, capped as ``method`` would cap it) labeled by ``target``,
     and the card entries that say so."""
     prompt = getattr(target, "prompt", None)
@@ -113,8 +158,10 @@ def label_corpus(target: TargetModel, method: Method, *, corpus: str | Path | Co
     else:
         u = default_corpus(pairs=pairs)
     if not method.uses_labels:
-        raise ConfigError(f"method '{method.name}' ignores labels, so every model's MTE would be the same vector; "
-                          "use fisher or prompt")
+        raise ConfigError(
+            f"method '{method.name}' ignores labels, so every model's MTE would be the same vector; "
+            "use fisher or prompt"
+        )
     # the method's sample cap, drawn before labeling: labeling rows that the method would drop is wasted work
     u = u.excluding(exclude).take(method.config.max_examples, method.config.seed)
     samples = target.label(u, progress=progress)

@@ -48,8 +48,9 @@ class Executor(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def run(self, jobs: Sequence[Job], on_result: Callable[[Job, Any], None], *,
-            progress: bool = True) -> list[JobFailure]:
+    def run(
+        self, jobs: Sequence[Job], on_result: Callable[[Job, Any], None], *, progress: bool = True
+    ) -> list[JobFailure]:
         """Run every job; a job that raises is reported in the returned list, the others still run."""
 
 
@@ -58,8 +59,9 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def run(self, jobs: Sequence[Job], on_result: Callable[[Job, Any], None], *,
-            progress: bool = True) -> list[JobFailure]:
+    def run(
+        self, jobs: Sequence[Job], on_result: Callable[[Job, Any], None], *, progress: bool = True
+    ) -> list[JobFailure]:
         failures = []
         for job in tqdm(jobs, desc="jobs", unit="job", disable=not progress or len(jobs) < 2):
             try:
@@ -79,8 +81,15 @@ class RayExecutor(Executor):
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, *, cpus_per_job: float = 1.0, gpus_per_job: float = 0.0,
-                 max_retries: int = 3, num_cpus: int | None = None) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        cpus_per_job: float = 1.0,
+        gpus_per_job: float = 0.0,
+        max_retries: int = 3,
+        num_cpus: int | None = None,
+    ) -> None:
         self.address = address
         self.cpus_per_job = cpus_per_job
         self.gpus_per_job = gpus_per_job
@@ -93,8 +102,12 @@ class RayExecutor(Executor):
         except ImportError:
             raise ConfigError("the ray executor needs Ray: pip install 'fute[ray]'") from None
         if not ray.is_initialized():
-            opts: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False,
-                                    "include_dashboard": False, "logging_level": "ERROR"}
+            opts: dict[str, Any] = {
+                "ignore_reinit_error": True,
+                "log_to_driver": False,
+                "include_dashboard": False,
+                "logging_level": "ERROR",
+            }
             if self.address:
                 opts["address"] = self.address
             elif self.num_cpus:
@@ -105,13 +118,15 @@ class RayExecutor(Executor):
                 raise ConfigError(f"ray: cannot reach a cluster at {self.address}: {e}") from None
         return ray
 
-    def run(self, jobs: Sequence[Job], on_result: Callable[[Job, Any], None], *,
-            progress: bool = True) -> list[JobFailure]:
+    def run(
+        self, jobs: Sequence[Job], on_result: Callable[[Job, Any], None], *, progress: bool = True
+    ) -> list[JobFailure]:
         if not jobs:
             return []
         ray = self._init()
-        task = ray.remote(_call).options(num_cpus=self.cpus_per_job, num_gpus=self.gpus_per_job,
-                                         max_retries=self.max_retries, retry_exceptions=False)
+        task = ray.remote(_call).options(
+            num_cpus=self.cpus_per_job, num_gpus=self.gpus_per_job, max_retries=self.max_retries, retry_exceptions=False
+        )
         pending = {task.remote(job.fn, dict(job.kwargs)): job for job in jobs}
         failures = []
         with tqdm(total=len(jobs), desc="jobs", unit="job", disable=not progress) as bar:
@@ -149,6 +164,7 @@ def get_executor(name: str | Executor = "local", **options: Any) -> Executor:
 
 
 # --- embedding jobs ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class EmbedSpec:
@@ -233,18 +249,25 @@ def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:
     if spec.data is not None:
         samples = load_samples(spec.data, split=spec.split, columns=dict(spec.columns) or None, task=spec.task)
     elif spec.model is not None:
-        samples, more = label_corpus(_target(spec), method, corpus=spec.corpus, exclude=spec.exclude,
-                                     pairs=spec.pairs, progress=progress)
+        samples, more = label_corpus(
+            _target(spec), method, corpus=spec.corpus, exclude=spec.exclude, pairs=spec.pairs, progress=progress
+        )
         extra.update(more, **({"category": spec.category} if spec.category else {}))
     else:
         raise ConfigError(f"job '{spec.name}': give data (a dataset) or model (a target)")
-    return compute_vector(samples, spec.name, kind=spec.kind, method=method, surrogate=sur, progress=progress,
-                          extra_card=extra)
+    return compute_vector(
+        samples, spec.name, kind=spec.kind, method=method, surrogate=sur, progress=progress, extra_card=extra
+    )
 
 
-def embed_many(specs: Sequence[EmbedSpec], *, store: str | Path | VectorStore | None = None,
-               executor: str | Executor = "local", progress: bool = True,
-               on_vector: Callable[[TaskVector], None] | None = None) -> list[TaskVector]:
+def embed_many(
+    specs: Sequence[EmbedSpec],
+    *,
+    store: str | Path | VectorStore | None = None,
+    executor: str | Executor = "local",
+    progress: bool = True,
+    on_vector: Callable[[TaskVector], None] | None = None,
+) -> list[TaskVector]:
     """Embed every spec through ``executor``; specs whose vector is already stored (same name, kind and
     job key) are skipped, and each new vector is stored by this process as soon as it arrives.
 
@@ -268,8 +291,9 @@ def embed_many(specs: Sequence[EmbedSpec], *, store: str | Path | VectorStore | 
         if stored:
             results[key] = stored[0]
         else:
-            jobs.append(Job(key, run_embed_spec, {"spec": spec, "progress": progress and ex.name == "local"},
-                            label=spec.name))
+            jobs.append(
+                Job(key, run_embed_spec, {"spec": spec, "progress": progress and ex.name == "local"}, label=spec.name)
+            )
 
     def keep(job: Job, vec: TaskVector) -> None:
         st.put(vec)
@@ -282,6 +306,8 @@ def embed_many(specs: Sequence[EmbedSpec], *, store: str | Path | VectorStore | 
         raise failures[0].exception  # one job: its own error, as the single-dataset API gives it
     if failures:
         lines = "; ".join(f"{f.job.label}: {f.error}" for f in failures)
-        raise FuteError(f"{len(failures)} of {len(jobs)} jobs failed ({lines}); the other vectors are stored, "
-                        "and a rerun computes only the failed ones")
+        raise FuteError(
+            f"{len(failures)} of {len(jobs)} jobs failed ({lines}); the other vectors are stored, "
+            "and a rerun computes only the failed ones"
+        )
     return [results[s.key()] for s in specs]

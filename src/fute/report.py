@@ -45,8 +45,9 @@ def neighbour_table(vectors: Sequence[TaskVector], store: VectorStore, k: int, *
         near = rank(v, store, k=k)
         cells = "".join(f"<td>{_esc(r.vector.name)} <span class='muted'>{r.score:.3f}</span></td>" for r in near)
         cells += "<td></td>" * (k - len(near))
-        rows.append(f"<tr><td><b>{_esc(v.name)}</b></td><td>{_esc(v.kind)}</td><td>{_esc(category_of(v.card))}"
-                    f"</td>{cells}</tr>")
+        rows.append(
+            f"<tr><td><b>{_esc(v.name)}</b></td><td>{_esc(v.kind)}</td><td>{_esc(category_of(v.card))}</td>{cells}</tr>"
+        )
     head = "".join(f"<th>#{i}</th>" for i in range(1, k + 1))
     return f"<table><tr><th>vector</th><th>kind</th><th>category</th>{head}</tr>{''.join(rows)}</table>"
 
@@ -64,14 +65,23 @@ def results_section(results: Path, out: Path) -> str:
                 shutil.copy2(results / src, out / "results" / src)
         body = re.sub(r'src="([^":/]+\.png)"', r'src="results/\1"', body)
         body = re.sub(r"<(/?)h([1-4])", lambda m: f"<{m[1]}h{int(m[2]) + 2}", body)  # under the page's own h2
-        parts.append(f"<div class='result' id='result-{_esc(md.stem)}'>{body}"
-                     f"<p class='muted'>from {_esc(md.name)}</p></div>")
+        parts.append(
+            f"<div class='result' id='result-{_esc(md.stem)}'>{body}<p class='muted'>from {_esc(md.name)}</p></div>"
+        )
     return "\n".join(parts)
 
 
-def write_report(out: str | Path, store: str | Path | VectorStore | None = None, *, space: str | None = None,
-                 projection: str = "tsne", results: str | Path | None = None, k: int = 5, seed: int = 0,
-                 progress: bool = True) -> Path:
+def write_report(
+    out: str | Path,
+    store: str | Path | VectorStore | None = None,
+    *,
+    space: str | None = None,
+    projection: str = "tsne",
+    results: str | Path | None = None,
+    k: int = 5,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
     """Write ``out/index.html`` (+ one PNG map per space); returns the page's path.
 
     ``space`` limits the page to one space (default: every space of the store, each on its own map).
@@ -93,18 +103,23 @@ def write_report(out: str | Path, store: str | Path | VectorStore | None = None,
         title = describe_space(vectors[0].card["space"])
         nav.append(f"<a href='#space-{sid}'>{_esc(title)} · {sid[:8]}</a>")
         kinds = ", ".join(f"{sum(v.kind == kd for v in vectors)} {kd}" for kd in sorted({v.kind for v in vectors}))
-        body = [f"<h2 id='space-{sid}'>Space {sid}: {_esc(title)}</h2>",
-                f"<p class='muted'>{len(vectors)} vectors ({kinds}); surrogate weights "
-                f"{_esc(vectors[0].card['space']['surrogate']['weights_sha256'][:16])}; "
-                f"config {_esc(vectors[0].card['space']['config'])}</p>"]
+        body = [
+            f"<h2 id='space-{sid}'>Space {sid}: {_esc(title)}</h2>",
+            f"<p class='muted'>{len(vectors)} vectors ({kinds}); surrogate weights "
+            f"{_esc(vectors[0].card['space']['surrogate']['weights_sha256'][:16])}; "
+            f"config {_esc(vectors[0].card['space']['config'])}</p>",
+        ]
         if vectors[0].vector.size >= 2:
             tmap = build_map(vectors, projection=projection, seed=seed)
             write_png(tmap, out / f"map-{sid}.png")
-            div = figure(tmap).to_html(full_html=False, include_plotlyjs=False, div_id=f"map-{sid}",
-                                       config={"displaylogo": False})
-            body.append(f"<div class='map' data-space='{sid}' data-points='{len(tmap.points)}'>{div}</div>"
-                        f"<p class='muted'>{projection} of the L2-normalised vectors, seed {seed}; "
-                        f"<a href='map-{sid}.png'>PNG</a></p>")
+            div = figure(tmap).to_html(
+                full_html=False, include_plotlyjs=False, div_id=f"map-{sid}", config={"displaylogo": False}
+            )
+            body.append(
+                f"<div class='map' data-space='{sid}' data-points='{len(tmap.points)}'>{div}</div>"
+                f"<p class='muted'>{projection} of the L2-normalised vectors, seed {seed}; "
+                f"<a href='map-{sid}.png'>PNG</a></p>"
+            )
         else:
             body.append("<p class='muted'>1-d vectors: no map.</p>")
         body += [f"<h3>Nearest {k} of each vector</h3>", neighbour_table(vectors, st, k, progress=progress)]
@@ -114,9 +129,11 @@ def write_report(out: str | Path, store: str | Path | VectorStore | None = None,
         if res:
             nav.append("<a href='#results'>benchmarks</a>")
             sections.append(f"<h2 id='results'>Benchmark results</h2>\n{res}")
-    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>fute report</title>"
-            f"<style>{STYLE}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>"
-            f"<h1>fute task space report</h1><p class='muted'>store {_esc(getattr(st, 'path', st))} · "
-            f"fute {__version__} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}</p>"
-            f"<nav>{''.join(nav)}</nav>{''.join(sections)}</body></html>")
+    page = (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>fute report</title>"
+        f"<style>{STYLE}</style><script>{plotly.offline.get_plotlyjs()}</script></head><body>"
+        f"<h1>fute task space report</h1><p class='muted'>store {_esc(getattr(st, 'path', st))} · "
+        f"fute {__version__} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}</p>"
+        f"<nav>{''.join(nav)}</nav>{''.join(sections)}</body></html>"
+    )
     return atomic_write(out / "index.html", lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))

@@ -57,14 +57,23 @@ class Samples:
             got = 0 if self.targets is None else len(self.targets)
             raise DataError(f"{self.where}: {n} texts but targets for {got}")
         if self.task == "classification" and self.targets.shape[1] != len(self.label_names):
-            raise DataError(f"{self.where}: targets have {self.targets.shape[1]} columns "
-                            f"for {len(self.label_names)} label names")
+            raise DataError(
+                f"{self.where}: targets have {self.targets.shape[1]} columns for {len(self.label_names)} label names"
+            )
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_labels(cls, texts: Sequence[str], labels: Sequence[Any], text_pairs: Sequence[str] | None = None,
-                    *, label_names: Sequence[str] | None = None, task: str | None = None,
-                    source: str = "<memory>", info: Mapping[str, Any] | None = None) -> Samples:
+    def from_labels(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[Any],
+        text_pairs: Sequence[str] | None = None,
+        *,
+        label_names: Sequence[str] | None = None,
+        task: str | None = None,
+        source: str = "<memory>",
+        info: Mapping[str, Any] | None = None,
+    ) -> Samples:
         """Gold labels (class names, class ids or floats) -> samples; the task type is inferred."""
         rows = [{"text": t, "label": y} for t, y in zip(texts, labels, strict=True)]
         if text_pairs is not None:
@@ -73,9 +82,16 @@ class Samples:
         return rows_to_samples(rows, source, task=task, label_names=label_names, info=info)
 
     @classmethod
-    def from_distributions(cls, texts: Sequence[str], probs: np.ndarray, label_names: Sequence[str],
-                           text_pairs: Sequence[str] | None = None, *, source: str = "<memory>",
-                           info: Mapping[str, Any] | None = None) -> Samples:
+    def from_distributions(
+        cls,
+        texts: Sequence[str],
+        probs: np.ndarray,
+        label_names: Sequence[str],
+        text_pairs: Sequence[str] | None = None,
+        *,
+        source: str = "<memory>",
+        info: Mapping[str, Any] | None = None,
+    ) -> Samples:
         """Soft labels (e.g. a model's predicted distributions) -> classification samples."""
         p = np.asarray(probs, dtype=np.float64)
         if p.ndim != 2 or p.shape != (len(texts), len(label_names)):
@@ -85,8 +101,15 @@ class Samples:
         sums = p.sum(axis=1, keepdims=True)
         if (sums <= 0).any():
             raise DataError(f"{source}: a label distribution sums to zero")
-        return cls(list(texts), "classification", None if text_pairs is None else list(text_pairs),
-                   (p / sums).astype(np.float32), tuple(label_names), source=source, info=dict(info or {}))
+        return cls(
+            list(texts),
+            "classification",
+            None if text_pairs is None else list(text_pairs),
+            (p / sums).astype(np.float32),
+            tuple(label_names),
+            source=source,
+            info=dict(info or {}),
+        )
 
     # -- views ----------------------------------------------------------------------------------
     @property
@@ -141,8 +164,9 @@ class Samples:
 
 
 # -- loading --------------------------------------------------------------------------------------
-def load_samples(path: str | Path, *, split: str = "train", columns: Mapping[str, str] | None = None,
-                 task: str | None = None) -> Samples:
+def load_samples(
+    path: str | Path, *, split: str = "train", columns: Mapping[str, str] | None = None, task: str | None = None
+) -> Samples:
     """Load labeled data from a file, a folder of splits, a HF ``datasets`` folder or a hub name.
 
     ``columns`` maps fute's field names (text, text_pair, label, question, context, answers) to the
@@ -151,8 +175,10 @@ def load_samples(path: str | Path, *, split: str = "train", columns: Mapping[str
     columns = dict(columns or {})
     unknown = set(columns) - set(CANONICAL_FIELDS)
     if unknown:
-        raise DataError(f"unknown field(s) in column mapping: {', '.join(sorted(unknown))}; "
-                        f"map any of {', '.join(CANONICAL_FIELDS)}")
+        raise DataError(
+            f"unknown field(s) in column mapping: {', '.join(sorted(unknown))}; "
+            f"map any of {', '.join(CANONICAL_FIELDS)}"
+        )
     p = Path(path).expanduser()
     if p.exists():
         p = p.resolve()  # provenance records where the data really is
@@ -162,17 +188,21 @@ def load_samples(path: str | Path, *, split: str = "train", columns: Mapping[str
             return rows_to_samples(rows, str(p), columns=columns, task=task, label_names=names)
         file = _split_file(p, split)
         info = _read_dataset_info(p)
-        return rows_to_samples(read_rows(file), str(file), columns=columns, task=task,
-                               label_names=info.get("labels"), info=info)
+        return rows_to_samples(
+            read_rows(file), str(file), columns=columns, task=task, label_names=info.get("labels"), info=info
+        )
     if p.is_file():
         info = _read_dataset_info(p.parent)
-        return rows_to_samples(read_rows(p), str(p), columns=columns, task=task,
-                               label_names=info.get("labels"), info=info)
+        return rows_to_samples(
+            read_rows(p), str(p), columns=columns, task=task, label_names=info.get("labels"), info=info
+        )
     if _looks_like_hub_name(str(path)):
         rows, names = _read_hub(str(path), split)
         return rows_to_samples(rows, str(path), columns=columns, task=task, label_names=names)
-    raise DataError(f"{path}: no such file or folder; give a JSONL/CSV/TSV/Parquet file, a folder with "
-                    f"{split}.jsonl (or .csv/.tsv/.parquet), or a hub dataset name")
+    raise DataError(
+        f"{path}: no such file or folder; give a JSONL/CSV/TSV/Parquet file, a folder with "
+        f"{split}.jsonl (or .csv/.tsv/.parquet), or a hub dataset name"
+    )
 
 
 def load_first_split(path: str | Path, splits: Sequence[str], purpose: str) -> Samples:
@@ -189,8 +219,12 @@ def load_first_split(path: str | Path, splits: Sequence[str], purpose: str) -> S
 
 def _looks_like_hub_name(name: str) -> bool:
     parts = name.split("/")
-    return 1 <= len(parts) <= 2 and all(parts) and not name.startswith((".", "~")) \
+    return (
+        1 <= len(parts) <= 2
+        and all(parts)
+        and not name.startswith((".", "~"))
         and not any(name.endswith(ext) for ext in SPLIT_EXTENSIONS)
+    )
 
 
 def _split_file(folder: Path, split: str) -> Path:
@@ -300,13 +334,15 @@ def _read_hub(name: str, split: str) -> tuple[list[dict[str, Any]], list[str] | 
     try:
         import datasets
     except ImportError:
-        raise DataError(f"{name}: not a local path, and loading hub datasets needs 'datasets' "
-                        f"(pip install fute[hf])") from None
+        raise DataError(
+            f"{name}: not a local path, and loading hub datasets needs 'datasets' (pip install fute[hf])"
+        ) from None
     try:
         ds = datasets.load_dataset(name, split=split)
     except Exception as e:  # noqa: BLE001 - offline, unknown name, missing config: all one message
-        raise DataError(f"{name}: not a local path, and the hub dataset could not be loaded "
-                        f"({str(e).splitlines()[0][:160]})") from None
+        raise DataError(
+            f"{name}: not a local path, and the hub dataset could not be loaded ({str(e).splitlines()[0][:160]})"
+        ) from None
     return _hf_rows(ds)
 
 
@@ -336,9 +372,15 @@ def _number(v: Any) -> float | int | None:
         return None
 
 
-def rows_to_samples(rows: Sequence[Mapping[str, Any]], source: str, *, columns: Mapping[str, str] | None = None,
-                    task: str | None = None, label_names: Sequence[Any] | None = None,
-                    info: Mapping[str, Any] | None = None) -> Samples:
+def rows_to_samples(
+    rows: Sequence[Mapping[str, Any]],
+    source: str,
+    *,
+    columns: Mapping[str, str] | None = None,
+    task: str | None = None,
+    label_names: Sequence[Any] | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> Samples:
     """Validate rows of dicts and build Samples; every problem is reported as one line naming row and field."""
     if not rows:
         raise DataError(f"{source}: no rows; it needs one labeled example per row")
@@ -348,8 +390,10 @@ def rows_to_samples(rows: Sequence[Mapping[str, Any]], source: str, *, columns: 
         return _qa_samples(rows, source, col, info)
     for f in ("text", "label"):
         if col[f] not in present:
-            raise DataError(f"{source}: no column '{col[f]}' (columns: {', '.join(map(str, present))}); "
-                            f"map one with --column {f}=NAME")
+            raise DataError(
+                f"{source}: no column '{col[f]}' (columns: {', '.join(map(str, present))}); "
+                f"map one with --column {f}=NAME"
+            )
     paired = col["text_pair"] in present
     texts, pairs, raw = [], [] if paired else None, []
     for n, r in enumerate(rows, 1):
@@ -378,8 +422,10 @@ def rows_to_samples(rows: Sequence[Mapping[str, Any]], source: str, *, columns: 
         raise DataError(f"{source}: unknown task '{task}'; use classification, regression or qa")
     names, ids = _class_ids(raw, label_names, source, col["label"])
     if len(set(ids)) < 2:
-        raise DataError(f"{source}: only one class ('{names[ids[0]]}') in {len(ids)} rows; "
-                        f"a task embedding needs at least two classes")
+        raise DataError(
+            f"{source}: only one class ('{names[ids[0]]}') in {len(ids)} rows; "
+            f"a task embedding needs at least two classes"
+        )
     targets = np.zeros((len(ids), len(names)), dtype=np.float32)
     targets[np.arange(len(ids)), ids] = 1.0
     return Samples(texts, "classification", pairs, targets, tuple(names), source=source, info=info)
@@ -400,19 +446,23 @@ def _unify_label_types(raw: list[Any], source: str, name: str) -> list[Any]:
     kinds = ["name" if isinstance(y, str) else "number" if isinstance(y, (int, float)) else "other" for y in raw]
     if "other" in kinds:
         n = kinds.index("other") + 1
-        raise DataError(f"{source}: row {n}: '{name}' is a {type(raw[n - 1]).__name__}; "
-                        f"use a class name, a class id or a number")
+        raise DataError(
+            f"{source}: row {n}: '{name}' is a {type(raw[n - 1]).__name__}; use a class name, a class id or a number"
+        )
     if "name" in kinds and "number" in kinds:
         a, b = kinds.index("name"), kinds.index("number")
-        raise DataError(f"{source}: mixed label types in '{name}': row {a + 1} has a class name ({raw[a]!r}), "
-                        f"row {b + 1} a number ({raw[b]!r}); use one kind")
+        raise DataError(
+            f"{source}: mixed label types in '{name}': row {a + 1} has a class name ({raw[a]!r}), "
+            f"row {b + 1} a number ({raw[b]!r}); use one kind"
+        )
     return raw
 
 
 def _class_ids(raw: list[Any], hint: Sequence[Any] | None, source: str, name: str) -> tuple[list[str], list[int]]:
     if isinstance(raw[0], (int, float)) and any(float(y) != int(y) for y in raw):
-        raise DataError(f"{source}: task is classification but '{name}' holds fractional numbers; "
-                        f"use --task regression")
+        raise DataError(
+            f"{source}: task is classification but '{name}' holds fractional numbers; use --task regression"
+        )
     if isinstance(raw[0], (int, float)):
         raw = [int(y) for y in raw]
         if hint and all(0 <= y < len(hint) for y in raw):
@@ -423,19 +473,23 @@ def _class_ids(raw: list[Any], hint: Sequence[Any] | None, source: str, name: st
     names = [str(h) for h in hint] if hint else []
     extra = sorted(set(raw) - set(names))
     if hint and extra:
-        raise DataError(f"{source}: label(s) {', '.join(map(repr, extra[:3]))} are not among the declared labels "
-                        f"({', '.join(names)}); fix the labels or dataset.json")
+        raise DataError(
+            f"{source}: label(s) {', '.join(map(repr, extra[:3]))} are not among the declared labels "
+            f"({', '.join(names)}); fix the labels or dataset.json"
+        )
     names = names or sorted(set(raw))
     index = {n: i for i, n in enumerate(names)}
     return names, [index[y] for y in raw]
 
 
-def _qa_samples(rows: Sequence[Mapping[str, Any]], source: str, col: Mapping[str, str],
-                info: Mapping[str, Any] | None) -> Samples:
+def _qa_samples(
+    rows: Sequence[Mapping[str, Any]], source: str, col: Mapping[str, str], info: Mapping[str, Any] | None
+) -> Samples:
     for f in ("question", "context", "answers"):
         if col[f] not in rows[0]:
-            raise DataError(f"{source}: extractive QA needs a '{col[f]}' column (SQuAD form); "
-                            f"map one with --column {f}=NAME")
+            raise DataError(
+                f"{source}: extractive QA needs a '{col[f]}' column (SQuAD form); map one with --column {f}=NAME"
+            )
     qs, cs, ans = [], [], []
     for n, r in enumerate(rows, 1):
         q = _text(r.get(col["question"]), source, n, col["question"])
@@ -449,12 +503,14 @@ def _qa_samples(rows: Sequence[Mapping[str, Any]], source: str, col: Mapping[str
         if isinstance(a, list) and a and isinstance(a[0], Mapping):  # [{"text", "answer_start"}, ...]
             a = {"text": [x.get("text") for x in a], "answer_start": [x.get("answer_start") for x in a]}
         if not isinstance(a, Mapping) or not a.get("text"):
-            raise DataError(f"{source}: row {n}: '{col['answers']}' needs SQuAD form "
-                            f'{{"text": [...], "answer_start": [...]}} with at least one answer')
+            raise DataError(
+                f"{source}: row {n}: '{col['answers']}' needs SQuAD form "
+                f'{{"text": [...], "answer_start": [...]}} with at least one answer'
+            )
         text = str(a["text"][0])
         starts = a.get("answer_start") or [None]
         start = starts[0] if starts[0] is not None else c.find(text)
-        if not isinstance(start, int) or c[start:start + len(text)] != text:
+        if not isinstance(start, int) or c[start : start + len(text)] != text:
             start = c.find(text)
         if start < 0:
             raise DataError(f"{source}: row {n}: answer {text!r} is not in the context; fix answer_start or the text")

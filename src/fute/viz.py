@@ -21,8 +21,13 @@ from fute.store import VectorStore, open_store
 
 PROJECTIONS = ("tsne", "umap", "pca")
 ATTRIBUTES = ("category", "kind", "model", "prompt-type", "shape")
-MARKERS = {"dataset": ("o", "circle"), "model": ("D", "diamond"), "prompt (vanilla)": ("^", "triangle-up"),
-           "prompt (cot)": ("X", "x"), "prompt": ("^", "triangle-up")}
+MARKERS = {
+    "dataset": ("o", "circle"),
+    "model": ("D", "diamond"),
+    "prompt (vanilla)": ("^", "triangle-up"),
+    "prompt (cot)": ("X", "x"),
+    "prompt": ("^", "triangle-up"),
+}
 OTHER_MARKERS = (("s", "square"), ("P", "cross"), ("v", "triangle-down"), ("*", "star"), ("p", "pentagon"))
 
 
@@ -60,9 +65,11 @@ def attribute(card: dict[str, Any], what: str) -> str:
 def hover_card(card: dict[str, Any]) -> str:
     """The provenance lines shown when hovering a point (HTML, escaped)."""
     s, d, esc = card["space"]["surrogate"], card["data"], html.escape
-    lines = [f"space {card['space_id']}: {describe_space(card['space'])}",
-             f"data {d['source']} · {d['n_used']}/{d['n_total']} examples · fingerprint {d['fingerprint'][:16]}",
-             f"task {d['task']} · seed {card['seed']} · fute {card['fute_version']} · {card['created']}"]
+    lines = [
+        f"space {card['space_id']}: {describe_space(card['space'])}",
+        f"data {d['source']} · {d['n_used']}/{d['n_total']} examples · fingerprint {d['fingerprint'][:16]}",
+        f"task {d['task']} · seed {card['seed']} · fute {card['fute_version']} · {card['created']}",
+    ]
     target = card.get("target")
     if target:
         t = f"target {target.get('backend')}: {target.get('model')}"
@@ -165,8 +172,10 @@ def choose_space(store: VectorStore, space: str | None = None, *, method: str | 
         if not spaces:
             raise StoreError(f"no space of method '{method}' in the store; spaces: {describe_spaces(store)}")
     if len(spaces) > 1:
-        raise StoreError(f"the store holds {len(spaces)} spaces{f' of {method}' if method else ''}, and a map "
-                         f"shows one: {describe_spaces(store)}; choose one with --space (or --method)")
+        raise StoreError(
+            f"the store holds {len(spaces)} spaces{f' of {method}' if method else ''}, and a map "
+            f"shows one: {describe_spaces(store)}; choose one with --space (or --method)"
+        )
     return spaces[0]
 
 
@@ -180,8 +189,14 @@ def describe_spaces(store: VectorStore) -> str:
     return "; ".join(out)
 
 
-def build_map(vectors: Sequence[TaskVector], *, projection: str = "tsne", color_by: str = "category",
-              symbol_by: str = "shape", seed: int = 0) -> TaskMap:
+def build_map(
+    vectors: Sequence[TaskVector],
+    *,
+    projection: str = "tsne",
+    color_by: str = "category",
+    symbol_by: str = "shape",
+    seed: int = 0,
+) -> TaskMap:
     """Project vectors of one space to 2-D; vectors of several spaces are refused, naming them."""
     if not vectors:
         raise StoreError("nothing to map: no vectors match")
@@ -191,20 +206,37 @@ def build_map(vectors: Sequence[TaskVector], *, projection: str = "tsne", color_
     for what in (color_by, symbol_by):
         attribute(vectors[0].card, what)  # an unknown attribute fails here, before projecting
     if vectors[0].vector.size < 2:
-        raise ConfigError(f"space {vectors[0].space_id} holds {vectors[0].vector.size}-d vectors "
-                          f"({vectors[0].card['space']['method']}): nothing to project")
+        raise ConfigError(
+            f"space {vectors[0].space_id} holds {vectors[0].vector.size}-d vectors "
+            f"({vectors[0].card['space']['method']}): nothing to project"
+        )
     xy = project(np.stack([v.vector for v in vectors]), projection, seed=seed)
     first = vectors[0].card
     tmap = TaskMap(vectors[0].space_id, describe_space(first["space"]), projection, color_by, symbol_by)
     for v, (x, y) in zip(vectors, xy, strict=True):
-        tmap.points.append(MapPoint(v.name, v.kind, float(x), float(y), attribute(v.card, color_by),
-                                    attribute(v.card, symbol_by), hover_card(v.card)))
+        tmap.points.append(
+            MapPoint(
+                v.name,
+                v.kind,
+                float(x),
+                float(y),
+                attribute(v.card, color_by),
+                attribute(v.card, symbol_by),
+                hover_card(v.card),
+            )
+        )
     return tmap
 
 
-def map_store(store: str | Path | VectorStore | None = None, *, space: str | None = None,
-              method: str | None = None, kinds: Sequence[str] | None = None, names: Sequence[str] | None = None,
-              **options: Any) -> TaskMap:
+def map_store(
+    store: str | Path | VectorStore | None = None,
+    *,
+    space: str | None = None,
+    method: str | None = None,
+    kinds: Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
+    **options: Any,
+) -> TaskMap:
     """The map of one space of a store, optionally only some kinds or names (see ``build_map``)."""
     st = open_store(store)
     sid = choose_space(st, space, method=method)
@@ -243,10 +275,18 @@ def write_png(tmap: TaskMap, path: str | Path, *, labels: bool | None = None) ->
     colors = _palette([p.color for p in tmap.points])
     markers = _markers([p.symbol for p in tmap.points])
     fig, ax = plt.subplots(figsize=(10, 7.5), dpi=120)
-    for (c, s) in sorted({(p.color, p.symbol) for p in tmap.points}):
+    for c, s in sorted({(p.color, p.symbol) for p in tmap.points}):
         pts = [p for p in tmap.points if p.color == c and p.symbol == s]
-        ax.scatter([p.x for p in pts], [p.y for p in pts], c=colors[c], marker=markers[s][0], s=60,
-                   edgecolors="black", linewidths=0.4, alpha=0.9)
+        ax.scatter(
+            [p.x for p in pts],
+            [p.y for p in pts],
+            c=colors[c],
+            marker=markers[s][0],
+            s=60,
+            edgecolors="black",
+            linewidths=0.4,
+            alpha=0.9,
+        )
     if labels if labels is not None else len(tmap.points) <= 80:
         for p in tmap.points:
             ax.annotate(p.name, (p.x, p.y), xytext=(3, 3), textcoords="offset points", fontsize=6, alpha=0.8)
@@ -271,23 +311,43 @@ def figure(tmap: TaskMap):  # noqa: ANN201 - a plotly Figure; plotly is imported
     colors = _palette([p.color for p in tmap.points])
     markers = _markers([p.symbol for p in tmap.points])
     fig = go.Figure()
-    for (c, s) in sorted({(p.color, p.symbol) for p in tmap.points}):
+    for c, s in sorted({(p.color, p.symbol) for p in tmap.points}):
         pts = [p for p in tmap.points if p.color == c and p.symbol == s]
-        fig.add_trace(go.Scatter(
-            x=[p.x for p in pts], y=[p.y for p in pts], mode="markers", name=f"{c} · {s}",
-            text=[p.name for p in pts], customdata=[p.hover for p in pts], hovertemplate="%{customdata}<extra></extra>",
-            marker={"color": colors[c], "symbol": markers[s][1], "size": 11, "line": {"width": 0.6, "color": "#222"}}))
-    fig.update_layout(title={"text": tmap.title, "font": {"size": 13}}, template="plotly_white", height=640,
-                      xaxis={"showticklabels": False, "title": ""}, yaxis={"showticklabels": False, "title": ""},
-                      legend={"title": {"text": f"{tmap.color_by} · {tmap.symbol_by}"}})
+        fig.add_trace(
+            go.Scatter(
+                x=[p.x for p in pts],
+                y=[p.y for p in pts],
+                mode="markers",
+                name=f"{c} · {s}",
+                text=[p.name for p in pts],
+                customdata=[p.hover for p in pts],
+                hovertemplate="%{customdata}<extra></extra>",
+                marker={
+                    "color": colors[c],
+                    "symbol": markers[s][1],
+                    "size": 11,
+                    "line": {"width": 0.6, "color": "#222"},
+                },
+            )
+        )
+    fig.update_layout(
+        title={"text": tmap.title, "font": {"size": 13}},
+        template="plotly_white",
+        height=640,
+        xaxis={"showticklabels": False, "title": ""},
+        yaxis={"showticklabels": False, "title": ""},
+        legend={"title": {"text": f"{tmap.color_by} · {tmap.symbol_by}"}},
+    )
     return fig
 
 
 def write_html(tmap: TaskMap, path: str | Path) -> Path:
     """A self-contained page (plotly's JavaScript inlined), so it opens offline from a plain folder."""
     fig = figure(tmap)
-    return atomic_write(Path(path), lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True,
-                                                                 config={"displaylogo": False}))
+    return atomic_write(
+        Path(path),
+        lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True, config={"displaylogo": False}),
+    )
 
 
 def write_map(tmap: TaskMap, out: str | Path) -> list[Path]:

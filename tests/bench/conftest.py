@@ -12,8 +12,17 @@ from fute.bench.transfer import TransferConfig, run_truth
 from tests.conftest import WORDS, write_jsonl
 
 
-def write_dataset(root: Path, name: str, category: str, *, flip: bool = False, pair: bool = False,
-                  regression: bool = False, seed: int = 0, splits: tuple[str, ...] = ("train", "dev")) -> Path:
+def write_dataset(
+    root: Path,
+    name: str,
+    category: str,
+    *,
+    flip: bool = False,
+    pair: bool = False,
+    regression: bool = False,
+    seed: int = 0,
+    splits: tuple[str, ...] = ("train", "dev"),
+) -> Path:
     """A small dataset folder in the shared data format: 'good' words decide the label."""
     folder = root / name
     folder.mkdir(parents=True)
@@ -34,22 +43,32 @@ def write_dataset(root: Path, name: str, category: str, *, flip: bool = False, p
 
 
 def tiny_config(model: Path) -> TransferConfig:
-    return TransferConfig(model=str(model), source_examples=16, target_examples=8, dev_examples=8, source_epochs=1,
-                          target_epochs=1, batch_size=8, max_length=32)
+    return TransferConfig(
+        model=str(model),
+        source_examples=16,
+        target_examples=8,
+        dev_examples=8,
+        source_epochs=1,
+        target_epochs=1,
+        batch_size=8,
+        max_length=32,
+    )
 
 
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory) -> list[Path]:
     root = tmp_path_factory.mktemp("transfer-data")
-    return [write_dataset(root, "pos", "sentiment"), write_dataset(root, "neg", "sentiment", flip=True, seed=1),
-            write_dataset(root, "sim", "similarity", pair=True, regression=True, seed=2)]
+    return [
+        write_dataset(root, "pos", "sentiment"),
+        write_dataset(root, "neg", "sentiment", flip=True, seed=1),
+        write_dataset(root, "sim", "similarity", pair=True, regression=True, seed=2),
+    ]
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, tiny_paths, datasets) -> tuple[dict, Path]:
     run_dir = tmp_path_factory.mktemp("transfer-run")
-    truth = run_truth(datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False,
-                      echo=lambda _: None)
+    truth = run_truth(
+        datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False, echo=lambda _: None
+    )
     return truth, run_dir
-
-

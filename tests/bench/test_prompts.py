@@ -39,8 +39,11 @@ def test_label_map_and_collapse():
     m = label_map(("entailment", "neutral", "contradiction"), ("entailment", "not_entailment"), "rte")
     assert m == [[0], [1, 2]]
     assert collapse(np.array([[0.5, 0.2, 0.3]]), m) == pytest.approx(np.array([[0.5, 0.5]]))
-    assert label_map(("entailment", "neutral", "contradiction"), ("contradiction", "entailment", "neutral"),
-                     "cb") == [[2], [0], [1]]
+    assert label_map(("entailment", "neutral", "contradiction"), ("contradiction", "entailment", "neutral"), "cb") == [
+        [2],
+        [0],
+        [1],
+    ]
     with pytest.raises(ConfigError, match="mnli.*'maybe' matches none"):
         label_map(("yes", "no"), ("yes", "maybe"), "mnli")
 
@@ -85,24 +88,50 @@ def test_truth_resumes(prompt_run, monkeypatch):
 
 def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
     truth, bench, root = prompt_run
-    vectors = VectorSource(root / "store", bench.data, mte_examples=8, dte_examples=8, max_reasoning_tokens=3,
-                           surrogate=str(tiny_paths["encoder"]), progress=False)
+    vectors = VectorSource(
+        root / "store",
+        bench.data,
+        mte_examples=8,
+        dte_examples=8,
+        max_reasoning_tokens=3,
+        surrogate=str(tiny_paths["encoder"]),
+        progress=False,
+    )
     # the tiny LLM's vocabulary lacks most words of the shipped U: give U from its own words
     u_path = root / "u.jsonl"
-    u_path.write_text("".join(json.dumps({"text": t}) + "\n" for t in
-                                          ["the movie was good", "the food was bad", "a great film", "boring plot",
-                                           "the actor was awful", "fun game", "sad dog", "happy cat"]))
+    u_path.write_text(
+        "".join(
+            json.dumps({"text": t}) + "\n"
+            for t in [
+                "the movie was good",
+                "the food was bad",
+                "a great film",
+                "boring plot",
+                "the actor was awful",
+                "fun game",
+                "sad dog",
+                "happy cat",
+            ]
+        )
+    )
     from fute import corpus, embed
 
     originals = embed.default_corpus, corpus.default_corpus
     embed.default_corpus = corpus.default_corpus = lambda pairs=False: embed.load_corpus(u_path)
     try:
         # (self-select is left out: the tiny vocabulary has no option letters)
-        judged = run_eval(truth, ["fute-fisher", "mi", "zps-vote", "spell", "random"],
-                          vectors=vectors, echo=lambda _: None)
+        judged = run_eval(
+            truth, ["fute-fisher", "mi", "zps-vote", "spell", "random"], vectors=vectors, echo=lambda _: None
+        )
         # a second method's MTE labels the same U rows with the same reasoning cap as the stored one
-        other = VectorSource(root / "store", bench.data, mte_examples=5, max_reasoning_tokens=7,
-                             surrogate=str(tiny_paths["encoder"]), progress=False)
+        other = VectorSource(
+            root / "store",
+            bench.data,
+            mte_examples=5,
+            max_reasoning_tokens=7,
+            surrogate=str(tiny_paths["encoder"]),
+            progress=False,
+        )
         think = next(p for p in bench_prompts.load_prompt_set(str(root / "toy.yaml")) if p.id == "think")
         fisher = vectors.mte(str(tiny_llama), think, "fisher")
         tuned = other.mte(str(tiny_llama), think, "prompt")
@@ -121,8 +150,9 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
     assert tuned.card["data"]["n_used"] == fisher.card["data"]["n_used"] == 8
     # a DTE drawn with another row cap is another measurement: recomputed, never taken for this one
     assert vectors.dte("toyset", "fisher").card["data"]["n_used"] == 8
-    smaller = VectorSource(root / "store", bench.data, dte_examples=5, surrogate=str(tiny_paths["encoder"]),
-                           progress=False)
+    smaller = VectorSource(
+        root / "store", bench.data, dte_examples=5, surrogate=str(tiny_paths["encoder"]), progress=False
+    )
     assert smaller.dte("toyset", "fisher").card["data"]["n_used"] == 5
 
 
@@ -130,9 +160,22 @@ def test_select_prompt_without_labels_says_so(run_cli, prompt_run, tiny_llama, t
     _, bench, root = prompt_run
     corpus = tmp_path / "inputs.jsonl"
     corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in ["the movie was good", "a bad film", "fun"]))
-    code, out, err = run_cli("select-prompt", "--model", str(tiny_llama), "--prompts", str(root / "toy.yaml"),
-                             "--dataset", str(corpus), "--selector", "fute-fisher", "--selector", "mi",
-                             "--selector", "spell", "--quiet")
+    code, out, err = run_cli(
+        "select-prompt",
+        "--model",
+        str(tiny_llama),
+        "--prompts",
+        str(root / "toy.yaml"),
+        "--dataset",
+        str(corpus),
+        "--selector",
+        "fute-fisher",
+        "--selector",
+        "mi",
+        "--selector",
+        "spell",
+        "--quiet",
+    )
     assert code == 0, err
     assert "has no labels" in err and "label-free" in err
     assert "mi -> " in out and "spell -> " in out and "fute-fisher" not in out.split("picks:")[1]
@@ -170,8 +213,9 @@ def test_a_served_llm_runs_and_selectors_it_cannot_feed_are_left_out(openai_serv
         assert p["examples"] == 8 and p["label_seconds"] >= 0
     # the fake server answers 'positive' exactly when the text says 'good': the score is known
     samples = bench_prompts.eval_split(str(data), 8, 0)
-    expected = np.mean([("good" in t) == bool(y) for t, y in zip(samples.texts, samples.targets.argmax(1),
-                                                                    strict=True)])
+    expected = np.mean(
+        [("good" in t) == bool(y) for t, y in zip(samples.texts, samples.targets.argmax(1), strict=True)]
+    )
     assert case["prompts"]["plain"]["score"] == pytest.approx(expected)
     said: list[str] = []
     judged = run_eval(truth, ["mi", "spell", "self-select"], echo=said.append)

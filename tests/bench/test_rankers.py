@@ -18,10 +18,18 @@ def context(tiny_run, tiny_paths, tmp_path_factory) -> RankContext:
     root = tmp_path_factory.mktemp("rank")
     rng = np.random.default_rng(0)
     single = write_jsonl(root / "u.jsonl", [{"text": " ".join(rng.choice(WORDS, 5))} for _ in range(12)])
-    pair = write_jsonl(root / "u_pair.jsonl", [{"text": " ".join(rng.choice(WORDS, 5)),
-                                                "text_pair": " ".join(rng.choice(WORDS, 3))} for _ in range(12)])
-    return RankContext(truth, open_store(root / "store"), embed_examples=8, surrogate=str(tiny_paths["encoder"]),
-                       corpus={"single": str(single), "pair": str(pair)}, progress=False)
+    pair = write_jsonl(
+        root / "u_pair.jsonl",
+        [{"text": " ".join(rng.choice(WORDS, 5)), "text_pair": " ".join(rng.choice(WORDS, 3))} for _ in range(12)],
+    )
+    return RankContext(
+        truth,
+        open_store(root / "store"),
+        embed_examples=8,
+        surrogate=str(tiny_paths["encoder"]),
+        corpus={"single": str(single), "pair": str(pair)},
+        progress=False,
+    )
 
 
 @pytest.mark.parametrize("name", list(RANKERS))
@@ -83,8 +91,11 @@ def test_curvegrad_prefers_a_curve_still_falling():
     flat = [1.0] * 5 + [0.3] * 15
     falling = list(np.linspace(1.0, 0.3, 20))
     assert curve_slope(falling) < 0 and curve_slope(flat) == pytest.approx(0.0)
-    truth = {"datasets": {"t": {}, "flat": {}, "falling": {}}, "settings": {"target_examples": 8},
-             "source_losses": {"t": flat, "flat": flat, "falling": falling}}
+    truth = {
+        "datasets": {"t": {}, "flat": {}, "falling": {}},
+        "settings": {"target_examples": 8},
+        "source_losses": {"t": flat, "flat": flat, "falling": falling},
+    }
     assert CurveGrad().fit(RankContext(truth, store=None)).order("t", ["flat", "falling"]) == ["falling", "flat"]
 
 

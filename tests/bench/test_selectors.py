@@ -13,16 +13,20 @@ from fute.targets.prompts import Prompt
 
 
 def prompts(n: int) -> list[Prompt]:
-    return [Prompt(f"p{i}", "{text} is", {"negative": ["bad"], "positive": ["good"]}, ("negative", "positive"))
-            for i in range(n)]
+    return [
+        Prompt(f"p{i}", "{text} is", {"negative": ["bad"], "positive": ["good"]}, ("negative", "positive"))
+        for i in range(n)
+    ]
 
 
 # three prompts x four inputs x two labels
-PROBS = np.array([
-    [[0.9, 0.1], [0.9, 0.1], [0.9, 0.1], [0.9, 0.1]],  # p0: confident, always negative
-    [[0.9, 0.1], [0.1, 0.9], [0.8, 0.2], [0.2, 0.8]],  # p1: confident, both labels
-    [[0.6, 0.4], [0.4, 0.6], [0.5, 0.5], [0.5, 0.5]],  # p2: unsure
-])
+PROBS = np.array(
+    [
+        [[0.9, 0.1], [0.9, 0.1], [0.9, 0.1], [0.9, 0.1]],  # p0: confident, always negative
+        [[0.9, 0.1], [0.1, 0.9], [0.8, 0.2], [0.2, 0.8]],  # p1: confident, both labels
+        [[0.6, 0.4], [0.4, 0.6], [0.5, 0.5], [0.5, 0.5]],  # p2: unsure
+    ]
+)
 
 
 def case(**kw) -> PromptCase:
@@ -66,8 +70,9 @@ def test_self_select_reads_the_letters_both_ways():
 
     def score_words(text, words):
         seen.append(text)
-        return np.array([0.0 if text.index(f"({w})") == min(text.index(f"({x})") for x in words) else -5.0
-                         for w in words])
+        return np.array(
+            [0.0 if text.index(f"({w})") == min(text.index(f"({x})") for x in words) else -5.0 for w in words]
+        )
 
     s = get_selector("self-select").scores(case(score_words=score_words, inputs=[("a", None)]))
     assert len(seen) == 2 and "p0" not in seen[0]  # templates are shown, ids are not
@@ -83,16 +88,21 @@ def test_fute_uses_cosine_of_mte_and_dte():
 @pytest.mark.parametrize("name", list(SELECTORS))
 def test_conformance(name):
     """Every selector: a score per prompt, a permutation of the ids, the same twice, a docstring."""
-    c = case(nll=np.ones((3, 4)), score_words=lambda text, words: -np.arange(len(words), dtype=float),
-             inputs=[("x", None)], vectors=lambda method: (np.eye(3), np.ones(3)))
+    c = case(
+        nll=np.ones((3, 4)),
+        score_words=lambda text, words: -np.arange(len(words), dtype=float),
+        inputs=[("x", None)],
+        vectors=lambda method: (np.eye(3), np.ones(3)),
+    )
     sel = get_selector(name)
     order = sel.order(c)
     assert sorted(order) == ["p0", "p1", "p2"] and order == sel.order(c)
     assert sel.__doc__ and len(sel.__doc__) > 60
 
 
-@pytest.mark.parametrize("name,missing", [("spell", "token_logprobs"), ("self-select", "llm"),
-                                          ("fute-fisher", "task_vectors")])
+@pytest.mark.parametrize(
+    "name,missing", [("spell", "token_logprobs"), ("self-select", "llm"), ("fute-fisher", "task_vectors")]
+)
 def test_missing_capability_is_a_clear_error(name, missing):
     with pytest.raises(ConfigError, match=f"{name} needs {missing}.*leave this selector out"):
         get_selector(name).scores(case())

@@ -37,8 +37,9 @@ def test_truth_resumes_where_it_stopped(tiny_run, datasets, tiny_paths, monkeypa
     calls = []
     real = transfer.target_job
     monkeypatch.setattr(transfer, "target_job", lambda **kw: calls.append(kw) or real(**kw))
-    again = run_truth(datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False,
-                      echo=lambda _: None)
+    again = run_truth(
+        datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False, echo=lambda _: None
+    )
     assert [(c["source"], c["target"].name) for c in calls] == [(kept["source"], kept["target"])]
     assert again["scores"] == truth["scores"]  # deterministic: the redone pair scores the same
 
@@ -46,19 +47,29 @@ def test_truth_resumes_where_it_stopped(tiny_run, datasets, tiny_paths, monkeypa
 def test_truth_refuses_bad_input(tmp_path, tiny_paths, datasets):
     lone = write_dataset(tmp_path, "lone", "topic", splits=("train",))
     with pytest.raises(ConfigError, match="lone.*no dev, validation or test split"):
-        run_truth([datasets[0], lone], tiny_config(tiny_paths["encoder"]), run_dir=tmp_path / "run",
-                  progress=False, echo=lambda _: None)
+        run_truth(
+            [datasets[0], lone],
+            tiny_config(tiny_paths["encoder"]),
+            run_dir=tmp_path / "run",
+            progress=False,
+            echo=lambda _: None,
+        )
     with pytest.raises(ConfigError, match="at least two datasets"):
         run_truth([datasets[0]], tiny_config(tiny_paths["encoder"]), run_dir=tmp_path / "run", progress=False)
     with pytest.raises(ConfigError, match="same name"):
-        run_truth([datasets[0], datasets[0]], tiny_config(tiny_paths["encoder"]), run_dir=tmp_path / "run",
-                  progress=False)
+        run_truth(
+            [datasets[0], datasets[0]], tiny_config(tiny_paths["encoder"]), run_dir=tmp_path / "run", progress=False
+        )
 
 
 TRUTH = {
     "datasets": {"a": {"category": "x"}, "b": {"category": "x"}, "c": {"category": "x"}, "d": {"category": "y"}},
-    "scores": {"a": {"b": 0.9, "c": 0.5, "d": 0.7}, "b": {"a": 0.6, "c": 0.8, "d": 0.4},
-               "c": {"a": 0.3, "b": 0.2, "d": 0.1}, "d": {"a": 0.5, "b": 0.6, "c": 0.7}},
+    "scores": {
+        "a": {"b": 0.9, "c": 0.5, "d": 0.7},
+        "b": {"a": 0.6, "c": 0.8, "d": 0.4},
+        "c": {"a": 0.3, "b": 0.2, "d": 0.1},
+        "d": {"a": 0.5, "b": 0.6, "c": 0.7},
+    },
 }
 
 
@@ -67,9 +78,14 @@ def test_judge_by_hand():
     out = judge(TRUTH, orders)["r"]
     # all-class: best sources b (rank 2), c (1), a (3), c (3)
     assert out["summary"]["all"]["overall"]["rho"] == pytest.approx((2 + 1 + 3 + 3) / 4)
-    assert out["summary"]["all"]["y"] == pytest.approx({"rho": 3.0, "ndcg": ndcg(TRUTH["scores"]["d"], ["a", "b", "c"]),
-                                                        "ndcg_exp": ndcg(TRUTH["scores"]["d"], ["a", "b", "c"],
-                                                                         gain="exponential"), "targets": 1})
+    assert out["summary"]["all"]["y"] == pytest.approx(
+        {
+            "rho": 3.0,
+            "ndcg": ndcg(TRUTH["scores"]["d"], ["a", "b", "c"]),
+            "ndcg_exp": ndcg(TRUTH["scores"]["d"], ["a", "b", "c"], gain="exponential"),
+            "targets": 1,
+        }
+    )
     # in-class: d has no class mate; a ranks b before c (1), b ranks c before a (1), c ranks b before a (2)
     assert out["summary"]["in"]["overall"]["rho"] == pytest.approx(4 / 3)
     assert out["summary"]["in"]["overall"]["targets"] == 3
@@ -82,22 +98,59 @@ def test_judge_averages_draws():
     one = {"r": {t: [o[0]] for t, o in orders["r"].items()}}
     other = {"r": {t: [o[1]] for t, o in orders["r"].items()}}
     both = judge(TRUTH, orders)["r"]["summary"]["all"]["overall"]["rho"]
-    assert both == pytest.approx((judge(TRUTH, one)["r"]["summary"]["all"]["overall"]["rho"]
-                                  + judge(TRUTH, other)["r"]["summary"]["all"]["overall"]["rho"]) / 2)
+    assert both == pytest.approx(
+        (
+            judge(TRUTH, one)["r"]["summary"]["all"]["overall"]["rho"]
+            + judge(TRUTH, other)["r"]["summary"]["all"]["overall"]["rho"]
+        )
+        / 2
+    )
 
 
 def test_cli_truth_then_eval(run_cli, tmp_path, tiny_paths, datasets):
     run, results = tmp_path / "run", tmp_path / "results"
-    code, out, err = run_cli("bench", "transfer", "truth", str(datasets[0]), str(datasets[1]), "--model",
-                             str(tiny_paths["encoder"]), "--source-examples", "16", "--target-examples", "8",
-                             "--dev-examples", "8", "--batch-size", "8", "--max-length", "32", "--run-dir", str(run),
-                             "--results", str(results), "--quiet")
+    code, out, err = run_cli(
+        "bench",
+        "transfer",
+        "truth",
+        str(datasets[0]),
+        str(datasets[1]),
+        "--model",
+        str(tiny_paths["encoder"]),
+        "--source-examples",
+        "16",
+        "--target-examples",
+        "8",
+        "--dev-examples",
+        "8",
+        "--batch-size",
+        "8",
+        "--max-length",
+        "32",
+        "--run-dir",
+        str(run),
+        "--results",
+        str(results),
+        "--quiet",
+    )
     assert code == 0, err
     saved = json.loads((results / "transfer_truth.json").read_text())
     assert saved["command"].startswith("fute bench transfer truth") and set(saved["scores"]) == {"pos", "neg"}
     assert "| pos (sentiment) | accuracy |" in (results / "transfer_truth.md").read_text()
-    code, out, err = run_cli("bench", "transfer", "eval", "--ranker", "datasize", "--ranker", "random",
-                             "--run-dir", str(run), "--results", str(results), "--quiet")
+    code, out, err = run_cli(
+        "bench",
+        "transfer",
+        "eval",
+        "--ranker",
+        "datasize",
+        "--ranker",
+        "random",
+        "--run-dir",
+        str(run),
+        "--results",
+        str(results),
+        "--quiet",
+    )
     assert code == 0, err
     judged = json.loads((results / "transfer_eval.json").read_text())
     assert set(judged["metrics"]) == {"datasize", "random"}
@@ -114,7 +167,8 @@ def test_truth_retrains_a_source_whose_model_is_gone(tiny_run, datasets, tiny_pa
 
     truth, run_dir = tiny_run
     shutil.rmtree(truth["source_models"]["pos"])
-    again = run_truth(datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False,
-                      echo=lambda _: None)
+    again = run_truth(
+        datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False, echo=lambda _: None
+    )
     assert Path(again["source_models"]["pos"]).is_dir()
     assert again["scores"] == truth["scores"]

@@ -12,8 +12,11 @@ from fute.methods import METHODS, get_method
 from fute.surrogate import weights_hash
 from tests.conftest import make_classification, make_qa, make_regression
 
-FAST = {"fisher": {"max_epochs": 1}, "prompt": {"max_epochs": 1, "n_tokens": 4},
-        "prefix": {"max_epochs": 1, "n_tokens": 4}}
+FAST = {
+    "fisher": {"max_epochs": 1},
+    "prompt": {"max_epochs": 1, "n_tokens": 4},
+    "prefix": {"max_epochs": 1, "n_tokens": 4},
+}
 
 
 def small(name: str, **kw):
@@ -64,8 +67,9 @@ def test_sample_cap_is_seeded(method_name, tiny):
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize("make", [make_regression, make_qa, lambda: make_classification(12, pair=True)],
-                         ids=["regression", "qa", "pairs"])
+@pytest.mark.parametrize(
+    "make", [make_regression, make_qa, lambda: make_classification(12, pair=True)], ids=["regression", "qa", "pairs"]
+)
 def test_every_task_type(method_name, tiny, make):
     vec = small(method_name).embed(make(), tiny, progress=False)
     assert np.isfinite(vec).all() and vec.size > 0

@@ -102,5 +102,6 @@ def test_layer_blocks_are_unit_norm(tiny):
 @pytest.mark.parametrize("features", ["parameters"])
 def test_parameter_features_have_projection_dim(tiny, features):
     vec = get_method("fisher", features=features, projection_dim=128, max_epochs=1, batch_size=8).embed(
-        make_classification(6), tiny, progress=False)
+        make_classification(6), tiny, progress=False
+    )
     assert vec.shape == (128,) and np.abs(vec).sum() > 0

@@ -61,11 +61,21 @@ def test_training_lowers_the_heldout_loss_on_a_separable_task(tiny_mean, name):
 def test_the_card_records_how_training_ended(tiny, tmp_path):
     from fute.embed import embed_samples
 
-    vec = embed_samples(make_classification(40), "toy", surrogate=tiny, store=tmp_path / "s", progress=False,
-                        batch_size=8, max_epochs=1)
+    vec = embed_samples(
+        make_classification(40), "toy", surrogate=tiny, store=tmp_path / "s", progress=False, batch_size=8, max_epochs=1
+    )
     t = vec.card["training"]
-    assert {"rows_train", "rows_heldout", "finetune_steps", "train_loss", "heldout_loss", "converged",
-            "learned", "stopped", "history"} <= set(t)
+    assert {
+        "rows_train",
+        "rows_heldout",
+        "finetune_steps",
+        "train_loss",
+        "heldout_loss",
+        "converged",
+        "learned",
+        "stopped",
+        "history",
+    } <= set(t)
     assert t["finetune_steps"] == 4 and t["rows_heldout"] == 8
 
 

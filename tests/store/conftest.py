@@ -23,10 +23,17 @@ from fute.space import TaskVector
 
 
 def vec(name: str, values, space: str = "s1", kind: str = "dataset", key: str | None = None) -> TaskVector:
-    return TaskVector(np.asarray(values, dtype=np.float32),
-                      {"name": name, "kind": kind, "space_id": space, "key": key or f"k-{name}-{space}",
-                       "space": {"method": "fisher", "surrogate": {"name": "x", "weights_sha256": "0" * 64}},
-                       "data": {"category": "c"}})
+    return TaskVector(
+        np.asarray(values, dtype=np.float32),
+        {
+            "name": name,
+            "kind": kind,
+            "space_id": space,
+            "key": key or f"k-{name}-{space}",
+            "space": {"method": "fisher", "surrogate": {"name": "x", "weights_sha256": "0" * 64}},
+            "data": {"category": "c"},
+        },
+    )
 
 
 def _pg_bin() -> Path | None:
@@ -52,15 +59,22 @@ def start_postgres() -> tuple[str, Callable[[], None]]:
         shutil.chown(data, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
-    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data / "db"), "-U", "fute", "--auth=trust",
-                    "-E", "UTF8"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, str(bin_dir / "initdb"), "-D", str(data / "db"), "-U", "fute", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off"
-    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-o", opts, "-l",
-                    str(data / "log"), "-w", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-o", opts, "-l", str(data / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
 
     def stop() -> None:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(data, ignore_errors=True)
 
     return f"postgresql://fute@127.0.0.1:{port}", stop

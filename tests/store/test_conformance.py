@@ -126,8 +126,16 @@ WRITER = textwrap.dedent("""
 
 def test_two_processes_writing_at_once_lose_nothing(url):
     n = 25
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, w, str(n)], cwd=ROOT, stderr=subprocess.PIPE,
-                              text=True, env={**os.environ, "PYTHONHASHSEED": "0"}) for w in ("p", "q")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, url, w, str(n)],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+        for w in ("p", "q")
+    ]
     errors = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
     stored = {v.name: v for v in open_store(url).vectors("s1")}

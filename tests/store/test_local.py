@@ -31,8 +31,12 @@ WRITER = textwrap.dedent("""
 
 def test_killed_writer_leaves_committed_vectors_intact(tmp_path):
     path = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     acknowledged = -1
     deadline = time.time() + 120
     while acknowledged < 5 and time.time() < deadline:

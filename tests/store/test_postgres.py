@@ -33,8 +33,14 @@ def test_embeddings_go_to_postgres_and_hit_its_cache(postgres_url, tiny):
 
 def test_cli_lists_and_ranks_from_postgres(postgres_url, tiny, run_cli):
     for seed in (0, 1, 2):
-        embed_samples(make_classification(12, seed=seed, flip=seed == 2), f"d{seed}", method="textemb",
-                      surrogate=tiny, store=postgres_url, progress=False)
+        embed_samples(
+            make_classification(12, seed=seed, flip=seed == 2),
+            f"d{seed}",
+            method="textemb",
+            surrogate=tiny,
+            store=postgres_url,
+            progress=False,
+        )
     code, out, _ = run_cli("list", "--store", postgres_url)
     assert code == 0 and all(f"d{s}" in out for s in range(3))
     code, out, _ = run_cli("rank", "d0", "--store", postgres_url)

@@ -29,9 +29,16 @@ def classifier_path(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-classifier")
     tok = build_tokenizer(folder)
     torch.manual_seed(1)
-    cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64, num_labels=3,
-                     id2label={0: "entailment", 1: "neutral", 2: "contradiction"})
+    cfg = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=3,
+        id2label={0: "entailment", 1: "neutral", 2: "contradiction"},
+    )
     BertForSequenceClassification(cfg).save_pretrained(folder)
     return folder
 
@@ -92,9 +99,16 @@ def test_regression_classifier(tmp_path):
     from transformers import BertConfig, BertForSequenceClassification
 
     tok = build_tokenizer(tmp_path)
-    BertForSequenceClassification(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1,
-                                             num_attention_heads=2, intermediate_size=64, num_labels=1)
-                                  ).save_pretrained(tmp_path)
+    BertForSequenceClassification(
+        BertConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            num_labels=1,
+        )
+    ).save_pretrained(tmp_path)
     t = HFClassifier(str(tmp_path))
     values = t.predict(TEXTS, progress=False)
     assert t.task == "regression" and values.shape == (len(TEXTS),)

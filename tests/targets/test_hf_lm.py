@@ -9,14 +9,22 @@ from fute.targets.hf_lm import HFCausalLM
 from fute.targets.prompts import parse_prompt_set
 
 SET = {
-    "name": "toy", "labels": ["negative", "positive"], "input": "single",
+    "name": "toy",
+    "labels": ["negative", "positive"],
+    "input": "single",
     "verbalizer": {"negative": ["bad"], "positive": ["good"]},
     "prompts": [
         {"id": "plain", "template": "review {text} sentiment"},
-        {"id": "multi", "template": "review {text} sentiment",
-         "verbalizer": {"negative": ["very bad", "awful"], "positive": ["very good"]}},
-        {"id": "missing", "template": "review {text} sentiment",
-         "verbalizer": {"negative": ["terrible"], "positive": ["good"]}},
+        {
+            "id": "multi",
+            "template": "review {text} sentiment",
+            "verbalizer": {"negative": ["very bad", "awful"], "positive": ["very good"]},
+        },
+        {
+            "id": "missing",
+            "template": "review {text} sentiment",
+            "verbalizer": {"negative": ["terrible"], "positive": ["good"]},
+        },
         {"id": "cot", "type": "cot", "template": "review {text} why", "answer": "so the answer is"},
     ],
 }
@@ -87,8 +95,10 @@ def test_chain_of_thought_runs_two_turns_with_a_cap(lm):
 def test_chat_template_is_used_when_present(lm):
     model, tok = lm
     tok2 = AutoTokenizer.from_pretrained(tok.name_or_path)
-    tok2.chat_template = ("{% for m in messages %}[CLS] {{ m['role'] }} {{ m['content'] }} [SEP] {% endfor %}"
-                          "{% if add_generation_prompt %}[CLS] assistant {% endif %}")
+    tok2.chat_template = (
+        "{% for m in messages %}[CLS] {{ m['role'] }} {{ m['content'] }} [SEP] {% endfor %}"
+        "{% if add_generation_prompt %}[CLS] assistant {% endif %}"
+    )
     t = HFCausalLM("tiny-llama", parse_prompt_set(SET, "toy.yaml")["plain"], model=model, tokenizer=tok2)
     assert t.chat and t._context(["hi"]).startswith("[CLS] user hi")
     assert not target(lm, "plain").chat

@@ -45,10 +45,12 @@ def test_chain_of_thought_is_two_calls(openai_server):
 
 def test_concurrent_requests_keep_the_inputs_order(openai_server):
     texts = [f"{i} {'a good' if i % 3 else 'a dull'} film" for i in range(20)]
-    one = OpenAITarget("fake", PROMPT, base_url=openai_server, concurrency=1).predict(texts, progress=False,
-                                                                                       cache=False)
-    many = OpenAITarget("fake", PROMPT, base_url=openai_server, concurrency=8).predict(texts, progress=False,
-                                                                                        cache=False)
+    one = OpenAITarget("fake", PROMPT, base_url=openai_server, concurrency=1).predict(
+        texts, progress=False, cache=False
+    )
+    many = OpenAITarget("fake", PROMPT, base_url=openai_server, concurrency=8).predict(
+        texts, progress=False, cache=False
+    )
     np.testing.assert_array_equal(one, many)
     assert [int(p.argmax()) for p in many] == [1 if i % 3 else 0 for i in range(20)]
     with pytest.raises(ConfigError, match="concurrency must be at least 1"):
@@ -61,8 +63,9 @@ def test_retries_with_backoff_then_succeeds(openai_server):
     assert t.predict(TEXTS[:1], progress=False, cache=False).shape == (1, 2)
     FakeLLM.failures_left = 5
     with pytest.raises(ConfigError, match="after 2 tries"):
-        OpenAITarget("fake", PROMPT, base_url=openai_server, retries=1, backoff=0.01).predict(TEXTS[:1], progress=False,
-                                                                                       cache=False)
+        OpenAITarget("fake", PROMPT, base_url=openai_server, retries=1, backoff=0.01).predict(
+            TEXTS[:1], progress=False, cache=False
+        )
     FakeLLM.failures_left = 0
 
 

@@ -22,15 +22,21 @@ def test_shipped_sets_have_ten_vanilla_and_three_cot(name):
 BAD = [
     ("prompts: []\nlabels: [a, b]", "non-empty 'prompts'"),
     ("labels: [a]\nprompts: [{id: x, template: '{text}'}]", "at least two labels"),
-    ("labels: [a, b]\nprompts: [{id: x, template: 'Q {txt}', verbalizer: {a: [u], b: [v]}}]",
-     "unknown placeholder {txt}"),
+    (
+        "labels: [a, b]\nprompts: [{id: x, template: 'Q {txt}', verbalizer: {a: [u], b: [v]}}]",
+        "unknown placeholder {txt}",
+    ),
     ("labels: [a, b]\nprompts: [{id: x, template: '{text}'}]", "missing verbalizer"),
     ("labels: [a, b]\nprompts: [{id: x, template: '{text}', verbalizer: {a: [u]}}]", "no label word for 'b'"),
     ("labels: [a, b]\nprompts: [{id: x, template: '{text}', verbalizer: {a: [yes], b: [no]}}]", "read as a boolean"),
-    ("labels: [a, b]\nverbalizer: {a: u, b: v}\nprompts: [{id: x, type: cot, template: '{text}'}]",
-     "needs an 'answer'"),
-    ("labels: [a, b]\nverbalizer: {a: u, b: v}\nprompts: [{id: x, template: '{text}'}, {id: x, template: '{text}'}]",
-     "duplicate id"),
+    (
+        "labels: [a, b]\nverbalizer: {a: u, b: v}\nprompts: [{id: x, type: cot, template: '{text}'}]",
+        "needs an 'answer'",
+    ),
+    (
+        "labels: [a, b]\nverbalizer: {a: u, b: v}\nprompts: [{id: x, template: '{text}'}, {id: x, template: '{text}'}]",
+        "duplicate id",
+    ),
     ("labels: [a, b]\nverbalizer: {a: u, b: v, c: w}\nprompts: [{id: x, template: '{text}'}]", "not in 'labels'"),
     ("labels: [a, b\n", "not valid YAML"),
 ]

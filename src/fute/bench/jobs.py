@@ -25,9 +25,15 @@ class JobFolder:
         atomic_write(self.dir / f"{key}.json", lambda tmp: Path(tmp).write_text(json.dumps(result)))
 
 
-def run_jobs(specs: Sequence[tuple[str, Callable[..., Any], dict[str, Any], str]], folder: JobFolder, executor: Any,
-             *, progress: bool = True, echo: Callable[[str], None] = print,
-             valid: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, dict[str, Any]]:
+def run_jobs(
+    specs: Sequence[tuple[str, Callable[..., Any], dict[str, Any], str]],
+    folder: JobFolder,
+    executor: Any,
+    *,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    valid: Callable[[dict[str, Any]], bool] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Run the ``(key, fn, kwargs, label)`` jobs not finished yet through ``executor``; each result is
     saved the moment it arrives. A saved result that ``valid`` rejects counts as not finished. Returns
     every job's result by key; raises after the others finish if any failed."""
@@ -51,6 +57,8 @@ def run_jobs(specs: Sequence[tuple[str, Callable[..., Any], dict[str, Any], str]
     failures = executor.run(todo, keep, progress=progress)
     if failures:
         lines = "; ".join(f"{f.job.label}: {f.error}" for f in failures)
-        raise FuteError(f"{len(failures)} job(s) failed ({lines}); finished jobs are kept in {folder.dir}, "
-                        "and a rerun runs only the rest")
+        raise FuteError(
+            f"{len(failures)} job(s) failed ({lines}); finished jobs are kept in {folder.dir}, "
+            "and a rerun runs only the rest"
+        )
     return results

@@ -15,8 +15,9 @@ def _check(truth: Mapping[str, float], order: Sequence[str]) -> None:
         raise ValueError("no candidates")
     if sorted(order) != sorted(truth):
         missing, extra = set(truth) - set(order), set(order) - set(truth)
-        raise ValueError(f"the ranking must hold every candidate once (missing {sorted(missing)}, "
-                         f"unknown {sorted(extra)})")
+        raise ValueError(
+            f"the ranking must hold every candidate once (missing {sorted(missing)}, unknown {sorted(extra)})"
+        )
 
 
 def rank_of_best(truth: Mapping[str, float], order: Sequence[str]) -> int:

@@ -30,8 +30,10 @@ from fute.paths import atomic_write, fute_home
 from fute.samples import Samples, load_first_split, load_samples
 from fute.targets.prompts import Prompt, load_prompt_set
 
-TASKS = {"sentiment": "sentiment classification (is the text positive or negative?)",
-         "nli": "natural language inference (does the premise entail the hypothesis, contradict it, or neither?)"}
+TASKS = {
+    "sentiment": "sentiment classification (is the text positive or negative?)",
+    "nli": "natural language inference (does the premise entail the hypothesis, contradict it, or neither?)",
+}
 
 
 def default_run_dir() -> Path:
@@ -53,8 +55,10 @@ def label_map(prompt_labels: Sequence[str], data_labels: Sequence[str], where: s
         elif d.startswith("not_"):
             out.append([i for i, p in enumerate(prompt_labels) if p not in data_labels])
         else:
-            raise ConfigError(f"{where}: dataset label '{d}' matches none of the prompt labels "
-                              f"({', '.join(prompt_labels)}); rename it or use a prompt set with that label")
+            raise ConfigError(
+                f"{where}: dataset label '{d}' matches none of the prompt labels "
+                f"({', '.join(prompt_labels)}); rename it or use a prompt set with that label"
+            )
     return out
 
 
@@ -69,8 +73,11 @@ def real_score(probs: np.ndarray, targets: np.ndarray, metric: str) -> float:
         return float((pred == gold).mean())
     f1s = []
     for c in range(targets.shape[1]):
-        tp, fp, fn = ((pred == c) & (gold == c)).sum(), ((pred == c) & (gold != c)).sum(), \
-            ((pred != c) & (gold == c)).sum()
+        tp, fp, fn = (
+            ((pred == c) & (gold == c)).sum(),
+            ((pred == c) & (gold != c)).sum(),
+            ((pred != c) & (gold == c)).sum(),
+        )
         f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
     return float(np.mean(f1s))
 
@@ -107,8 +114,16 @@ def rendered_nll(lm: Any, prompt: Prompt, samples: Samples) -> np.ndarray | None
     return lm.text_nll([prompt.render(t, p) for t, p in zip(samples.texts, pairs, strict=True)])
 
 
-def prompt_job(llm: str, prompt: Prompt, category: str, dataset: str, path: str, examples: int, seed: int,
-               max_reasoning_tokens: int) -> dict[str, Any]:
+def prompt_job(
+    llm: str,
+    prompt: Prompt,
+    category: str,
+    dataset: str,
+    path: str,
+    examples: int,
+    seed: int,
+    max_reasoning_tokens: int,
+) -> dict[str, Any]:
     """One LLM with one prompt on one dataset's evaluation examples (label scores cached per chunk)."""
     samples = eval_split(path, examples, seed)
     lm = prompted_llm(llm, prompt, max_reasoning_tokens=max_reasoning_tokens)
@@ -118,11 +133,21 @@ def prompt_job(llm: str, prompt: Prompt, category: str, dataset: str, path: str,
     nll = rendered_nll(lm, prompt, samples)
     probs = collapse(probs, label_map(prompt.labels, samples.label_names, f"{dataset} with {prompt.full_id}"))
     metric = metric_of(category)
-    return {"llm": llm, "backend": lm.backend, "prompt": prompt.id, "type": prompt.type, "category": category,
-            "dataset": dataset, "score": real_score(probs, samples.targets, metric), "metric": metric,
-            "probs": probs.tolist(), "nll": None if nll is None else nll.tolist(), "examples": len(samples),
-            "label_seconds": round(seconds, 2),
-            "examples_per_second": round(len(samples) / seconds, 3) if seconds > 0 else None}
+    return {
+        "llm": llm,
+        "backend": lm.backend,
+        "prompt": prompt.id,
+        "type": prompt.type,
+        "category": category,
+        "dataset": dataset,
+        "score": real_score(probs, samples.targets, metric),
+        "metric": metric,
+        "probs": probs.tolist(),
+        "nll": None if nll is None else nll.tolist(),
+        "examples": len(samples),
+        "label_seconds": round(seconds, 2),
+        "examples_per_second": round(len(samples) / seconds, 3) if seconds > 0 else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -136,8 +161,15 @@ class PromptBench:
     max_reasoning_tokens: int = 32
 
 
-def run_truth(bench: PromptBench, *, run_dir: str | Path | None = None, executor: Any = "local",
-              progress: bool = True, echo: Callable[[str], None] = print, command: str | None = None) -> dict[str, Any]:
+def run_truth(
+    bench: PromptBench,
+    *,
+    run_dir: str | Path | None = None,
+    executor: Any = "local",
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    command: str | None = None,
+) -> dict[str, Any]:
     """Every (LLM, prompt, dataset) job not done yet; writes and returns ``run_dir/truth.json``."""
     from fute.execute import get_executor
 
@@ -149,23 +181,50 @@ def run_truth(bench: PromptBench, *, run_dir: str | Path | None = None, executor
             fp = eval_split(path, bench.examples, bench.seed).fingerprint()
             for llm in bench.llms:
                 for p in pset:
-                    key = hashlib.sha256(json.dumps([llm, _llm_files(llm), p.card(), fp, bench.max_reasoning_tokens],
-                                                    sort_keys=True).encode()).hexdigest()[:24]
-                    specs.append((key, prompt_job, {"llm": llm, "prompt": p, "category": category, "dataset": name,
-                                                    "path": path, "examples": bench.examples, "seed": bench.seed,
-                                                    "max_reasoning_tokens": bench.max_reasoning_tokens},
-                                   f"{llm} {p.full_id} {name}"))
+                    key = hashlib.sha256(
+                        json.dumps(
+                            [llm, _llm_files(llm), p.card(), fp, bench.max_reasoning_tokens], sort_keys=True
+                        ).encode()
+                    ).hexdigest()[:24]
+                    specs.append(
+                        (
+                            key,
+                            prompt_job,
+                            {
+                                "llm": llm,
+                                "prompt": p,
+                                "category": category,
+                                "dataset": name,
+                                "path": path,
+                                "examples": bench.examples,
+                                "seed": bench.seed,
+                                "max_reasoning_tokens": bench.max_reasoning_tokens,
+                            },
+                            f"{llm} {p.full_id} {name}",
+                        )
+                    )
                     index.append((key, llm, category, name, p.id))
     results = run_jobs(specs, JobFolder(run), get_executor(executor), progress=progress, echo=echo)
-    truth: dict[str, Any] = {"settings": {"llms": list(bench.llms), "data": bench.data, "examples": bench.examples,
-                                          "seed": bench.seed, "max_reasoning_tokens": bench.max_reasoning_tokens},
-                             "command": command, "cases": {}}
+    truth: dict[str, Any] = {
+        "settings": {
+            "llms": list(bench.llms),
+            "data": bench.data,
+            "examples": bench.examples,
+            "seed": bench.seed,
+            "max_reasoning_tokens": bench.max_reasoning_tokens,
+        },
+        "command": command,
+        "cases": {},
+    }
     for key, llm, category, name, pid in index:
-        case = truth["cases"].setdefault(f"{llm}|{name}", {"llm": llm, "category": category, "dataset": name,
-                                                           "prompts": {}})
+        case = truth["cases"].setdefault(
+            f"{llm}|{name}", {"llm": llm, "category": category, "dataset": name, "prompts": {}}
+        )
         r = results[key]
-        case["prompts"][pid] = {k: r[k] for k in ("type", "score", "metric", "probs", "nll", "examples",
-                                                  "label_seconds", "examples_per_second")}
+        case["prompts"][pid] = {
+            k: r[k]
+            for k in ("type", "score", "metric", "probs", "nll", "examples", "label_seconds", "examples_per_second")
+        }
         case["prompts"][pid]["backend"] = r.get("backend", "hf-lm")  # jobs run before it was recorded: hf-lm
     atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth)))
     return truth
@@ -194,14 +253,23 @@ def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
 
 # --- evaluation ----------------------------------------------------------------------------------------
 
+
 class VectorSource:
     """Task vectors for FUTE: a prompt's MTE and a dataset's DTE from the store, computed when missing
     (MTE: the shipped U without every evaluation dataset, ``mte_examples`` rows, chain-of-thought capped
     at ``max_reasoning_tokens``; DTE: ``dte_examples`` rows of the training split)."""
 
-    def __init__(self, store: Any, data: dict[str, dict[str, str]], *, mte_examples: int = 128,
-                 dte_examples: int = 1000, max_reasoning_tokens: int = 64, surrogate: str = "default",
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        store: Any,
+        data: dict[str, dict[str, str]],
+        *,
+        mte_examples: int = 128,
+        dte_examples: int = 1000,
+        max_reasoning_tokens: int = 64,
+        surrogate: str = "default",
+        progress: bool = True,
+    ) -> None:
         from fute.store import open_store
 
         self.store = open_store(store)
@@ -219,9 +287,17 @@ class VectorSource:
         if len(hit) == 1:
             return hit[0]
         exclude, n, cap = self._same_rows(stored) or (tuple(self.paths), self.mte_examples, self.max_reasoning_tokens)
-        return embed_model(prompted_llm(llm, prompt, max_reasoning_tokens=cap), name, exclude=exclude,
-                           method=method, store=self.store, max_examples=n, progress=self.progress,
-                           category=prompt.set_name, surrogate=self.surrogate)
+        return embed_model(
+            prompted_llm(llm, prompt, max_reasoning_tokens=cap),
+            name,
+            exclude=exclude,
+            method=method,
+            store=self.store,
+            max_examples=n,
+            progress=self.progress,
+            category=prompt.set_name,
+            surrogate=self.surrogate,
+        )
 
     def _same_rows(self, stored: list[Any]) -> tuple[tuple[str, ...], int, int] | None:
         """The U exclusions, row count and reasoning cap of this prompt's MTE in another method (one of
@@ -243,8 +319,15 @@ class VectorSource:
         measurement: the row cap sets how long the surrogate is tuned) is never taken for it."""
         from fute.embed import embed_dataset
 
-        return embed_dataset(self.paths[dataset], dataset, method=method, store=self.store,
-                             max_examples=self.dte_examples, progress=self.progress, surrogate=self.surrogate)
+        return embed_dataset(
+            self.paths[dataset],
+            dataset,
+            method=method,
+            store=self.store,
+            max_examples=self.dte_examples,
+            progress=self.progress,
+            surrogate=self.surrogate,
+        )
 
     def __call__(self, llm: str, dataset: str, prompts: list[Prompt]) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
         def vectors(method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -259,8 +342,13 @@ class VectorSource:
         return vectors
 
 
-def build_case(truth: dict[str, Any], key: str, *, vectors: VectorSource | None = None,
-               llm_scorer: Callable[[str, Prompt], Callable[[str, list[str]], np.ndarray]] | None = None) -> PromptCase:
+def build_case(
+    truth: dict[str, Any],
+    key: str,
+    *,
+    vectors: VectorSource | None = None,
+    llm_scorer: Callable[[str, Prompt], Callable[[str, list[str]], np.ndarray]] | None = None,
+) -> PromptCase:
     c = truth["cases"][key]
     pset = load_prompt_set(c["category"])
     prompts = [pset[pid] for pid in c["prompts"]]
@@ -269,12 +357,16 @@ def build_case(truth: dict[str, Any], key: str, *, vectors: VectorSource | None 
     pairs = samples.text_pairs or [None] * len(samples)
     nll = [c["prompts"][p.id]["nll"] for p in prompts]
     return PromptCase(
-        llm=c["llm"], dataset=c["dataset"], prompts=prompts,
+        llm=c["llm"],
+        dataset=c["dataset"],
+        prompts=prompts,
         probs=np.array([c["prompts"][p.id]["probs"] for p in prompts]),
         nll=None if any(x is None for x in nll) else np.array(nll),
-        inputs=list(zip(samples.texts, pairs, strict=True)), task=TASKS.get(c["category"], c["category"]),
+        inputs=list(zip(samples.texts, pairs, strict=True)),
+        task=TASKS.get(c["category"], c["category"]),
         score_words=llm_scorer(c["llm"], prompts[0]) if llm_scorer else None,
-        vectors=vectors(c["llm"], c["dataset"], prompts) if vectors else None)
+        vectors=vectors(c["llm"], c["dataset"], prompts) if vectors else None,
+    )
 
 
 def hf_scorer(llm: str, prompt: Prompt) -> Callable[[str, list[str]], np.ndarray] | None:
@@ -288,8 +380,14 @@ def hf_scorer(llm: str, prompt: Prompt) -> Callable[[str, list[str]], np.ndarray
     return lambda text, words: lm.score_words([lm.context([text])], words)[0]
 
 
-def run_eval(truth: dict[str, Any], selectors: Sequence[str], *, vectors: VectorSource | None = None,
-             llm_scorer: Callable | None = hf_scorer, echo: Callable[[str], None] = print) -> dict[str, Any]:
+def run_eval(
+    truth: dict[str, Any],
+    selectors: Sequence[str],
+    *,
+    vectors: VectorSource | None = None,
+    llm_scorer: Callable | None = hf_scorer,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Per selector and (LLM, dataset) case: the pick's Performance and Rate, and NDCG of the order
     (means over random draws); then means over each category's datasets per LLM."""
     chosen = [get_selector(s) for s in selectors]
@@ -300,23 +398,37 @@ def run_eval(truth: dict[str, Any], selectors: Sequence[str], *, vectors: Vector
         for sel in chosen:
             missing = sel.missing(case)
             if missing:
-                per_case[sel.name][key] = {"llm": c["llm"], "category": c["category"], "dataset": c["dataset"],
-                                           "unavailable": f"needs {', '.join(missing)}"}
-                echo(f"{sel.name} left out for {c['llm']} on {c['dataset']}: it needs {', '.join(missing)}, "
-                     "which this backend does not give")
+                per_case[sel.name][key] = {
+                    "llm": c["llm"],
+                    "category": c["category"],
+                    "dataset": c["dataset"],
+                    "unavailable": f"needs {', '.join(missing)}",
+                }
+                echo(
+                    f"{sel.name} left out for {c['llm']} on {c['dataset']}: it needs {', '.join(missing)}, "
+                    "which this backend does not give"
+                )
                 continue
             t0 = time.perf_counter()
             orders = [sel.order(case, d) for d in range(sel.draws)]
             per_case[sel.name][key] = {
-                "llm": c["llm"], "category": c["category"], "dataset": c["dataset"], "pick": orders[0][0],
+                "llm": c["llm"],
+                "category": c["category"],
+                "dataset": c["dataset"],
+                "pick": orders[0][0],
                 "performance": float(np.mean([metrics.performance(real, o[0]) for o in orders])),
-                "rate": float(np.mean([metrics.rate(real, o[0]) for o in orders])) if max(real.values()) > 0
-                else None,
+                "rate": float(np.mean([metrics.rate(real, o[0]) for o in orders])) if max(real.values()) > 0 else None,
                 "ndcg": float(np.mean([metrics.ndcg(real, o) for o in orders])),
-                "seconds": round(time.perf_counter() - t0, 3)}
-        echo(f"{c['llm']} on {c['dataset']}: " + ", ".join(f"{s.name} picks {per_case[s.name][key]['pick']}"
-                                                        for s in chosen if "pick" in per_case[s.name][key]
-                                                        and s.draws == 1))
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        echo(
+            f"{c['llm']} on {c['dataset']}: "
+            + ", ".join(
+                f"{s.name} picks {per_case[s.name][key]['pick']}"
+                for s in chosen
+                if "pick" in per_case[s.name][key] and s.draws == 1
+            )
+        )
     summary: dict[str, dict[str, dict[str, float]]] = {}
     for sel, cases in per_case.items():
         groups: dict[str, list[dict[str, Any]]] = {}
@@ -324,33 +436,47 @@ def run_eval(truth: dict[str, Any], selectors: Sequence[str], *, vectors: Vector
             if "unavailable" in r:
                 continue
             groups.setdefault(f"{r['llm']}|{r['category']}", []).append(r)
-        summary[sel] = {g: {k: float(np.mean([r[k] for r in rs if r[k] is not None]))
-                            for k in ("performance", "rate", "ndcg")} | {"datasets": len(rs)}
-                        for g, rs in groups.items()}
+        summary[sel] = {
+            g: {k: float(np.mean([r[k] for r in rs if r[k] is not None])) for k in ("performance", "rate", "ndcg")}
+            | {"datasets": len(rs)}
+            for g, rs in groups.items()
+        }
     return {"summary": summary, "cases": per_case}
 
 
 def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -> str:
     """Paper-shaped: a block per category, rows = selectors, columns per LLM: Performance, Rate, NDCG."""
     s = truth["settings"]
-    lines = ["# Prompt selection without labels", "", f"Command: `{command}`  ",
-             f"Ground truth: `{truth.get('command', 'fute bench prompts truth')}`: {s['examples']} evaluation "
-             f"examples per dataset (seed {s['seed']}), chain-of-thought reasoning capped at "
-             f"{s['max_reasoning_tokens']} tokens.", "",
-             "Performance: the real score of the chosen prompt (accuracy; macro-F1 for NLI). Rate: chosen / best "
-             "prompt x 100. NDCG: of the whole prompt order, relevance = real score min-max scaled over the "
-             "prompts. Means over the category's datasets; random: mean of 1000 seeded choices."]
+    lines = [
+        "# Prompt selection without labels",
+        "",
+        f"Command: `{command}`  ",
+        f"Ground truth: `{truth.get('command', 'fute bench prompts truth')}`: {s['examples']} evaluation "
+        f"examples per dataset (seed {s['seed']}), chain-of-thought reasoning capped at "
+        f"{s['max_reasoning_tokens']} tokens.",
+        "",
+        "Performance: the real score of the chosen prompt (accuracy; macro-F1 for NLI). Rate: chosen / best "
+        "prompt x 100. NDCG: of the whole prompt order, relevance = real score min-max scaled over the "
+        "prompts. Means over the category's datasets; random: mean of 1000 seeded choices.",
+    ]
     llms = s["llms"]
     for category, datasets in s["data"].items():
-        lines += ["", f"## {category} ({', '.join(datasets)})", "",
-                  "| method | " + " | ".join(f"{m} Perf. | {m} Rate | {m} NDCG" for m in llms) + " |",
-                  "|---|" + "---:|" * (3 * len(llms))]
+        lines += [
+            "",
+            f"## {category} ({', '.join(datasets)})",
+            "",
+            "| method | " + " | ".join(f"{m} Perf. | {m} Rate | {m} NDCG" for m in llms) + " |",
+            "|---|" + "---:|" * (3 * len(llms)),
+        ]
         for sel, groups in judged["summary"].items():
             cells = []
             for m in llms:
                 g = groups.get(f"{m}|{category}")
-                cells += ["—"] * 3 if g is None else [f"{100 * g['performance']:.1f}", f"{g['rate']:.1f}",
-                                                      f"{g['ndcg']:.3f}"]
+                cells += (
+                    ["—"] * 3
+                    if g is None
+                    else [f"{100 * g['performance']:.1f}", f"{g['rate']:.1f}", f"{g['ndcg']:.3f}"]
+                )
             lines.append(f"| {sel} | " + " | ".join(cells) + " |")
         best = []
         for m in llms:
@@ -359,19 +485,34 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
                 if c:
                     top = max(c["prompts"], key=lambda p: c["prompts"][p]["score"])
                     worst = min(p["score"] for p in c["prompts"].values())
-                    best.append(f"{m} on {d}: best {top} {100 * c['prompts'][top]['score']:.1f}, worst "
-                                f"{100 * worst:.1f}")
+                    best.append(
+                        f"{m} on {d}: best {top} {100 * c['prompts'][top]['score']:.1f}, worst {100 * worst:.1f}"
+                    )
         lines += ["", "Spread of the real scores: " + "; ".join(best) + "."]
-        left_out = sorted({(sel, r["llm"], r["unavailable"]) for sel, cases in judged["cases"].items()
-                           for r in cases.values() if r["category"] == category and "unavailable" in r})
+        left_out = sorted(
+            {
+                (sel, r["llm"], r["unavailable"])
+                for sel, cases in judged["cases"].items()
+                for r in cases.values()
+                if r["category"] == category and "unavailable" in r
+            }
+        )
         if left_out:
             lines += ["", "Left out (—): " + "; ".join(f"{sel} for {m} ({why})" for sel, m, why in left_out) + "."]
-    lines += ["", "## Labeling throughput (this machine)", "",
-              "All evaluation examples of the truth run over the seconds spent labeling them (prompt perplexities "
-              "not counted).", "", "| backend | LLM | prompt type | jobs | examples | examples/s |",
-              "|---|---|---|---:|---:|---:|"]
-    lines += [f"| {b} | {m} | {t} | {n} | {ex} | {ex / sec:.2f} |"
-              for (b, m, t), (n, ex, sec) in sorted(throughput(truth).items())]
+    lines += [
+        "",
+        "## Labeling throughput (this machine)",
+        "",
+        "All evaluation examples of the truth run over the seconds spent labeling them (prompt perplexities "
+        "not counted).",
+        "",
+        "| backend | LLM | prompt type | jobs | examples | examples/s |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {b} | {m} | {t} | {n} | {ex} | {ex / sec:.2f} |"
+        for (b, m, t), (n, ex, sec) in sorted(throughput(truth).items())
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -404,9 +545,20 @@ class Selection:
         return self.prompts[int(np.argmax(s))].id
 
 
-def select_prompts(llm: str, prompt_set: str, dataset: str, *, selectors: Sequence[str] | None = None,
-                   split: str = "test", examples: int = 32, seed: int = 0, max_reasoning_tokens: int = 32,
-                   store: Any = None, mte_examples: int = 128, progress: bool = True) -> Selection:
+def select_prompts(
+    llm: str,
+    prompt_set: str,
+    dataset: str,
+    *,
+    selectors: Sequence[str] | None = None,
+    split: str = "test",
+    examples: int = 32,
+    seed: int = 0,
+    max_reasoning_tokens: int = 32,
+    store: Any = None,
+    mte_examples: int = 128,
+    progress: bool = True,
+) -> Selection:
     """Rank the prompts of ``prompt_set`` for ``llm`` on ``dataset`` (a labeled dataset, or a corpus of
     unlabeled inputs). Only the inputs of ``split`` are used; FUTE also needs the dataset's labeled
     training split for its DTE, so without labels the label-free selectors run instead."""
@@ -432,8 +584,10 @@ def select_prompts(llm: str, prompt_set: str, dataset: str, *, selectors: Sequen
     chosen = list(selectors or (["fute-fisher"] if labeled else LABEL_FREE))
     if not labeled and any(s.startswith("fute") for s in chosen):
         chosen = [s for s in chosen if not s.startswith("fute")] or list(LABEL_FREE)
-        note = (f"{dataset} has no labels: FUTE compares each prompt with the dataset's task embedding, which "
-                "needs labeled examples; ranked with the label-free selectors instead")
+        note = (
+            f"{dataset} has no labels: FUTE compares each prompt with the dataset's task embedding, which "
+            "needs labeled examples; ranked with the label-free selectors instead"
+        )
     probs, nll = [], []
     for p in pset:
         lm = prompted_llm(llm, p, max_reasoning_tokens=max_reasoning_tokens)
@@ -442,13 +596,24 @@ def select_prompts(llm: str, prompt_set: str, dataset: str, *, selectors: Sequen
     prompts = list(pset)
     vectors = None
     if labeled:
-        vectors = VectorSource(store, {pset.name: {name: dataset}}, mte_examples=mte_examples,
-                               max_reasoning_tokens=max_reasoning_tokens, progress=progress)(
-            llm, name, prompts)
-    case = PromptCase(llm=llm, dataset=name, prompts=prompts, probs=np.stack(probs),
-                      nll=None if any(x is None for x in nll) else np.stack(nll),
-                      inputs=list(zip(texts, pairs or [None] * len(texts), strict=True)),
-                      task=TASKS.get(pset.name, pset.name), score_words=hf_scorer(llm, prompts[0]), vectors=vectors)
+        vectors = VectorSource(
+            store,
+            {pset.name: {name: dataset}},
+            mte_examples=mte_examples,
+            max_reasoning_tokens=max_reasoning_tokens,
+            progress=progress,
+        )(llm, name, prompts)
+    case = PromptCase(
+        llm=llm,
+        dataset=name,
+        prompts=prompts,
+        probs=np.stack(probs),
+        nll=None if any(x is None for x in nll) else np.stack(nll),
+        inputs=list(zip(texts, pairs or [None] * len(texts), strict=True)),
+        task=TASKS.get(pset.name, pset.name),
+        score_words=hf_scorer(llm, prompts[0]),
+        vectors=vectors,
+    )
     runnable = [get_selector(s) for s in chosen]
     if selectors is None:  # the defaults: leave out what this backend cannot feed, and say so
         left = [f"{s.name} (needs {', '.join(s.missing(case))})" for s in runnable if s.missing(case)]

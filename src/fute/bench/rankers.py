@@ -58,9 +58,15 @@ class RankContext:
         """A dataset's task embedding (cached in the store), capped at ``embed_examples`` with seed 0."""
         from fute.embed import embed_samples
 
-        return embed_samples(self.samples(name), name, method=method, surrogate=surrogate or self.surrogate,
-                             store=self.store, progress=self.progress,
-                             max_examples=self.embed_examples).vector
+        return embed_samples(
+            self.samples(name),
+            name,
+            method=method,
+            surrogate=surrogate or self.surrogate,
+            store=self.store,
+            progress=self.progress,
+            max_examples=self.embed_examples,
+        ).vector
 
     def mte(self, name: str, model_dir: str, method: str) -> np.ndarray:
         """The task embedding of a fine-tuned classifier: U labeled by it (pairs for pair tasks)."""
@@ -69,11 +75,19 @@ class RankContext:
 
         pairs = self.samples(name).text_pairs is not None
         corpus = self.corpus.get("pair" if pairs else "single")
-        return embed_model(HFClassifier(model_dir), f"{name}-model", corpus=corpus,
-                           exclude=() if corpus else tuple(self.names), pairs=pairs, method=method,
-                           surrogate=self.surrogate, store=self.store, progress=self.progress,
-                           category=self.truth["datasets"][name]["category"],
-                           max_examples=self.embed_examples).vector
+        return embed_model(
+            HFClassifier(model_dir),
+            f"{name}-model",
+            corpus=corpus,
+            exclude=() if corpus else tuple(self.names),
+            pairs=pairs,
+            method=method,
+            surrogate=self.surrogate,
+            store=self.store,
+            progress=self.progress,
+            category=self.truth["datasets"][name]["category"],
+            max_examples=self.embed_examples,
+        ).vector
 
 
 class SourceRanker(ABC):
@@ -248,7 +262,7 @@ def curve_slope(losses: list[float], window: int = 5) -> float:
         return 0.0
     w = min(window, len(x) // 2)
     smooth = np.convolve(x, np.ones(w) / w, mode="valid")
-    half = smooth[len(smooth) // 2:]
+    half = smooth[len(smooth) // 2 :]
     if len(half) < 2:
         return 0.0
     t = np.linspace(0.5, 1.0, len(half))

@@ -48,8 +48,12 @@ class PromptCase:
     vectors: Callable[[str], tuple[np.ndarray, np.ndarray]] | None = None
 
     def has(self, need: str) -> bool:
-        return {PROBS: self.probs is not None, NLL: self.nll is not None, LLM: self.score_words is not None,
-                VECTORS: self.vectors is not None}[need]
+        return {
+            PROBS: self.probs is not None,
+            NLL: self.nll is not None,
+            LLM: self.score_words is not None,
+            VECTORS: self.vectors is not None,
+        }[need]
 
 
 class Selector(ABC):
@@ -66,8 +70,10 @@ class Selector(ABC):
     def scores(self, case: PromptCase, draw: int = 0) -> np.ndarray:
         missing = self.missing(case)
         if missing:
-            raise ConfigError(f"selector {self.name} needs {', '.join(missing)}, which {case.llm} on {case.dataset} "
-                              "does not give (a backend without log-probs?); leave this selector out")
+            raise ConfigError(
+                f"selector {self.name} needs {', '.join(missing)}, which {case.llm} on {case.dataset} "
+                "does not give (a backend without log-probs?); leave this selector out"
+            )
         s = np.asarray(self._scores(case, draw), dtype=np.float64)
         if s.shape != (len(case.prompts),):
             raise AssertionError(f"{self.name}: {s.shape} scores for {len(case.prompts)} prompts")
@@ -204,11 +210,15 @@ class SelfSelect(Selector):
 
 def self_select_question(case: PromptCase, prompts: list[Any], letters: list[str]) -> str:
     examples = "\n".join(f"- {t}" + (f" || {p}" if p else "") for t, p in case.inputs[:3])
-    options = "\n".join(f"({c}) {p.template.strip()}" + (f" [then: {p.answer.strip()}]" if p.answer else "")
-                        for c, p in zip(letters, prompts, strict=True))
-    return (f"Task: {case.task or 'label each input'}. Some inputs of this task:\n{examples}\n\n"
-            f"Which of these prompts would make a language model answer this task best?\n{options}\n\n"
-            f"Answer with the letter of the best prompt. The best prompt is (")
+    options = "\n".join(
+        f"({c}) {p.template.strip()}" + (f" [then: {p.answer.strip()}]" if p.answer else "")
+        for c, p in zip(letters, prompts, strict=True)
+    )
+    return (
+        f"Task: {case.task or 'label each input'}. Some inputs of this task:\n{examples}\n\n"
+        f"Which of these prompts would make a language model answer this task best?\n{options}\n\n"
+        f"Answer with the letter of the best prompt. The best prompt is ("
+    )
 
 
 @register

@@ -50,8 +50,13 @@ class TransferConfig:
     def finetune(self, epochs: float) -> Any:
         from fute.train import FinetuneConfig
 
-        return FinetuneConfig(epochs=epochs, learning_rate=self.learning_rate, batch_size=self.batch_size,
-                              max_length=self.max_length, seed=self.seed)
+        return FinetuneConfig(
+            epochs=epochs,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            max_length=self.max_length,
+            seed=self.seed,
+        )
 
     def base_path(self) -> str:
         from fute.surrogate import default_surrogate_path
@@ -82,8 +87,15 @@ def load_datasets(paths: Sequence[str | Path]) -> list[Dataset]:
     out = []
     for p in paths:
         s = load_samples(p)
-        out.append(Dataset(dataset_name(s, p), str(Path(p).expanduser().resolve()) if Path(p).expanduser().exists()
-                           else str(p), str(s.info.get("category") or "unknown"), len(s), s.fingerprint()))
+        out.append(
+            Dataset(
+                dataset_name(s, p),
+                str(Path(p).expanduser().resolve()) if Path(p).expanduser().exists() else str(p),
+                str(s.info.get("category") or "unknown"),
+                len(s),
+                s.fingerprint(),
+            )
+        )
     names = [d.name for d in out]
     if len(set(names)) != len(names):
         dup = ", ".join(sorted({n for n in names if names.count(n) > 1}))
@@ -105,6 +117,7 @@ def dev_split(d: Dataset, n: int, seed: int) -> Samples:
 
 # --- jobs ----------------------------------------------------------------------------------------------
 
+
 def _key(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
@@ -115,16 +128,24 @@ def source_job(dataset: Dataset, config: TransferConfig, run_dir: str) -> dict[s
 
     t0 = time.perf_counter()
     samples = train_split(dataset, config.source_examples, config.seed)
-    model, tok, losses = train_classifier(config.base_path(), samples, config.finetune(config.source_epochs),
-                                          progress=False)
+    model, tok, losses = train_classifier(
+        config.base_path(), samples, config.finetune(config.source_epochs), progress=False
+    )
     out = Path(run_dir) / "models" / f"source-{dataset.name}-{_key([asdict(dataset), asdict(config)])[:12]}"
     save_classifier(model, tok, out)
-    return {"role": "source", "dataset": dataset.name, "model_dir": str(out), "losses": losses,
-            "examples": len(samples), "seconds": round(time.perf_counter() - t0, 2)}
+    return {
+        "role": "source",
+        "dataset": dataset.name,
+        "model_dir": str(out),
+        "losses": losses,
+        "examples": len(samples),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
 
 
-def target_job(target: Dataset, config: TransferConfig, run_dir: str, source: str | None = None,
-               source_model: str | None = None) -> dict[str, Any]:
+def target_job(
+    target: Dataset, config: TransferConfig, run_dir: str, source: str | None = None, source_model: str | None = None
+) -> dict[str, Any]:
     """Fine-tune on the target's limited set (from the source's backbone, or from the base when no
     source) and score its dev set. The no-transfer model is kept: it is the target's own model that
     the model-specific rankers (TaskEmb, TuPaTE as originally proposed) embed with."""
@@ -134,13 +155,19 @@ def target_job(target: Dataset, config: TransferConfig, run_dir: str, source: st
     t0 = time.perf_counter()
     train = train_split(target, config.target_examples, config.seed)
     dev = dev_split(target, config.dev_examples, config.seed)
-    model, tok, losses = train_classifier(config.base_path(), train, config.finetune(config.target_epochs),
-                                          backbone_from=source_model, progress=False)
-    score = score_predictions(HFClassifier(target.name, model=model, tokenizer=tok,
-                                           max_length=config.max_length), dev)
-    out: dict[str, Any] = {"role": "pair" if source else "baseline", "target": target.name, "source": source,
-                           "score": score, "metric": METRIC[train.task], "dev_examples": len(dev),
-                           "losses": losses}
+    model, tok, losses = train_classifier(
+        config.base_path(), train, config.finetune(config.target_epochs), backbone_from=source_model, progress=False
+    )
+    score = score_predictions(HFClassifier(target.name, model=model, tokenizer=tok, max_length=config.max_length), dev)
+    out: dict[str, Any] = {
+        "role": "pair" if source else "baseline",
+        "target": target.name,
+        "source": source,
+        "score": score,
+        "metric": METRIC[train.task],
+        "dev_examples": len(dev),
+        "losses": losses,
+    }
     if source is None:
         path = Path(run_dir) / "models" / f"target-{target.name}-{_key([asdict(target), asdict(config)])[:12]}"
         out["model_dir"] = str(save_classifier(model, tok, path))
@@ -148,9 +175,16 @@ def target_job(target: Dataset, config: TransferConfig, run_dir: str, source: st
     return out
 
 
-def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None, *,
-              run_dir: str | Path | None = None, executor: Any = "local", progress: bool = True,
-              echo: Callable[[str], None] = print, command: str | None = None) -> dict[str, Any]:
+def run_truth(
+    paths: Sequence[str | Path],
+    config: TransferConfig | None = None,
+    *,
+    run_dir: str | Path | None = None,
+    executor: Any = "local",
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    command: str | None = None,
+) -> dict[str, Any]:
     """Every source, baseline and (source, target) pair, skipping finished jobs; returns the score matrix.
 
     Writes ``run_dir/truth.json`` (scores, baselines, loss curves, model folders, settings).
@@ -167,27 +201,55 @@ def run_truth(paths: Sequence[str | Path], config: TransferConfig | None = None,
 
     def jobs_of(specs: list[tuple[str, Callable[..., Any], dict[str, Any], str]]) -> None:
         # a finished job whose saved model has gone (a cleaned cache) is run again
-        results.update(run_jobs(specs, folder, ex, progress=progress, echo=echo,
-                                valid=lambda r: "model_dir" not in r or Path(r["model_dir"]).is_dir()))
+        results.update(
+            run_jobs(
+                specs,
+                folder,
+                ex,
+                progress=progress,
+                echo=echo,
+                valid=lambda r: "model_dir" not in r or Path(r["model_dir"]).is_dir(),
+            )
+        )
 
     common = {"config": cfg, "run_dir": str(run)}
     src_keys = {d.name: _key(["source", d.fingerprint, settings]) for d in datasets}
     base_keys = {d.name: _key(["baseline", d.fingerprint, settings]) for d in datasets}
-    jobs_of([(src_keys[d.name], source_job, {"dataset": d, **common}, f"source {d.name}") for d in datasets]
-            + [(base_keys[d.name], target_job, {"target": d, **common}, f"baseline {d.name}") for d in datasets])
-    pair_keys = {(s.name, t.name): _key(["pair", src_keys[s.name], t.fingerprint, settings])
-                 for s in datasets for t in datasets if s.name != t.name}
-    jobs_of([(pair_keys[s.name, t.name], target_job,
-              {"target": t, "source": s.name, "source_model": results[src_keys[s.name]]["model_dir"], **common},
-              f"{s.name} -> {t.name}") for s in datasets for t in datasets if s.name != t.name])
+    jobs_of(
+        [(src_keys[d.name], source_job, {"dataset": d, **common}, f"source {d.name}") for d in datasets]
+        + [(base_keys[d.name], target_job, {"target": d, **common}, f"baseline {d.name}") for d in datasets]
+    )
+    pair_keys = {
+        (s.name, t.name): _key(["pair", src_keys[s.name], t.fingerprint, settings])
+        for s in datasets
+        for t in datasets
+        if s.name != t.name
+    }
+    jobs_of(
+        [
+            (
+                pair_keys[s.name, t.name],
+                target_job,
+                {"target": t, "source": s.name, "source_model": results[src_keys[s.name]]["model_dir"], **common},
+                f"{s.name} -> {t.name}",
+            )
+            for s in datasets
+            for t in datasets
+            if s.name != t.name
+        ]
+    )
     truth = {
         "settings": settings,
-        "datasets": {d.name: {"path": d.path, "category": d.category, "train_size": d.train_size,
-                              "fingerprint": d.fingerprint} for d in datasets},
+        "datasets": {
+            d.name: {"path": d.path, "category": d.category, "train_size": d.train_size, "fingerprint": d.fingerprint}
+            for d in datasets
+        },
         "metric": {d.name: results[base_keys[d.name]]["metric"] for d in datasets},
         "baseline": {d.name: results[base_keys[d.name]]["score"] for d in datasets},
-        "scores": {t.name: {s.name: results[pair_keys[s.name, t.name]]["score"] for s in datasets
-                            if s.name != t.name} for t in datasets},
+        "scores": {
+            t.name: {s.name: results[pair_keys[s.name, t.name]]["score"] for s in datasets if s.name != t.name}
+            for t in datasets
+        },
         "source_losses": {d.name: results[src_keys[d.name]]["losses"] for d in datasets},
         "source_models": {d.name: results[src_keys[d.name]]["model_dir"] for d in datasets},
         "target_models": {d.name: results[base_keys[d.name]]["model_dir"] for d in datasets},
@@ -210,25 +272,34 @@ def truth_markdown(truth: dict[str, Any], command: str) -> str:
     names = list(truth["datasets"])
     cfg = truth["settings"]
     model = "the default surrogate (all-MiniLM-L6-v2)" if cfg["model"] == "default" else cfg["model"]
-    lines = ["# Transfer ground truth", "", f"Command: `{command}`  ",
-             f"Task model: {model} with a fresh head; {cfg['source_examples']} source examples "
-             f"({cfg['source_epochs']:g} epochs), {cfg['target_examples']} target examples ({cfg['target_epochs']:g} "
-             f"epochs), lr {cfg['learning_rate']:g}, batch {cfg['batch_size']}, {cfg['max_length']} tokens, seed "
-             f"{cfg['seed']}; scored on {cfg['dev_examples']} dev examples (accuracy; Pearson r for regression). "
-             f"Compute: {truth['seconds'] / 60:.1f} min of jobs.", "",
-             "Rows: targets; columns: the source of intermediate training; **bold**: the best source.", "",
-             "| target (class) | metric | none | " + " | ".join(names) + " |",
-             "|---|---|---:|" + "---:|" * len(names)]
+    lines = [
+        "# Transfer ground truth",
+        "",
+        f"Command: `{command}`  ",
+        f"Task model: {model} with a fresh head; {cfg['source_examples']} source examples "
+        f"({cfg['source_epochs']:g} epochs), {cfg['target_examples']} target examples ({cfg['target_epochs']:g} "
+        f"epochs), lr {cfg['learning_rate']:g}, batch {cfg['batch_size']}, {cfg['max_length']} tokens, seed "
+        f"{cfg['seed']}; scored on {cfg['dev_examples']} dev examples (accuracy; Pearson r for regression). "
+        f"Compute: {truth['seconds'] / 60:.1f} min of jobs.",
+        "",
+        "Rows: targets; columns: the source of intermediate training; **bold**: the best source.",
+        "",
+        "| target (class) | metric | none | " + " | ".join(names) + " |",
+        "|---|---|---:|" + "---:|" * len(names),
+    ]
     for t in names:
         row = truth["scores"][t]
         best = max(row.values())
         cells = ["—" if s == t else (f"**{row[s]:.3f}**" if row[s] == best else f"{row[s]:.3f}") for s in names]
-        lines.append(f"| {t} ({truth['datasets'][t]['category']}) | {truth['metric'][t]} | "
-                     f"{truth['baseline'][t]:.3f} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {t} ({truth['datasets'][t]['category']}) | {truth['metric'][t]} | "
+            f"{truth['baseline'][t]:.3f} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 # --- evaluation ----------------------------------------------------------------------------------------
+
 
 def candidates(truth: dict[str, Any], target: str, scope: str) -> list[str]:
     """The sources ranked for ``target``: every other dataset (``all``), or those of its class (``in``)."""
@@ -265,15 +336,21 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
                 per.setdefault(t, {}).update({f"{scope}_{k}": v for k, v in vals.items()})
         out[ranker] = {
             "draws": len(next(iter(per_target.values()))),
-            "summary": {scope: {g: {**{k: float(np.mean(v)) for k, v in cell.items()}, "targets": len(cell["rho"])}
-                                for g, cell in groups.items()} for scope, groups in rows.items()},
+            "summary": {
+                scope: {
+                    g: {**{k: float(np.mean(v)) for k, v in cell.items()}, "targets": len(cell["rho"])}
+                    for g, cell in groups.items()
+                }
+                for scope, groups in rows.items()
+            },
             "per_target": per,
         }
     return out
 
 
-def run_eval(truth: dict[str, Any], rankers: Sequence[str], context: Any,
-             echo: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_eval(
+    truth: dict[str, Any], rankers: Sequence[str], context: Any, echo: Callable[[str], None] = print
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit each ranker (``fute.bench.rankers``) on the run, order every target's candidates, judge them.
 
     Returns (metrics per ranker, orders per ranker and target).
@@ -301,34 +378,58 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, n
         return "—" if v is None else format(v[k], fmt)
 
     n_in = next(iter(judged.values()))["summary"].get("in", {}).get("overall", {}).get("targets", 0)
-    lines = ["# Source-dataset selection", "", f"Command: `{command}`  ",
-             f"Ground truth: `{truth.get('command', 'fute bench transfer truth')}` (transfer_truth.md).", "",
-             "ρ: mean rank of the truly best source in the predicted ranking (lower is better). NDCG: over the "
-             "whole ranking, relevance = the target's score after transfer from that source, min-max scaled "
-             "over the candidates; **linear gain is the headline**, exponential (2^rel - 1) in brackets. "
-             f"All-class: the {len(names) - 1} other datasets; in-class: those of the target's class "
-             f"({n_in} targets have two or more). random: mean of {judged.get('random', {}).get('draws', 1000)} "
-             "seeded orders.", *notes, "",
-             "| method | in-class ρ ↓ | in-class NDCG ↑ | all-class ρ ↓ | all-class NDCG ↑ |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        "# Source-dataset selection",
+        "",
+        f"Command: `{command}`  ",
+        f"Ground truth: `{truth.get('command', 'fute bench transfer truth')}` (transfer_truth.md).",
+        "",
+        "ρ: mean rank of the truly best source in the predicted ranking (lower is better). NDCG: over the "
+        "whole ranking, relevance = the target's score after transfer from that source, min-max scaled "
+        "over the candidates; **linear gain is the headline**, exponential (2^rel - 1) in brackets. "
+        f"All-class: the {len(names) - 1} other datasets; in-class: those of the target's class "
+        f"({n_in} targets have two or more). random: mean of {judged.get('random', {}).get('draws', 1000)} "
+        "seeded orders.",
+        *notes,
+        "",
+        "| method | in-class ρ ↓ | in-class NDCG ↑ | all-class ρ ↓ | all-class NDCG ↑ |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for r in judged:
-        lines.append(f"| {r} | {cell(r, 'in', 'overall', 'rho', '.2f')} | {cell(r, 'in', 'overall', 'ndcg')} "
-                     f"({cell(r, 'in', 'overall', 'ndcg_exp')}) | {cell(r, 'all', 'overall', 'rho', '.2f')} | "
-                     f"{cell(r, 'all', 'overall', 'ndcg')} ({cell(r, 'all', 'overall', 'ndcg_exp')}) |")
-    lines += ["", "## All-class, per class of the target (ρ / NDCG)", "",
-              "| method | " + " | ".join(f"{c} ({sum(d['category'] == c for d in truth['datasets'].values())})"
-                                        for c in classes) + " |", "|---|" + "---:|" * len(classes)]
+        lines.append(
+            f"| {r} | {cell(r, 'in', 'overall', 'rho', '.2f')} | {cell(r, 'in', 'overall', 'ndcg')} "
+            f"({cell(r, 'in', 'overall', 'ndcg_exp')}) | {cell(r, 'all', 'overall', 'rho', '.2f')} | "
+            f"{cell(r, 'all', 'overall', 'ndcg')} ({cell(r, 'all', 'overall', 'ndcg_exp')}) |"
+        )
+    lines += [
+        "",
+        "## All-class, per class of the target (ρ / NDCG)",
+        "",
+        "| method | "
+        + " | ".join(f"{c} ({sum(d['category'] == c for d in truth['datasets'].values())})" for c in classes)
+        + " |",
+        "|---|" + "---:|" * len(classes),
+    ]
     for r in judged:
-        lines.append(f"| {r} | " + " | ".join(f"{cell(r, 'all', c, 'rho', '.2f')} / {cell(r, 'all', c, 'ndcg')}"
-                                               for c in classes) + " |")
-    lines += ["", "## Per target: the best source, and the rank each method gives it (all-class)", "",
-              "| target | no transfer | best source | " + " | ".join(judged) + " |",
-              "|---|---:|---|" + "---:|" * len(judged)]
+        lines.append(
+            f"| {r} | "
+            + " | ".join(f"{cell(r, 'all', c, 'rho', '.2f')} / {cell(r, 'all', c, 'ndcg')}" for c in classes)
+            + " |"
+        )
+    lines += [
+        "",
+        "## Per target: the best source, and the rank each method gives it (all-class)",
+        "",
+        "| target | no transfer | best source | " + " | ".join(judged) + " |",
+        "|---|---:|---|" + "---:|" * len(judged),
+    ]
     for t in names:
         row = truth["scores"][t]
         best = max(row, key=lambda s: row[s])
         ranks = [judged[r]["per_target"].get(t, {}).get("all_rho") for r in judged]
-        lines.append(f"| {t} | {truth['baseline'][t]:.3f} | {best} ({row[best]:.3f}) | "
-                     + " | ".join("—" if v is None else f"{v:g}" if float(v).is_integer() else f"{v:.2f}"
-                                  for v in ranks) + " |")
+        lines.append(
+            f"| {t} | {truth['baseline'][t]:.3f} | {best} ({row[best]:.3f}) | "
+            + " | ".join("—" if v is None else f"{v:g}" if float(v).is_integer() else f"{v:.2f}" for v in ranks)
+            + " |"
+        )
     return "\n".join(lines) + "\n"

@@ -27,6 +27,18 @@ def get_method(name: str, **options: Any) -> Method:
 for _cls in (Fisher, PrefixTuning, PromptTuning, TextEmb, DataSize):
     register_method(_cls)
 
-__all__ = ["METHODS", "DataSize", "Fisher", "FisherConfig", "Method", "MethodConfig", "PrefixConfig",
-           "PrefixTuning", "PromptConfig",
-           "PromptTuning", "TextEmb", "get_method", "register_method"]
+__all__ = [
+    "METHODS",
+    "DataSize",
+    "Fisher",
+    "FisherConfig",
+    "Method",
+    "MethodConfig",
+    "PrefixConfig",
+    "PrefixTuning",
+    "PromptConfig",
+    "PromptTuning",
+    "TextEmb",
+    "get_method",
+    "register_method",
+]

@@ -40,8 +40,9 @@ class MethodConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))} for {cls.__name__}; "
-                              f"known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"unknown option(s) {', '.join(sorted(unknown))} for {cls.__name__}; known: {', '.join(sorted(known))}"
+            )
         return cls(**d)
 
 

@@ -23,9 +23,13 @@ class TextEmb(Method):
         enc = surrogate.encode(samples)
         total = torch.zeros(surrogate.hidden_size, dtype=torch.float64)
         with torch.no_grad():
-            for _idx, batch in tqdm(surrogate.batches(enc, self.config.batch_size, surrogate.length_order(enc)),
-                                   total=-(-len(enc) // self.config.batch_size), desc=f"textemb: {samples.short_name}",
-                                   disable=not progress, leave=False):
+            for _idx, batch in tqdm(
+                surrogate.batches(enc, self.config.batch_size, surrogate.length_order(enc)),
+                total=-(-len(enc) // self.config.batch_size),
+                desc=f"textemb: {samples.short_name}",
+                disable=not progress,
+                leave=False,
+            ):
                 total += surrogate.forward(batch).pooled.double().sum(dim=0)
         return (total / len(enc)).numpy()
 

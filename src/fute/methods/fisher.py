@@ -62,9 +62,15 @@ class Fisher(Method):
         # the token table stays frozen: a 1,000-row run touches few of its rows, and its update costs a third of a step
         model.get_input_embeddings().weight.requires_grad_(False)
         self.head_, self.training_ = train_task(
-            surrogate, enc, samples, cfg, params=[p for p in model.parameters() if p.requires_grad] if tuned else [],
+            surrogate,
+            enc,
+            samples,
+            cfg,
+            params=[p for p in model.parameters() if p.requires_grad] if tuned else [],
             model=model if tuned else None,
-            desc=f"fisher: fine-tune {samples.short_name}", progress=progress)
+            desc=f"fisher: fine-tune {samples.short_name}",
+            progress=progress,
+        )
         warn_if_not_converged(self.training_, samples.where, "max_epochs")
         for p in self.head_.parameters():
             p.requires_grad_(False)
@@ -81,8 +87,15 @@ class Fisher(Method):
         return parameter_fisher(surrogate, model, self.head_, samples, enc, cfg.projection_dim, cfg.seed, progress)
 
 
-def activation_fisher(surrogate: Surrogate, model: nn.Module, head: TaskHead, samples: Samples, enc: Encoded,
-                      batch_size: int, progress: bool = True) -> np.ndarray:
+def activation_fisher(
+    surrogate: Surrogate,
+    model: nn.Module,
+    head: TaskHead,
+    samples: Samples,
+    enc: Encoded,
+    batch_size: int,
+    progress: bool = True,
+) -> np.ndarray:
     """Mean over examples of the squared per-example gradient of log p w.r.t. each layer's output.
 
     Returns [layers + 2, hidden]: embedding output, each layer's output (token mean), pooled output.
@@ -106,14 +119,23 @@ def activation_fisher(surrogate: Surrogate, model: nn.Module, head: TaskHead, sa
     return (acc / len(enc)).numpy()
 
 
-def parameter_fisher(surrogate: Surrogate, model: nn.Module, head: TaskHead, samples: Samples, enc: Encoded,
-                     dim: int, seed: int, progress: bool = True) -> np.ndarray:
+def parameter_fisher(
+    surrogate: Surrogate,
+    model: nn.Module,
+    head: TaskHead,
+    samples: Samples,
+    enc: Encoded,
+    dim: int,
+    seed: int,
+    progress: bool = True,
+) -> np.ndarray:
     """Diagonal Fisher of every backbone weight (one backward per example), count-sketched to ``dim``."""
     named = [(n, p) for n, p in sorted(model.named_parameters()) if p.requires_grad]
     acc = [torch.zeros_like(p) for _, p in named]
     params = [p for _, p in named]
-    bar = tqdm(total=len(enc), desc=f"fisher (parameters): {samples.short_name}", unit="ex", disable=not progress,
-               leave=False)
+    bar = tqdm(
+        total=len(enc), desc=f"fisher (parameters): {samples.short_name}", unit="ex", disable=not progress, leave=False
+    )
     for idx, batch in surrogate.batches(enc, 1, np.arange(len(enc))):
         fwd = surrogate.forward(batch, model=model)
         terms = head.log_likelihoods(fwd, batch, target_tensor(samples, idx))
@@ -139,8 +161,9 @@ def count_sketch(tensors: dict[str, torch.Tensor], dim: int, seed: int) -> np.nd
     return out.numpy()
 
 
-def classifier_fisher(model_dir: str, samples: Samples, *, batch_size: int = 32, max_length: int = 128,
-                      layer_normalize: bool = True) -> np.ndarray:
+def classifier_fisher(
+    model_dir: str, samples: Samples, *, batch_size: int = 32, max_length: int = 128, layer_normalize: bool = True
+) -> np.ndarray:
     """TaskEmb as Vu et al. (2020) take it: the Fisher on the task's own fine-tuned classifier, with its own
     trained head and no further training.
 
@@ -162,14 +185,23 @@ def classifier_fisher(model_dir: str, samples: Samples, *, batch_size: int = 32,
     order = np.argsort([len(t) + len(p) for t, p in zip(samples.texts, pairs_all, strict=True)], kind="stable")
     acc: torch.Tensor | None = None
     for i in range(0, len(order), batch_size):
-        idx = order[i:i + batch_size]
+        idx = order[i : i + batch_size]
         pairs = None if samples.text_pairs is None else [samples.text_pairs[j] for j in idx]
-        enc = tok([samples.texts[j] for j in idx], pairs, truncation=True, max_length=max_length, padding=True,
-                  return_tensors="pt")
+        enc = tok(
+            [samples.texts[j] for j in idx],
+            pairs,
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        )
         embeds = model.get_input_embeddings()(enc["input_ids"]).detach().requires_grad_(True)
-        out = model(inputs_embeds=embeds, attention_mask=enc["attention_mask"],
-                    **({"token_type_ids": enc["token_type_ids"]} if "token_type_ids" in enc else {}),
-                    output_hidden_states=True)
+        out = model(
+            inputs_embeds=embeds,
+            attention_mask=enc["attention_mask"],
+            **({"token_type_ids": enc["token_type_ids"]} if "token_type_ids" in enc else {}),
+            output_hidden_states=True,
+        )
         target = torch.from_numpy(np.asarray(samples.targets[idx]))
         if samples.task == "regression":
             terms = [(torch.ones(len(idx)), -0.5 * (out.logits[:, 0] - target) ** 2)]
@@ -180,8 +212,12 @@ def classifier_fisher(model_dir: str, samples: Samples, *, batch_size: int = 32,
         states = list(out.hidden_states)
         for k, (w, ll) in enumerate(terms):
             grads = torch.autograd.grad(ll.sum(), states, retain_graph=k < len(terms) - 1, allow_unused=True)
-            sq = torch.stack([((torch.zeros_like(s) if g is None else g) ** 2 * mask).sum(1) / mask.sum(1)
-                              for s, g in zip(states, grads, strict=True)])  # [blocks, B, H]
+            sq = torch.stack(
+                [
+                    ((torch.zeros_like(s) if g is None else g) ** 2 * mask).sum(1) / mask.sum(1)
+                    for s, g in zip(states, grads, strict=True)
+                ]
+            )  # [blocks, B, H]
             part = (w.unsqueeze(0).unsqueeze(-1) * sq).sum(dim=1).double()
             acc = part if acc is None else acc + part
     blocks = (acc / len(samples)).numpy()

@@ -63,9 +63,16 @@ class PrefixTuning(Method):
                 state.pop("mask")
 
         with prefixed(layers, self.prefix_, state):
-            self.head_, self.training_ = train_task(surrogate, enc, samples, cfg, params=[self.prefix_],
-                                                    forward=forward, desc=f"prefix: tune {samples.short_name}",
-                                                    progress=progress)
+            self.head_, self.training_ = train_task(
+                surrogate,
+                enc,
+                samples,
+                cfg,
+                params=[self.prefix_],
+                forward=forward,
+                desc=f"prefix: tune {samples.short_name}",
+                progress=progress,
+            )
         warn_if_not_converged(self.training_, samples.where, "max_epochs")
         tuned = self.prefix_.detach() - (init if cfg.relative_to_init else 0)
         return tuned.mean(dim=0).flatten().double().numpy()
@@ -74,13 +81,19 @@ class PrefixTuning(Method):
 def attention_layers(surrogate: Surrogate | nn.Module) -> list[nn.Module]:
     """The self-attention modules with query/key/value projections, in layer order."""
     model = surrogate.model if isinstance(surrogate, Surrogate) else surrogate
-    found = [m for m in model.modules()
-             if all(isinstance(getattr(m, a, None), nn.Linear) for a in ("query", "key", "value"))
-             and hasattr(m, "attention_head_size") and hasattr(m, "num_attention_heads")]
+    found = [
+        m
+        for m in model.modules()
+        if all(isinstance(getattr(m, a, None), nn.Linear) for a in ("query", "key", "value"))
+        and hasattr(m, "attention_head_size")
+        and hasattr(m, "num_attention_heads")
+    ]
     if not found:
         name = surrogate.name if isinstance(surrogate, Surrogate) else type(model).__name__
-        raise ConfigError(f"prefix: '{name}' has no BERT-style query/key/value attention; "
-                          "use --method fisher or --method prompt with it")
+        raise ConfigError(
+            f"prefix: '{name}' has no BERT-style query/key/value attention; "
+            "use --method fisher or --method prompt with it"
+        )
     return found
 
 
@@ -127,8 +140,9 @@ def _prefixed_forward(m: nn.Module, original: Any, prefix: nn.Parameter, i: int,
     return forward
 
 
-def classifier_prefix(model_dir: str, samples: Samples, config: PrefixConfig | None = None, *,
-                      max_length: int = 128) -> np.ndarray:
+def classifier_prefix(
+    model_dir: str, samples: Samples, config: PrefixConfig | None = None, *, max_length: int = 128
+) -> np.ndarray:
     """TuPaTE as Zhou et al. (2022) take it: a prefix tuned on the task's own fine-tuned classifier, whose
     backbone and trained head stay frozen; the vector is taken as ``prefix`` takes it.
 
@@ -157,8 +171,14 @@ def classifier_prefix(model_dir: str, samples: Samples, config: PrefixConfig | N
 
     def loss(idx: np.ndarray) -> torch.Tensor:
         pairs = None if samples.text_pairs is None else [samples.text_pairs[j] for j in idx]
-        enc = tok([samples.texts[j] for j in idx], pairs, truncation=True, max_length=max_length, padding=True,
-                  return_tensors="pt")
+        enc = tok(
+            [samples.texts[j] for j in idx],
+            pairs,
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        )
         state["mask"] = enc["attention_mask"]
         try:
             return head_loss(task, model(**enc).logits, targets[idx])
@@ -171,14 +191,16 @@ def classifier_prefix(model_dir: str, samples: Samples, config: PrefixConfig | N
 
     def held_loss() -> float:
         with torch.no_grad():
-            return sum(float(loss(held[i:i + 64])) * len(held[i:i + 64]) for i in range(0, len(held), 64)) / len(held)
+            return sum(float(loss(held[i : i + 64])) * len(held[i : i + 64]) for i in range(0, len(held), 64)) / len(
+                held
+            )
 
     with prefixed(layers, prefix, state):
         best, best_state, bad = (held_loss(), prefix.detach().clone(), 0) if len(held) else (0.0, None, 0)
         for _ in range(cfg.max_epochs):
             perm = train[rng.permutation(len(train))]
             for i in range(0, len(perm), cfg.batch_size):
-                step = loss(perm[i:i + cfg.batch_size])
+                step = loss(perm[i : i + cfg.batch_size])
                 opt.zero_grad(set_to_none=True)
                 step.backward()
                 opt.step()

@@ -50,9 +50,15 @@ class PromptTuning(Method):
         init = initial_prompt(surrogate, cfg.n_tokens, cfg.seed)
         self.prompt_ = nn.Parameter(init.clone())
         self.head_, self.training_ = train_task(
-            surrogate, enc, samples, cfg, params=[self.prompt_],
+            surrogate,
+            enc,
+            samples,
+            cfg,
+            params=[self.prompt_],
             forward=lambda batch: surrogate.forward(batch, prompt=self.prompt_),
-            desc=f"prompt: tune {samples.short_name}", progress=progress)
+            desc=f"prompt: tune {samples.short_name}",
+            progress=progress,
+        )
         warn_if_not_converged(self.training_, samples.where, "max_epochs")
         tuned = self.prompt_.detach() - (init if cfg.relative_to_init else 0)
         return (tuned.mean(dim=0) if cfg.reduce == "mean" else tuned.flatten()).double().numpy()

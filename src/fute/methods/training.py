@@ -126,8 +126,9 @@ def frozen_features(surrogate: Surrogate, enc: Encoded, batch_size: int = 64) ->
 
 
 def _subset(enc: Encoded, idx: np.ndarray) -> Encoded:
-    return Encoded([enc.input_ids[i] for i in idx],
-                   None if enc.token_type_ids is None else [enc.token_type_ids[i] for i in idx])
+    return Encoded(
+        [enc.input_ids[i] for i in idx], None if enc.token_type_ids is None else [enc.token_type_ids[i] for i in idx]
+    )
 
 
 # -- losses ---------------------------------------------------------------------------------------
@@ -155,8 +156,11 @@ def prior_loss(samples: Samples, train: np.ndarray, held: np.ndarray) -> float |
         return None
     t = torch.from_numpy(np.asarray(samples.targets))
     mean = t[train].mean(dim=0)
-    out = mean.expand(len(held)).unsqueeze(-1) if samples.task == "regression" else \
-        torch.log(mean.clamp(min=1e-6)).expand(len(held), -1)
+    out = (
+        mean.expand(len(held)).unsqueeze(-1)
+        if samples.task == "regression"
+        else torch.log(mean.clamp(min=1e-6)).expand(len(held), -1)
+    )
     return float(head_loss(samples.task, out, t[held]))
 
 
@@ -171,9 +175,20 @@ def _learned(report: TrainingReport, best: float) -> bool:
     return bar is None or best < 0.99 * bar
 
 
-def fit_probe(head: TaskHead, features: torch.Tensor, samples: Samples, train: np.ndarray, held: np.ndarray, *,
-              learning_rate: float, max_epochs: int, patience: int, batch_size: int, seed: int,
-              report: TrainingReport) -> None:
+def fit_probe(
+    head: TaskHead,
+    features: torch.Tensor,
+    samples: Samples,
+    train: np.ndarray,
+    held: np.ndarray,
+    *,
+    learning_rate: float,
+    max_epochs: int,
+    patience: int,
+    batch_size: int,
+    seed: int,
+    report: TrainingReport,
+) -> None:
     """Train ``head`` on cached features until the held-out loss stops improving; keep the best epoch."""
     if samples.task == "qa" or max_epochs <= 0:
         return
@@ -192,7 +207,7 @@ def fit_probe(head: TaskHead, features: torch.Tensor, samples: Samples, train: n
     for epoch in range(1, max_epochs + 1):
         perm = train[rng.permutation(len(train))]
         for i in range(0, len(perm), batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
             loss = head_loss(samples.task, head.linear(features[idx]), targets[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -222,15 +237,23 @@ def length_buckets(enc: Encoded, idx: np.ndarray, batch_size: int, rng: np.rando
     window = batch_size * 8
     batches = []
     for s in range(0, len(perm), window):
-        chunk = perm[s:s + window][np.argsort(lengths[s:s + window], kind="stable")]
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        chunk = perm[s : s + window][np.argsort(lengths[s : s + window], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def train_task(surrogate: Surrogate, enc: Encoded, samples: Samples, cfg: TrainedConfig, *,
-               params: list[nn.Parameter], model: nn.Module | None = None,
-               forward: Callable[[dict[str, torch.Tensor]], Forward] | None = None, desc: str = "training",
-               progress: bool = True) -> tuple[TaskHead, TrainingReport]:
+def train_task(
+    surrogate: Surrogate,
+    enc: Encoded,
+    samples: Samples,
+    cfg: TrainedConfig,
+    *,
+    params: list[nn.Parameter],
+    model: nn.Module | None = None,
+    forward: Callable[[dict[str, torch.Tensor]], Forward] | None = None,
+    desc: str = "training",
+    progress: bool = True,
+) -> tuple[TaskHead, TrainingReport]:
     """Both stages: the probe on cached frozen features, then ``params`` (a backbone copy's weights, a soft
     prompt, a prefix) tuned with the head. Returns the trained head and the report."""
     report = TrainingReport()
@@ -239,23 +262,65 @@ def train_task(surrogate: Surrogate, enc: Encoded, samples: Samples, cfg: Traine
     head = zero_head(samples, surrogate.hidden_size)
     report.prior_heldout_loss = prior_loss(samples, train, held)
     if samples.task != "qa":
-        fit_probe(head, frozen_features(surrogate, enc), samples, train, held, learning_rate=cfg.probe_learning_rate,
-                  max_epochs=cfg.probe_max_epochs, patience=cfg.probe_patience, batch_size=cfg.batch_size,
-                  seed=cfg.seed, report=report)
+        fit_probe(
+            head,
+            frozen_features(surrogate, enc),
+            samples,
+            train,
+            held,
+            learning_rate=cfg.probe_learning_rate,
+            max_epochs=cfg.probe_max_epochs,
+            patience=cfg.probe_patience,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            report=report,
+        )
     else:  # span heads read token states, which the pooled cache does not hold: a small seeded init instead
         head = TaskHead(samples.task, surrogate.hidden_size, samples.num_labels)
-    finetune(surrogate, enc, samples, head, train, held, params=params, learning_rate=cfg.learning_rate,
-             head_learning_rate=cfg.head_learning_rate, max_epochs=cfg.max_epochs, patience=cfg.patience,
-             batch_size=cfg.batch_size, seed=cfg.seed, report=report, model=model, forward=forward, desc=desc,
-             progress=progress)
+    finetune(
+        surrogate,
+        enc,
+        samples,
+        head,
+        train,
+        held,
+        params=params,
+        learning_rate=cfg.learning_rate,
+        head_learning_rate=cfg.head_learning_rate,
+        max_epochs=cfg.max_epochs,
+        patience=cfg.patience,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        report=report,
+        model=model,
+        forward=forward,
+        desc=desc,
+        progress=progress,
+    )
     return head, report
 
 
-def finetune(surrogate: Surrogate, enc: Encoded, samples: Samples, head: TaskHead, train: np.ndarray,
-             held: np.ndarray, *, params: list[nn.Parameter], learning_rate: float, head_learning_rate: float,
-             max_epochs: int, patience: int, batch_size: int, seed: int, report: TrainingReport,
-             model: nn.Module | None = None, forward: Callable[[dict[str, torch.Tensor]], Forward] | None = None,
-             desc: str = "fine-tune", progress: bool = True) -> None:
+def finetune(
+    surrogate: Surrogate,
+    enc: Encoded,
+    samples: Samples,
+    head: TaskHead,
+    train: np.ndarray,
+    held: np.ndarray,
+    *,
+    params: list[nn.Parameter],
+    learning_rate: float,
+    head_learning_rate: float,
+    max_epochs: int,
+    patience: int,
+    batch_size: int,
+    seed: int,
+    report: TrainingReport,
+    model: nn.Module | None = None,
+    forward: Callable[[dict[str, torch.Tensor]], Forward] | None = None,
+    desc: str = "fine-tune",
+    progress: bool = True,
+) -> None:
     """Epochs of AdamW on ``params`` and ``head`` until the held-out loss has not improved for ``patience``
     epochs or ``max_epochs`` are spent; the best epoch's parameters are restored.
 
@@ -290,8 +355,10 @@ def finetune(surrogate: Surrogate, enc: Encoded, samples: Samples, head: TaskHea
         report.converged = report.probe_converged
         report.learned = not len(held) or _learned(report, best)
         return
-    opt = torch.optim.AdamW([{"params": params, "lr": learning_rate},
-                             {"params": list(head.parameters()), "lr": head_learning_rate}], weight_decay=0.0)
+    opt = torch.optim.AdamW(
+        [{"params": params, "lr": learning_rate}, {"params": list(head.parameters()), "lr": head_learning_rate}],
+        weight_decay=0.0,
+    )
     best_state, bad, last_train = snapshot(), 0, math.nan
     steps_per_epoch = -(-len(train) // batch_size)
     bar = tqdm(total=max_epochs * steps_per_epoch, desc=desc, unit="step", disable=not progress, leave=False)
@@ -341,15 +408,23 @@ def finetune(surrogate: Surrogate, enc: Encoded, samples: Samples, head: TaskHea
 def warn_if_not_converged(report: TrainingReport, where: str, option: str) -> None:
     """One warning for a run that learned nothing, or stopped at its budget while the held-out loss still fell."""
     if not report.learned:
-        warnings.warn(f"{where}: the surrogate learned nothing that generalises from these {report.rows_train} rows "
-                      f"(held-out loss {report.heldout_loss:.4f}, a constant prediction {constant_loss(report):.4f}), "
-                      "so the vector says little about the task; more rows or another surrogate may help",
-                      stacklevel=3)
+        warnings.warn(
+            f"{where}: the surrogate learned nothing that generalises from these {report.rows_train} rows "
+            f"(held-out loss {report.heldout_loss:.4f}, a constant prediction {constant_loss(report):.4f}), "
+            "so the vector says little about the task; more rows or another surrogate may help",
+            stacklevel=3,
+        )
     elif report.stopped == "budget" or (report.stopped == "probe-only" and not report.converged):
         epochs = report.finetune_epochs if report.stopped == "budget" else report.probe_epochs
-        warnings.warn(f"{where}: training stopped at its budget of {epochs} epochs while the held-out "
-                      f"loss was still falling ({report.heldout_loss:.4f}); raise --option {option} for a converged "
-                      "vector", stacklevel=3)
+        warnings.warn(
+            f"{where}: training stopped at its budget of {epochs} epochs while the held-out "
+            f"loss was still falling ({report.heldout_loss:.4f}); raise --option {option} for a converged "
+            "vector",
+            stacklevel=3,
+        )
     elif report.stopped == "no-holdout":
-        warnings.warn(f"{where}: {report.rows_train} rows are too few to hold some out, so training ran a fixed "
-                      "budget and convergence is unknown", stacklevel=3)
+        warnings.warn(
+            f"{where}: {report.rows_train} rows are too few to hold some out, so training ran a fixed "
+            "budget and convergence is unknown",
+            stacklevel=3,
+        )

@@ -30,8 +30,9 @@ def open_store(url: str | Path | VectorStore | None = None) -> VectorStore:
 
         return PostgresStore(text)
     if "://" in text and not text.startswith("file://"):
-        raise StoreError(f"store '{text}': unsupported URL scheme; give a folder (embedded store) or a "
-                         "postgresql:// URL")
+        raise StoreError(
+            f"store '{text}': unsupported URL scheme; give a folder (embedded store) or a postgresql:// URL"
+        )
     return LocalStore(text.removeprefix("file://"))
 
 

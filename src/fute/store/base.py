@@ -33,13 +33,15 @@ class VectorStore(ABC):
             self.put(vec)
 
     @abstractmethod
-    def vectors(self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None,
-                where: str | None = None) -> list[TaskVector]:
+    def vectors(
+        self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, where: str | None = None
+    ) -> list[TaskVector]:
         """Stored vectors, filtered by space, name, kind and an optional SQL-like ``where``."""
 
     @abstractmethod
-    def search(self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None,
-               where: str | None = None) -> list[tuple[TaskVector, float]]:
+    def search(
+        self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None, where: str | None = None
+    ) -> list[tuple[TaskVector, float]]:
         """Exact cosine search in one space: (vector, cosine) pairs, nearest first."""
 
     @abstractmethod

@@ -96,8 +96,10 @@ class LocalStore(VectorStore):
                 for sid, group in by_space.items():
                     self._write(sid, group)
         except Timeout:
-            raise StoreError(f"{self.path}: another fute process holds the write lock; wait for it or "
-                             f"remove {self.path / '.write.lock'} if none is running") from None
+            raise StoreError(
+                f"{self.path}: another fute process holds the write lock; wait for it or "
+                f"remove {self.path / '.write.lock'} if none is running"
+            ) from None
 
     def _write(self, space_id: str, group: list[TaskVector]) -> None:
         """One commit (a new table version) for all of ``group``: readers see all of it or none."""
@@ -106,27 +108,44 @@ class LocalStore(VectorStore):
             raise StoreError(f"space {space_id}: vectors of {' and '.join(map(str, sorted(dims)))} dimensions")
         dim = dims.pop()
         last = {f"{v.kind}:{v.name}": v for v in group}  # one row per slot: the last one given wins
-        schema = pa.schema([("slot", pa.string()), ("name", pa.string()), ("kind", pa.string()),
-                            ("key", pa.string()), ("vector", pa.list_(pa.float32(), dim)), ("card", pa.string())])
-        rows = pa.table({
-            "slot": list(last), "name": [v.name for v in last.values()], "kind": [v.kind for v in last.values()],
-            "key": [v.key for v in last.values()],
-            "vector": pa.array([np.asarray(v.vector, dtype=np.float32) for v in last.values()],
-                               type=pa.list_(pa.float32(), dim)),
-            "card": [json.dumps(v.card) for v in last.values()],
-        }, schema=schema)
+        schema = pa.schema(
+            [
+                ("slot", pa.string()),
+                ("name", pa.string()),
+                ("kind", pa.string()),
+                ("key", pa.string()),
+                ("vector", pa.list_(pa.float32(), dim)),
+                ("card", pa.string()),
+            ]
+        )
+        rows = pa.table(
+            {
+                "slot": list(last),
+                "name": [v.name for v in last.values()],
+                "kind": [v.kind for v in last.values()],
+                "key": [v.key for v in last.values()],
+                "vector": pa.array(
+                    [np.asarray(v.vector, dtype=np.float32) for v in last.values()], type=pa.list_(pa.float32(), dim)
+                ),
+                "card": [json.dumps(v.card) for v in last.values()],
+            },
+            schema=schema,
+        )
         table = self._table(space_id)
         if table is None:
             self.db.create_table(self._table_name(space_id), data=rows)
             return
         stored_dim = table.schema.field("vector").type.list_size
         if stored_dim != dim:
-            raise StoreError(f"space {space_id} holds {stored_dim}-d vectors, '{group[0].name}' is {dim}-d; "
-                             f"the store at {self.path} is inconsistent")
+            raise StoreError(
+                f"space {space_id} holds {stored_dim}-d vectors, '{group[0].name}' is {dim}-d; "
+                f"the store at {self.path} is inconsistent"
+            )
         table.merge_insert("slot").when_matched_update_all().when_not_matched_insert_all().execute(rows)
 
-    def vectors(self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None,
-                where: str | None = None) -> list[TaskVector]:
+    def vectors(
+        self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, where: str | None = None
+    ) -> list[TaskVector]:
         out: list[TaskVector] = []
         for sid in [space_id] if space_id else self.spaces():
             table = self._table(sid)
@@ -139,8 +158,9 @@ class LocalStore(VectorStore):
             out.extend(_to_vector(r) for r in q.limit(None).to_list())
         return sorted(out, key=lambda v: (v.space_id, v.kind, v.name))
 
-    def search(self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None,
-               where: str | None = None) -> list[tuple[TaskVector, float]]:
+    def search(
+        self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None, where: str | None = None
+    ) -> list[tuple[TaskVector, float]]:
         table = self._table(space_id)
         if table is None:
             return []
@@ -168,8 +188,9 @@ class LocalStore(VectorStore):
             return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(TaskVector(snap.matrix[i].copy(), json.loads(snap.cards[int(i)].as_py())), float(scores[i]))
-                for i in top]
+        return [
+            (TaskVector(snap.matrix[i].copy(), json.loads(snap.cards[int(i)].as_py())), float(scores[i])) for i in top
+        ]
 
     def remove(self, name: str, *, kind: str | None = None, space_id: str | None = None) -> int:
         cond = conditions(name=name, kind=kind)

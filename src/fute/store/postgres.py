@@ -65,8 +65,9 @@ class PostgresStore(VectorStore):
                 self._conn = psycopg.connect(self.url, connect_timeout=int(self.connect_timeout), autocommit=True)
             except psycopg.OperationalError as e:
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise StoreError(f"store {_redact(self.url)}: cannot connect ({first}); is the server running "
-                                 "and the URL right?") from None
+                raise StoreError(
+                    f"store {_redact(self.url)}: cannot connect ({first}); is the server running and the URL right?"
+                ) from None
             self._setup()
         return self._conn
 
@@ -101,27 +102,42 @@ class PostgresStore(VectorStore):
             v = np.asarray(vec.vector, dtype=np.float32)
             if dims.setdefault(vec.space_id, v.size) != v.size:
                 raise StoreError(f"space {vec.space_id}: vectors of {dims[vec.space_id]} and {v.size} dimensions")
-            rows.append((vec.space_id, f"{vec.kind}:{vec.name}", vec.name, vec.kind, vec.key, v.tolist(),
-                         float(np.linalg.norm(v.astype(np.float64))), json.dumps(vec.card)))
+            rows.append(
+                (
+                    vec.space_id,
+                    f"{vec.kind}:{vec.name}",
+                    vec.name,
+                    vec.kind,
+                    vec.key,
+                    v.tolist(),
+                    float(np.linalg.norm(v.astype(np.float64))),
+                    json.dumps(vec.card),
+                )
+            )
         if not rows:
             return
         embedding = ", embedding" if self.pgvector else ""
         value = ", %s::real[]::vector" if self.pgvector else ""
-        sql = (f"INSERT INTO fute_vectors (space_id, slot, name, kind, key, vector, norm, card{embedding}) "
-               f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb{value}) ON CONFLICT (space_id, slot) DO UPDATE SET "
-               "name = EXCLUDED.name, kind = EXCLUDED.kind, key = EXCLUDED.key, vector = EXCLUDED.vector, "
-               f"norm = EXCLUDED.norm, card = EXCLUDED.card{', embedding = EXCLUDED.embedding' if embedding else ''}")
+        sql = (
+            f"INSERT INTO fute_vectors (space_id, slot, name, kind, key, vector, norm, card{embedding}) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb{value}) ON CONFLICT (space_id, slot) DO UPDATE SET "
+            "name = EXCLUDED.name, kind = EXCLUDED.kind, key = EXCLUDED.key, vector = EXCLUDED.vector, "
+            f"norm = EXCLUDED.norm, card = EXCLUDED.card{', embedding = EXCLUDED.embedding' if embedding else ''}"
+        )
         with self.conn.transaction(), self.conn.cursor() as cur:
             for sid, dim in dims.items():
                 cur.execute("INSERT INTO fute_spaces VALUES (%s, %s) ON CONFLICT DO NOTHING", (sid, dim))
                 stored = cur.execute("SELECT dim FROM fute_spaces WHERE space_id = %s", (sid,)).fetchone()[0]
                 if stored != dim:
-                    raise StoreError(f"space {sid} holds {stored}-d vectors, not {dim}-d; the store at "
-                                     f"{_redact(self.url)} is inconsistent")
+                    raise StoreError(
+                        f"space {sid} holds {stored}-d vectors, not {dim}-d; the store at "
+                        f"{_redact(self.url)} is inconsistent"
+                    )
             cur.executemany(sql, [(*r, r[5]) if self.pgvector else r for r in rows])
 
-    def vectors(self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None,
-                where: str | None = None) -> list[TaskVector]:
+    def vectors(
+        self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, where: str | None = None
+    ) -> list[TaskVector]:
         cond = conditions(name=name, kind=kind, where=where).replace("%", "%%")
         clauses = [c for c in (cond, "space_id = %s" if space_id else "") if c]
         sql = "SELECT vector, card FROM fute_vectors" + (" WHERE " + " AND ".join(clauses) if clauses else "")
@@ -129,21 +145,26 @@ class PostgresStore(VectorStore):
         out = [_to_vector(r[0], r[1]) for r in rows]
         return sorted(out, key=lambda v: (v.space_id, v.kind, v.name))
 
-    def search(self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None,
-               where: str | None = None) -> list[tuple[TaskVector, float]]:
+    def search(
+        self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None, where: str | None = None
+    ) -> list[tuple[TaskVector, float]]:
         q = np.asarray(query, dtype=np.float32)
         qnorm = float(np.linalg.norm(q.astype(np.float64)))
         cond = conditions(kind=kind, where=where).replace("%", "%%")
         extra = f" AND {cond}" if cond else ""
         conn = self.conn  # connecting is what tells whether the server has pgvector
         if self.pgvector:
-            sql = (f"SELECT vector, card, 1 - (embedding <=> %s::real[]::vector) AS cos FROM fute_vectors "
-                   f"WHERE space_id = %s{extra} ORDER BY embedding <=> %s::real[]::vector LIMIT %s")
+            sql = (
+                f"SELECT vector, card, 1 - (embedding <=> %s::real[]::vector) AS cos FROM fute_vectors "
+                f"WHERE space_id = %s{extra} ORDER BY embedding <=> %s::real[]::vector LIMIT %s"
+            )
             params: tuple = (q.tolist(), space_id, q.tolist(), k)
         else:
-            sql = ("SELECT vector, card, (SELECT sum(a::float8 * b) FROM unnest(vector, %s::real[]) AS t(a, b)) "
-                   f"/ NULLIF(norm * %s, 0) AS cos FROM fute_vectors WHERE space_id = %s{extra} "
-                   "ORDER BY cos DESC NULLS LAST, slot LIMIT %s")
+            sql = (
+                "SELECT vector, card, (SELECT sum(a::float8 * b) FROM unnest(vector, %s::real[]) AS t(a, b)) "
+                f"/ NULLIF(norm * %s, 0) AS cos FROM fute_vectors WHERE space_id = %s{extra} "
+                "ORDER BY cos DESC NULLS LAST, slot LIMIT %s"
+            )
             params = (q.tolist(), qnorm, space_id, k)
         rows = conn.execute(sql, params).fetchall()
         return [(_to_vector(r[0], r[1]), float(r[2] or 0.0)) for r in rows]

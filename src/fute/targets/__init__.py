@@ -38,8 +38,10 @@ def load_target(model: str, *, backend: str = "auto", prompt: Any = None, **opti
         if prompt is None:
             raise ConfigError(f"{model} behind an HTTP endpoint needs a prompt (--prompt FILE_OR_SET:ID)")
         return OpenAITarget(model, prompt, **options)
-    raise ConfigError(f"unknown backend '{backend}'; use one of {', '.join(b for b in BACKENDS if b != 'callable')}"
-                      " (a Python callable goes through fute.targets.CallableTarget)")
+    raise ConfigError(
+        f"unknown backend '{backend}'; use one of {', '.join(b for b in BACKENDS if b != 'callable')}"
+        " (a Python callable goes through fute.targets.CallableTarget)"
+    )
 
 
 def split_endpoint(llm: str) -> tuple[str, str | None]:

@@ -46,19 +46,27 @@ class TargetModel(ABC):
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
 
-    def predict(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, *, chunk_size: int = 64,
-                progress: bool = True, cache: bool = True) -> np.ndarray:
+    def predict(
+        self,
+        texts: Sequence[str],
+        text_pairs: Sequence[str] | None = None,
+        *,
+        chunk_size: int = 64,
+        progress: bool = True,
+        cache: bool = True,
+    ) -> np.ndarray:
         """Labels for all inputs, chunk by chunk; each finished chunk is cached on disk, so an interrupted
         run resumes where it stopped and a repeated one costs nothing."""
         texts = list(texts)
         pairs = None if text_pairs is None else list(text_pairs)
         folder = fute_home() / "labels" / self.identity_hash()
         out = []
-        bar = tqdm(total=len(texts), desc=f"labeling with {self.display_name}", unit="ex", disable=not progress,
-                   leave=False)
+        bar = tqdm(
+            total=len(texts), desc=f"labeling with {self.display_name}", unit="ex", disable=not progress, leave=False
+        )
         for i in range(0, len(texts), chunk_size):
-            t = texts[i:i + chunk_size]
-            p = None if pairs is None else pairs[i:i + chunk_size]
+            t = texts[i : i + chunk_size]
+            p = None if pairs is None else pairs[i : i + chunk_size]
             key = hashlib.sha256(json.dumps([t, p], ensure_ascii=False).encode()).hexdigest()[:24]
             file = folder / f"{key}.npy"
             if cache and file.is_file():
@@ -79,10 +87,12 @@ class TargetModel(ABC):
         info = {"target": self.identity(), "corpus": corpus.card()}
         source = f"{corpus.name} labeled by {self.display_name}"
         if self.task == "regression":
-            return Samples(list(corpus.texts), "regression", corpus.text_pairs, values.astype(np.float32),
-                           source=source, info=info)
-        return Samples.from_distributions(corpus.texts, values, self.label_names, corpus.text_pairs, source=source,
-                                          info=info)
+            return Samples(
+                list(corpus.texts), "regression", corpus.text_pairs, values.astype(np.float32), source=source, info=info
+            )
+        return Samples.from_distributions(
+            corpus.texts, values, self.label_names, corpus.text_pairs, source=source, info=info
+        )
 
     @property
     def display_name(self) -> str:

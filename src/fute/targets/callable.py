@@ -21,8 +21,15 @@ class CallableTarget(TargetModel):
 
     backend = "callable"
 
-    def __init__(self, fn: Callable[[list[str], list[str] | None], Any], label_names: Sequence[str] = (), *,
-                 name: str | None = None, version: str = "", task: str = "classification") -> None:
+    def __init__(
+        self,
+        fn: Callable[[list[str], list[str] | None], Any],
+        label_names: Sequence[str] = (),
+        *,
+        name: str | None = None,
+        version: str = "",
+        task: str = "classification",
+    ) -> None:
         self.fn = fn
         self.label_names = tuple(label_names)
         self.task = task
@@ -37,5 +44,11 @@ class CallableTarget(TargetModel):
             code = hashlib.sha256(inspect.getsource(self.fn).encode()).hexdigest()[:16]
         except (OSError, TypeError):
             code = ""
-        return {"backend": self.backend, "model": self.name, "version": self.version, "source_sha256": code,
-                "labels": list(self.label_names), "task": self.task}
+        return {
+            "backend": self.backend,
+            "model": self.name,
+            "version": self.version,
+            "source_sha256": code,
+            "labels": list(self.label_names),
+            "task": self.task,
+        }

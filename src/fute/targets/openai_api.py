@@ -33,10 +33,21 @@ class OpenAITarget(TargetModel):
     backend = "openai"
     capabilities = frozenset({LABEL_SCORES, TEXT_ONLY})  # label scores where the server gives log-probs
 
-    def __init__(self, model: str, prompt: Prompt, *, base_url: str = "http://127.0.0.1:8000/v1",
-                 api_key_env: str = "OPENAI_API_KEY", api: str = "completions", top_logprobs: int = 20,
-                 timeout: float = 60.0, retries: int = 4, backoff: float = 0.5, max_reasoning_tokens: int = 64,
-                 concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        model: str,
+        prompt: Prompt,
+        *,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        api_key_env: str = "OPENAI_API_KEY",
+        api: str = "completions",
+        top_logprobs: int = 20,
+        timeout: float = 60.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        max_reasoning_tokens: int = 64,
+        concurrency: int = 8,
+    ) -> None:
         if api not in ("completions", "chat"):
             raise ConfigError("api must be completions or chat")
         if concurrency < 1:
@@ -51,8 +62,14 @@ class OpenAITarget(TargetModel):
         self.used_text_only = 0
 
     def identity(self) -> dict[str, Any]:
-        d = {"backend": self.backend, "model": self.model, "base_url": self.base_url, "api": self.api,
-             "prompt": self.prompt.card(), "top_logprobs": self.top_logprobs}
+        d = {
+            "backend": self.backend,
+            "model": self.model,
+            "base_url": self.base_url,
+            "api": self.api,
+            "prompt": self.prompt.card(),
+            "top_logprobs": self.top_logprobs,
+        }
         if self.prompt.type == "cot":
             d["max_reasoning_tokens"] = self.max_reasoning_tokens
         return d
@@ -83,8 +100,9 @@ class OpenAITarget(TargetModel):
                 last = str(getattr(e, "reason", e))
             if attempt < self.retries:
                 time.sleep(self.backoff * 2**attempt)
-        raise ConfigError(f"cannot reach {url} after {self.retries + 1} tries ({last}); is the server running "
-                          f"at --base-url?")
+        raise ConfigError(
+            f"cannot reach {url} after {self.retries + 1} tries ({last}); is the server running at --base-url?"
+        )
 
     def _complete(self, turns: list[str], max_tokens: int, logprobs: bool) -> tuple[str, dict[str, float] | None]:
         """One answer: its text, and {token: logprob} of the first position's top tokens (None if absent)."""
@@ -123,16 +141,20 @@ class OpenAITarget(TargetModel):
         for i, label in enumerate(self.label_names):
             if any(answer.startswith(w.strip().lower()) for w in self.prompt.verbalizer[label]):
                 return np.eye(len(self.label_names))[i]
-        warnings.warn(f"{self.display_name}: answer {text.strip()[:40]!r} matches no label word; counted as uniform",
-                      stacklevel=3)
+        warnings.warn(
+            f"{self.display_name}: answer {text.strip()[:40]!r} matches no label word; counted as uniform", stacklevel=3
+        )
         return np.full(len(self.label_names), 1.0 / len(self.label_names))
 
     def _answer(self, text: str, pair: str | None) -> tuple[str, dict[str, float] | None]:
         turns = [self.prompt.render(text, pair)]
         if self.prompt.type == "cot":
             reasoning, _ = self._complete(turns, self.max_reasoning_tokens, logprobs=False)
-            turns = [turns[0] + "\n" + reasoning.strip(), self.prompt.answer] if self.api == "completions" \
+            turns = (
+                [turns[0] + "\n" + reasoning.strip(), self.prompt.answer]
+                if self.api == "completions"
                 else [turns[0], reasoning.strip(), self.prompt.answer]
+            )
         return self._complete(turns, 1, logprobs=True)
 
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:

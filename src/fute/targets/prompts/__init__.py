@@ -41,14 +41,21 @@ class Prompt:
     def render(self, text: str, text_pair: str | None = None) -> str:
         if self.input == "pair":
             if text_pair is None:
-                raise ConfigError(f"prompt {self.full_id} needs pairs (premise, hypothesis); "
-                                  "the corpus has single texts")
+                raise ConfigError(
+                    f"prompt {self.full_id} needs pairs (premise, hypothesis); the corpus has single texts"
+                )
             return self.template.format(premise=text, hypothesis=text_pair, text=text, text_pair=text_pair)
         return self.template.format(text=text)
 
     def card(self) -> dict[str, Any]:
-        d = {"id": self.full_id, "type": self.type, "template": self.template, "answer": self.answer,
-             "verbalizer": self.verbalizer, "input": self.input}
+        d = {
+            "id": self.full_id,
+            "type": self.type,
+            "template": self.template,
+            "answer": self.answer,
+            "verbalizer": self.verbalizer,
+            "input": self.input,
+        }
         d["sha256"] = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
         return d
 
@@ -91,8 +98,9 @@ def load_prompt_set(name_or_path: str | Path) -> PromptSet:
         if str(name_or_path) in shipped_prompt_sets():
             p = Path(str(resources.files("fute.targets.prompts") / f"{name_or_path}.yaml"))
         else:
-            raise ConfigError(f"{name_or_path}: no such prompt file, and not a shipped set "
-                              f"({', '.join(shipped_prompt_sets())})")
+            raise ConfigError(
+                f"{name_or_path}: no such prompt file, and not a shipped set ({', '.join(shipped_prompt_sets())})"
+            )
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:
@@ -129,8 +137,10 @@ def parse_prompt_set(raw: Any, source: str) -> PromptSet:
             raise ConfigError(f"{where}: bad template ({e}); write literal braces as {{{{ and }}}}") from None
         unknown = fields - PLACEHOLDERS[form]
         if unknown:
-            raise ConfigError(f"{where}: unknown placeholder {{{sorted(unknown)[0]}}}; a {form} prompt may use "
-                              + ", ".join("{" + f + "}" for f in sorted(PLACEHOLDERS[form])))
+            raise ConfigError(
+                f"{where}: unknown placeholder {{{sorted(unknown)[0]}}}; a {form} prompt may use "
+                + ", ".join("{" + f + "}" for f in sorted(PLACEHOLDERS[form]))
+            )
         if not fields:
             raise ConfigError(f"{where}: the template has no placeholder for the input")
         kind = item.get("type", "vanilla")
@@ -139,8 +149,11 @@ def parse_prompt_set(raw: Any, source: str) -> PromptSet:
         if kind == "cot" and not item.get("answer"):
             raise ConfigError(f"{where}: a cot prompt needs an 'answer' line asked after the reasoning")
         verb = item.get("verbalizer", default_verb)
-        prompts.append(Prompt(pid, template, _verbalizer(verb, labels, where), labels, form, kind,
-                              str(item.get("answer", "")), name))
+        prompts.append(
+            Prompt(
+                pid, template, _verbalizer(verb, labels, where), labels, form, kind, str(item.get("answer", "")), name
+            )
+        )
     return PromptSet(name, labels, form, prompts, source)
 
 
