@@ -9,8 +9,6 @@ completion order and are stored at once, so an interrupted run keeps everything 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,6 +19,7 @@ from typing import Any, ClassVar
 from tqdm.auto import tqdm
 
 from fute.errors import ConfigError, FuteError
+from fute.hashing import content_hash
 from fute.space import TaskVector
 from fute.store import VectorStore, open_store
 
@@ -198,7 +197,7 @@ class EmbedSpec:
 
         surrogate = default_surrogate_path() if self.surrogate == "default" else self.surrogate
         d["files"] = {p: files_state(p) for p in (self.data, self.model, self.corpus, surrogate) if p}
-        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        return content_hash(d, 32)
 
 
 def files_state(path: str) -> list[tuple[str, int, int]] | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ import numpy as np
 
 from fute import __version__
 from fute.errors import SpaceMismatchError
+from fute.hashing import content_hash
 from fute.methods import Method
 from fute.samples import Samples
 from fute.surrogate import SurrogateIdentity
@@ -20,7 +20,7 @@ KINDS = ("dataset", "model", "prompt")
 
 
 def _hash(obj: Any, n: int = 16) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
+    return content_hash(obj, n)
 
 
 def space_card(surrogate: SurrogateIdentity, method: Method) -> dict[str, Any]:

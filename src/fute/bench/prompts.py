@@ -12,7 +12,6 @@ macro-F1 for NLI) and the labeling throughput. Jobs are cached like the transfer
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from fute.bench import metrics
 from fute.bench.jobs import JobFolder, run_jobs
 from fute.bench.selectors import PromptCase, get_selector
 from fute.errors import ConfigError, DataError, MissingSplitError
+from fute.hashing import content_hash
 from fute.paths import atomic_write, fute_home
 from fute.samples import Samples, load_first_split, load_samples
 from fute.targets.prompts import Prompt, load_prompt_set
@@ -181,11 +181,7 @@ def run_truth(
             fp = eval_split(path, bench.examples, bench.seed).fingerprint()
             for llm in bench.llms:
                 for p in pset:
-                    key = hashlib.sha256(
-                        json.dumps(
-                            [llm, _llm_files(llm), p.card(), fp, bench.max_reasoning_tokens], sort_keys=True
-                        ).encode()
-                    ).hexdigest()[:24]
+                    key = content_hash([llm, _llm_files(llm), p.card(), fp, bench.max_reasoning_tokens], 24)
                     specs.append(
                         (
                             key,

@@ -13,7 +13,6 @@ order is judged by ρ (rank of the truly best source) and NDCG, in-class and all
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ import numpy as np
 from fute.bench import metrics
 from fute.bench.jobs import JobFolder, run_jobs
 from fute.errors import ConfigError
+from fute.hashing import content_hash
 from fute.paths import atomic_write, fute_home
 from fute.samples import Samples, load_first_split, load_samples
 
@@ -119,7 +119,7 @@ def dev_split(d: Dataset, n: int, seed: int) -> Samples:
 
 
 def _key(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    return content_hash(obj, 24)
 
 
 def source_job(dataset: Dataset, config: TransferConfig, run_dir: str) -> dict[str, Any]:

@@ -3,8 +3,6 @@ interface, capabilities declared, backends registered by name and imported lazil
 
 from __future__ import annotations
 
-import hashlib
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +13,7 @@ from tqdm.auto import tqdm
 
 from fute.corpus import Corpus
 from fute.errors import ConfigError
+from fute.hashing import content_hash
 from fute.paths import atomic_write, fute_home
 from fute.samples import Samples
 
@@ -44,7 +43,7 @@ class TargetModel(ABC):
         """What the labels depend on (backend, model + weights hash or endpoint, prompt)."""
 
     def identity_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
+        return content_hash(self.identity(), 16)
 
     def predict(
         self,
@@ -67,7 +66,7 @@ class TargetModel(ABC):
         for i in range(0, len(texts), chunk_size):
             t = texts[i : i + chunk_size]
             p = None if pairs is None else pairs[i : i + chunk_size]
-            key = hashlib.sha256(json.dumps([t, p], ensure_ascii=False).encode()).hexdigest()[:24]
+            key = content_hash([t, p], 24, ascii=False)
             file = folder / f"{key}.npy"
             if cache and file.is_file():
                 part = np.load(file)

@@ -8,8 +8,6 @@ for CoT an ``answer`` line asked after the reasoning, and optionally its own ver
 
 from __future__ import annotations
 
-import hashlib
-import json
 import string
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,6 +17,7 @@ from typing import Any
 import yaml
 
 from fute.errors import ConfigError
+from fute.hashing import content_hash
 
 PLACEHOLDERS = {"single": {"text"}, "pair": {"premise", "hypothesis", "text", "text_pair"}}
 
@@ -56,7 +55,7 @@ class Prompt:
             "verbalizer": self.verbalizer,
             "input": self.input,
         }
-        d["sha256"] = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        d["sha256"] = content_hash(d, 16)
         return d
 
 
