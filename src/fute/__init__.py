@@ -2,14 +2,42 @@
 
 __version__ = "0.1.0"
 
-from fute.embed import embed_dataset, embed_model, embed_samples  # noqa: E402
-from fute.errors import DataError, FuteError, SpaceMismatchError, StoreError  # noqa: E402
-from fute.methods import get_method, register_method  # noqa: E402
-from fute.rank import rank  # noqa: E402
-from fute.samples import Samples, load_samples  # noqa: E402
-from fute.space import TaskVector  # noqa: E402
-from fute.store import LocalStore, Store, open_store  # noqa: E402
-from fute.surrogate import Surrogate, load_surrogate  # noqa: E402
+# The API is imported on first use (PEP 562), so `import fute` and `fute --help` do not load torch.
+_LAZY = {
+    "embed_dataset": "fute.embed",
+    "embed_model": "fute.embed",
+    "embed_samples": "fute.embed",
+    "DataError": "fute.errors",
+    "FuteError": "fute.errors",
+    "SpaceMismatchError": "fute.errors",
+    "StoreError": "fute.errors",
+    "get_method": "fute.methods",
+    "register_method": "fute.methods",
+    "rank": "fute.rank",
+    "Samples": "fute.samples",
+    "load_samples": "fute.samples",
+    "TaskVector": "fute.space",
+    "LocalStore": "fute.store",
+    "Store": "fute.store",
+    "open_store": "fute.store",
+    "Surrogate": "fute.surrogate",
+    "load_surrogate": "fute.surrogate",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fute' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "DataError",

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fute import __version__
 from fute.errors import SpaceMismatchError
 from fute.hashing import content_hash
-from fute.methods import Method
-from fute.samples import Samples
-from fute.surrogate import SurrogateIdentity
+
+if TYPE_CHECKING:  # a leaf: the space and its cards never need torch
+    from fute.methods import Method
+    from fute.samples import Samples
+    from fute.surrogate import SurrogateIdentity
 
 KINDS = ("dataset", "model", "prompt")
 
