@@ -57,9 +57,33 @@ def test_local_jobs_are_stored_and_skipped_on_rerun(tmp_path, specs):
     again = embed_many(specs, store=tmp_path / "st", executor=ex, progress=False)
     assert ex.ran == ["d0", "d1", "d2"]  # nothing recomputed
     assert all(np.array_equal(a.vector, b.vector) for a, b in zip(first, again, strict=True))
-    Path(specs[1].data).write_text(Path(specs[0].data).read_text())  # changed data: a new key, a new job
+    Path(specs[1].data).write_text(Path(toy_dataset(tmp_path, "new", 7)).read_text())  # new rows: a new job
     embed_many(specs, store=tmp_path / "st", executor=ex, progress=False)
     assert ex.ran[3:] == ["d1"]
+    Path(specs[2].data).write_text(Path(specs[0].data).read_text())  # d0's rows: d0's vector, no job
+    third = embed_many(specs, store=tmp_path / "st", executor=ex, progress=False)
+    assert ex.ran[4:] == [] and np.array_equal(third[2].vector, first[0].vector)
+
+
+def test_one_key_for_the_api_and_the_cli(tmp_path, specs):
+    """A vector made by either door is a cache hit for the other, under any name and from any copy of the file."""
+    from fute.embed import embed_dataset
+
+    kw = {"surrogate": specs[0].surrogate, "max_length": 32, "store": tmp_path / "st", "progress": False}
+    opts = dict(specs[0].method_options)
+    api = embed_dataset(specs[0].data, "by-api", **kw, **opts)
+    ex = CountingExecutor()
+    copy = tmp_path / "copy-of-d0.jsonl"
+    copy.write_text(Path(specs[0].data).read_text())  # another file, name and modification time; same rows
+    spec = EmbedSpec(
+        "by-cli", data=str(copy), surrogate=specs[0].surrogate, max_length=32, method_options=specs[0].method_options
+    )
+    (cli,) = embed_many([spec], store=tmp_path / "st", executor=ex, progress=False)
+    assert ex.ran == [] and np.array_equal(cli.vector, api.vector) and cli.card["key"] == api.card["key"]
+    (made,) = embed_many([specs[1]], store=tmp_path / "st", executor=ex, progress=False)
+    assert ex.ran == ["d1"]
+    again = embed_dataset(specs[1].data, "d1-again", **kw, **opts)
+    assert np.array_equal(again.vector, made.vector) and again.card["copied_from"] == "d1"
 
 
 def test_a_failed_job_loses_nothing_else(tmp_path, specs):

@@ -12,7 +12,7 @@ from fute.corpus import Corpus, default_corpus, load_corpus
 from fute.errors import ConfigError
 from fute.methods import Method, get_method
 from fute.samples import Samples, load_samples
-from fute.space import KINDS, TaskVector, job_key, make_card, space_card, space_id
+from fute.space import KINDS, TaskVector, content_key, make_card
 from fute.store import VectorStore, open_store
 from fute.surrogate import Surrogate, load_surrogate
 from fute.targets.base import TargetModel
@@ -41,19 +41,25 @@ def embed_samples(
     m = method if isinstance(method, Method) else get_method(method, **method_options)
     sur = surrogate if isinstance(surrogate, Surrogate) else load_surrogate(surrogate, max_length=max_length)
     st = open_store(store)
-    sid = space_id(space_card(sur.identity, m))
-    key = job_key(sid, samples.fingerprint(), m.config.to_dict())
+    sid, key = content_key(samples, m, sur.identity)
     hit = st.find_key(sid, key)
     if hit is not None:
-        if hit.name == name and hit.kind == kind:
-            return hit
-        card = copy.deepcopy(hit.card)
-        card.update(name=name, kind=kind, copied_from=hit.name, **dict(extra_card or {}))
-        vec = TaskVector(hit.vector, card)
-        st.put(vec)
-        return vec
+        return reuse(st, hit, name, kind, extra_card)
     vec = compute_vector(samples, name, kind=kind, method=m, surrogate=sur, progress=progress, extra_card=extra_card)
     st.put(vec)
+    return vec
+
+
+def reuse(
+    store: VectorStore, hit: TaskVector, name: str, kind: str, extra_card: Mapping[str, Any] | None = None
+) -> TaskVector:
+    """A cache hit: the stored vector itself, or a copy of it under another name/kind (its card says so)."""
+    if hit.name == name and hit.kind == kind:
+        return hit
+    card = copy.deepcopy(hit.card)
+    card.update(name=name, kind=kind, copied_from=hit.name, **dict(extra_card or {}))
+    vec = TaskVector(hit.vector, card)
+    store.put(vec)
     return vec
 
 

@@ -259,6 +259,28 @@ def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:
     )
 
 
+def _stored(store: VectorStore, spec: EmbedSpec) -> TaskVector | None:
+    """The stored vector a spec would make, if any. A dataset's is found by the one content key that the API
+    uses too (``fute.embed.content_key``: space, data fingerprint, config), under any name; a model's by the
+    spec's key (its content key needs the labels, which only the job computes)."""
+    if spec.data is None:
+        stored = [v for v in store.vectors(name=spec.name, kind=spec.kind) if v.card.get("job_key") == spec.key()]
+        return stored[0] if stored else None
+    from fute.embed import reuse
+    from fute.methods import get_method
+    from fute.samples import load_samples
+    from fute.space import content_key
+
+    try:
+        samples = load_samples(spec.data, split=spec.split, columns=dict(spec.columns) or None, task=spec.task)
+    except FuteError:
+        return None  # the job reports it, beside the others that run
+    method = get_method(spec.method, **dict(spec.method_options))
+    sid, key = content_key(samples, method, _surrogate(spec.surrogate, spec.max_length).identity)
+    hit = store.find_key(sid, key)
+    return None if hit is None else reuse(store, hit, spec.name, spec.kind)
+
+
 def embed_many(
     specs: Sequence[EmbedSpec],
     *,
@@ -286,9 +308,9 @@ def embed_many(
     jobs = []
     for spec in specs:
         key = spec.key()
-        stored = [v for v in st.vectors(name=spec.name, kind=spec.kind) if v.card.get("job_key") == key]
-        if stored:
-            results[key] = stored[0]
+        hit = _stored(st, spec)
+        if hit is not None:
+            results[key] = hit
         else:
             jobs.append(
                 Job(key, run_embed_spec, {"spec": spec, "progress": progress and ex.name == "local"}, label=spec.name)

@@ -40,6 +40,14 @@ def describe_space(card: dict[str, Any]) -> str:
     return f"{card['method']} on {s['name']} ({s['weights_sha256'][:8]})"
 
 
+def content_key(samples: Samples, method: Method, surrogate: SurrogateIdentity) -> tuple[str, str]:
+    """(space id, job key) of embedding ``samples``: the one cache key, whichever door (CLI or API) a job
+    came in by. It hashes the space (surrogate identity, method, config), the data's fingerprint and the
+    full config, so the same data embedded the same way is a cache hit under any name or file."""
+    sid = space_id(space_card(surrogate, method))
+    return sid, job_key(sid, samples.fingerprint(), method.config.to_dict())
+
+
 def job_key(space: str, fingerprint: str, config: dict[str, Any]) -> str:
     """Content key of one embedding job: same space, same data, same full config -> same vector."""
     return _hash({"space": space, "data": fingerprint, "config": config}, 32)
@@ -107,14 +115,14 @@ def make_card(
 ) -> dict[str, Any]:
     """The provenance card of a new vector."""
     scard = space_card(surrogate, method)
-    sid = space_id(scard)
+    sid, key = content_key(samples, method, surrogate)
     used = min(len(samples), method.config.max_examples or len(samples))
     fingerprint = samples.fingerprint()
     return {
         "name": name,
         "kind": kind,
         "space_id": sid,
-        "key": job_key(sid, fingerprint, method.config.to_dict()),
+        "key": key,
         "space": scard,
         "method_config": method.config.to_dict(),
         "seed": method.config.seed,
