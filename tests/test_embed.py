@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import fute
 from fute.embed import embed_dataset, embed_samples
 from fute.errors import ConfigError
 from fute.methods.baselines import TextEmb
@@ -90,3 +91,20 @@ def test_model_embedding_lives_in_the_datasets_space(tmp_path, tiny, monkeypatch
         embed_model(target, "x", corpus=corpus, method="textemb", surrogate=tiny, store=tmp_path / "st")
     capped = embed_model(target, "rule-capped", corpus=corpus, **{**opts, "max_examples": 5})
     assert capped.card["data"]["n_total"] == 5 and capped.card["corpus"]["size"] == 5  # U capped before labeling
+
+
+def test_the_card_says_its_schema_and_library_versions(tiny, tmp_path):
+    from importlib.metadata import version
+
+    from fute.embed import embed_samples
+    from fute.space import CARD_SCHEMA
+
+    card = embed_samples(
+        make_classification(12), "v", surrogate=tiny, store=tmp_path / "s", progress=False, method="textemb"
+    ).card
+    assert card["schema"] == CARD_SCHEMA
+    assert card["versions"] == {
+        "fute": fute.__version__,
+        "torch": version("torch"),
+        "transformers": version("transformers"),
+    }

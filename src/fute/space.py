@@ -19,6 +19,20 @@ if TYPE_CHECKING:  # a leaf: the space and its cards never need torch
     from fute.surrogate import SurrogateIdentity
 
 KINDS = ("dataset", "model", "prompt")
+CARD_SCHEMA = 2  # 2: "schema", "versions" and, for trained methods, "training"; cards without "schema" are 1
+
+
+def library_versions() -> dict[str, str | None]:
+    """The versions that can change a vector's bits: fute, torch, transformers (read without importing them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"fute": __version__}
+    for pkg in ("torch", "transformers"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
 
 
 def _hash(obj: Any, n: int = 16) -> str:
@@ -135,7 +149,9 @@ def make_card(
             "n_used": used,
             **{k: v for k, v in samples.info.items() if k in ("category", "domain", "license")},
         },
+        "schema": CARD_SCHEMA,
         "fute_version": __version__,
+        "versions": library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(seconds, 3),
         **(extra or {}),
