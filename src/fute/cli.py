@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fute.errors import ConfigError, FuteError
+from fute.registry import METHODS, PROJECTIONS, TARGETS
 
 app = typer.Typer(
     help="Task embeddings of datasets, models and prompts in one space (FUTE).",
@@ -34,7 +35,7 @@ StoreOpt = Annotated[
         "~/.cache/fute/store)",
     ),
 ]
-MethodOpt = Annotated[str, typer.Option(help="fisher | prefix | prompt | textemb | datasize")]
+MethodOpt = Annotated[str, typer.Option(help=" | ".join(METHODS.names()))]
 SurrogateOpt = Annotated[
     str,
     typer.Option(
@@ -191,7 +192,9 @@ def embed_model_cmd(
         str | None,
         typer.Option(help="Category recorded on the card (e.g. of the model's training data); maps color by it"),
     ] = None,
-    backend: Annotated[str, typer.Option(help="auto | hf-classifier | hf-lm | openai")] = "auto",
+    backend: Annotated[
+        str, typer.Option(help=" | ".join(["auto", *(b for b in TARGETS.names() if b != "callable")]))
+    ] = "auto",
     base_url: Annotated[
         str | None,
         typer.Option(help="openai backend: endpoint, e.g. http://127.0.0.1:8000/v1 (key from $OPENAI_API_KEY)"),
@@ -412,7 +415,7 @@ def map_cmd(
         str,
         typer.Option(help="category | kind | model | prompt-type | shape (kind, with vanilla vs CoT prompts apart)"),
     ] = "shape",
-    projection: Annotated[str, typer.Option(help="tsne | umap | pca")] = "tsne",
+    projection: Annotated[str, typer.Option(help=" | ".join(PROJECTIONS.names()))] = "tsne",
     space: Annotated[str | None, typer.Option(help="The space to draw (needed when the store has several)")] = None,
     method: Annotated[str | None, typer.Option(help="Or: the space of this method, if it has one")] = None,
     seed: SeedOpt = 0,
@@ -446,7 +449,7 @@ def map_cmd(
 def report_cmd(
     out: Annotated[str, typer.Option(help="Output folder (index.html + PNG maps)")] = "fute-report",
     space: Annotated[str | None, typer.Option(help="Only this space (default: every space)")] = None,
-    projection: Annotated[str, typer.Option(help="tsne | umap | pca")] = "tsne",
+    projection: Annotated[str, typer.Option(help=" | ".join(PROJECTIONS.names()))] = "tsne",
     results: Annotated[
         str | None, typer.Option(help="Benchmark results folder to include (default: ./bench/results when it exists)")
     ] = None,
@@ -486,7 +489,7 @@ def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped
 
 @app.command("demo")
 def demo_cmd(
-    method: Annotated[str, typer.Option(help="fisher | prefix | prompt | textemb")] = "fisher",
+    method: Annotated[str, typer.Option(help=" | ".join(m for m in METHODS.names() if m != "datasize"))] = "fisher",
     map_out: Annotated[
         str | None,
         typer.Option(help="Map of the datasets: writes MAP_OUT.png and .html (default: $FUTE_HOME/demo-map)"),

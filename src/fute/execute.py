@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from fute.errors import ConfigError, FuteError
 from fute.hashing import content_hash
+from fute.registry import EXECUTORS
 from fute.space import TaskVector
 from fute.store import VectorStore, open_store
 
@@ -45,6 +46,11 @@ class Executor(ABC):
     """Runs jobs and hands each result to ``on_result`` in the driver process as soon as it finishes."""
 
     name: ClassVar[str]
+
+    @classmethod
+    def from_options(cls, **options: Any) -> Executor:
+        """The executor for the CLI's executor options; one without options of its own ignores them."""
+        return cls()
 
     @abstractmethod
     def run(
@@ -94,6 +100,10 @@ class RayExecutor(Executor):
         self.gpus_per_job = gpus_per_job
         self.max_retries = max_retries
         self.num_cpus = num_cpus
+
+    @classmethod
+    def from_options(cls, **options: Any) -> Executor:
+        return cls(**options)
 
     def _init(self) -> Any:
         try:
@@ -148,18 +158,13 @@ def _call(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     return fn(**kwargs)
 
 
-EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor, "ray": RayExecutor}
-
-
 def get_executor(name: str | Executor = "local", **options: Any) -> Executor:
-    """An executor by name (``local`` | ``ray``); ``options`` (e.g. ``address``, ``gpus_per_job``) go to
-    the ray executor, and the in-process one, which has none, ignores them."""
+    """An executor by name (a plug-in in ``fute.registry.EXECUTORS``: ``local``, ``ray``, ...). ``options``
+    (e.g. ``address``, ``gpus_per_job``) go to an executor that takes options; the in-process one, which has
+    none, ignores them."""
     if isinstance(name, Executor):
         return name
-    if name not in EXECUTORS:
-        raise ConfigError(f"unknown executor '{name}'; use one of {', '.join(EXECUTORS)}")
-    cls = EXECUTORS[name]
-    return cls(**options) if cls is RayExecutor else cls()
+    return EXECUTORS.get_class(name).from_options(**options)
 
 
 # --- embedding jobs ------------------------------------------------------------------------------------

@@ -1,30 +1,122 @@
-"""Plug-ins registered by name (methods, source rankers, prompt selectors): one small mechanism."""
+"""Plug-ins registered by name: one small mechanism for every kind the design names.
+
+Each kind (methods, targets, stores, executors, rankers, selectors, projections) has one ``Registry``
+here. Built-ins are registered *lazily*, by ``"module:Class"`` path, so that listing names (the CLI's
+help) imports no torch; the class is imported on first use. A third-party package adds its own without
+editing fute, either by calling ``register`` (e.g. ``fute.methods.register_method``) or by declaring an
+entry point in the ``fute.plugins`` group, whose object is imported (and called, when it is callable)
+the first time any registry is asked for a name:
+
+    [project.entry-points."fute.plugins"]
+    my_method = "my_package.fute_plugin:register"
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, TypeVar
 
 from fute.errors import ConfigError
 
 T = TypeVar("T")
+ENTRY_POINT_GROUP = "fute.plugins"
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Import every ``fute.plugins`` entry point once per process (each registers what it brings)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+            if callable(obj) and not isinstance(obj, type):
+                obj()
+        except Exception as e:  # a broken plug-in must not break fute: say which, and go on
+            import warnings
+
+            warnings.warn(f"plug-in '{ep.name}' ({ep.value}) failed to load: {e}", stacklevel=2)
 
 
 class Registry(dict[str, type[T]]):
-    """Classes by their ``name``; ``create(name, **options)`` builds one, unknown names are one-line errors."""
+    """Classes by name (their ``key`` attribute, ``name`` by default); ``create(name, **options)`` builds one,
+    unknown names are one-line errors that list the registered ones."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, *, key: str = "name") -> None:
         super().__init__()
         self.what = what
+        self.key = key
+        self._lazy: dict[str, str] = {}
 
     def register(self, cls: type[T]) -> type[T]:
-        """Add ``cls`` under ``cls.name`` (usable as a class decorator); another class of that name is an error."""
-        name = cls.name  # type: ignore[attr-defined]
+        """Add ``cls`` under its name (usable as a class decorator); another class of that name is an error."""
+        name = getattr(cls, self.key)
         if name in self and self[name] is not cls:
             raise ConfigError(f"a {self.what} named '{name}' is already registered ({self[name].__name__})")
         self[name] = cls
+        self._lazy.pop(name, None)
         return cls
 
-    def create(self, name: str, **options: Any) -> T:
+    def register_lazy(self, name: str, path: str) -> None:
+        """Add a class by ``"module:Class"`` path, imported when first asked for."""
         if name not in self:
-            raise ConfigError(f"unknown {self.what} '{name}'; registered: {', '.join(sorted(self))}")
-        return self[name](**options)
+            self._lazy[name] = path
+
+    def names(self) -> list[str]:
+        """Every registered name, imported or not, sorted."""
+        load_plugins()
+        return sorted({*self, *self._lazy})
+
+    def get_class(self, name: str) -> type[T]:
+        load_plugins()
+        if name not in self and name in self._lazy:
+            module, _, attr = self._lazy[name].partition(":")
+            self.register(getattr(importlib.import_module(module), attr))
+        if name not in self:
+            raise ConfigError(f"unknown {self.what} '{name}'; registered: {', '.join(self.names())}")
+        return self[name]
+
+    def create(self, name: str, *args: Any, **options: Any) -> T:
+        return self.get_class(name)(*args, **options)
+
+
+def _lazy(registry: Registry, entries: dict[str, str]) -> Registry:
+    for name, path in entries.items():
+        registry.register_lazy(name, path)
+    return registry
+
+
+METHODS: Registry[Any] = _lazy(
+    Registry("method"),
+    {
+        "fisher": "fute.methods.fisher:Fisher",
+        "prefix": "fute.methods.prefix:PrefixTuning",
+        "prompt": "fute.methods.prompt:PromptTuning",
+        "textemb": "fute.methods.baselines:TextEmb",
+        "datasize": "fute.methods.baselines:DataSize",
+    },
+)
+TARGETS: Registry[Any] = _lazy(
+    Registry("target backend", key="backend"),
+    {
+        "hf-classifier": "fute.targets.hf_classifier:HFClassifier",
+        "hf-lm": "fute.targets.hf_lm:HFCausalLM",
+        "openai": "fute.targets.openai_api:OpenAITarget",
+        "callable": "fute.targets.callable:CallableTarget",
+    },
+)
+STORES: Registry[Any] = _lazy(
+    Registry("store", key="scheme"),
+    {"file": "fute.store.local:LocalStore", "postgresql": "fute.store.postgres:PostgresStore"},
+)
+EXECUTORS: Registry[Any] = _lazy(
+    Registry("executor"), {"local": "fute.execute:LocalExecutor", "ray": "fute.execute:RayExecutor"}
+)
+PROJECTIONS: Registry[Any] = _lazy(
+    Registry("projection"),
+    {"pca": "fute.viz:PCAProjection", "tsne": "fute.viz:TSNEProjection", "umap": "fute.viz:UMAPProjection"},
+)

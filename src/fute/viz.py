@@ -16,10 +16,10 @@ import numpy as np
 
 from fute.errors import ConfigError, StoreError
 from fute.paths import atomic_write
+from fute.registry import PROJECTIONS
 from fute.space import TaskVector, describe_space
 from fute.store import VectorStore, open_store
 
-PROJECTIONS = ("tsne", "umap", "pca")
 ATTRIBUTES = ("category", "kind", "model", "prompt-type", "shape")
 MARKERS = {
     "dataset": ("o", "circle"),
@@ -89,11 +89,11 @@ def hover_card(card: dict[str, Any]) -> str:
 def project(matrix: np.ndarray, method: str = "tsne", *, seed: int = 0) -> np.ndarray:
     """2-D coordinates of the rows of ``matrix`` (cosine geometry), seeded so that reruns agree.
 
-    t-SNE and UMAP work on the first 50 principal components; with fewer than 5 vectors they fall
-    back to PCA, since neither is defined for so few neighbours.
+    Every projection (a plug-in in ``fute.registry.PROJECTIONS``) works on the first 50 principal
+    components; with fewer than 5 vectors t-SNE and UMAP fall back to PCA, since neither is defined
+    for so few neighbours.
     """
-    if method not in PROJECTIONS:
-        raise ConfigError(f"unknown projection '{method}'; use one of {', '.join(PROJECTIONS)}")
+    projection = PROJECTIONS.create(method)
     x = np.asarray(matrix, dtype=np.float64)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     x = x / np.where(norms > 0, norms, 1.0)
@@ -101,19 +101,46 @@ def project(matrix: np.ndarray, method: str = "tsne", *, seed: int = 0) -> np.nd
     if n == 0:
         return np.zeros((0, 2))
     pcs = _pca(x, min(50, n, x.shape[1]))
-    if method == "pca" or n < 5:
+    if n < 5:
+        return PCAProjection().fit_transform(pcs, seed)
+    return projection.fit_transform(pcs, seed)
+
+
+class PCAProjection:
+    """The first two principal components."""
+
+    name = "pca"
+
+    def fit_transform(self, pcs: np.ndarray, seed: int) -> np.ndarray:
         return _pad2(pcs[:, :2])
-    if method == "tsne":
+
+
+class TSNEProjection:
+    """t-SNE (scikit-learn), perplexity min(30, (n - 1) / 3), PCA init."""
+
+    name = "tsne"
+
+    def fit_transform(self, pcs: np.ndarray, seed: int) -> np.ndarray:
         from sklearn.manifold import TSNE
 
-        perplexity = float(min(30.0, (n - 1) / 3))
+        perplexity = float(min(30.0, (len(pcs) - 1) / 3))
         return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(pcs)
-    try:
-        import umap
-    except ImportError:
-        raise ConfigError("the UMAP projection needs umap-learn: pip install 'fute[viz]'") from None
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(15, n - 1), random_state=seed, init="random", n_jobs=1)
-    return np.asarray(reducer.fit_transform(pcs), dtype=np.float64)
+
+
+class UMAPProjection:
+    """UMAP (umap-learn), up to 15 neighbours, random init, one thread (so that a seed fixes it)."""
+
+    name = "umap"
+
+    def fit_transform(self, pcs: np.ndarray, seed: int) -> np.ndarray:
+        try:
+            import umap
+        except ImportError:
+            raise ConfigError("the UMAP projection needs umap-learn: pip install 'fute[viz]'") from None
+        reducer = umap.UMAP(
+            n_components=2, n_neighbors=min(15, len(pcs) - 1), random_state=seed, init="random", n_jobs=1
+        )
+        return np.asarray(reducer.fit_transform(pcs), dtype=np.float64)
 
 
 def _pca(x: np.ndarray, k: int) -> np.ndarray:

@@ -9,9 +9,7 @@ from fute.methods.baselines import DataSize, TextEmb
 from fute.methods.fisher import Fisher, FisherConfig
 from fute.methods.prefix import PrefixConfig, PrefixTuning
 from fute.methods.prompt import PromptConfig, PromptTuning
-from fute.registry import Registry
-
-METHODS: Registry[Method] = Registry("method")
+from fute.registry import METHODS
 
 
 def register_method(cls: type[Method]) -> type[Method]:

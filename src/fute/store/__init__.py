@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fute.errors import StoreError
 from fute.paths import fute_home
+from fute.registry import STORES
 from fute.store.base import VectorStore
 from fute.store.local import LocalStore
 
@@ -25,15 +26,15 @@ def open_store(url: str | Path | VectorStore | None = None) -> VectorStore:
     if url is None:
         return LocalStore(default_store_path())
     text = str(url)
-    if text.startswith(("postgresql://", "postgres://")):
-        from fute.store.postgres import PostgresStore
-
-        return PostgresStore(text)
-    if "://" in text and not text.startswith("file://"):
+    scheme = text.split("://", 1)[0] if "://" in text else "file"
+    scheme = {"postgres": "postgresql"}.get(scheme, scheme)
+    if scheme not in STORES.names():
         raise StoreError(
-            f"store '{text}': unsupported URL scheme; give a folder (embedded store) or a postgresql:// URL"
+            f"store '{text}': unsupported URL scheme; give a folder (embedded store) or one of "
+            f"{', '.join(s + '://' for s in STORES.names() if s != 'file')}"
         )
-    return LocalStore(text.removeprefix("file://"))
+    cls = STORES.get_class(scheme)  # a plug-in by URL scheme (fute.registry.STORES)
+    return cls(text.removeprefix("file://")) if scheme == "file" else cls(text)
 
 
 Store = LocalStore

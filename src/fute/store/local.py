@@ -36,6 +36,8 @@ class _Snapshot:
 class LocalStore(VectorStore):
     """LanceDB folder at ``path`` (created on first write)."""
 
+    scheme = "file"
+
     def __init__(self, path: str | Path, *, lock_timeout: float = 60.0) -> None:
         self.path = Path(path).expanduser()
         self.lock_timeout = lock_timeout

@@ -44,6 +44,8 @@ class PostgresStore(VectorStore):
     from the URL or ``$PGPASSWORD``). Tables are created on first use. ``pgvector``: None uses the
     extension when the server offers it; False never does."""
 
+    scheme = "postgresql"
+
     def __init__(self, url: str, *, pgvector: bool | None = None, connect_timeout: float = 10.0) -> None:
         self.url = url
         self.connect_timeout = connect_timeout

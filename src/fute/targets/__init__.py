@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from fute.errors import ConfigError
+from fute.registry import TARGETS
 from fute.targets.base import LABEL_SCORES, TEXT_ONLY, TargetModel
 from fute.targets.callable import CallableTarget
 
-BACKENDS = ("hf-classifier", "hf-lm", "openai", "callable")
+BACKENDS = tuple(TARGETS.names())  # the built-ins and any plug-in
 
 
 def load_target(model: str, *, backend: str = "auto", prompt: Any = None, **options: Any) -> TargetModel:
@@ -22,26 +23,14 @@ def load_target(model: str, *, backend: str = "auto", prompt: Any = None, **opti
     """
     if backend == "auto":
         backend = _guess_backend(model, prompt)
-    if backend == "hf-classifier":
-        from fute.targets.hf_classifier import HFClassifier
-
-        return HFClassifier(model, **options)
-    if backend == "hf-lm":
-        from fute.targets.hf_lm import HFCausalLM
-
-        if prompt is None:
-            raise ConfigError(f"{model} is a language model: give a prompt (--prompt FILE_OR_SET:ID)")
-        return HFCausalLM(model, prompt, **options)
-    if backend == "openai":
-        from fute.targets.openai_api import OpenAITarget
-
-        if prompt is None:
-            raise ConfigError(f"{model} behind an HTTP endpoint needs a prompt (--prompt FILE_OR_SET:ID)")
-        return OpenAITarget(model, prompt, **options)
-    raise ConfigError(
-        f"unknown backend '{backend}'; use one of {', '.join(b for b in BACKENDS if b != 'callable')}"
-        " (a Python callable goes through fute.targets.CallableTarget)"
-    )
+    if backend == "callable":
+        raise ConfigError("a Python callable is not loaded by name: wrap it in fute.targets.CallableTarget")
+    cls = TARGETS.get_class(backend)  # a plug-in by backend name (fute.registry.TARGETS)
+    if not cls.needs_prompt:
+        return cls(model, **options)
+    if prompt is None:
+        raise ConfigError(f"{model} is a language model ({backend}): give a prompt (--prompt FILE_OR_SET:ID)")
+    return cls(model, prompt, **options)
 
 
 def split_endpoint(llm: str) -> tuple[str, str | None]:

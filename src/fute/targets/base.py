@@ -31,6 +31,7 @@ class TargetModel(ABC):
 
     backend: ClassVar[str]
     capabilities: ClassVar[frozenset[str]] = frozenset({LABEL_SCORES})
+    needs_prompt: ClassVar[bool] = False  # an LLM: load_target(model, prompt=...) passes the prompt on
     label_names: tuple[str, ...] = ()
     task: str = "classification"
 

@@ -99,6 +99,7 @@ class HFCausalLM(TargetModel):
     """A HF causal LM (hub id, folder, .gguf file or alias such as ``smollm2``) with one prompt."""
 
     backend = "hf-lm"
+    needs_prompt = True
     capabilities = frozenset({LABEL_SCORES, TOKEN_LOGPROBS})
 
     def __init__(

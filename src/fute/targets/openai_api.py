@@ -31,6 +31,7 @@ from fute.targets.prompts import Prompt, chat_messages
 
 class OpenAITarget(TargetModel):
     backend = "openai"
+    needs_prompt = True
     capabilities = frozenset({LABEL_SCORES, TEXT_ONLY})  # label scores where the server gives log-probs
 
     def __init__(
