@@ -193,9 +193,28 @@ def analyse(jobs: dict, info: dict) -> dict:
         "peak_rss_mb_max": max((j["peak_rss_mb"] for j in cold), default=None),
         "within_2_min": sum(j["seconds"] <= 120 for j in cold),
     }
+    # where the task signal lives: per block of the vector, the own other half against the other datasets
+    blocks = _blocks(jobs)
+    if blocks and len(halves_) > 2:
+        rows_b = []
+        for k in range(blocks):
+            bv = {key: v.reshape(blocks, -1)[k] for key, v in vec.items()}
+            own_b = [cos(bv[(d, "A")], bv[(d, "B")]) for d in names if (d, "A") in bv and (d, "B") in bv]
+            pairs = [(d, e) for d, e in combinations(names, 2) if (d, "A") in bv and (e, "A") in bv]
+            cross_b = [cos(bv[(d, "A")], bv[(e, "A")]) for d, e in pairs]
+            rows_b.append({"block": k, "own_half": _mean(own_b), "other_datasets": _mean(cross_b)})
+        out["blocks"] = rows_b
     trained = [j["training"] for j in jobs.values() if j.get("training")]
     out["converged"] = {"converged": sum(t["converged"] for t in trained), "of": len(trained)}
     return out
+
+
+def _blocks(jobs: dict) -> int:
+    """How many L2-normalised blocks a method's vectors are made of (fisher: layers + 2), else 0."""
+    j = next(iter(jobs.values()))
+    if j["method"] != "fisher" or not j["config"].get("layer_normalize", False):
+        return 0
+    return int(round(float(np.sum(np.square(j["vector"])))))  # each block has unit norm
 
 
 def _mean(x: list[float]) -> float | None:
@@ -227,6 +246,20 @@ def markdown(results: dict, command: str) -> str:
             f"{'yes' if lc['holds'] else 'no'} | {c['seconds_median']}, {c['seconds_max']} | "
             f"{c['peak_rss_mb_max']} | {r['converged']['converged']} of {r['converged']['of']} |"
         )
+    for m, r in results["methods"].items():
+        if r.get("blocks"):
+            lines += [
+                "",
+                f"## {m}: where the task signal lives (mean cosine per block of the vector)",
+                "",
+                "| block | own other half | other datasets | gap |",
+                "|---|---:|---:|---:|",
+            ]
+            lines += [
+                f"| {b['block']} | {b['own_half']} | {b['other_datasets']} | "
+                f"{round(b['own_half'] - b['other_datasets'], 4)} |"
+                for b in r["blocks"]
+            ]
     for m, r in results["methods"].items():
         lines += [
             "",
