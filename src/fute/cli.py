@@ -14,6 +14,7 @@ from rich.table import Table
 
 from fute.errors import ConfigError, FuteError
 from fute.registry import METHODS, PROJECTIONS, TARGETS
+from fute.tables import ranking_table
 
 app = typer.Typer(
     help="Task embeddings of datasets, models and prompts in one space (FUTE).",
@@ -391,17 +392,6 @@ def rank_cmd(
     console.print(
         ranking_table(name, rank(name, store, kind=kind, k=k, space=space, method=method, query_kind=query_kind))
     )
-
-
-def ranking_table(name: str, ranked: list) -> Table:
-    table = Table(title=f"nearest to {name}", title_justify="left")
-    for col, justify in (("#", "right"), ("name", "left"), ("kind", "left"), ("category", "left"), ("score", "right")):
-        table.add_column(col, justify=justify)
-    for r in ranked:
-        table.add_row(
-            str(r.rank), r.vector.name, r.vector.kind, r.vector.card["data"].get("category", ""), f"{r.score:.4f}"
-        )
-    return table
 
 
 @app.command("map")

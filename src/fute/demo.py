@@ -10,6 +10,7 @@ from rich.console import Console
 
 from fute.embed import embed_dataset
 from fute.rank import rank
+from fute.tables import ranking_table
 
 
 def demo_datasets() -> list[Path]:
@@ -39,8 +40,6 @@ def run_demo(
             f"[{i}/{len(folders)}] {folder.name}: {vectors[folder.name].vector.size}-d {method} vector "
             f"({time.perf_counter() - t:.1f} s)"
         )
-    from fute.cli import ranking_table
-
     result, same = {}, 0
     for name, vec in vectors.items():
         ranked = rank(vec, store, kind="dataset", k=len(vectors) - 1)
