@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fute.cli import parse_value
 from tests.conftest import make_classification, write_jsonl
 
@@ -152,3 +154,27 @@ def test_every_command_has_working_help(run_cli):
     ):
         code, out, err = run_cli(*args, "--help")
         assert code == 0 and "Usage" in out and "Traceback" not in err, (args, err[-300:])
+
+
+def test_version(run_cli):
+    import fute
+
+    code, out, _ = run_cli("--version")
+    assert code == 0 and out.strip() == f"fute {fute.__version__}"
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        ("max_examples=0", "max_examples=0: must be at least 1"),
+        ("max_examples=-5", "max_examples=-5: must be at least 1"),
+        ("max_epochs=abc", "max_epochs='abc': must be int"),
+        ("batch_size=0", "batch_size=0: must be at least 1"),
+        ("holdout_fraction=1.5", "holdout_fraction=1.5: must be at least 0 and below 1"),
+    ],
+)
+def test_bad_method_options_are_one_line_errors_before_any_work(run_cli, tmp_path, option, says):
+    data = write_jsonl(tmp_path / "d.jsonl", [{"text": "good film", "label": "pos"}, {"text": "bad", "label": "neg"}])
+    code, _, err = run_cli("embed", "dataset", str(data), "--store", str(tmp_path / "st"), "--option", option)
+    assert code == 2 and says in err and "Traceback" not in err
+    assert not (tmp_path / "st").exists() or not any((tmp_path / "st").iterdir())

@@ -54,3 +54,15 @@ def test_default_corpus_is_shipped_with_sources():
     assert len(single) == 1200 and not single.paired and pair.paired
     assert set(single.sources) == {"snli", "mnli", "qnli", "boolq", "stsb", "wnli"}
     assert "snli" not in single.excluding(["snli"]).sources
+
+
+def test_an_exclusion_that_names_no_given_dataset_is_an_error(tmp_path):
+    """`--exclude snlii` (a typo) would silently keep snli in U."""
+    from fute.corpus import build_corpus
+    from fute.errors import DataError
+
+    a = write_jsonl(tmp_path / "snli.jsonl", [{"text": f"t{i}", "label": "x" if i % 2 else "y"} for i in range(6)])
+    b = write_jsonl(tmp_path / "mr.jsonl", [{"text": f"m{i}", "label": "x" if i % 2 else "y"} for i in range(6)])
+    with pytest.raises(DataError, match=r"--exclude snlii: not among the datasets given \(snli, mr\)"):
+        build_corpus([a, b], exclude=["snlii"])
+    assert set(build_corpus([a, b], exclude=["snli"]).sources) == {"mr"}

@@ -22,6 +22,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from fute import __version__
+
+        typer.echo(f"fute {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print fute's version and exit")
+    ] = False,
+) -> None:
+    """Task embeddings of datasets, models and prompts in one space (FUTE)."""
+
+
 embed_app = typer.Typer(help="Compute and store task embeddings.", no_args_is_help=True)
 app.add_typer(embed_app, name="embed")
 console = Console()

@@ -137,14 +137,21 @@ def build_corpus(
     """
     drop = set(exclude)
     pools: list[tuple[str, list[str], list[str] | None]] = []
+    seen = []
     for path in paths:
         samples = load_samples(path, split=split)
         ds_name = samples.short_name
+        seen.append(ds_name)
         if ds_name in drop:
             continue
         if pairs and samples.text_pairs is None:
             continue
         pools.append((ds_name, samples.texts, samples.text_pairs if pairs else None))
+    unknown = sorted(drop - set(seen))
+    if unknown:  # a typo would silently keep the dataset it meant in U
+        raise DataError(
+            f"--exclude {', '.join(unknown)}: not among the datasets given ({', '.join(seen)}); check the name"
+        )
     if not pools:
         raise DataError("no datasets left for the corpus after exclusions" + (" (pairs only)" if pairs else ""))
     rng = np.random.default_rng(seed)

@@ -12,6 +12,15 @@ def fute_home() -> Path:
     return Path(os.environ.get("FUTE_HOME", Path.home() / ".cache" / "fute")).expanduser()
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # read once, at import: os.umask can only be read by setting it
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()
+
+
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
     """``write(tmp)`` fills a temporary file beside ``path``, which then replaces ``path`` in one step:
     an interrupted or failed write leaves the earlier file (or none), never half a file."""
@@ -19,6 +28,7 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; a written file gets the mode any other tool gives it
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -20,6 +20,23 @@ def not_in_space(default: Any) -> Any:
     return field(default=default, metadata={"space": False})
 
 
+# the smallest value an option may take; options not named here may be any value of their type
+POSITIVE: dict[str, float] = {
+    "max_examples": 1,
+    "batch_size": 1,
+    "seed": 0,
+    "n_tokens": 1,
+    "projection_dim": 1,
+    "max_epochs": 0,
+    "probe_max_epochs": 0,
+    "patience": 1,
+    "probe_patience": 1,
+    "learning_rate": 1e-12,
+    "head_learning_rate": 1e-12,
+    "probe_learning_rate": 1e-12,
+}
+
+
 @dataclass
 class MethodConfig:
     """Options shared by all methods. Subclasses add their own; every field is a hyperparameter."""
@@ -27,6 +44,29 @@ class MethodConfig:
     max_examples: int | None = not_in_space(1000)  # seeded sample cap
     seed: int = 0
     batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        """Every option checked against its declared type and range, so a bad value is one line, before work."""
+        for f in fields(self):
+            value, kinds = getattr(self, f.name), str(f.type).replace(" ", "").split("|")
+            if value is None and "None" in kinds:
+                continue
+            ok = (
+                ("bool" in kinds and isinstance(value, bool))
+                or ("int" in kinds and isinstance(value, int) and not isinstance(value, bool))
+                or ("float" in kinds and isinstance(value, int | float) and not isinstance(value, bool))
+                or ("str" in kinds and isinstance(value, str))
+            )
+            if not ok:
+                raise ConfigError(f"option {f.name}={value!r}: must be {' or '.join(kinds)}")
+            low = POSITIVE.get(f.name)
+            if low is not None and not value >= low:
+                raise ConfigError(
+                    f"option {f.name}={value!r}: must be at least {low}"
+                    + (" (or None for every row)" if "None" in kinds else "")
+                )
+            if f.name == "holdout_fraction" and not 0 <= value < 1:
+                raise ConfigError(f"option holdout_fraction={value!r}: must be at least 0 and below 1")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
