@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
 from fute.errors import StoreError
 from fute.space import TaskVector
 
-_SAFE = re.compile(r"^[A-Za-z0-9_.:\- /@+]*$")
+
+@dataclass(frozen=True)
+class Filter:
+    """Which vectors: equality on name, kind and job key (``None``: any). A typed filter, not a query string:
+    each backend turns it into its own query, with the values escaped or bound there, so any name that can be
+    stored can be found, and a backend without SQL needs no SQL parser."""
+
+    name: str | None = None
+    kind: str | None = None
+    key: str | None = None
+
+    def items(self) -> list[tuple[str, str]]:
+        """(column, value) for each field that is set, in a fixed order."""
+        return [(f, v) for f in ("name", "kind", "key") if (v := getattr(self, f)) is not None]
 
 
-def _quote(value: str) -> str:
-    if not _SAFE.match(value):
-        raise StoreError(f"name {value!r} has characters the store cannot filter on; use letters, digits, _-./:@+")
-    return value.replace("'", "''")
+def sql_literal(value: str) -> str:
+    """A SQL string literal for an embedded engine that takes no bound parameters (quotes doubled)."""
+    if "\x00" in value:
+        raise StoreError(f"name {value!r} holds a NUL character, which no store can keep")
+    return "'" + value.replace("'", "''") + "'"
 
 
 class VectorStore(ABC):
@@ -34,13 +48,13 @@ class VectorStore(ABC):
 
     @abstractmethod
     def vectors(
-        self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, where: str | None = None
+        self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, key: str | None = None
     ) -> list[TaskVector]:
-        """Stored vectors, filtered by space, name, kind and an optional SQL-like ``where``."""
+        """Stored vectors, filtered by space and by name, kind and job key (``Filter``)."""
 
     @abstractmethod
     def search(
-        self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None, where: str | None = None
+        self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None, name: str | None = None
     ) -> list[tuple[TaskVector, float]]:
         """Exact cosine search in one space: (vector, cosine) pairs, nearest first."""
 
@@ -54,17 +68,14 @@ class VectorStore(ABC):
 
     def find_key(self, space_id: str, key: str) -> TaskVector | None:
         """A stored vector with this job key (the cache lookup), if any."""
-        found = self.vectors(space_id, where=f"key = '{key}'")
+        found = self.vectors(space_id, key=key)
         return found[0] if found else None
 
+    def close(self) -> None:  # noqa: B027 - a no-op by default: an embedded store holds nothing open
+        """Release what the store holds open (connections); a closed store is not used again."""
 
-def conditions(*, name: str | None = None, kind: str | None = None, where: str | None = None) -> str:
-    """A filter in the SQL both backends understand: quoted name/kind, plus the caller's ``where``."""
-    parts = []
-    if name is not None:
-        parts.append(f"name = '{_quote(name)}'")
-    if kind is not None:
-        parts.append(f"kind = '{_quote(kind)}'")
-    if where:
-        parts.append(f"({where})")
-    return " AND ".join(parts)
+    def __enter__(self) -> VectorStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 
 from fute.errors import StoreError
 from fute.space import TaskVector
-from fute.store.base import VectorStore, conditions
+from fute.store.base import Filter, VectorStore, sql_literal
 
 
 @dataclass
@@ -146,7 +146,7 @@ class LocalStore(VectorStore):
         table.merge_insert("slot").when_matched_update_all().when_not_matched_insert_all().execute(rows)
 
     def vectors(
-        self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, where: str | None = None
+        self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, key: str | None = None
     ) -> list[TaskVector]:
         out: list[TaskVector] = []
         for sid in [space_id] if space_id else self.spaces():
@@ -154,14 +154,14 @@ class LocalStore(VectorStore):
             if table is None:
                 continue
             q = table.search()
-            cond = conditions(name=name, kind=kind, where=where)
+            cond = _condition(Filter(name=name, kind=kind, key=key))
             if cond:
                 q = q.where(cond)
             out.extend(_to_vector(r) for r in q.limit(None).to_list())
         return sorted(out, key=lambda v: (v.space_id, v.kind, v.name))
 
     def search(
-        self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None, where: str | None = None
+        self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None, name: str | None = None
     ) -> list[tuple[TaskVector, float]]:
         table = self._table(space_id)
         if table is None:
@@ -170,12 +170,12 @@ class LocalStore(VectorStore):
         snap = self._snapshots.get(space_id)
         if snap is not None and snap.version != version:
             snap = None  # written since it was loaded (by anyone)
-        if where or (snap is None and self._searched.get(space_id) != version):
-            # an arbitrary filter, or the first query of this version: LanceDB scans its files, which
+        if name is not None or (snap is None and self._searched.get(space_id) != version):
+            # a filter on names, or the first query of this version: LanceDB scans its files, which
             # costs less than loading them into memory for a one-off query (`fute rank` in a shell)
             self._searched[space_id] = version
             q = table.search(np.asarray(query, dtype=np.float32)).distance_type("cosine")
-            cond = conditions(kind=kind, where=where)
+            cond = _condition(Filter(name=name, kind=kind))
             if cond:
                 q = q.where(cond, prefilter=True)
             return [(_to_vector(r), 1.0 - float(r["_distance"])) for r in q.limit(k).to_list()]
@@ -195,7 +195,7 @@ class LocalStore(VectorStore):
         ]
 
     def remove(self, name: str, *, kind: str | None = None, space_id: str | None = None) -> int:
-        cond = conditions(name=name, kind=kind)
+        cond = _condition(Filter(name=name, kind=kind))
         removed = 0
         with self._lock():
             for sid in [space_id] if space_id else self.spaces():
@@ -206,6 +206,11 @@ class LocalStore(VectorStore):
                 table.delete(cond)
                 removed += before - table.count_rows()
         return removed
+
+
+def _condition(f: Filter) -> str:
+    """The filter in LanceDB's SQL: equality on escaped literals."""
+    return " AND ".join(f"{col} = {sql_literal(value)}" for col, value in f.items())
 
 
 def _load_snapshot(table: Any, version: int) -> _Snapshot:

@@ -22,7 +22,7 @@ import numpy as np
 
 from fute.errors import StoreError
 from fute.space import TaskVector
-from fute.store.base import VectorStore, conditions
+from fute.store.base import Filter, VectorStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fute_spaces (space_id text PRIMARY KEY, dim integer NOT NULL);
@@ -138,43 +138,47 @@ class PostgresStore(VectorStore):
             cur.executemany(sql, [(*r, r[5]) if self.pgvector else r for r in rows])
 
     def vectors(
-        self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, where: str | None = None
+        self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, key: str | None = None
     ) -> list[TaskVector]:
-        cond = conditions(name=name, kind=kind, where=where).replace("%", "%%")
-        clauses = [c for c in (cond, "space_id = %s" if space_id else "") if c]
+        clauses, params = _where(Filter(name=name, kind=kind, key=key), space_id)
         sql = "SELECT vector, card FROM fute_vectors" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        rows = self.conn.execute(sql, (space_id,) if space_id else ()).fetchall()
+        rows = self.conn.execute(sql, params).fetchall()
         out = [_to_vector(r[0], r[1]) for r in rows]
         return sorted(out, key=lambda v: (v.space_id, v.kind, v.name))
 
     def search(
-        self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None, where: str | None = None
+        self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None, name: str | None = None
     ) -> list[tuple[TaskVector, float]]:
         q = np.asarray(query, dtype=np.float32)
         qnorm = float(np.linalg.norm(q.astype(np.float64)))
-        cond = conditions(kind=kind, where=where).replace("%", "%%")
-        extra = f" AND {cond}" if cond else ""
+        clauses, values = _where(Filter(name=name, kind=kind))
+        extra = "".join(f" AND {c}" for c in clauses)
         conn = self.conn  # connecting is what tells whether the server has pgvector
         if self.pgvector:
             sql = (
                 f"SELECT vector, card, 1 - (embedding <=> %s::real[]::vector) AS cos FROM fute_vectors "
                 f"WHERE space_id = %s{extra} ORDER BY embedding <=> %s::real[]::vector LIMIT %s"
             )
-            params: tuple = (q.tolist(), space_id, q.tolist(), k)
+            params: tuple = (q.tolist(), space_id, *values, q.tolist(), k)
         else:
             sql = (
                 "SELECT vector, card, (SELECT sum(a::float8 * b) FROM unnest(vector, %s::real[]) AS t(a, b)) "
                 f"/ NULLIF(norm * %s, 0) AS cos FROM fute_vectors WHERE space_id = %s{extra} "
                 "ORDER BY cos DESC NULLS LAST, slot LIMIT %s"
             )
-            params = (q.tolist(), qnorm, space_id, k)
+            params = (q.tolist(), qnorm, space_id, *values, k)
         rows = conn.execute(sql, params).fetchall()
         return [(_to_vector(r[0], r[1]), float(r[2] or 0.0)) for r in rows]
 
     def remove(self, name: str, *, kind: str | None = None, space_id: str | None = None) -> int:
-        cond = conditions(name=name, kind=kind).replace("%", "%%")
-        sql = f"DELETE FROM fute_vectors WHERE {cond}" + (" AND space_id = %s" if space_id else "")
-        return self.conn.execute(sql, (space_id,) if space_id else ()).rowcount
+        clauses, params = _where(Filter(name=name, kind=kind), space_id)
+        return self.conn.execute("DELETE FROM fute_vectors WHERE " + " AND ".join(clauses), params).rowcount
+
+
+def _where(f: Filter, space_id: str | None = None) -> tuple[list[str], tuple]:
+    """The filter as SQL clauses with bound parameters (values never spliced into the query)."""
+    items = f.items() + ([("space_id", space_id)] if space_id else [])
+    return [f"{col} = %s" for col, _ in items], tuple(v for _, v in items)
 
 
 def _to_vector(values: list[float], card: Any) -> TaskVector:
