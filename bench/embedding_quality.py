@@ -105,7 +105,7 @@ def cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / d) if d > 0 else 0.0
 
 
-def analyse(jobs: dict, info: dict) -> dict:
+def analyse(jobs: dict, info: dict, not_for_cost: frozenset[str] = frozenset()) -> dict:
     """Every measure for one method, from its jobs {(dataset, variant): job}."""
     names = sorted({d for d, _ in jobs})
     vec = {k: np.asarray(j["vector"], dtype=np.float64) for k, j in jobs.items()}
@@ -185,7 +185,7 @@ def analyse(jobs: dict, info: dict) -> dict:
     lc = out["label_count_confound"]
     lc["holds"] = (lc["same_family_different_labels"]["mean"] or -2) > (lc["different_family_same_labels"]["mean"] or 2)
     # cost of the cold 1,000-row vectors
-    cold = [j for (d, v), j in jobs.items() if v in ("A", "B") and j["rows"] >= 1000]
+    cold = [j for (d, v), j in jobs.items() if v in ("A", "B") and j["rows"] >= 1000 and f"{d}-{v}" not in not_for_cost]
     out["cost"] = {
         "vectors": len(cold),
         "seconds_median": _median([j["seconds"] for j in cold]),
@@ -302,6 +302,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default=str(RESULTS / "embedding_quality"))
     p.add_argument("--report-only", action="store_true", help="tables from the finished jobs; compute nothing")
     p.add_argument("--option", action="append", default=[], help="METHOD:KEY=VALUE for every job of METHOD")
+    p.add_argument(
+        "--not-for-cost",
+        action="append",
+        default=[],
+        metavar="DATASET-VARIANT",
+        help="leave this job's time out of the cost (it shared the CPU with other work); repeatable",
+    )
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     methods = args.method or ["fisher", "textemb"]
@@ -345,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/embedding_quality.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "variants": list(VARIANTS),
         "families": info,
+        "not_for_cost": sorted(args.not_for_cost),
         "methods": {},
     }
     for m in methods:
@@ -355,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 if f.exists():
                     got[(d, v)] = json.loads(f.read_text())
         if got:
-            results["methods"][m] = analyse(got, info)
+            results["methods"][m] = analyse(got, info, frozenset(args.not_for_cost))
     out = Path(args.results)
     _write(out.with_suffix(".json"), json.dumps(results, indent=1))
     _write(out.with_suffix(".md"), markdown(results, results["command"]))
