@@ -178,3 +178,35 @@ def test_bad_method_options_are_one_line_errors_before_any_work(run_cli, tmp_pat
     code, _, err = run_cli("embed", "dataset", str(data), "--store", str(tmp_path / "st"), "--option", option)
     assert code == 2 and says in err and "Traceback" not in err
     assert not (tmp_path / "st").exists() or not any((tmp_path / "st").iterdir())
+
+
+def _tree_bytes(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_stored_name_is_never_replaced_unasked(run_cli, tmp_path, tiny_paths):
+    rows = [
+        {"text": f"good film {i}" if i % 2 else f"bad film {i}", "label": "pos" if i % 2 else "neg"} for i in range(12)
+    ]
+    a = write_jsonl(tmp_path / "a.jsonl", rows)
+    b = write_jsonl(tmp_path / "b.jsonl", rows[::-1][:10])
+    common = [
+        "--store",
+        str(tmp_path / "st"),
+        "--surrogate",
+        str(tiny_paths["encoder"]),
+        "--max-length",
+        "32",
+        "--method",
+        "textemb",
+        "--quiet",
+    ]
+    assert run_cli("embed", "dataset", str(a), "--name", "x", *common)[0] == 0
+    before = _tree_bytes(tmp_path / "st")
+    code, _, err = run_cli("embed", "dataset", str(b), "--name", "x", *common)
+    assert code == 2 and "'x' (dataset) is already stored" in err and "--overwrite" in err and "Traceback" not in err
+    assert _tree_bytes(tmp_path / "st") == before  # byte for byte
+    assert run_cli("embed", "dataset", str(a), "--name", "x", *common)[0] == 0  # the same data: a cache hit
+    assert run_cli("embed", "dataset", str(b), "--name", "x", *common, "--overwrite")[0] == 0
+    code, out, _ = run_cli("show", "x", "--store", str(tmp_path / "st"), "--json")
+    assert code == 0 and '"n_total": 10' in out

@@ -38,9 +38,15 @@ def test_same_data_and_config_is_a_cache_hit(tmp_path, tiny, monkeypatch):
     embed_samples(data, "toy", method="textemb", surrogate=tiny, store=tmp_path, progress=False, seed=1)
     assert len(calls) == 2  # another seed is another job
     embed_samples(
-        make_classification(10, seed=4), "toy", method="textemb", surrogate=tiny, store=tmp_path, progress=False
+        make_classification(10, seed=4),
+        "toy",
+        method="textemb",
+        surrogate=tiny,
+        store=tmp_path,
+        progress=False,
+        overwrite=True,
     )
-    assert len(calls) == 3  # other data under the same name replaces the vector
+    assert len(calls) == 3  # other data under the same name replaces the vector, when asked
     assert len(LocalStore(tmp_path).vectors(name="toy")) == 2  # one per space (seed 0, seed 1)
 
 
@@ -108,3 +114,16 @@ def test_the_card_says_its_schema_and_library_versions(tiny, tmp_path):
         "torch": version("torch"),
         "transformers": version("transformers"),
     }
+
+
+def test_the_api_refuses_to_replace_a_name_unasked(tiny, tmp_path):
+    from fute.embed import embed_samples
+    from fute.errors import ConfigError
+
+    kw = {"surrogate": tiny, "store": tmp_path / "s", "progress": False, "method": "textemb"}
+    first = embed_samples(make_classification(12), "v", **kw)
+    with pytest.raises(ConfigError, match="'v' \\(dataset\\) is already stored"):
+        embed_samples(make_classification(12, seed=4), "v", **kw)
+    assert embed_samples(make_classification(12), "v", **kw).key == first.key  # same data: the same vector
+    replaced = embed_samples(make_classification(12, seed=4), "v", overwrite=True, **kw)
+    assert replaced.key != first.key

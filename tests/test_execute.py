@@ -58,10 +58,13 @@ def test_local_jobs_are_stored_and_skipped_on_rerun(tmp_path, specs):
     assert ex.ran == ["d0", "d1", "d2"]  # nothing recomputed
     assert all(np.array_equal(a.vector, b.vector) for a, b in zip(first, again, strict=True))
     Path(specs[1].data).write_text(Path(toy_dataset(tmp_path, "new", 7)).read_text())  # new rows: a new job
-    embed_many(specs, store=tmp_path / "st", executor=ex, progress=False)
+    with pytest.raises(FuteError, match="'d1' .* already stored .* --overwrite"):  # never replaced unasked
+        embed_many(specs, store=tmp_path / "st", executor=ex, progress=False)
+    assert ex.ran == ["d0", "d1", "d2"]
+    embed_many(specs, store=tmp_path / "st", executor=ex, progress=False, overwrite=True)
     assert ex.ran[3:] == ["d1"]
     Path(specs[2].data).write_text(Path(specs[0].data).read_text())  # d0's rows: d0's vector, no job
-    third = embed_many(specs, store=tmp_path / "st", executor=ex, progress=False)
+    third = embed_many(specs, store=tmp_path / "st", executor=ex, progress=False, overwrite=True)
     assert ex.ran[4:] == [] and np.array_equal(third[2].vector, first[0].vector)
 
 

@@ -15,7 +15,7 @@ def test_space_id_covers_surrogate_method_and_config(tiny, tiny_paths):
     base = space_id(space_card(tiny.identity, get_method("fisher")))
     assert base == space_id(space_card(tiny.identity, get_method("fisher", max_examples=50)))
     assert base != space_id(space_card(tiny.identity, get_method("fisher", seed=1)))
-    assert base != space_id(space_card(tiny.identity, get_method("fisher", learning_rate=1e-4)))
+    assert base != space_id(space_card(tiny.identity, get_method("fisher", learning_rate=3e-4)))
     assert base != space_id(space_card(tiny.identity, get_method("prompt")))
     other = Surrogate(str(tiny_paths["decoder"]), max_length=32)
     assert base != space_id(space_card(other.identity, get_method("fisher")))

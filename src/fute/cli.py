@@ -67,6 +67,9 @@ SeedOpt = Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuf
 MaxLengthOpt = Annotated[int, typer.Option(help="Token limit of the surrogate")]
 OptionOpt = Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. max_epochs=2")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bars")]
+OverwriteOpt = Annotated[
+    bool, typer.Option(help="Replace a vector of the same name made from other data or options (refused otherwise)")
+]
 ExecutorOpt = Annotated[str, typer.Option(help="local (in this process) | ray (pip install 'fute[ray]')")]
 AddressOpt = Annotated[
     str | None,
@@ -142,6 +145,7 @@ def embed_dataset_cmd(
     gpus_per_job: GpusOpt = 0.0,
     cpus_per_job: CpusOpt = 1.0,
     store: StoreOpt = None,
+    overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Embed labeled datasets (their DTEs) and store them; already stored ones are skipped."""
@@ -173,7 +177,11 @@ def embed_dataset_cmd(
         for p in paths
     ]
     for vec in embed_many(
-        specs, store=store, executor=executor_for(executor, address, gpus_per_job, cpus_per_job), progress=not quiet
+        specs,
+        store=store,
+        executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
+        progress=not quiet,
+        overwrite=overwrite,
     ):
         d = vec.card["data"]
         console.print(
@@ -232,6 +240,7 @@ def embed_model_cmd(
     gpus_per_job: GpusOpt = 0.0,
     cpus_per_job: CpusOpt = 1.0,
     store: StoreOpt = None,
+    overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Embed a model (its MTE): U labeled by the model, embedded in the space of datasets (fisher, prefix, prompt)."""
@@ -273,7 +282,11 @@ def embed_model_cmd(
         for p in prompts
     ]
     for vec in embed_many(
-        specs, store=store, executor=executor_for(executor, address, gpus_per_job, cpus_per_job), progress=not quiet
+        specs,
+        store=store,
+        executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
+        progress=not quiet,
+        overwrite=overwrite,
     ):
         console.print(
             f"[bold]{vec.name}[/] ({vec.kind}): {vec.vector.size}-d {vec.card['space']['method']} vector "
@@ -504,6 +517,7 @@ def demo_cmd(
         typer.Option(help="Map of the datasets: writes MAP_OUT.png and .html (default: $FUTE_HOME/demo-map)"),
     ] = None,
     store: StoreOpt = None,
+    overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Embed the bundled sample datasets with the default surrogate, rank each one's neighbours, draw a map."""
@@ -511,7 +525,12 @@ def demo_cmd(
     from fute.paths import fute_home
 
     run_demo(
-        method=method, store=store, progress=not quiet, console=console, map_out=map_out or fute_home() / "demo-map"
+        method=method,
+        store=store,
+        progress=not quiet,
+        console=console,
+        map_out=map_out or fute_home() / "demo-map",
+        overwrite=overwrite,
     )
 
 

@@ -26,6 +26,7 @@ def run_demo(
     progress: bool = True,
     console: Console | None = None,
     map_out: str | Path | None = None,
+    overwrite: bool = False,
 ) -> dict[str, list[tuple[str, float]]]:
     """Embed every demo dataset, rank the others for each, and draw them (``map_out``.png/.html, when
     given and the viz extra is installed); returns {name: [(neighbour, score)]}."""
@@ -35,7 +36,9 @@ def run_demo(
     vectors = {}
     for i, folder in enumerate(folders, 1):
         t = time.perf_counter()
-        vectors[folder.name] = embed_dataset(folder, folder.name, method=method, store=store, progress=progress)
+        vectors[folder.name] = embed_dataset(
+            folder, folder.name, method=method, store=store, progress=progress, overwrite=overwrite
+        )
         console.print(
             f"[{i}/{len(folders)}] {folder.name}: {vectors[folder.name].vector.size}-d {method} vector "
             f"({time.perf_counter() - t:.1f} s)"

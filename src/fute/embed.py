@@ -29,12 +29,14 @@ def embed_samples(
     max_length: int = 128,
     progress: bool = True,
     extra_card: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
     **method_options: Any,
 ) -> TaskVector:
     """Embed samples and store the vector; a stored vector with the same job key is returned instead.
 
     The job key hashes the space (surrogate identity, method, config), the data fingerprint and the
-    full config, so re-embedding the same data the same way is a cache hit, under any name.
+    full config, so re-embedding the same data the same way is a cache hit, under any name. A name
+    already stored in the space from other data or options is refused unless ``overwrite``.
     """
     if kind not in KINDS:
         raise ConfigError(f"unknown kind '{kind}'; use one of {', '.join(KINDS)}")
@@ -42,12 +44,27 @@ def embed_samples(
     sur = surrogate if isinstance(surrogate, Surrogate) else load_surrogate(surrogate, max_length=max_length)
     st = open_store(store)
     sid, key = content_key(samples, m, sur.identity)
+    check_free(st, sid, kind, name, key, overwrite=overwrite)
     hit = st.find_key(sid, key)
     if hit is not None:
         return reuse(st, hit, name, kind, extra_card)
     vec = compute_vector(samples, name, kind=kind, method=m, surrogate=sur, progress=progress, extra_card=extra_card)
     st.put(vec)
     return vec
+
+
+def check_free(store: VectorStore, space_id: str, kind: str, name: str, key: str, *, overwrite: bool) -> None:
+    """Nothing stored is replaced unasked: a vector of this name and kind in the space, made from other data
+    or options (another job key), is a one-line error unless ``overwrite``."""
+    if overwrite:
+        return
+    for old in store.vectors(space_id, name=name, kind=kind):
+        if old.key != key:
+            raise ConfigError(
+                f"'{name}' ({kind}) is already stored in space {space_id}, made from other data or options "
+                f"({old.card.get('data', {}).get('source', '?')}); pass --overwrite (overwrite=True) to replace it, "
+                "or give another name"
+            )
 
 
 def reuse(
@@ -135,7 +152,7 @@ def embed_model(
     target's identity and U's fingerprint, and ``category`` (e.g. the category of the model's
     training data) when given, for maps and reports.
     """
-    embed_opts = {k: kwargs.pop(k) for k in ("surrogate", "store", "max_length") if k in kwargs}
+    embed_opts = {k: kwargs.pop(k) for k in ("surrogate", "store", "max_length", "overwrite") if k in kwargs}
     m = method if isinstance(method, Method) else get_method(method, **kwargs)
     samples, extra = label_corpus(target, m, corpus=corpus, exclude=exclude, pairs=pairs, progress=progress)
     kind = kind or ("prompt" if getattr(target, "prompt", None) is not None else "model")

@@ -264,14 +264,19 @@ def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:
     )
 
 
-def _stored(store: VectorStore, spec: EmbedSpec) -> TaskVector | None:
+def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> TaskVector | None:
     """The stored vector a spec would make, if any. A dataset's is found by the one content key that the API
     uses too (``fute.embed.content_key``: space, data fingerprint, config), under any name; a model's by the
     spec's key (its content key needs the labels, which only the job computes)."""
+    from fute.embed import check_free, reuse
+
     if spec.data is None:
-        stored = [v for v in store.vectors(name=spec.name, kind=spec.kind) if v.card.get("job_key") == spec.key()]
+        same = store.vectors(name=spec.name, kind=spec.kind)
+        stored = [v for v in same if v.card.get("job_key") == spec.key()]
+        other = [v for v in same if v.card.get("job_key") not in (None, spec.key())]
+        if other and not overwrite:  # made by another spec (model, prompt, U, options): refused before labeling
+            check_free(store, other[0].space_id, spec.kind, spec.name, spec.key(), overwrite=False)
         return stored[0] if stored else None
-    from fute.embed import reuse
     from fute.methods import get_method
     from fute.samples import load_samples
     from fute.space import content_key
@@ -282,6 +287,7 @@ def _stored(store: VectorStore, spec: EmbedSpec) -> TaskVector | None:
         return None  # the job reports it, beside the others that run
     method = get_method(spec.method, **dict(spec.method_options))
     sid, key = content_key(samples, method, _surrogate(spec.surrogate, spec.max_length).identity)
+    check_free(store, sid, spec.kind, spec.name, key, overwrite=overwrite)
     hit = store.find_key(sid, key)
     return None if hit is None else reuse(store, hit, spec.name, spec.kind)
 
@@ -293,9 +299,12 @@ def embed_many(
     executor: str | Executor = "local",
     progress: bool = True,
     on_vector: Callable[[TaskVector], None] | None = None,
+    overwrite: bool = False,
 ) -> list[TaskVector]:
     """Embed every spec through ``executor``; specs whose vector is already stored (same name, kind and
-    job key) are skipped, and each new vector is stored by this process as soon as it arrives.
+    job key) are skipped, and each new vector is stored by this process as soon as it arrives. A name
+    already stored from other data or options is refused (before any work where the key allows) unless
+    ``overwrite``.
 
     Raises one error listing the failed jobs after all the others are stored.
     """
@@ -313,7 +322,7 @@ def embed_many(
     jobs = []
     for spec in specs:
         key = spec.key()
-        hit = _stored(st, spec)
+        hit = _stored(st, spec, overwrite=overwrite)
         if hit is not None:
             results[key] = hit
         else:
@@ -321,13 +330,22 @@ def embed_many(
                 Job(key, run_embed_spec, {"spec": spec, "progress": progress and ex.name == "local"}, label=spec.name)
             )
 
+    from fute.embed import check_free
+
+    refused: list[JobFailure] = []
+
     def keep(job: Job, vec: TaskVector) -> None:
+        try:  # a model's key is known only now: a name stored from other labels is still not replaced unasked
+            check_free(st, vec.space_id, vec.kind, vec.name, vec.key, overwrite=overwrite)
+        except ConfigError as e:
+            refused.append(JobFailure(job, str(e), e))
+            return
         st.put(vec)
         results[job.key] = vec
         if on_vector:
             on_vector(vec)
 
-    failures = ex.run(jobs, keep, progress=progress)
+    failures = ex.run(jobs, keep, progress=progress) + refused
     if len(jobs) == 1 and failures and failures[0].exception is not None:
         raise failures[0].exception  # one job: its own error, as the single-dataset API gives it
     if failures:

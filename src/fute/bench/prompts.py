@@ -289,6 +289,7 @@ class VectorSource:
             exclude=exclude,
             method=method,
             store=self.store,
+            overwrite=True,  # this benchmark's own store, a cache it reruns at other caps
             max_examples=n,
             progress=self.progress,
             category=prompt.set_name,
@@ -320,6 +321,7 @@ class VectorSource:
             dataset,
             method=method,
             store=self.store,
+            overwrite=True,  # this benchmark's own store, a cache it reruns at other caps
             max_examples=self.dte_examples,
             progress=self.progress,
             surrogate=self.surrogate,

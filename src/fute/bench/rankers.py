@@ -64,6 +64,7 @@ class RankContext:
             method=method,
             surrogate=surrogate or self.surrogate,
             store=self.store,
+            overwrite=True,  # this benchmark's own store, a cache it reruns at other caps
             progress=self.progress,
             max_examples=self.embed_examples,
         ).vector
@@ -84,6 +85,7 @@ class RankContext:
             method=method,
             surrogate=self.surrogate,
             store=self.store,
+            overwrite=True,  # this benchmark's own store, a cache it reruns at other caps
             progress=self.progress,
             category=self.truth["datasets"][name]["category"],
             max_examples=self.embed_examples,
