@@ -123,7 +123,10 @@ def test_ray_runs_the_same_jobs_to_the_same_vectors(tmp_path, specs, ray_cluster
     local = embed_many(specs, store=tmp_path / "local", progress=False)
     remote = embed_many(specs, store=tmp_path / "ray", executor=RayExecutor(), progress=False)
     for a, b in zip(local, remote, strict=True):
-        assert a.key == b.key and np.array_equal(a.vector, b.vector)  # deterministic across processes
+        # the same job in another process: the same key, and the same vector up to float summation order (a Ray
+        # worker of 1 CPU runs torch on 1 thread; at 2 threads fine-tuning's backward sums in another order)
+        assert a.key == b.key
+        np.testing.assert_allclose(a.vector, b.vector, rtol=1e-5, atol=1e-8)
     assert {v.name for v in LocalStore(tmp_path / "ray").vectors()} == {"d0", "d1", "d2"}
     ex = CountingRay()
     embed_many(specs, store=tmp_path / "ray", executor=ex, progress=False)
@@ -175,4 +178,4 @@ def test_ray_worker_killed_mid_job_is_retried_and_nothing_is_lost(tmp_path, spec
     got = {v.name: v for v in store.vectors()}
     assert set(got) == {"d0", "d1"}
     for name, vec in expected.items():
-        np.testing.assert_array_equal(got[name].vector, vec.vector)
+        np.testing.assert_allclose(got[name].vector, vec.vector, rtol=1e-5, atol=1e-8)  # 1 thread there, 2 here
