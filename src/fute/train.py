@@ -86,15 +86,7 @@ def train_classifier(
     model.train()
     for step in tqdm(range(steps), desc=f"fine-tune on {samples.short_name}", disable=not progress, leave=False):
         idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-        pairs = None if samples.text_pairs is None else [samples.text_pairs[i] for i in idx]
-        enc = tok(
-            [samples.texts[i] for i in idx],
-            pairs,
-            truncation=True,
-            max_length=cfg.max_length,
-            padding=True,
-            return_tensors="pt",
-        )
+        enc = tokenize_rows(tok, samples, idx, cfg.max_length)
         logits = model(**enc).logits
         target = torch.from_numpy(np.asarray(samples.targets[idx]))
         if regression:
@@ -106,6 +98,32 @@ def train_classifier(
         opt.step()
         losses.append(float(loss.detach()))
     return model.eval(), tok, losses
+
+
+def load_frozen_classifier(model_dir: str | Path) -> tuple[Any, Any]:
+    """A saved classifier and its tokenizer, in eval mode with every weight frozen (to be measured, not trained)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from fute.surrogate import _quiet_transformers
+
+    _quiet_transformers()
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, AutoTokenizer.from_pretrained(str(model_dir))
+
+
+def tokenize_rows(tok: Any, samples: Samples, idx: Any, max_length: int) -> Any:
+    """The padded, truncated tensors of rows ``idx`` of ``samples`` (texts, with their pairs where they have them)."""
+    pairs = None if samples.text_pairs is None else [samples.text_pairs[j] for j in idx]
+    return tok(
+        [samples.texts[j] for j in idx],
+        pairs,
+        truncation=True,
+        max_length=max_length,
+        padding=True,
+        return_tensors="pt",
+    )
 
 
 def save_classifier(model: Any, tokenizer: Any, out: str | Path) -> Path:

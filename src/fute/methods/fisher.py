@@ -172,29 +172,15 @@ def classifier_fisher(
     tokens: [layers + 1, hidden] blocks, each L2-normalised. ``samples`` carry the labels in the order the
     classifier was trained with (its ``id2label``).
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from fute.train import load_frozen_classifier, tokenize_rows
 
-    from fute.surrogate import _quiet_transformers
-
-    _quiet_transformers()
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model, tok = load_frozen_classifier(model_dir)
     pairs_all = samples.text_pairs or [""] * len(samples)
     order = np.argsort([len(t) + len(p) for t, p in zip(samples.texts, pairs_all, strict=True)], kind="stable")
     acc: torch.Tensor | None = None
     for i in range(0, len(order), batch_size):
         idx = order[i : i + batch_size]
-        pairs = None if samples.text_pairs is None else [samples.text_pairs[j] for j in idx]
-        enc = tok(
-            [samples.texts[j] for j in idx],
-            pairs,
-            truncation=True,
-            max_length=max_length,
-            padding=True,
-            return_tensors="pt",
-        )
+        enc = tokenize_rows(tok, samples, idx, max_length)
         embeds = model.get_input_embeddings()(enc["input_ids"]).detach().requires_grad_(True)
         out = model(
             inputs_embeds=embeds,

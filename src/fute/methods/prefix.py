@@ -150,18 +150,12 @@ def classifier_prefix(
     ``patience`` epochs (or ``max_epochs``), the best epoch kept (no probe: the head is already trained).
     ``samples`` carry the labels in the order the classifier was trained with.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
     from fute.methods.training import head_loss, holdout_split
-    from fute.surrogate import _quiet_transformers
+    from fute.train import load_frozen_classifier, tokenize_rows
 
-    _quiet_transformers()
     cfg = config or PrefixConfig()
     torch.manual_seed(cfg.seed)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model, tok = load_frozen_classifier(model_dir)
     layers = attention_layers(model)
     init = initial_prefix(model, layers, cfg.n_tokens, cfg.seed)
     prefix = nn.Parameter(init.clone())
@@ -170,15 +164,7 @@ def classifier_prefix(
     task = "regression" if samples.task == "regression" else "classification"
 
     def loss(idx: np.ndarray) -> torch.Tensor:
-        pairs = None if samples.text_pairs is None else [samples.text_pairs[j] for j in idx]
-        enc = tok(
-            [samples.texts[j] for j in idx],
-            pairs,
-            truncation=True,
-            max_length=max_length,
-            padding=True,
-            return_tensors="pt",
-        )
+        enc = tokenize_rows(tok, samples, idx, max_length)
         state["mask"] = enc["attention_mask"]
         try:
             return head_loss(task, model(**enc).logits, targets[idx])
