@@ -185,7 +185,11 @@ def analyse(jobs: dict, info: dict, not_for_cost: frozenset[str] = frozenset()) 
     lc = out["label_count_confound"]
     lc["holds"] = (lc["same_family_different_labels"]["mean"] or -2) > (lc["different_family_same_labels"]["mean"] or 2)
     # cost of the cold 1,000-row vectors
-    cold = [j for (d, v), j in jobs.items() if v in ("A", "B") and j["rows"] >= 1000 and f"{d}-{v}" not in not_for_cost]
+    cold = [
+        j
+        for (d, v), j in jobs.items()
+        if v in ("A", "B") and j["rows"] >= 1000 and f"{j['method']}:{d}-{v}" not in not_for_cost
+    ]
     out["cost"] = {
         "vectors": len(cold),
         "seconds_median": _median([j["seconds"] for j in cold]),
@@ -306,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "--not-for-cost",
         action="append",
         default=[],
-        metavar="DATASET-VARIANT",
+        metavar="METHOD:DATASET-VARIANT",
         help="leave this job's time out of the cost (it shared the CPU with other work); repeatable",
     )
     args = p.parse_args(argv)
