@@ -150,7 +150,7 @@ def classifier_prefix(
     ``patience`` epochs (or ``max_epochs``), the best epoch kept (no probe: the head is already trained).
     ``samples`` carry the labels in the order the classifier was trained with.
     """
-    from fute.methods.training import head_loss, holdout_split
+    from fute.methods.training import EarlyStopping, head_loss, holdout_split
     from fute.train import load_frozen_classifier, tokenize_rows
 
     cfg = config or PrefixConfig()
@@ -182,7 +182,9 @@ def classifier_prefix(
             )
 
     with prefixed(layers, prefix, state):
-        best, best_state, bad = (held_loss(), prefix.detach().clone(), 0) if len(held) else (0.0, None, 0)
+        stop = EarlyStopping(cfg.patience)
+        if len(held):
+            stop.step(held_loss(), lambda: prefix.detach().clone())  # the untuned prefix is the first candidate
         for _ in range(cfg.max_epochs):
             perm = train[rng.permutation(len(train))]
             for i in range(0, len(perm), cfg.batch_size):
@@ -192,12 +194,7 @@ def classifier_prefix(
                 opt.step()
             if not len(held):
                 continue
-            cur = held_loss()
-            if cur < best - 1e-4 * abs(best):
-                best, best_state, bad = cur, prefix.detach().clone(), 0
-            else:
-                bad += 1
-                if bad >= cfg.patience:
-                    break
-    tuned = (best_state if best_state is not None else prefix.detach()) - (init if cfg.relative_to_init else 0)
+            if stop.step(held_loss(), lambda: prefix.detach().clone()):
+                break
+    tuned = (stop.state if stop.state is not None else prefix.detach()) - (init if cfg.relative_to_init else 0)
     return tuned.mean(dim=0).flatten().double().numpy().astype(np.float32)

@@ -82,6 +82,25 @@ class TrainingReport:
         return d
 
 
+class EarlyStopping:
+    """The one stopping rule: keep the best candidate (the first always counts); stop after ``patience``
+    candidates in a row that do not beat the best by 1e-4 of it."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best = math.inf
+        self.state: Any = None
+        self.bad = 0
+
+    def step(self, loss: float, snapshot: Callable[[], Any]) -> bool:
+        """Record one candidate's held-out loss (``snapshot`` copies its state if it is the best); True: stop."""
+        if self.state is None or loss < self.best - 1e-4 * abs(self.best):
+            self.best, self.state, self.bad = loss, snapshot(), 0
+            return False
+        self.bad += 1
+        return self.bad >= self.patience
+
+
 def holdout_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded (train, held-out) indices; no held-out rows when there are too few samples to spare them."""
     n_held = int(round(n * fraction))
@@ -203,7 +222,7 @@ def fit_probe(
 
     # the untrained zero head is the reference for `learned`, never a candidate: its Fisher is zero
     report.initial_heldout_loss = held_loss() if len(held) else None
-    best, best_state, bad = math.inf, None, 0
+    stop = EarlyStopping(patience)
     for epoch in range(1, max_epochs + 1):
         perm = train[rng.permutation(len(train))]
         for i in range(0, len(perm), batch_size):
@@ -215,17 +234,12 @@ def fit_probe(
         report.probe_epochs = epoch
         if not len(held):
             continue
-        cur = held_loss()
-        if best_state is None or cur < best - 1e-4 * abs(best):
-            best, best_state, bad = cur, copy.deepcopy(head.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= patience:
-                report.probe_converged = True
-                break
-    if best_state is not None:
-        head.load_state_dict(best_state)
-    report.probe_heldout_loss = best if len(held) else None
+        if stop.step(held_loss(), lambda: copy.deepcopy(head.state_dict())):
+            report.probe_converged = True
+            break
+    if stop.state is not None:
+        head.load_state_dict(stop.state)
+    report.probe_heldout_loss = stop.best if len(held) else None
 
 
 def length_buckets(enc: Encoded, idx: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -359,7 +373,8 @@ def finetune(
         [{"params": params, "lr": learning_rate}, {"params": list(head.parameters()), "lr": head_learning_rate}],
         weight_decay=0.0,
     )
-    best_state, bad, last_train = snapshot(), 0, math.nan
+    stop, last_train = EarlyStopping(patience), math.nan
+    stop.step(best, snapshot)  # the starting state (the probe's) is the first candidate
     steps_per_epoch = -(-len(train) // batch_size)
     bar = tqdm(total=max_epochs * steps_per_epoch, desc=desc, unit="step", disable=not progress, leave=False)
     report.stopped = "budget"
@@ -383,21 +398,18 @@ def finetune(
         bar.set_postfix(train=f"{last_train:.3f}", heldout=f"{cur:.3f}")
         if not len(held):
             continue
-        if cur < best - 1e-4 * abs(best):
-            best, best_state, bad = cur, snapshot(), 0
-        else:
-            bad += 1
-            if bad >= patience:
-                report.stopped = "patience"
-                break
+        if stop.step(cur, snapshot):
+            report.stopped = "patience"
+            break
     bar.close()
     if model is not None:
         model.eval()
     report.train_loss = last_train
     if len(held):
+        best = stop.best
         report.learned = _learned(report, best)
         with torch.no_grad():
-            for p, v in zip(trained, best_state, strict=True):
+            for p, v in zip(trained, stop.state, strict=True):
                 p.copy_(v)
         report.heldout_loss = best
         report.converged = report.stopped == "patience"
