@@ -40,6 +40,9 @@ VARIANTS = ("A", "B", "A250", "A-seed1")
 # Task families, fixed before any vector was looked at: the pack's categories, with STS-B's "similarity"
 # joined to "paraphrase" (both judge whether two sentences mean the same).
 FAMILY = {"similarity": "paraphrase"}
+# Where method settings may be chosen: the 8 datasets outside the transfer benchmark
+# (bench/results/transfer_truth.json). The other 12 are held out; the tables report both splits apart.
+DEVELOPMENT = ("agnews", "cb", "imdb", "mpqa", "qnli", "sst5", "subj", "wnli")
 
 
 def halves(samples):
@@ -70,18 +73,52 @@ class PeakRSS:
         self.peak = max(self.peak, self._proc.memory_info().rss)
 
 
+def variant_options(variant: str, options: dict) -> dict:
+    return {
+        **options,
+        **({"max_examples": 250} if variant == "A250" else {}),
+        **({"seed": 1} if variant == "A-seed1" else {}),
+    }
+
+
+def expected(method: str, variant: str, options: dict) -> tuple[dict, int]:
+    """The config and code revision a job of this method and variant is made with today."""
+    from fute.methods import get_method
+
+    m = get_method(method, **variant_options(variant, options))
+    return m.config.to_dict(), m.revision
+
+
+def rederive(job: dict, config: dict) -> dict | None:
+    """A committed fisher job made with ``layer_normalize=true`` (each block L2-normalised), carried to the
+    current ``block_normalize``: a positive per-block scale changes no rank and no centred direction, so
+    this is the vector the current config computes, up to the 6 significant digits the job stored.
+    Anything else that differs: None (the job is run again)."""
+    from fute.methods.fisher import normalize_blocks
+
+    old = dict(job["config"])
+    if job["method"] != "fisher" or old.pop("layer_normalize", None) is not True or "block_normalize" not in config:
+        return None
+    if old != {k: v for k, v in config.items() if k != "block_normalize"} or config["features"] != "activations":
+        return None
+    v = np.asarray(job["vector"], dtype=np.float64)
+    blocks = v.reshape(int(round(float(v @ v))), -1)  # each block had unit norm
+    new = normalize_blocks(blocks, config["block_normalize"]).ravel()
+    return {
+        **job,
+        "config": config,
+        "vector": [float(f"{x:.6g}") for x in new],
+        "derived_from": "the committed vector made with layer_normalize=true (per-block L2); training not rerun",
+    }
+
+
 def run_job(method: str, name: str, variant: str, folder: Path, sur, options: dict) -> dict:
     from fute.methods import get_method
     from fute.samples import load_samples
 
     a, b = halves(load_samples(folder))
     data = b if variant == "B" else a
-    opts = {
-        **options,
-        **({"max_examples": 250} if variant == "A250" else {}),
-        **({"seed": 1} if variant == "A-seed1" else {}),
-    }
-    m = get_method(method, **opts)
+    m = get_method(method, **variant_options(variant, options))
     with PeakRSS() as mem:
         t0 = time.perf_counter()
         vec = m.embed(data, sur, progress=False)
@@ -93,6 +130,7 @@ def run_job(method: str, name: str, variant: str, folder: Path, sur, options: di
         "variant": variant,
         "rows": min(len(data), m.config.max_examples),
         "config": m.config.to_dict(),
+        "revision": m.revision,
         "seconds": round(seconds, 2),
         "peak_rss_mb": round(mem.peak / 2**20),
         "training": training.as_dict() if training is not None else None,
@@ -105,14 +143,14 @@ def cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / d) if d > 0 else 0.0
 
 
-def analyse(jobs: dict, info: dict, not_for_cost: frozenset[str] = frozenset()) -> dict:
+def analyse(jobs: dict, info: dict) -> dict:
     """Every measure for one method, from its jobs {(dataset, variant): job}."""
     names = sorted({d for d, _ in jobs})
     vec = {k: np.asarray(j["vector"], dtype=np.float64) for k, j in jobs.items()}
     out: dict = {"datasets": names}
     # self-retrieval over the 2N half-vectors
     halves_ = [(d, h) for d in names for h in ("A", "B") if (d, h) in vec]
-    hits, rows = 0, []
+    hits, family_hits, rows = 0, 0, []
     for d, h in halves_:
         other = "B" if h == "A" else "A"
         if (d, other) not in vec:
@@ -122,6 +160,7 @@ def analyse(jobs: dict, info: dict, not_for_cost: frozenset[str] = frozenset()) 
         best_other = max((v for (e, _), v in sims.items() if e != d), default=-1.0)
         hit = nearest == (d, other)
         hits += hit
+        family_hits += info[nearest[0]]["family"] == info[d]["family"]
         rows.append(
             {
                 "half": f"{d}/{h}",
@@ -132,7 +171,7 @@ def analyse(jobs: dict, info: dict, not_for_cost: frozenset[str] = frozenset()) 
                 "hit": hit,
             }
         )
-    out["self_retrieval"] = {"hits": hits, "of": len(rows), "rows": rows}
+    out["self_retrieval"] = {"hits": hits, "of": len(rows), "nearest_in_family": family_hits, "rows": rows}
     # cap and seed stability
     cap, seed = [], []
     for d in names:
@@ -185,11 +224,7 @@ def analyse(jobs: dict, info: dict, not_for_cost: frozenset[str] = frozenset()) 
     lc = out["label_count_confound"]
     lc["holds"] = (lc["same_family_different_labels"]["mean"] or -2) > (lc["different_family_same_labels"]["mean"] or 2)
     # cost of the cold 1,000-row vectors
-    cold = [
-        j
-        for (d, v), j in jobs.items()
-        if v in ("A", "B") and j["rows"] >= 1000 and f"{j['method']}:{d}-{v}" not in not_for_cost
-    ]
+    cold = [j for (d, v), j in jobs.items() if v in ("A", "B") and j["rows"] >= 1000 and not j.get("shared_cpu")]
     out["cost"] = {
         "vectors": len(cold),
         "seconds_median": _median([j["seconds"] for j in cold]),
@@ -214,9 +249,9 @@ def analyse(jobs: dict, info: dict, not_for_cost: frozenset[str] = frozenset()) 
 
 
 def _blocks(jobs: dict) -> int:
-    """How many L2-normalised blocks a method's vectors are made of (fisher: layers + 2), else 0."""
+    """How many unit-norm blocks a method's vectors are made of (fisher: layers + 2), else 0."""
     j = next(iter(jobs.values()))
-    if j["method"] != "fisher" or not j["config"].get("layer_normalize", False):
+    if j["method"] != "fisher" or j["config"].get("block_normalize", "none") == "none":
         return 0
     return int(round(float(np.sum(np.square(j["vector"])))))  # each block has unit norm
 
@@ -250,6 +285,32 @@ def markdown(results: dict, command: str) -> str:
             f"{'yes' if lc['holds'] else 'no'} | {c['seconds_median']}, {c['seconds_max']} | "
             f"{c['peak_rss_mb_max']} | {r['converged']['converged']} of {r['converged']['of']} |"
         )
+    lines += [
+        "",
+        f"Settings are chosen on the development datasets ({', '.join(results.get('development', []))}) only;"
+        " the others are held out. Each split is scored among its own datasets:",
+        "",
+        "| method | split | self-retrieval | cap holds | seed holds |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for m, r in results["methods"].items():
+        for split, x in r.get("splits", {}).items():
+            lines.append(
+                f"| {m} | {split.replace('_', '-')} ({len(x['datasets'])}) | {x['self_retrieval']['hits']} of "
+                f"{x['self_retrieval']['of']} | {x['cap_stability']['holds']} of {x['cap_stability']['of']} | "
+                f"{x['seed_stability']['holds']} of {x['seed_stability']['of']} |"
+            )
+    lines += ["", "Nearest other vector of the same task family (own other half included):", ""]
+    lines += [
+        f"- {m}: {r['self_retrieval'].get('nearest_in_family')} of {r['self_retrieval']['of']}"
+        for m, r in results["methods"].items()
+    ]
+    if results.get("derived_check"):
+        lines += [
+            "",
+            "Carried jobs (``derived_from``) trained again in full: cosine of carried and computed vectors: "
+            + ", ".join(f"{x['job']} {x['cosine']}" for x in results["derived_check"]),
+        ]
     for m, r in results["methods"].items():
         if r.get("blocks"):
             lines += [
@@ -288,6 +349,32 @@ def markdown(results: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check_derived(jobs_dir: Path, data: Path, k: int, options: dict) -> None:
+    """Run the K cheapest carried jobs in full and store cos(carried, computed) in derived_check.json."""
+    from fute.surrogate import load_surrogate
+
+    carried = []
+    for f in sorted(jobs_dir.glob("*/*.json")):
+        job = json.loads(f.read_text())
+        if job.get("derived_from"):
+            carried.append(job)
+    carried.sort(key=lambda j: (j["seconds"], j["dataset"], j["variant"]))
+    sur, rows = load_surrogate("default"), []
+    for job in carried[:k]:
+        m, d = job["method"], job["dataset"]
+        fresh = run_job(m, d, job["variant"], data / d, sur, options.get(m, {}))
+        a, b = np.asarray(job["vector"]), np.asarray(fresh["vector"])
+        rows.append(
+            {
+                "job": f"{job['method']}:{job['dataset']}-{job['variant']}",
+                "cosine": round(cos(a, b), 6),
+                "max_abs_difference": float(f"{np.abs(a - b).max():.3g}"),
+            }
+        )
+        print(f"carried vs computed, {rows[-1]['job']}: cosine {rows[-1]['cosine']}", flush=True)
+    _write(jobs_dir / "derived_check.json", json.dumps(rows, indent=1))
+
+
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
@@ -305,13 +392,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", default=str(RESULTS / "embedding_quality_jobs"))
     p.add_argument("--results", default=str(RESULTS / "embedding_quality"))
     p.add_argument("--report-only", action="store_true", help="tables from the finished jobs; compute nothing")
+    p.add_argument(
+        "--check-derived",
+        type=int,
+        default=0,
+        metavar="K",
+        help="train K of the carried jobs (the cheapest) again and record how close the carried vectors are",
+    )
     p.add_argument("--option", action="append", default=[], help="METHOD:KEY=VALUE for every job of METHOD")
     p.add_argument(
         "--not-for-cost",
         action="append",
         default=[],
         metavar="METHOD:DATASET-VARIANT",
-        help="leave this job's time out of the cost (it shared the CPU with other work); repeatable",
+        help="mark this finished job as having shared the CPU with other work (stored in its file): its time is"
+        " left out of the cost; repeatable",
     )
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -324,9 +419,39 @@ def main(argv: list[str] | None = None) -> int:
         k, v = kv.split("=", 1)
         options.setdefault(m, {})[k] = json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
     jobs_dir = Path(args.jobs)
-    todo = [
-        (m, d, v) for m in methods for d in names for v in VARIANTS if not (jobs_dir / m / f"{d}-{v}.json").exists()
-    ]
+    todo, stale, derived = [], [], []
+    for m in methods:
+        for d in names:
+            for v in VARIANTS:
+                f = jobs_dir / m / f"{d}-{v}.json"
+                if not f.exists():
+                    todo.append((m, d, v))
+                    continue
+                job = json.loads(f.read_text())
+                want, revision = expected(m, v, options.get(m, {}))
+                if job["config"] == want and job.get("revision", 0) == revision:
+                    continue
+                carried = rederive(job, want) if job.get("revision", 0) == revision else None
+                if carried is None:
+                    stale.append((m, d, v))
+                    todo.append((m, d, v))
+                else:
+                    _write(f, json.dumps(carried))
+                    derived.append(f"{m}:{d}-{v}")
+    for entry in args.not_for_cost:
+        m, dv = entry.split(":", 1)
+        f = jobs_dir / m / f"{dv}.json"
+        if not f.exists():
+            raise SystemExit(f"--not-for-cost {entry}: no finished job {f}")
+        job = json.loads(f.read_text())
+        if not job.get("shared_cpu"):
+            _write(f, json.dumps({**job, "shared_cpu": True}))
+    if derived:
+        print(f"{len(derived)} jobs carried to the current config without retraining (see rederive)", flush=True)
+    if stale:
+        print(f"{len(stale)} jobs were made with another config: run again", flush=True)
+    if args.check_derived and not args.report_only:
+        _check_derived(jobs_dir, data, args.check_derived, options)
     if todo and not args.report_only:
         from fute.surrogate import load_surrogate
 
@@ -356,18 +481,33 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/embedding_quality.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "variants": list(VARIANTS),
         "families": info,
-        "not_for_cost": sorted(args.not_for_cost),
+        "not_for_cost": [],
+        "development": list(DEVELOPMENT),
         "methods": {},
     }
+    check = jobs_dir / "derived_check.json"
+    if check.exists():
+        results["derived_check"] = json.loads(check.read_text())
     for m in methods:
         got = {}
         for d in names:
             for v in VARIANTS:
                 f = jobs_dir / m / f"{d}-{v}.json"
-                if f.exists():
+                if f.exists() and (m, d, v) not in stale:
                     got[(d, v)] = json.loads(f.read_text())
         if got:
-            results["methods"][m] = analyse(got, info, frozenset(args.not_for_cost))
+            results["not_for_cost"] += [f"{m}:{d}-{v}" for (d, v), j in sorted(got.items()) if j.get("shared_cpu")]
+            results["methods"][m] = analyse(got, info)
+            for split, keep in (("development", True), ("held_out", False)):
+                part = {k: j for k, j in got.items() if (k[0] in DEVELOPMENT) == keep}
+                if len({d for d, _ in part}) > 1:
+                    a = analyse(part, info)
+                    results["methods"][m].setdefault("splits", {})[split] = {
+                        "datasets": a["datasets"],
+                        "self_retrieval": {k: a["self_retrieval"][k] for k in ("hits", "of")},
+                        "cap_stability": {k: a["cap_stability"][k] for k in ("holds", "of")},
+                        "seed_stability": {k: a["seed_stability"][k] for k in ("holds", "of")},
+                    }
     out = Path(args.results)
     _write(out.with_suffix(".json"), json.dumps(results, indent=1))
     _write(out.with_suffix(".md"), markdown(results, results["command"]))

@@ -31,13 +31,7 @@ def test_demo_data_is_bundled():
 
 
 @pytest.mark.parametrize("method", ["fisher", "prompt"])
-def test_real_tasks_land_near_their_kind(minilm, tmp_path, method, request):
-    if method == "fisher":
-        # Known, measured (issue "Task vectors that measure the task", open): with the surrogate trained before
-        # the Fisher, 160 rows give a probe direction that is mostly noise (sst2's and mr's pooled blocks agree
-        # 0.47), so sst2's nearest is snli (0.729) and mr third (0.674). The old 1-epoch default passed this by
-        # measuring text domain through one shared seeded head. Strict: it fails loudly once it passes again.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="fisher at 160 rows: head direction noise"))
+def test_real_tasks_land_near_their_kind(minilm, tmp_path, method):
     """Sentiment is nearer sentiment than NLI or topic, for both FUTE methods (a real check: it can fail)."""
     folders = {p.name: p for p in demo_datasets()}
     opts = {"max_examples": 160, **({"max_epochs": 2} if method == "prompt" else {})}

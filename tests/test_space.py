@@ -21,6 +21,17 @@ def test_space_id_covers_surrogate_method_and_config(tiny, tiny_paths):
     assert base != space_id(space_card(other.identity, get_method("fisher")))
 
 
+def test_a_method_revision_moves_the_space_and_revision_0_leaves_it(tiny, monkeypatch):
+    """A code change that moves coordinates at the same config bumps ``Method.revision``."""
+    m = get_method("fisher")
+    before = space_card(tiny.identity, m)
+    assert "revision" not in before
+    monkeypatch.setattr(type(m), "revision", 3)
+    after = space_card(tiny.identity, m)
+    assert after["revision"] == 3 and space_id(after) != space_id(before)
+    assert space_card(tiny.identity, get_method("prefix"))["revision"] >= 1
+
+
 def test_card_has_full_provenance(tiny):
     data = make_classification(12)
     m = get_method("textemb", max_examples=5)

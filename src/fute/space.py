@@ -40,8 +40,12 @@ def _hash(obj: Any, n: int = 16) -> str:
 
 
 def space_card(surrogate: SurrogateIdentity, method: Method) -> dict[str, Any]:
-    """What defines a space: the surrogate's identity, the method and its coordinate-defining config."""
-    return {"surrogate": surrogate.as_dict(), "method": method.name, "config": method.config.space_dict()}
+    """What defines a space: the surrogate's identity, the method (and its revision) and its
+    coordinate-defining config."""
+    card = {"surrogate": surrogate.as_dict(), "method": method.name, "config": method.config.space_dict()}
+    if method.revision:
+        card["revision"] = method.revision
+    return card
 
 
 def space_id(card: dict[str, Any]) -> str:

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from fute.errors import ConfigError
 from fute.methods import get_method
 from fute.methods.base import target_tensor
-from fute.methods.fisher import activation_fisher, count_sketch, parameter_fisher
+from fute.methods.fisher import activation_fisher, count_sketch, normalize_blocks, parameter_fisher
 from fute.samples import Samples
 from fute.surrogate import TaskHead
 from tests.conftest import make_classification
@@ -91,6 +92,43 @@ def test_count_sketch_is_seeded_and_keeps_inner_products():
     true = float(a["w"] @ b["w"] / (a["w"].norm() * b["w"].norm()))
     est = float(pa @ pb / (np.linalg.norm(pa) * np.linalg.norm(pb)))
     assert abs(true - est) < 0.05
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def test_block_normalize_turns_cosine_into_per_block_correlation():
+    rng = np.random.default_rng(0)
+    a, b = rng.gamma(0.5, size=(3, 40)), rng.gamma(0.5, size=(3, 40))
+    b[1, :5] = b[1, 5]  # ties
+    na, nb = normalize_blocks(a, "centered"), normalize_blocks(b, "centered")
+    for k in range(3):
+        assert np.sum(na[k] * nb[k]) == pytest.approx(_pearson(a[k], b[k]))
+    ra, rb = normalize_blocks(a, "rank"), normalize_blocks(b, "rank")
+    for k in range(3):  # Spearman: the Pearson correlation of mean ranks (ties share theirs)
+        ranks = [np.array([np.sum(x[k] < v) + (np.sum(x[k] == v) - 1) / 2 for v in x[k]]) for x in (a, b)]
+        assert np.sum(ra[k] * rb[k]) == pytest.approx(_pearson(*ranks))
+    # the cosine of whole vectors is the mean per-block correlation
+    assert float(na.ravel() @ nb.ravel()) / 3 == pytest.approx(np.mean([_pearson(a[k], b[k]) for k in range(3)]))
+
+
+@pytest.mark.parametrize("how", ["centered", "rank", "l2"])
+def test_block_normalize_ignores_a_per_block_scale_and_zeroes_constant_blocks(how):
+    """What lets a stored per-block-L2 vector be carried to another normalisation without retraining."""
+    rng = np.random.default_rng(1)
+    x = rng.gamma(0.5, size=(4, 30))
+    scaled = x * np.array([[1e-6], [3.0], [1.0], [1e4]])
+    np.testing.assert_allclose(normalize_blocks(scaled, how), normalize_blocks(x, how), atol=1e-12)
+    const = normalize_blocks(np.vstack([np.full(30, 0.37), x[0]]), how)
+    if how != "l2":
+        assert np.all(const[0] == 0)
+    np.testing.assert_allclose(np.linalg.norm(const[1]), 1.0)
+
+
+def test_block_normalize_is_one_of_its_choices():
+    with pytest.raises(ConfigError, match="block_normalize='z'.*centered"):
+        get_method("fisher", block_normalize="z")
 
 
 def test_layer_blocks_are_unit_norm(tiny):

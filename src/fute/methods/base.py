@@ -20,6 +20,11 @@ def not_in_space(default: Any) -> Any:
     return field(default=default, metadata={"space": False})
 
 
+def choice(default: str, *others: str) -> Any:
+    """A string option that takes one of a fixed set of values (checked when the config is made)."""
+    return field(default=default, metadata={"choices": (default, *others)})
+
+
 # the smallest value an option may take; options not named here may be any value of their type
 POSITIVE: dict[str, float] = {
     "max_examples": 1,
@@ -65,6 +70,9 @@ class MethodConfig:
                     f"option {f.name}={value!r}: must be at least {low}"
                     + (" (or None for every row)" if "None" in kinds else "")
                 )
+            allowed = f.metadata.get("choices")
+            if allowed and value not in allowed:
+                raise ConfigError(f"option {f.name}={value!r}: use one of {', '.join(allowed)}")
             if f.name == "holdout_fraction" and not 0 <= value < 1:
                 raise ConfigError(f"option holdout_fraction={value!r}: must be at least 0 and below 1")
 
@@ -97,6 +105,9 @@ class Method:
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
     uses_labels: ClassVar[bool] = True
     score: ClassVar[str] = "cosine"  # how rank compares vectors: cosine, or a method's own rule
+    # bumped when a code change moves this method's coordinates at the same config; part of the space id
+    # (left out of the space card while 0, so that the ids of unchanged methods stay as they were)
+    revision: ClassVar[int] = 0
 
     def __init__(self, config: MethodConfig | None = None, **options: Any) -> None:
         base = config.to_dict() if config is not None else {}

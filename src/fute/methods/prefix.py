@@ -46,6 +46,7 @@ class PrefixConfig(TrainedConfig):
 class PrefixTuning(Method):
     name = "prefix"
     config_class = PrefixConfig
+    revision = 1  # 1: the kept state is a tuned one (before, an epoch-0 best kept the untuned prefix: a zero vector)
 
     def _embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool) -> np.ndarray:
         cfg: PrefixConfig = self.config
@@ -70,6 +71,7 @@ class PrefixTuning(Method):
                 cfg,
                 params=[self.prefix_],
                 forward=forward,
+                keep_start=False,  # the vector is the tuned prefix: an untuned one is the same for every task
                 desc=f"prefix: tune {samples.short_name}",
                 progress=progress,
             )

@@ -21,8 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fute.errors import ConfigError
-from fute.methods.base import Method
+from fute.methods.base import Method, choice
 from fute.methods.training import TrainedConfig, train_task, warn_if_not_converged
 from fute.samples import Samples
 from fute.surrogate import Surrogate
@@ -34,18 +33,17 @@ class PromptConfig(TrainedConfig):
     max_epochs: int = 4
     learning_rate: float = 3e-2  # the prompt
     head_learning_rate: float = 1e-3
-    reduce: str = "mean"  # mean | flatten
+    reduce: str = choice("mean", "flatten")
     relative_to_init: bool = True
 
 
 class PromptTuning(Method):
     name = "prompt"
     config_class = PromptConfig
+    revision = 1  # 1: the kept state is a tuned one, never the untuned start
 
     def _embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool) -> np.ndarray:
         cfg: PromptConfig = self.config
-        if cfg.reduce not in ("mean", "flatten"):
-            raise ConfigError(f"prompt: unknown reduce '{cfg.reduce}'; use mean or flatten")
         enc = surrogate.encode(samples, reserve=cfg.n_tokens)
         init = initial_prompt(surrogate, cfg.n_tokens, cfg.seed)
         self.prompt_ = nn.Parameter(init.clone())
@@ -56,6 +54,7 @@ class PromptTuning(Method):
             cfg,
             params=[self.prompt_],
             forward=lambda batch: surrogate.forward(batch, prompt=self.prompt_),
+            keep_start=False,  # the vector is the tuned prompt: an untuned one is the same for every task
             desc=f"prompt: tune {samples.short_name}",
             progress=progress,
         )

@@ -265,11 +265,16 @@ def train_task(
     params: list[nn.Parameter],
     model: nn.Module | None = None,
     forward: Callable[[dict[str, torch.Tensor]], Forward] | None = None,
+    keep_start: bool = True,
     desc: str = "training",
     progress: bool = True,
 ) -> tuple[TaskHead, TrainingReport]:
     """Both stages: the probe on cached frozen features, then ``params`` (a backbone copy's weights, a soft
-    prompt, a prefix) tuned with the head. Returns the trained head and the report."""
+    prompt, a prefix) tuned with the head. Returns the trained head and the report.
+
+    ``keep_start=False``: the state before the second stage (the probe's head, untouched ``params``) is
+    not a candidate for the best epoch. Methods whose vector *is* what they tuned need it: a kept start
+    is an untuned prefix, the same (zero) vector for every task."""
     report = TrainingReport()
     train, held = holdout_split(len(samples), cfg.holdout_fraction, cfg.seed)
     report.rows_train, report.rows_heldout = len(train), len(held)
@@ -308,6 +313,7 @@ def train_task(
         report=report,
         model=model,
         forward=forward,
+        keep_start=keep_start,
         desc=desc,
         progress=progress,
     )
@@ -332,11 +338,13 @@ def finetune(
     report: TrainingReport,
     model: nn.Module | None = None,
     forward: Callable[[dict[str, torch.Tensor]], Forward] | None = None,
+    keep_start: bool = True,
     desc: str = "fine-tune",
     progress: bool = True,
 ) -> None:
     """Epochs of AdamW on ``params`` and ``head`` until the held-out loss has not improved for ``patience``
-    epochs or ``max_epochs`` are spent; the best epoch's parameters are restored.
+    epochs or ``max_epochs`` are spent; the best epoch's parameters are restored (with ``keep_start``,
+    the starting state counts as epoch 0).
 
     ``forward`` maps a batch to the surrogate's outputs (default: the trained ``model`` copy), so that a
     soft prompt or prefix is trained through the same loop.
@@ -374,7 +382,8 @@ def finetune(
         weight_decay=0.0,
     )
     stop, last_train = EarlyStopping(patience), math.nan
-    stop.step(best, snapshot)  # the starting state (the probe's) is the first candidate
+    if keep_start:
+        stop.step(best, snapshot)  # the starting state (the probe's) is the first candidate
     steps_per_epoch = -(-len(train) // batch_size)
     bar = tqdm(total=max_epochs * steps_per_epoch, desc=desc, unit="step", disable=not progress, leave=False)
     report.stopped = "budget"
