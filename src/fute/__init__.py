@@ -16,6 +16,7 @@ _LAZY = {
     "rank": "fute.rank",
     "Samples": "fute.samples",
     "load_samples": "fute.samples",
+    "select_prompts": "fute.select",
     "TaskVector": "fute.space",
     "LocalStore": "fute.store",
     "Store": "fute.store",
@@ -59,4 +60,5 @@ __all__ = [
     "open_store",
     "rank",
     "register_method",
+    "select_prompts",
 ]

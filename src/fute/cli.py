@@ -792,9 +792,10 @@ def prompts_eval_cmd(
     """Judge prompt selectors against a ground-truth run: Performance, Rate and NDCG per LLM and category."""
     from pathlib import Path
 
-    from fute.bench.prompts import VectorSource, default_run_dir, eval_markdown, load_truth, run_eval
+    from fute.bench.prompts import default_run_dir, eval_markdown, load_truth, run_eval
     from fute.bench.selectors import SELECTORS
     from fute.paths import atomic_write
+    from fute.select import VectorSource
 
     truth = load_truth(run_dir)
     vectors = VectorSource(
@@ -843,7 +844,7 @@ def select_prompt_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Rank a prompt set's prompts for an LLM on a new dataset, without using its labels to score prompts."""
-    from fute.bench.prompts import select_prompts
+    from fute.select import select_prompts
 
     sel = select_prompts(
         model,

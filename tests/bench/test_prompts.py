@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from fute.bench import prompts as bench_prompts
-from fute.bench.prompts import PromptBench, VectorSource, collapse, label_map, real_score, run_eval, run_truth
+from fute.bench.prompts import PromptBench, collapse, label_map, real_score, run_eval, run_truth
 from fute.errors import ConfigError
+from fute.select import VectorSource
 from tests.bench.conftest import write_dataset
 
 PROMPT_SET = """name: toy

@@ -1,0 +1,249 @@
+"""Choosing a prompt for an LLM without labels: the application behind ``fute select-prompt`` and the
+API, and the pieces the prompt-selection benchmark (``fute.bench.prompts``) shares with it.
+
+FUTE (Wang, Xu, Gui and He, ACL Findings 2024) picks the prompt whose model task embedding (the LLM
+plus prompt labeling an unlabeled corpus U) is nearest the dataset's task embedding; the label-free
+selectors (``fute.bench.selectors``) run where the dataset has no labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fute.bench.selectors import PromptCase, get_selector
+from fute.errors import DataError, MissingSplitError
+from fute.samples import Samples, load_samples
+from fute.targets.prompts import Prompt, load_prompt_set
+
+TASKS = {
+    "sentiment": "sentiment classification (is the text positive or negative?)",
+    "nli": "natural language inference (does the premise entail the hypothesis, contradict it, or neither?)",
+}
+
+
+def prompted_llm(llm: str, prompt: Prompt, **options: Any) -> Any:
+    """``llm`` with ``prompt``: ``MODEL@URL`` is MODEL behind an OpenAI-compatible endpoint (completions
+    API); anything else an ``HFCausalLM`` on the process's one loaded copy of ``llm``."""
+    from fute.targets import split_endpoint
+
+    model_name, url = split_endpoint(llm)
+    if url:
+        from fute.targets.openai_api import OpenAITarget
+
+        return OpenAITarget(model_name, prompt, base_url=url, **options)
+    from fute.execute import shared_causal_lm
+    from fute.targets.hf_lm import HFCausalLM
+
+    model, tok = shared_causal_lm(llm)
+    return HFCausalLM(llm, prompt, model=model, tokenizer=tok, **options)
+
+
+def rendered_nll(lm: Any, prompt: Prompt, samples: Samples) -> np.ndarray | None:
+    """Each rendered prompt's mean token negative log-likelihood (SPELL), or None from a backend that
+    cannot score arbitrary text."""
+    from fute.targets.base import TOKEN_LOGPROBS
+
+    if TOKEN_LOGPROBS not in lm.capabilities:
+        return None
+    pairs = samples.text_pairs or [None] * len(samples)
+    return lm.text_nll([prompt.render(t, p) for t, p in zip(samples.texts, pairs, strict=True)])
+
+
+class VectorSource:
+    """Task vectors for FUTE: a prompt's MTE and a dataset's DTE from the store, computed when missing
+    (MTE: the shipped U without every evaluation dataset, ``mte_examples`` rows, chain-of-thought capped
+    at ``max_reasoning_tokens``; DTE: ``dte_examples`` rows of the training split)."""
+
+    def __init__(
+        self,
+        store: Any,
+        data: dict[str, dict[str, str]],
+        *,
+        mte_examples: int = 128,
+        dte_examples: int = 1000,
+        max_reasoning_tokens: int = 64,
+        surrogate: str = "default",
+        progress: bool = True,
+    ) -> None:
+        from fute.store import open_store
+
+        self.store = open_store(store)
+        self.surrogate = surrogate
+        self.paths = {n: p for ds in data.values() for n, p in ds.items()}
+        self.mte_examples, self.dte_examples, self.progress = mte_examples, dte_examples, progress
+        self.max_reasoning_tokens = max_reasoning_tokens
+
+    def mte(self, llm: str, prompt: Prompt, method: str) -> Any:
+        from fute.embed import embed_model
+
+        name = f"{llm}/{prompt.full_id}"
+        stored = self.store.vectors(name=name, kind="prompt")
+        hit = [v for v in stored if v.card["space"]["method"] == method]
+        if len(hit) == 1:
+            return hit[0]
+        exclude, n, cap = self._same_rows(stored) or (tuple(self.paths), self.mte_examples, self.max_reasoning_tokens)
+        return embed_model(
+            prompted_llm(llm, prompt, max_reasoning_tokens=cap),
+            name,
+            exclude=exclude,
+            method=method,
+            store=self.store,
+            overwrite=True,  # this benchmark's own store, a cache it reruns at other caps
+            max_examples=n,
+            progress=self.progress,
+            category=prompt.set_name,
+            surrogate=self.surrogate,
+        )
+
+    def _same_rows(self, stored: list[Any]) -> tuple[tuple[str, ...], int, int] | None:
+        """The U exclusions, row count and reasoning cap of this prompt's MTE in another method (one of
+        ``stored``), if there is one on the shipped U: the new MTE then has the same LLM labels of the same
+        rows (from the label cache), so the two methods differ only in the method."""
+        from fute.corpus import default_corpus
+
+        for v in stored:
+            u = default_corpus(pairs=v.card["corpus"]["paired"])
+            if v.card["corpus"]["name"] == u.name:
+                exclude = sorted(set(u.sources) - set(v.card["corpus"]["sources"]))
+                cap = v.card.get("target", {}).get("max_reasoning_tokens", self.max_reasoning_tokens)
+                return tuple(exclude), int(v.card["data"]["n_used"]), int(cap)
+        return None
+
+    def dte(self, dataset: str, method: str) -> Any:
+        """The DTE of ``dte_examples`` training rows: the store's job key covers the rows, the config, the
+        surrogate and the files, so one made the same way is a cache hit and one of another size (another
+        measurement: the row cap sets how long the surrogate is tuned) is never taken for it."""
+        from fute.embed import embed_dataset
+
+        return embed_dataset(
+            self.paths[dataset],
+            dataset,
+            method=method,
+            store=self.store,
+            overwrite=True,  # this benchmark's own store, a cache it reruns at other caps
+            max_examples=self.dte_examples,
+            progress=self.progress,
+            surrogate=self.surrogate,
+        )
+
+    def __call__(self, llm: str, dataset: str, prompts: list[Prompt]) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
+        def vectors(method: str) -> tuple[np.ndarray, np.ndarray]:
+            from fute.space import check_same_space
+
+            mtes = [self.mte(llm, p, method) for p in prompts]
+            dte = self.dte(dataset, method)
+            for v in mtes:
+                check_same_space(dte, v)
+            return np.stack([v.vector for v in mtes]), dte.vector
+
+        return vectors
+
+
+def hf_scorer(llm: str, prompt: Prompt) -> Callable[[str, list[str]], np.ndarray] | None:
+    """log p(word | question) from an HF LLM (loaded once per process), the question as a user turn;
+    None for a served model (an endpoint gives top log-probs of its own answer, not of given words)."""
+    from fute.targets import split_endpoint
+
+    if split_endpoint(llm)[1]:
+        return None
+    lm = prompted_llm(llm, prompt)
+    return lambda text, words: lm.score_words([lm.context([text])], words)[0]
+
+
+LABEL_FREE = ("mi", "globale", "locale", "zps-log", "zps-prob", "zps-vote", "self-select", "spell")
+
+
+@dataclass
+class Selection:
+    """Each selector's scores of the prompts (higher = better) and its pick; ``note`` says what was left out."""
+
+    prompts: list[Prompt]
+    scores: dict[str, np.ndarray]
+    note: str = ""
+
+    def pick(self, selector: str) -> str:
+        s = self.scores[selector]
+        return self.prompts[int(np.argmax(s))].id
+
+
+def select_prompts(
+    llm: str,
+    prompt_set: str,
+    dataset: str,
+    *,
+    selectors: Sequence[str] | None = None,
+    split: str = "test",
+    examples: int = 32,
+    seed: int = 0,
+    max_reasoning_tokens: int = 32,
+    store: Any = None,
+    mte_examples: int = 128,
+    progress: bool = True,
+) -> Selection:
+    """Rank the prompts of ``prompt_set`` for ``llm`` on ``dataset`` (a labeled dataset, or a corpus of
+    unlabeled inputs). Only the inputs of ``split`` are used; FUTE also needs the dataset's labeled
+    training split for its DTE, so without labels the label-free selectors run instead."""
+    from fute.corpus import load_corpus
+    from fute.embed import dataset_name
+
+    pset = load_prompt_set(prompt_set)
+    try:
+        train = load_samples(dataset)
+        labeled, name = True, dataset_name(train, dataset)
+    except DataError:
+        labeled, name = False, Path(dataset).stem
+    if not labeled:
+        rows = load_corpus(dataset)
+    else:
+        try:
+            rows = load_samples(dataset, split=split)
+        except MissingSplitError:
+            rows = train  # one split only: its inputs
+    rows = rows.take(examples, seed)
+    texts, pairs = list(rows.texts), (list(rows.text_pairs) if rows.text_pairs is not None else None)
+    note = ""
+    chosen = list(selectors or (["fute-fisher"] if labeled else LABEL_FREE))
+    if not labeled and any(s.startswith("fute") for s in chosen):
+        chosen = [s for s in chosen if not s.startswith("fute")] or list(LABEL_FREE)
+        note = (
+            f"{dataset} has no labels: FUTE compares each prompt with the dataset's task embedding, which "
+            "needs labeled examples; ranked with the label-free selectors instead"
+        )
+    probs, nll = [], []
+    for p in pset:
+        lm = prompted_llm(llm, p, max_reasoning_tokens=max_reasoning_tokens)
+        probs.append(lm.predict(texts, pairs, progress=progress))
+        nll.append(rendered_nll(lm, p, rows))
+    prompts = list(pset)
+    vectors = None
+    if labeled:
+        vectors = VectorSource(
+            store,
+            {pset.name: {name: dataset}},
+            mte_examples=mte_examples,
+            max_reasoning_tokens=max_reasoning_tokens,
+            progress=progress,
+        )(llm, name, prompts)
+    case = PromptCase(
+        llm=llm,
+        dataset=name,
+        prompts=prompts,
+        probs=np.stack(probs),
+        nll=None if any(x is None for x in nll) else np.stack(nll),
+        inputs=list(zip(texts, pairs or [None] * len(texts), strict=True)),
+        task=TASKS.get(pset.name, pset.name),
+        score_words=hf_scorer(llm, prompts[0]),
+        vectors=vectors,
+    )
+    runnable = [get_selector(s) for s in chosen]
+    if selectors is None:  # the defaults: leave out what this backend cannot feed, and say so
+        left = [f"{s.name} (needs {', '.join(s.missing(case))})" for s in runnable if s.missing(case)]
+        runnable = [s for s in runnable if not s.missing(case)]
+        if left:
+            note = "; ".join(filter(None, [note, f"{llm} cannot run " + ", ".join(left)]))
+    return Selection(prompts, {s.name: s.scores(case) for s in runnable}, note)
