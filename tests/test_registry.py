@@ -11,18 +11,26 @@ import pytest
 
 from fute import registry
 from fute.errors import ConfigError
-from fute.registry import EXECUTORS, METHODS, PROJECTIONS, STORES, TARGETS, Registry
+from fute.registry import EXECUTORS, METHODS, PROJECTIONS, RANKERS, SELECTORS, STORES, TARGETS, Registry
 
 
 def test_every_kind_lists_its_built_ins_without_importing_them():
     code = (
-        "import sys; from fute.registry import METHODS, TARGETS, STORES, EXECUTORS, PROJECTIONS; "
+        "import sys; from fute.registry import METHODS, TARGETS, STORES, EXECUTORS, PROJECTIONS, RANKERS, SELECTORS; "
         "print(METHODS.names(), TARGETS.names(), STORES.names(), EXECUTORS.names(), PROJECTIONS.names(), "
-        "'torch' in sys.modules)"
+        "RANKERS.in_order(), SELECTORS.in_order(), 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "'fisher', 'prefix', 'prompt'" in out and "'hf-lm'" in out and "'postgresql'" in out
     assert "'ray'" in out and "'umap'" in out and out.strip().endswith("False")
+    assert "['fute-fisher', 'fute-prompt', 'fute-prefix'" in out and "'zps-vote', 'spell'" in out
+
+
+@pytest.mark.parametrize("registry_", [METHODS, TARGETS, STORES, EXECUTORS, PROJECTIONS, RANKERS, SELECTORS])
+def test_every_declared_built_in_is_the_class_of_that_name(registry_):
+    """A lazy path that points at the wrong class (or none) fails here, not in a user's run."""
+    for name in registry_.in_order():
+        assert getattr(registry_.get_class(name), registry_.key) == name
 
 
 def test_lazy_entries_import_on_first_use_and_unknown_names_list_the_known():

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fute.errors import ConfigError, FuteError
-from fute.registry import METHODS, PROJECTIONS, TARGETS
+from fute.registry import METHODS, PROJECTIONS, RANKERS, SELECTORS, TARGETS
 from fute.tables import ranking_table
 
 app = typer.Typer(
@@ -624,11 +624,7 @@ def transfer_truth_cmd(
 def transfer_eval_cmd(
     ranker: Annotated[
         list[str] | None,
-        typer.Option(
-            help="Rankers to judge (repeatable; default: all: "
-            "fute-fisher, fute-prompt, fute-mte, taskemb, tupate, "
-            "textemb, datasize, curvegrad, random)"
-        ),
+        typer.Option(help=f"Rankers to judge (repeatable; default: all: {', '.join(RANKERS.in_order())})"),
     ] = None,
     embed_examples: Annotated[
         int | None, typer.Option(help="Examples per embedding (default: the run's target examples)")
@@ -647,7 +643,7 @@ def transfer_eval_cmd(
     """Judge rankers of source datasets against a transfer run: ρ and NDCG, in-class and all-class."""
     from pathlib import Path
 
-    from fute.bench.rankers import RANKERS, RankContext
+    from fute.bench.rankers import RankContext
     from fute.bench.transfer import default_run_dir, eval_markdown, load_truth, run_eval
     from fute.paths import atomic_write
     from fute.store import open_store
@@ -663,7 +659,7 @@ def transfer_eval_cmd(
         corpus=corpus,
         progress=not quiet,
     )
-    judged, orders = run_eval(truth, ranker or list(RANKERS), ctx, echo=console.print)
+    judged, orders = run_eval(truth, ranker or RANKERS.in_order(), ctx, echo=console.print)
     command = _command_line()
     out = Path(results)
     record = {
@@ -767,11 +763,7 @@ def prompts_truth_cmd(
 def prompts_eval_cmd(
     selector: Annotated[
         list[str] | None,
-        typer.Option(
-            help="Selectors (repeatable; default: all: fute-fisher, "
-            "fute-prompt, mi, globale, locale, zps-log, zps-prob, "
-            "zps-vote, self-select, spell, random)"
-        ),
+        typer.Option(help=f"Selectors (repeatable; default: all: {', '.join(SELECTORS.in_order())})"),
     ] = None,
     store: Annotated[
         str | None,
@@ -793,7 +785,6 @@ def prompts_eval_cmd(
     from pathlib import Path
 
     from fute.bench.prompts import default_run_dir, eval_markdown, load_truth, run_eval
-    from fute.bench.selectors import SELECTORS
     from fute.paths import atomic_write
     from fute.select import VectorSource
 
@@ -805,7 +796,7 @@ def prompts_eval_cmd(
         dte_examples=dte_examples,
         max_reasoning_tokens=mte_reasoning_tokens,
     )
-    judged = run_eval(truth, selector or list(SELECTORS), vectors=vectors, echo=console.print)
+    judged = run_eval(truth, selector or SELECTORS.in_order(), vectors=vectors, echo=console.print)
     command = _command_line()
     out = Path(results)
     atomic_write(

@@ -51,6 +51,7 @@ class Registry(dict[str, type[T]]):
         self.what = what
         self.key = key
         self._lazy: dict[str, str] = {}
+        self._order: list[str] = []  # first declaration order: how tables list the built-ins
 
     def register(self, cls: type[T]) -> type[T]:
         """Add ``cls`` under its name (usable as a class decorator); another class of that name is an error."""
@@ -59,17 +60,26 @@ class Registry(dict[str, type[T]]):
             raise ConfigError(f"a {self.what} named '{name}' is already registered ({self[name].__name__})")
         self[name] = cls
         self._lazy.pop(name, None)
+        if name not in self._order:
+            self._order.append(name)
         return cls
 
     def register_lazy(self, name: str, path: str) -> None:
         """Add a class by ``"module:Class"`` path, imported when first asked for."""
         if name not in self:
             self._lazy[name] = path
+            if name not in self._order:
+                self._order.append(name)
 
     def names(self) -> list[str]:
         """Every registered name, imported or not, sorted."""
         load_plugins()
         return sorted({*self, *self._lazy})
+
+    def in_order(self) -> list[str]:
+        """Every registered name in the order it was first declared (built-ins first, as fute lists them)."""
+        load_plugins()
+        return [n for n in self._order if n in self or n in self._lazy]
 
     def get_class(self, name: str) -> type[T]:
         load_plugins()
@@ -119,4 +129,41 @@ EXECUTORS: Registry[Any] = _lazy(
 PROJECTIONS: Registry[Any] = _lazy(
     Registry("projection"),
     {"pca": "fute.viz:PCAProjection", "tsne": "fute.viz:TSNEProjection", "umap": "fute.viz:UMAPProjection"},
+)
+RANKERS: Registry[Any] = _lazy(
+    Registry("ranker"),
+    {
+        name: f"fute.bench.rankers:{cls}"
+        for name, cls in {
+            "fute-fisher": "FuteFisher",
+            "fute-prompt": "FutePrompt",
+            "fute-prefix": "FutePrefix",
+            "fute-mte": "FuteMTE",
+            "taskemb": "TaskEmbOriginal",
+            "tupate": "TuPaTEOriginal",
+            "textemb": "TextEmb",
+            "datasize": "DataSize",
+            "curvegrad": "CurveGrad",
+            "random": "Random",
+        }.items()
+    },
+)
+SELECTORS: Registry[Any] = _lazy(
+    Registry("selector"),
+    {
+        name: f"fute.bench.selectors:{cls}"
+        for name, cls in {
+            "mi": "MI",
+            "globale": "GlobalE",
+            "locale": "LocalE",
+            "zps-log": "ZPSLog",
+            "zps-prob": "ZPSProb",
+            "zps-vote": "ZPSVote",
+            "spell": "SPELL",
+            "self-select": "SelfSelect",
+            "fute-fisher": "Fute",
+            "fute-prompt": "FutePrompt",
+            "random": "Random",
+        }.items()
+    },
 )

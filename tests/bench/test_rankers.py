@@ -32,7 +32,7 @@ def context(tiny_run, tiny_paths, tmp_path_factory) -> RankContext:
     )
 
 
-@pytest.mark.parametrize("name", list(RANKERS))
+@pytest.mark.parametrize("name", RANKERS.in_order())
 def test_conformance(name, context):
     """Fits on a run, orders every target's candidates as a permutation, the same way twice."""
     ranker = get_ranker(name).fit(context)

@@ -85,7 +85,7 @@ def test_fute_uses_cosine_of_mte_and_dte():
     assert s == pytest.approx([0.0, 1.0, 1 / math.sqrt(2)])
 
 
-@pytest.mark.parametrize("name", list(SELECTORS))
+@pytest.mark.parametrize("name", SELECTORS.in_order())
 def test_conformance(name):
     """Every selector: a score per prompt, a permutation of the ids, the same twice, a docstring."""
     c = case(

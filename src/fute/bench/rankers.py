@@ -14,11 +14,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fute.methods.base import cosine_scores
-from fute.registry import Registry
+from fute.registry import RANKERS
 from fute.samples import load_samples
 from fute.store import VectorStore
 
-RANKERS: Registry[SourceRanker] = Registry("ranker")
 register = RANKERS.register
 
 

@@ -16,9 +16,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fute.errors import ConfigError
-from fute.registry import Registry
+from fute.registry import SELECTORS
 
-SELECTORS: Registry[Selector] = Registry("selector")
 register = SELECTORS.register
 PROBS, NLL, LLM, VECTORS = "label_distributions", "token_logprobs", "llm", "task_vectors"
 
