@@ -156,6 +156,14 @@ def test_every_command_has_working_help(run_cli):
         assert code == 0 and "Usage" in out and "Traceback" not in err, (args, err[-300:])
 
 
+def test_prompts_lists_the_sets_and_one_set_lists_its_prompts(run_cli):
+    code, out, _ = run_cli("prompts")
+    assert code == 0 and "sentiment" in out and "nli" in out and "fute prompts SET" in out
+    assert "{premise}" not in out  # the sets, not every template
+    code, out, _ = run_cli("prompts", "nli")
+    assert code == 0 and "{premise}" in out and "sentiment (" not in out
+
+
 def test_version(run_cli):
     import fute
 
@@ -210,3 +218,24 @@ def test_a_stored_name_is_never_replaced_unasked(run_cli, tmp_path, tiny_paths):
     assert run_cli("embed", "dataset", str(b), "--name", "x", *common, "--overwrite")[0] == 0
     code, out, _ = run_cli("show", "x", "--store", str(tmp_path / "st"), "--json")
     assert code == 0 and '"n_total": 10' in out
+
+
+def test_embed_dataset_records_a_category_and_a_cache_hit_takes_a_new_one(run_cli, tmp_path, tiny_paths):
+    store = str(tmp_path / "st")
+    common = ["--store", store, "--surrogate", str(tiny_paths["encoder"]), "--max-length", "32"]
+    data = str(toy_file(tmp_path, "reviews", 0))
+    assert run_cli("embed", "dataset", data, *common, "--method", "textemb", "--quiet", "--category", "films")[0] == 0
+    code, out, _ = run_cli("list", "--store", store)
+    assert code == 0 and "films" in out
+    assert run_cli("embed", "dataset", data, *common, "--method", "textemb", "--quiet", "--category", "movies")[0] == 0
+    cards = json.loads(run_cli("show", "reviews", "--store", store, "--json")[1])
+    assert len(cards) == 1 and cards[0]["category"] == "movies"
+    code, out, _ = run_cli("rank", "reviews", "--store", store)
+    assert code == 0
+
+
+def test_embed_model_offers_only_the_methods_that_read_labels(run_cli):
+    code, out, _ = run_cli("embed", "model", "--help")
+    flat = " ".join(out.replace("│", " ").split())  # the help box wraps lines
+    assert code == 0 and "--method <str> fisher | prefix | prompt (the methods that read labels)" in flat
+    assert "datasize" not in flat and "textemb" not in flat

@@ -30,7 +30,10 @@ def test_every_kind_lists_its_built_ins_without_importing_them():
 def test_every_declared_built_in_is_the_class_of_that_name(registry_):
     """A lazy path that points at the wrong class (or none) fails here, not in a user's run."""
     for name in registry_.in_order():
-        assert getattr(registry_.get_class(name), registry_.key) == name
+        cls = registry_.get_class(name)
+        assert getattr(cls, registry_.key) == name
+        for trait, value in registry_._traits.get(name, {}).items():  # what help lists read without importing
+            assert getattr(cls, trait) == value, (name, trait)
 
 
 def test_lazy_entries_import_on_first_use_and_unknown_names_list_the_known():

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from fute.errors import ConfigError, FuteError
 from fute.registry import METHODS, PROJECTIONS, RANKERS, SELECTORS, TARGETS
+from fute.space import category_of
 from fute.tables import ranking_table
 
 app = typer.Typer(
@@ -56,6 +57,10 @@ StoreOpt = Annotated[
     ),
 ]
 MethodOpt = Annotated[str, typer.Option(help=" | ".join(METHODS.names()))]
+# a model's MTE is the method run on the labels the model gives U: a method that ignores labels makes one vector of all
+ModelMethodOpt = Annotated[
+    str, typer.Option(help=" | ".join(METHODS.names_where(uses_labels=True)) + " (the methods that read labels)")
+]
 SurrogateOpt = Annotated[
     str,
     typer.Option(
@@ -136,6 +141,10 @@ def embed_dataset_cmd(
     split: Annotated[str, typer.Option(help="Split to embed")] = "train",
     column: Annotated[list[str] | None, typer.Option(help="Field mapping FIELD=COLUMN, e.g. text=sentence")] = None,
     task: Annotated[str | None, typer.Option(help="classification | regression | qa (default: inferred)")] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(help="Category recorded on the cards (default: the dataset.json's, if any); maps color by it"),
+    ] = None,
     max_examples: MaxExamplesOpt = None,
     seed: SeedOpt = 0,
     max_length: MaxLengthOpt = 128,
@@ -162,6 +171,7 @@ def embed_dataset_cmd(
         "split": split,
         "columns": columns,
         "task": task,
+        "category": category,
         "method": method,
         "surrogate": surrogate,
         "max_length": max_length,
@@ -229,7 +239,7 @@ def embed_model_cmd(
     ] = None,
     api: Annotated[str, typer.Option(help="openai backend: completions | chat")] = "completions",
     max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 64,
-    method: MethodOpt = "fisher",
+    method: ModelMethodOpt = "fisher",
     surrogate: SurrogateOpt = "default",
     max_examples: MaxExamplesOpt = None,
     seed: SeedOpt = 0,
@@ -360,7 +370,7 @@ def list_cmd(
                 str(v.vector.size),
                 f"{d['n_used']}/{d['n_total']}",
                 d["task"],
-                d.get("category", ""),
+                category_of(v.card, ""),
                 v.card["created"],
             )
         console.print(table)
@@ -498,15 +508,26 @@ def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped
     """List the shipped prompt sets, or the prompts of one set."""
     from fute.targets.prompts import load_prompt_set, shipped_prompt_sets
 
-    for set_name in [prompt_set] if prompt_set else shipped_prompt_sets():
-        pset = load_prompt_set(set_name)
-        table = Table(title=f"{pset.name} ({pset.input}; labels: {', '.join(pset.labels)})", title_justify="left")
-        for col in ("id", "type", "template", "label words"):
+    if not prompt_set:
+        table = Table(title="shipped prompt sets", title_justify="left")
+        for col in ("set", "input", "labels", "prompts"):
             table.add_column(col)
-        for p in pset:
-            words = "; ".join(f"{k}: {'/'.join(v)}" for k, v in p.verbalizer.items())
-            table.add_row(p.id, p.type, p.template.replace("\n", " / "), words)
+        for set_name in shipped_prompt_sets():
+            pset = load_prompt_set(set_name)
+            types = sorted({p.type for p in pset})
+            counts = ", ".join(f"{sum(p.type == t for p in pset)} {t}" for t in types)
+            table.add_row(pset.name, pset.input, ", ".join(pset.labels), counts)
         console.print(table)
+        console.print("fute prompts SET shows a set's prompts; --prompt SET:ID picks one for fute embed model")
+        return
+    pset = load_prompt_set(prompt_set)
+    table = Table(title=f"{pset.name} ({pset.input}; labels: {', '.join(pset.labels)})", title_justify="left")
+    for col in ("id", "type", "template", "label words"):
+        table.add_column(col)
+    for p in pset:
+        words = "; ".join(f"{k}: {'/'.join(v)}" for k, v in p.verbalizer.items())
+        table.add_row(p.id, p.type, p.template.replace("\n", " / "), words)
+    console.print(table)
 
 
 @app.command("demo")

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from fute.embed import embed_dataset
 from fute.rank import rank
+from fute.space import category_of
 from fute.tables import ranking_table
 
 
@@ -48,7 +49,7 @@ def run_demo(
         ranked = rank(vec, store, kind="dataset", k=len(vectors) - 1)
         console.print(ranking_table(f"{name} ({vec.card['data'].get('category', '?')})", ranked))
         result[name] = [(r.vector.name, r.score) for r in ranked]
-        same += bool(ranked) and ranked[0].vector.card["data"].get("category") == vec.card["data"].get("category")
+        same += bool(ranked) and category_of(ranked[0].vector.card) == category_of(vec.card)
     console.print(
         f"nearest neighbour in the same category for {same} of {len(vectors)} datasets; "
         f"{len(vectors)} datasets embedded in {time.perf_counter() - t0:.0f} s"

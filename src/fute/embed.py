@@ -11,6 +11,7 @@ from typing import Any
 from fute.corpus import Corpus, default_corpus, load_corpus
 from fute.errors import ConfigError
 from fute.methods import Method, get_method
+from fute.registry import METHODS
 from fute.samples import Samples, load_samples
 from fute.space import KINDS, TaskVector, content_key, make_card
 from fute.store import VectorStore, open_store
@@ -70,11 +71,15 @@ def check_free(store: VectorStore, space_id: str, kind: str, name: str, key: str
 def reuse(
     store: VectorStore, hit: TaskVector, name: str, kind: str, extra_card: Mapping[str, Any] | None = None
 ) -> TaskVector:
-    """A cache hit: the stored vector itself, or a copy of it under another name/kind (its card says so)."""
-    if hit.name == name and hit.kind == kind:
+    """A cache hit: the stored vector itself, or a copy of it under another name/kind (its card says so).
+    Card fields asked for now (``extra_card``, e.g. a category) that differ from the stored ones are
+    updated; the vector is unchanged."""
+    extra = dict(extra_card or {})
+    same_slot = hit.name == name and hit.kind == kind
+    if same_slot and all(hit.card.get(k) == v for k, v in extra.items()):
         return hit
     card = copy.deepcopy(hit.card)
-    card.update(name=name, kind=kind, copied_from=hit.name, **dict(extra_card or {}))
+    card.update(name=name, kind=kind, **({} if same_slot else {"copied_from": hit.name}), **extra)
     vec = TaskVector(hit.vector, card)
     store.put(vec)
     return vec
@@ -115,14 +120,18 @@ def embed_dataset(
     split: str = "train",
     columns: Mapping[str, str] | None = None,
     task: str | None = None,
+    category: str | None = None,
     **kwargs: Any,
 ) -> TaskVector:
-    """The dataset task embedding (DTE) of labeled data: a path, hub name or Samples (see ``embed_samples``)."""
+    """The dataset task embedding (DTE) of labeled data: a path, hub name or Samples (see ``embed_samples``).
+    ``category`` is recorded on the card (over a ``dataset.json``'s); maps colour by it."""
     samples = path if isinstance(path, Samples) else load_samples(path, split=split, columns=columns, task=task)
     if name is None and not isinstance(path, Samples):
         name = dataset_name(samples, path)
     if not name:
         raise ConfigError("embed_dataset: give a name for the vector")
+    if category:
+        kwargs["extra_card"] = {**dict(kwargs.get("extra_card") or {}), "category": category}
     return embed_samples(samples, name, kind="dataset", **kwargs)
 
 
@@ -183,7 +192,7 @@ def label_corpus(
     if not method.uses_labels:
         raise ConfigError(
             f"method '{method.name}' ignores labels, so every model's MTE would be the same vector; "
-            "use fisher or prompt"
+            f"use one of {', '.join(METHODS.names_where(uses_labels=True))}"
         )
     # the method's sample cap, drawn before labeling: labeling rows that the method would drop is wasted work
     u = u.excluding(exclude).take(method.config.max_examples, method.config.seed)

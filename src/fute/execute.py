@@ -249,14 +249,14 @@ def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:
 
     method = get_method(spec.method, **dict(spec.method_options))
     sur = _surrogate(spec.surrogate, spec.max_length)
-    extra: dict[str, Any] = {"job_key": spec.key()}
+    extra: dict[str, Any] = {"job_key": spec.key(), **({"category": spec.category} if spec.category else {})}
     if spec.data is not None:
         samples = load_samples(spec.data, split=spec.split, columns=dict(spec.columns) or None, task=spec.task)
     elif spec.model is not None:
         samples, more = label_corpus(
             _target(spec), method, corpus=spec.corpus, exclude=spec.exclude, pairs=spec.pairs, progress=progress
         )
-        extra.update(more, **({"category": spec.category} if spec.category else {}))
+        extra.update(more)
     else:
         raise ConfigError(f"job '{spec.name}': give data (a dataset) or model (a target)")
     return compute_vector(
@@ -289,7 +289,8 @@ def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> 
     sid, key = content_key(samples, method, _surrogate(spec.surrogate, spec.max_length).identity)
     check_free(store, sid, spec.kind, spec.name, key, overwrite=overwrite)
     hit = store.find_key(sid, key)
-    return None if hit is None else reuse(store, hit, spec.name, spec.kind)
+    asked = {"category": spec.category} if spec.category else None
+    return None if hit is None else reuse(store, hit, spec.name, spec.kind, asked)
 
 
 def embed_many(

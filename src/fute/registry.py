@@ -52,6 +52,7 @@ class Registry(dict[str, type[T]]):
         self.key = key
         self._lazy: dict[str, str] = {}
         self._order: list[str] = []  # first declaration order: how tables list the built-ins
+        self._traits: dict[str, dict[str, Any]] = {}  # class attributes declared with a lazy entry
 
     def register(self, cls: type[T]) -> type[T]:
         """Add ``cls`` under its name (usable as a class decorator); another class of that name is an error."""
@@ -64,8 +65,10 @@ class Registry(dict[str, type[T]]):
             self._order.append(name)
         return cls
 
-    def register_lazy(self, name: str, path: str) -> None:
-        """Add a class by ``"module:Class"`` path, imported when first asked for."""
+    def register_lazy(self, name: str, path: str, **traits: Any) -> None:
+        """Add a class by ``"module:Class"`` path, imported when first asked for; ``traits`` are class
+        attributes (e.g. ``uses_labels=False``) that ``names_where`` reads without importing it."""
+        self._traits[name] = traits
         if name not in self:
             self._lazy[name] = path
             if name not in self._order:
@@ -81,6 +84,16 @@ class Registry(dict[str, type[T]]):
         load_plugins()
         return [n for n in self._order if n in self or n in self._lazy]
 
+    def names_where(self, **traits: Any) -> list[str]:
+        """The names, in declaration order, whose class has these attribute values (declared traits are
+        read without importing; anything else is imported to be asked)."""
+
+        def value(name: str, key: str) -> Any:
+            declared = self._traits.get(name, {})
+            return declared[key] if key in declared and name not in self else getattr(self.get_class(name), key)
+
+        return [n for n in self.in_order() if all(value(n, k) == v for k, v in traits.items())]
+
     def get_class(self, name: str) -> type[T]:
         load_plugins()
         if name not in self and name in self._lazy:
@@ -94,20 +107,21 @@ class Registry(dict[str, type[T]]):
         return self.get_class(name)(*args, **options)
 
 
-def _lazy(registry: Registry, entries: dict[str, str]) -> Registry:
-    for name, path in entries.items():
-        registry.register_lazy(name, path)
+def _lazy(registry: Registry, entries: dict[str, str | tuple[str, dict[str, Any]]]) -> Registry:
+    for name, entry in entries.items():
+        path, traits = (entry, {}) if isinstance(entry, str) else entry
+        registry.register_lazy(name, path, **traits)
     return registry
 
 
 METHODS: Registry[Any] = _lazy(
     Registry("method"),
     {
-        "fisher": "fute.methods.fisher:Fisher",
-        "prefix": "fute.methods.prefix:PrefixTuning",
-        "prompt": "fute.methods.prompt:PromptTuning",
-        "textemb": "fute.methods.baselines:TextEmb",
-        "datasize": "fute.methods.baselines:DataSize",
+        "fisher": ("fute.methods.fisher:Fisher", {"uses_labels": True}),
+        "prefix": ("fute.methods.prefix:PrefixTuning", {"uses_labels": True}),
+        "prompt": ("fute.methods.prompt:PromptTuning", {"uses_labels": True}),
+        "textemb": ("fute.methods.baselines:TextEmb", {"uses_labels": False}),
+        "datasize": ("fute.methods.baselines:DataSize", {"uses_labels": False}),
     },
 )
 TARGETS: Registry[Any] = _lazy(

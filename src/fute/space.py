@@ -52,6 +52,19 @@ def space_id(card: dict[str, Any]) -> str:
     return _hash(card)
 
 
+def category_of(card: dict[str, Any], default: str = "uncategorised") -> str:
+    """The category a vector is shown in: the card's own (``category=`` when embedded), the dataset's,
+    or for a prompted LLM the prompt set's name (``sentiment:...`` -> sentiment)."""
+    if card.get("category"):
+        return str(card["category"])
+    if card["kind"] == "dataset":
+        return str(card["data"].get("category") or default)
+    prompt = (card.get("target") or {}).get("prompt")
+    if prompt and ":" in prompt.get("id", ""):
+        return prompt["id"].split(":", 1)[0]
+    return default
+
+
 def describe_space(card: dict[str, Any]) -> str:
     """Short human description of a space card: method, surrogate, weights hash prefix."""
     s = card["surrogate"]

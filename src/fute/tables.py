@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from fute.space import category_of
+
 
 def ranking_table(name: str, ranked: list) -> Table:
     """The nearest vectors to ``name``, best first: rank, name, kind, category, score."""
@@ -11,7 +13,5 @@ def ranking_table(name: str, ranked: list) -> Table:
     for col, justify in (("#", "right"), ("name", "left"), ("kind", "left"), ("category", "left"), ("score", "right")):
         table.add_column(col, justify=justify)
     for r in ranked:
-        table.add_row(
-            str(r.rank), r.vector.name, r.vector.kind, r.vector.card["data"].get("category", ""), f"{r.score:.4f}"
-        )
+        table.add_row(str(r.rank), r.vector.name, r.vector.kind, category_of(r.vector.card, ""), f"{r.score:.4f}")
     return table

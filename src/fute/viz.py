@@ -17,7 +17,7 @@ import numpy as np
 from fute.errors import ConfigError, StoreError
 from fute.paths import atomic_write
 from fute.registry import PROJECTIONS
-from fute.space import TaskVector, describe_space
+from fute.space import TaskVector, category_of, describe_space
 from fute.store import VectorStore, open_store
 
 ATTRIBUTES = ("category", "kind", "model", "prompt-type", "shape")
@@ -32,19 +32,6 @@ OTHER_MARKERS = (("s", "square"), ("P", "cross"), ("v", "triangle-down"), ("*", 
 
 
 # -- what a point is -----------------------------------------------------------------------------
-def category_of(card: dict[str, Any]) -> str:
-    """The category a vector is drawn in: the card's own (``embed_model(category=...)``), the dataset's,
-    or for a prompted LLM the prompt set's name (``sentiment:...`` -> sentiment)."""
-    if card.get("category"):
-        return str(card["category"])
-    if card["kind"] == "dataset":
-        return str(card["data"].get("category") or "uncategorised")
-    prompt = (card.get("target") or {}).get("prompt")
-    if prompt and ":" in prompt.get("id", ""):
-        return prompt["id"].split(":", 1)[0]
-    return "uncategorised"
-
-
 def attribute(card: dict[str, Any], what: str) -> str:
     """The value of one of ``ATTRIBUTES`` for a vector's card (what colors or marks it on a map)."""
     target = card.get("target") or {}
