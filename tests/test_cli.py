@@ -214,7 +214,10 @@ def test_a_stored_name_is_never_replaced_unasked(run_cli, tmp_path, tiny_paths):
     code, _, err = run_cli("embed", "dataset", str(b), "--name", "x", *common)
     assert code == 2 and "'x' (dataset) is already stored" in err and "--overwrite" in err and "Traceback" not in err
     assert _tree_bytes(tmp_path / "st") == before  # byte for byte
-    assert run_cli("embed", "dataset", str(a), "--name", "x", *common)[0] == 0  # the same data: a cache hit
+    code, out, _ = run_cli("embed", "dataset", str(a), "--name", "x", *common)  # the same data: a cache hit
+    assert code == 0 and "(cached)" in out
+    code, out, _ = run_cli("embed", "dataset", str(a), "--name", "y", *common)  # under another name: a copy
+    assert code == 0 and "(cached, copy of x)" in out
     assert run_cli("embed", "dataset", str(b), "--name", "x", *common, "--overwrite")[0] == 0
     code, out, _ = run_cli("show", "x", "--store", str(tmp_path / "st"), "--json")
     assert code == 0 and '"n_total": 10' in out

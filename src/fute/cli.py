@@ -14,7 +14,7 @@ from rich.table import Table
 
 from fute.errors import ConfigError, FuteError
 from fute.registry import METHODS, PROJECTIONS, RANKERS, SELECTORS, TARGETS
-from fute.space import category_of
+from fute.space import TaskVector, category_of
 from fute.tables import ranking_table
 
 app = typer.Typer(
@@ -186,19 +186,29 @@ def embed_dataset_cmd(
         )
         for p in paths
     ]
-    for vec in embed_many(
+
+    def show(vec: TaskVector, cached: bool) -> None:
+        d = vec.card["data"]
+        console.print(
+            f"[bold]{vec.name}[/]: {vec.vector.size}-d {vec.card['space']['method']} vector in space "
+            f"[cyan]{vec.space_id}[/] from {d['n_used']} of {d['n_total']} examples ({_took(vec, cached)})"
+        )
+
+    embed_many(
         specs,
         store=store,
         executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
         progress=not quiet,
         overwrite=overwrite,
-    ):
-        d = vec.card["data"]
-        console.print(
-            f"[bold]{vec.name}[/]: {vec.vector.size}-d {vec.card['space']['method']} vector in space "
-            f"[cyan]{vec.space_id}[/] from {d['n_used']} of {d['n_total']} examples "
-            f"({vec.card['seconds']:.1f} s)"
-        )
+        on_vector=show,
+    )
+
+
+def _took(vec: TaskVector, cached: bool) -> str:
+    """How a vector came: computed now (its seconds) or already stored (a cache hit, possibly another name's)."""
+    if not cached:
+        return f"{vec.card['seconds']:.1f} s"
+    return f"cached, copy of {vec.card['copied_from']}" if vec.card.get("copied_from") else "cached"
 
 
 @embed_app.command("model")
@@ -291,18 +301,21 @@ def embed_model_cmd(
         )
         for p in prompts
     ]
-    for vec in embed_many(
+
+    def show(vec: TaskVector, cached: bool) -> None:
+        console.print(
+            f"[bold]{vec.name}[/] ({vec.kind}): {vec.vector.size}-d {vec.card['space']['method']} vector "
+            f"in space [cyan]{vec.space_id}[/] from {vec.card['data']['n_used']} corpus rows ({_took(vec, cached)})"
+        )
+
+    embed_many(
         specs,
         store=store,
         executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
         progress=not quiet,
         overwrite=overwrite,
-    ):
-        console.print(
-            f"[bold]{vec.name}[/] ({vec.kind}): {vec.vector.size}-d {vec.card['space']['method']} vector "
-            f"in space [cyan]{vec.space_id}[/] from {vec.card['data']['n_used']} corpus rows "
-            f"({vec.card['seconds']:.1f} s)"
-        )
+        on_vector=show,
+    )
 
 
 corpus_app = typer.Typer(help="The unlabeled corpus U.", no_args_is_help=True)

@@ -299,13 +299,14 @@ def embed_many(
     store: str | Path | VectorStore | None = None,
     executor: str | Executor = "local",
     progress: bool = True,
-    on_vector: Callable[[TaskVector], None] | None = None,
+    on_vector: Callable[[TaskVector, bool], None] | None = None,
     overwrite: bool = False,
 ) -> list[TaskVector]:
     """Embed every spec through ``executor``; specs whose vector is already stored (same name, kind and
     job key) are skipped, and each new vector is stored by this process as soon as it arrives. A name
     already stored from other data or options is refused (before any work where the key allows) unless
-    ``overwrite``.
+    ``overwrite``. ``on_vector(vector, cached)`` is called for each vector as soon as it is known: the
+    stored ones first (``cached=True``), then each new one when it is stored.
 
     Raises one error listing the failed jobs after all the others are stored.
     """
@@ -326,6 +327,8 @@ def embed_many(
         hit = _stored(st, spec, overwrite=overwrite)
         if hit is not None:
             results[key] = hit
+            if on_vector:
+                on_vector(hit, True)
         else:
             jobs.append(
                 Job(key, run_embed_spec, {"spec": spec, "progress": progress and ex.name == "local"}, label=spec.name)
@@ -344,7 +347,7 @@ def embed_many(
         st.put(vec)
         results[job.key] = vec
         if on_vector:
-            on_vector(vec)
+            on_vector(vec, False)
 
     failures = ex.run(jobs, keep, progress=progress) + refused
     if len(jobs) == 1 and failures and failures[0].exception is not None:
