@@ -144,11 +144,17 @@ PROJECTIONS: Registry[Any] = _lazy(
     Registry("projection"),
     {"pca": "fute.viz:PCAProjection", "tsne": "fute.viz:TSNEProjection", "umap": "fute.viz:UMAPProjection"},
 )
+
+
+def _classes(module: str, classes: dict[str, str]) -> dict[str, str]:
+    return {name: f"{module}:{cls}" for name, cls in classes.items()}
+
+
 RANKERS: Registry[Any] = _lazy(
     Registry("ranker"),
-    {
-        name: f"fute.bench.rankers:{cls}"
-        for name, cls in {
+    _classes(
+        "fute.bench.rankers",
+        {
             "fute-fisher": "FuteFisher",
             "fute-prompt": "FutePrompt",
             "fute-prefix": "FutePrefix",
@@ -159,14 +165,14 @@ RANKERS: Registry[Any] = _lazy(
             "datasize": "DataSize",
             "curvegrad": "CurveGrad",
             "random": "Random",
-        }.items()
-    },
+        },
+    ),
 )
 SELECTORS: Registry[Any] = _lazy(
     Registry("selector"),
-    {
-        name: f"fute.bench.selectors:{cls}"
-        for name, cls in {
+    _classes(
+        "fute.bench.selectors",
+        {
             "mi": "MI",
             "globale": "GlobalE",
             "locale": "LocalE",
@@ -178,6 +184,6 @@ SELECTORS: Registry[Any] = _lazy(
             "fute-fisher": "Fute",
             "fute-prompt": "FutePrompt",
             "random": "Random",
-        }.items()
-    },
+        },
+    ),
 )
