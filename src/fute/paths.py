@@ -36,3 +36,17 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def model_source(name_or_path: str, what: str) -> str:
+    """A model's local folder (``~`` expanded) if it exists, else ``name_or_path`` as a hub id. Something
+    that can only be a path (``./x``, ``../x``, ``/x``, ``~/x``, or more than one ``/``) and does not
+    exist is a one-line error here, not the hub's "Repo id must use alphanumeric chars"."""
+    from fute.errors import ConfigError
+
+    p = Path(name_or_path).expanduser()
+    if p.exists():
+        return str(p)
+    if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1 or "\\" in name_or_path:
+        raise ConfigError(f"{what} '{name_or_path}': no such folder; give an existing folder or a hub id (org/name)")
+    return name_or_path

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from fute.errors import ConfigError
+from fute.paths import model_source
 from fute.samples import Samples
 
 DEFAULT_SURROGATE = "sentence-transformers/all-MiniLM-L6-v2"
@@ -317,7 +318,7 @@ def _load_backbone(path: str) -> tuple[nn.Module, Any, str]:
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     local = Path(path).expanduser()
-    source = str(local) if local.exists() else path
+    source = model_source(path, "surrogate")
     try:
         config = AutoConfig.from_pretrained(source)
         tokenizer = AutoTokenizer.from_pretrained(source)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from fute.errors import ConfigError
+from fute.paths import model_source
 from fute.surrogate import _quiet_transformers, weights_hash
 from fute.targets.base import TargetModel
 
@@ -32,7 +32,7 @@ class HFClassifier(TargetModel):
         _quiet_transformers()
         self.name = name_or_path
         if model is None:
-            source = str(Path(name_or_path).expanduser()) if Path(name_or_path).expanduser().exists() else name_or_path
+            source = model_source(name_or_path, "classifier")
             try:
                 model = AutoModelForSequenceClassification.from_pretrained(source)
                 tokenizer = AutoTokenizer.from_pretrained(source)

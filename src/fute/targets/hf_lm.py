@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from fute.errors import ConfigError
-from fute.paths import fute_home
+from fute.paths import fute_home, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
 from fute.targets.base import LABEL_SCORES, TOKEN_LOGPROBS, TargetModel
 from fute.targets.prompts import Prompt, chat_messages
@@ -58,7 +58,7 @@ def resolve_llm(name: str) -> tuple[str, str | None]:
         if not p.is_file():
             raise ConfigError(f"{name}: no such GGUF file")
         return str(p.parent), p.name
-    return (str(p) if p.exists() else name), None
+    return model_source(name, "LLM"), None
 
 
 def load_causal_lm(name: str) -> tuple[Any, Any]:
