@@ -133,6 +133,9 @@ def test_embed_model_and_corpus_build(tmp_path, tiny_paths, tiny_llama, run_cli,
     assert "llm (prompt): 128-d fisher vector" in out
     code, out, _ = run_cli("rank", "a", "--kind", "prompt", "--store", store)
     assert "llm" in out and "prompt" in out
+    code, out, _ = run_cli("show", "llm", "--store", store)  # an MTE shows its model, prompt and U
+    assert code == 0 and "[hf-lm]" in out and "sentiment:sentiment-colon (vanilla)" in out
+    assert "corpus U" in out and "a 8" in out and "U fingerprint" in out and "pooling" in out
     code, _, err = run_cli("embed", "model", str(tiny_llama), "--corpus", str(tmp_path / "u.jsonl"), *common)
     assert code == 2 and "give a prompt" in err
 

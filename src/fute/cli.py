@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fute.errors import ConfigError, FuteError
@@ -426,9 +427,45 @@ def show_cmd(
             ("created", c["created"]),
             ("seconds", str(c["seconds"])),
         ]
+        rows[8:8] = _card_extras(c)
         for k, val in rows:
-            table.add_row(k, val)
+            table.add_row(k, escape(val))  # values are text: "[encoder, ...]" is not rich markup
         console.print(table)
+
+
+def _card_extras(c: dict) -> list[tuple[str, str]]:
+    """What a card holds beyond the common fields: a model's target and U, the category, how the surrogate
+    trained, and what a copy was copied from."""
+    rows = []
+    if category_of(c, ""):
+        rows.append(("category", category_of(c, "")))
+    t = c.get("target")
+    if t:
+        rows.append(("model", f"{t.get('model', '?')} [{t.get('backend', '?')}]"))
+        if t.get("weights_sha256"):
+            rows.append(("model sha256", str(t["weights_sha256"])))
+        if t.get("prompt"):
+            pr = t["prompt"]
+            cap = f", reasoning cap {t['max_reasoning_tokens']}" if "max_reasoning_tokens" in t else ""
+            rows.append(("prompt", f"{pr.get('id', '?')} ({pr.get('type', '?')}{cap})"))
+    u = c.get("corpus")
+    if u:
+        sources = ", ".join(f"{k} {v}" for k, v in u.get("sources", {}).items())
+        rows.append(("corpus U", f"{u.get('name', '?')}: {u.get('size', '?')} rows ({sources})"))
+        rows.append(("U fingerprint", str(u.get("fingerprint", "?"))))
+    tr = c.get("training")
+    if tr:
+        rows.append(
+            (
+                "training",
+                f"stopped by {tr.get('stopped', '?')} after {tr.get('finetune_epochs', 0)} epochs; held-out loss "
+                f"{tr.get('heldout_loss')} (constant prediction {tr.get('prior_heldout_loss')}); "
+                f"converged {tr.get('converged')}, learned {tr.get('learned')}",
+            )
+        )
+    if c.get("copied_from"):
+        rows.append(("copied from", str(c["copied_from"])))
+    return rows
 
 
 @app.command("rank")
