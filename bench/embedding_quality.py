@@ -102,7 +102,7 @@ def rederive(job: dict, config: dict) -> dict | None:
     if old != {k: v for k, v in config.items() if k != "block_normalize"} or config["features"] != "activations":
         return None
     v = np.asarray(job["vector"], dtype=np.float64)
-    blocks = v.reshape(int(round(float(v @ v))), -1)  # each block had unit norm
+    blocks = v.reshape(unit_blocks(v), -1)
     new = normalize_blocks(blocks, config["block_normalize"]).ravel()
     return {
         **job,
@@ -253,7 +253,12 @@ def _blocks(jobs: dict) -> int:
     j = next(iter(jobs.values()))
     if j["method"] != "fisher" or j["config"].get("block_normalize", "none") == "none":
         return 0
-    return int(round(float(np.sum(np.square(j["vector"])))))  # each block has unit norm
+    return unit_blocks(j["vector"])
+
+
+def unit_blocks(vector) -> int:
+    """How many unit-norm blocks a vector of them holds: its squared norm."""
+    return int(round(float(np.sum(np.square(vector)))))
 
 
 def _mean(x: list[float]) -> float | None:
@@ -366,7 +371,7 @@ def _check_derived(jobs_dir: Path, data: Path, k: int, options: dict) -> None:
         a, b = np.asarray(job["vector"]), np.asarray(fresh["vector"])
         rows.append(
             {
-                "job": f"{job['method']}:{job['dataset']}-{job['variant']}",
+                "job": f"{m}:{d}-{job['variant']}",
                 "cosine": round(cos(a, b), 6),
                 "max_abs_difference": float(f"{np.abs(a - b).max():.3g}"),
             }

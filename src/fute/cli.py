@@ -188,28 +188,32 @@ def embed_dataset_cmd(
         for p in paths
     ]
 
-    def show(vec: TaskVector, cached: bool) -> None:
-        d = vec.card["data"]
-        console.print(
-            f"[bold]{vec.name}[/]: {vec.vector.size}-d {vec.card['space']['method']} vector in space "
-            f"[cyan]{vec.space_id}[/] from {d['n_used']} of {d['n_total']} examples ({_took(vec, cached)})"
-        )
-
     embed_many(
         specs,
         store=store,
         executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
         progress=not quiet,
         overwrite=overwrite,
-        on_vector=show,
+        on_vector=_print_vector,
     )
 
 
-def _took(vec: TaskVector, cached: bool) -> str:
-    """How a vector came: computed now (its seconds) or already stored (a cache hit, possibly another name's)."""
+def _print_vector(vec: TaskVector, cached: bool) -> None:
+    """One line per vector as soon as embed_many knows it: what it is, from what, and how it came (computed
+    now, with its seconds, or a cache hit, possibly a copy of another name's)."""
+    d = vec.card["data"]
     if not cached:
-        return f"{vec.card['seconds']:.1f} s"
-    return f"cached, copy of {vec.card['copied_from']}" if vec.card.get("copied_from") else "cached"
+        took = f"{vec.card['seconds']:.1f} s"
+    else:
+        took = f"cached, copy of {vec.card['copied_from']}" if vec.card.get("copied_from") else "cached"
+    if vec.kind == "dataset":
+        head, rows = f"[bold]{vec.name}[/]: ", f"{d['n_used']} of {d['n_total']} examples"
+    else:
+        head, rows = f"[bold]{vec.name}[/] ({vec.kind}): ", f"{d['n_used']} corpus rows"
+    console.print(
+        f"{head}{vec.vector.size}-d {vec.card['space']['method']} vector in space [cyan]{vec.space_id}[/] "
+        f"from {rows} ({took})"
+    )
 
 
 @embed_app.command("model")
@@ -303,19 +307,13 @@ def embed_model_cmd(
         for p in prompts
     ]
 
-    def show(vec: TaskVector, cached: bool) -> None:
-        console.print(
-            f"[bold]{vec.name}[/] ({vec.kind}): {vec.vector.size}-d {vec.card['space']['method']} vector "
-            f"in space [cyan]{vec.space_id}[/] from {vec.card['data']['n_used']} corpus rows ({_took(vec, cached)})"
-        )
-
     embed_many(
         specs,
         store=store,
         executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
         progress=not quiet,
         overwrite=overwrite,
-        on_vector=show,
+        on_vector=_print_vector,
     )
 
 
@@ -437,8 +435,9 @@ def _card_extras(c: dict) -> list[tuple[str, str]]:
     """What a card holds beyond the common fields: a model's target and U, the category, how the surrogate
     trained, and what a copy was copied from."""
     rows = []
-    if category_of(c, ""):
-        rows.append(("category", category_of(c, "")))
+    category = category_of(c, "")
+    if category:
+        rows.append(("category", category))
     t = c.get("target")
     if t:
         rows.append(("model", f"{t.get('model', '?')} [{t.get('backend', '?')}]"))
