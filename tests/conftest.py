@@ -8,20 +8,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from fute.samples import Samples
+from fute.checks import WORDS, toy_classification, toy_qa, toy_regression
 from fute.surrogate import Surrogate
 
-WORDS = (
-    "the a an is was not very good bad great awful movie film plot actor food service place "
-    "what who where when how why city river person year number team won lost game market "
-    "stock price rose fell people walk run sit dog cat man woman child car street house red "
-    "blue big small happy sad loved hated boring fun question answer paris london positive negative "
-    "yes no maybe sentiment review"
-).split()
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -139,41 +131,8 @@ def tiny(tiny_paths) -> Surrogate:
     return Surrogate(str(tiny_paths["encoder"]), max_length=32)
 
 
-def make_classification(n: int = 24, seed: int = 0, pair: bool = False, flip: bool = False) -> Samples:
-    """A toy sentiment-like task: 'good' words -> positive; ``flip`` swaps the labels (another task)."""
-    rng = np.random.default_rng(seed)
-    pos, neg = ["good", "great", "loved", "fun"], ["bad", "awful", "hated", "boring"]
-    texts, labels = [], []
-    for i in range(n):
-        y = i % 2
-        words = list(rng.choice(WORDS[:20], 4)) + [rng.choice(pos if y else neg)]
-        texts.append(" ".join(words))
-        labels.append(["negative", "positive"][y ^ int(flip)])
-    pairs = [" ".join(rng.choice(WORDS, 3)) for _ in range(n)] if pair else None
-    return Samples.from_labels(texts, labels, pairs, source=f"toy-{seed}")
-
-
-def make_regression(n: int = 20, seed: int = 0) -> Samples:
-    rng = np.random.default_rng(seed)
-    texts = [" ".join(rng.choice(WORDS, 5)) for _ in range(n)]
-    return Samples.from_labels(texts, [float(x) for x in rng.uniform(0, 5, n)], source="toy-regression")
-
-
-def make_qa(n: int = 12) -> Samples:
-    rows = []
-    for i in range(n):
-        ctx = f"the city {'paris' if i % 2 else 'london'} is big and the river is blue"
-        ans = "paris" if i % 2 else "london"
-        rows.append(
-            {
-                "question": "what city is big",
-                "context": ctx,
-                "answers": {"text": [ans], "answer_start": [ctx.index(ans)]},
-            }
-        )
-    from fute.samples import rows_to_samples
-
-    return rows_to_samples(rows, "toy-qa")
+# toy tasks: the package's own (fute.checks), under the names these tests use
+make_classification, make_regression, make_qa = toy_classification, toy_regression, toy_qa
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

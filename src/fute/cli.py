@@ -218,7 +218,13 @@ def _print_vector(vec: TaskVector, cached: bool) -> None:
 
 @embed_app.command("model")
 def embed_model_cmd(
-    model: Annotated[str, typer.Argument(help="Classifier or LLM: hub id, folder, .gguf file, or 'smollm2'")],
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="Classifier or LLM: hub id, folder, .gguf file, 'smollm2', or a served LLM as "
+            "MODEL@URL (an OpenAI-compatible endpoint, e.g. llama3@http://127.0.0.1:8000/v1; key from $OPENAI_API_KEY)"
+        ),
+    ],
     name: Annotated[
         str | None, typer.Option(help="Name of the vector (default: the model name, plus /PROMPT_ID per prompt)")
     ] = None,
@@ -248,11 +254,7 @@ def embed_model_cmd(
     backend: Annotated[
         str, typer.Option(help=" | ".join(["auto", *(b for b in TARGETS.names() if b != "callable")]))
     ] = "auto",
-    base_url: Annotated[
-        str | None,
-        typer.Option(help="openai backend: endpoint, e.g. http://127.0.0.1:8000/v1 (key from $OPENAI_API_KEY)"),
-    ] = None,
-    api: Annotated[str, typer.Option(help="openai backend: completions | chat")] = "completions",
+    api: Annotated[str, typer.Option(help="A served LLM (MODEL@URL): completions | chat")] = "completions",
     max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 64,
     method: ModelMethodOpt = "fisher",
     surrogate: SurrogateOpt = "default",
@@ -270,6 +272,7 @@ def embed_model_cmd(
 ) -> None:
     """Embed a model (its MTE): U labeled by the model, embedded in the space of datasets (fisher, prefix, prompt)."""
     from fute.execute import EmbedSpec, embed_many
+    from fute.targets import split_endpoint
     from fute.targets.prompts import load_prompt_set
 
     opts = method_options(option, max_examples)
@@ -279,11 +282,11 @@ def embed_model_cmd(
         set_name, _, pid = prompt.rpartition(":") if ":" in prompt else (prompt, "", "")
         pset = load_prompt_set(set_name)
         prompts = [pset[pid]] if pid else list(pset)
-    base = name or model.rstrip("/").split("/")[-1]
+    served = split_endpoint(model)[1] is not None
+    base = name or split_endpoint(model)[0].rstrip("/").split("/")[-1]
     lm_opts: dict[str, Any] = {"max_reasoning_tokens": max_reasoning_tokens} if prompt else {}
-    if backend == "openai" or base_url:
-        backend = "openai"
-        lm_opts.update(api=api, **({"base_url": base_url} if base_url else {}))
+    if served:
+        lm_opts["api"] = api
     common = {
         "model": model,
         "backend": backend,

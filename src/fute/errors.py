@@ -23,3 +23,7 @@ class StoreError(FuteError):
 
 class ConfigError(FuteError):
     """An unknown method, surrogate or option."""
+
+
+class CapabilityError(ConfigError):
+    """A target was asked for a request its backend does not declare (e.g. token log-probs of a served model)."""

@@ -221,24 +221,10 @@ def _surrogate(name: str, max_length: int) -> Any:
     return load_surrogate(name, max_length=max_length)
 
 
-@lru_cache(maxsize=1)
-def shared_causal_lm(name: str) -> tuple[Any, Any]:
-    """One loaded LLM per process, shared by all the jobs (prompts, datasets) that use it."""
-    from fute.targets.hf_lm import load_causal_lm
-
-    return load_causal_lm(name)
-
-
 def _target(spec: EmbedSpec) -> Any:
     from fute.targets import load_target
 
-    options = dict(spec.target_options)
-    if spec.prompt is not None and spec.backend in ("auto", "hf-lm") and "base_url" not in options:
-        from fute.targets.hf_lm import HFCausalLM
-
-        model, tokenizer = shared_causal_lm(spec.model)  # one load per worker for all prompts of this LLM
-        return HFCausalLM(spec.model, spec.prompt, model=model, tokenizer=tokenizer, **options)
-    return load_target(spec.model, backend=spec.backend, prompt=spec.prompt, **options)
+    return load_target(spec.model, backend=spec.backend, prompt=spec.prompt, **dict(spec.target_options))
 
 
 def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:

@@ -27,20 +27,11 @@ TASKS = {
 
 
 def prompted_llm(llm: str, prompt: Prompt, **options: Any) -> Any:
-    """``llm`` with ``prompt``: ``MODEL@URL`` is MODEL behind an OpenAI-compatible endpoint (completions
-    API); anything else an ``HFCausalLM`` on the process's one loaded copy of ``llm``."""
-    from fute.targets import split_endpoint
+    """``llm`` with ``prompt`` as a target: ``MODEL@URL`` is MODEL behind an OpenAI-compatible endpoint,
+    anything else an ``HFCausalLM`` on the process's one loaded copy of ``llm`` (``load_target``)."""
+    from fute.targets import load_target
 
-    model_name, url = split_endpoint(llm)
-    if url:
-        from fute.targets.openai_api import OpenAITarget
-
-        return OpenAITarget(model_name, prompt, base_url=url, **options)
-    from fute.execute import shared_causal_lm
-    from fute.targets.hf_lm import HFCausalLM
-
-    model, tok = shared_causal_lm(llm)
-    return HFCausalLM(llm, prompt, model=model, tokenizer=tok, **options)
+    return load_target(llm, backend="auto", prompt=prompt, **options)
 
 
 def rendered_nll(lm: Any, prompt: Prompt, samples: Samples) -> np.ndarray | None:
@@ -48,7 +39,7 @@ def rendered_nll(lm: Any, prompt: Prompt, samples: Samples) -> np.ndarray | None
     cannot score arbitrary text."""
     from fute.targets.base import TOKEN_LOGPROBS
 
-    if TOKEN_LOGPROBS not in lm.capabilities:
+    if not lm.can(TOKEN_LOGPROBS):
         return None
     pairs = samples.text_pairs or [None] * len(samples)
     return lm.text_nll([prompt.render(t, p) for t, p in zip(samples.texts, pairs, strict=True)])
@@ -145,13 +136,13 @@ class VectorSource:
 
 
 def hf_scorer(llm: str, prompt: Prompt) -> Callable[[str, list[str]], np.ndarray] | None:
-    """log p(word | question) from an HF LLM (loaded once per process), the question as a user turn;
-    None for a served model (an endpoint gives top log-probs of its own answer, not of given words)."""
-    from fute.targets import split_endpoint
+    """log p(word | question), the question as a user turn, from an LLM that gives word log-probs; None
+    for one that does not (a served model gives top log-probs of its own answer, not of given words)."""
+    from fute.targets.base import WORD_LOGPROBS
 
-    if split_endpoint(llm)[1]:
-        return None
     lm = prompted_llm(llm, prompt)
+    if not lm.can(WORD_LOGPROBS):
+        return None
     return lambda text, words: lm.score_words([lm.context([text])], words)[0]
 
 

@@ -1,21 +1,19 @@
-"""The checks every target backend passes: shapes, distributions, determinism, identity, resumable labeling."""
+"""Every target backend passes the package's target checks (fute.checks): shapes, distributions, determinism,
+identity, resumable labeling, and capabilities that are methods of the interface."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 import torch
 
+from fute.checks import TARGET_CHECKS, TEXTS, check_capabilities
 from fute.corpus import Corpus
 from fute.targets import CallableTarget, TargetModel
 from fute.targets.hf_classifier import HFClassifier
 from fute.targets.hf_lm import HFCausalLM
 from fute.targets.prompts import load_prompt_set
 from tests.conftest import build_tokenizer
-
-TEXTS = ["the movie was good", "the plot was awful", "a big happy dog", "the food", "red car", "sad cat"]
 
 
 def keyword_probs(texts, pairs):
@@ -57,42 +55,41 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("FUTE_HOME", str(tmp_path / "home"))
 
 
-def test_label_distributions(target):
-    probs = target.predict(TEXTS, progress=False)
-    assert probs.shape == (len(TEXTS), len(target.label_names))
-    assert np.allclose(probs.sum(axis=1), 1) and (probs >= 0).all()
-    np.testing.assert_array_equal(probs, target.predict(TEXTS, progress=False, cache=False))
+@pytest.mark.parametrize("check", TARGET_CHECKS, ids=lambda c: c.__name__)
+def test_target_conformance(check, target):
+    check(target)
 
 
-def test_identity_is_json_and_stable(target):
-    ident = target.identity()
-    assert json.loads(json.dumps(ident)) == ident and ident["backend"] == target.backend
-    assert target.identity_hash() == target.identity_hash()
+def test_served_target_declares_what_it_can(openai_server):
+    """The served backend gives label scores only: token and word log-probs are one-line CapabilityErrors."""
+    from fute.targets.openai_api import OpenAITarget
+
+    check_capabilities(OpenAITarget("fake", load_prompt_set("sentiment")["sentiment-colon"], base_url=openai_server))
 
 
-def test_label_gives_soft_samples(target):
-    samples = target.label(Corpus(TEXTS, sources=["x"] * len(TEXTS)), progress=False)
-    assert samples.task == "classification" and samples.label_names == target.label_names
-    assert samples.info["corpus"]["size"] == len(TEXTS) and samples.info["target"] == target.identity()
+def test_a_capability_declared_without_its_methods_fails_the_check():
+    from fute.targets import TOKEN_LOGPROBS
+
+    class Boasting(CallableTarget):
+        capabilities = frozenset({*CallableTarget.capabilities, TOKEN_LOGPROBS})
+
+    t = Boasting(keyword_probs, ["negative", "positive"], name="boast")
+    with pytest.raises(AssertionError, match="text_nll is not overridden, token_logprobs is declared"):
+        check_capabilities(t)
 
 
-def test_interrupted_labeling_resumes(target, monkeypatch):
-    calls = []
-    real = type(target)._predict
+def test_one_spelling_for_a_served_llm(openai_server):
+    """MODEL@URL names a served LLM wherever a model is given; --backend openai without a URL says how."""
+    from fute.errors import ConfigError
+    from fute.targets import load_target
 
-    def flaky(self, texts, pairs):
-        calls.append(len(texts))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, texts, pairs)
-
-    monkeypatch.setattr(type(target), "_predict", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        target.predict(TEXTS, chunk_size=2, progress=False)
-    done = target.predict(TEXTS, chunk_size=2, progress=False)
-    assert calls == [2, 2, 2, 2]  # chunk 1 from the cache; chunk 2 retried; chunk 3 new
-    monkeypatch.setattr(type(target), "_predict", real)
-    np.testing.assert_allclose(done, target.predict(TEXTS, progress=False, cache=False), rtol=1e-6)
+    prompt = load_prompt_set("sentiment")["sentiment-colon"]
+    t = load_target(f"fake@{openai_server}", prompt=prompt)
+    assert t.backend == "openai" and t.identity()["base_url"] == openai_server and t.identity()["model"] == "fake"
+    with pytest.raises(ConfigError, match="MODEL@URL"):
+        load_target("fake", backend="openai", prompt=prompt)
+    with pytest.raises(ConfigError, match="served model"):
+        load_target(f"fake@{openai_server}", backend="hf-lm", prompt=prompt)
 
 
 def test_regression_classifier(tmp_path):

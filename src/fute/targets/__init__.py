@@ -8,19 +8,27 @@ from typing import Any
 
 from fute.errors import ConfigError
 from fute.registry import TARGETS
-from fute.targets.base import LABEL_SCORES, TEXT_ONLY, TargetModel
+from fute.targets.base import LABEL_SCORES, TEXT_ONLY, TOKEN_LOGPROBS, WORD_LOGPROBS, TargetModel
 from fute.targets.callable import CallableTarget
 
 BACKENDS = tuple(TARGETS.names())  # the built-ins and any plug-in
 
 
 def load_target(model: str, *, backend: str = "auto", prompt: Any = None, **options: Any) -> TargetModel:
-    """A target by name: ``hf-classifier`` (sequence classifier), ``hf-lm`` (causal LM + ``prompt``),
-    ``openai`` (an OpenAI-compatible endpoint + ``prompt``; options ``base_url``, ``api``, ...).
+    """A target by name, the one place targets are built (the CLI's jobs, the API, the benchmarks):
+    ``hf-classifier`` (sequence classifier), ``hf-lm`` (causal LM + ``prompt``), or a served LLM, spelled
+    ``MODEL@URL`` everywhere (``openai``: an OpenAI-compatible endpoint + ``prompt``; options ``api``, ...).
 
-    ``auto`` picks hf-lm when a prompt is given or the model is a .gguf / known LLM alias, else reads
-    the model's config to tell a classifier from a causal LM.
+    ``auto`` picks openai for ``MODEL@URL``, hf-lm when a prompt is given or the model is a .gguf / known
+    LLM alias, else reads the model's config to tell a classifier from a causal LM.
     """
+    model, url = split_endpoint(model)
+    if url:
+        if backend not in ("auto", "openai"):
+            raise ConfigError(f"{model}@{url} is a served model (openai backend), not {backend}")
+        backend, options = "openai", {**options, "base_url": url}
+    elif backend == "openai":
+        raise ConfigError(f"name the served model as MODEL@URL (e.g. {model}@http://127.0.0.1:8000/v1)")
     if backend == "auto":
         backend = _guess_backend(model, prompt)
     if backend == "callable":
@@ -55,4 +63,14 @@ def _guess_backend(model: str, prompt: Any) -> str:
     return "hf-classifier"
 
 
-__all__ = ["BACKENDS", "LABEL_SCORES", "TEXT_ONLY", "CallableTarget", "TargetModel", "load_target", "split_endpoint"]
+__all__ = [
+    "BACKENDS",
+    "LABEL_SCORES",
+    "TEXT_ONLY",
+    "TOKEN_LOGPROBS",
+    "WORD_LOGPROBS",
+    "CallableTarget",
+    "TargetModel",
+    "load_target",
+    "split_endpoint",
+]

@@ -12,21 +12,31 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fute.corpus import Corpus
-from fute.errors import ConfigError
+from fute.errors import CapabilityError, ConfigError
 from fute.hashing import content_hash
 from fute.paths import atomic_write, fute_home
 from fute.samples import Samples
 
 LABEL_SCORES = "label_scores"  # full label distributions (softmax, verbalizer log-probs)
 TEXT_ONLY = "text"  # only an answer string: one-hot labels
-TOKEN_LOGPROBS = "token_logprobs"  # log-probabilities of any given text (perplexity)
+TOKEN_LOGPROBS = "token_logprobs"  # log-probabilities of any given text (perplexity): ``text_nll``
+WORD_LOGPROBS = "word_logprobs"  # log p(given word | a context of turns): ``context`` and ``score_words``
+
+# A capability is a promise that these methods of the interface work; a target that does not declare one
+# keeps the base class's methods, which raise a one-line CapabilityError (the conformance check holds both).
+CAPABILITY_METHODS: dict[str, tuple[str, ...]] = {
+    TOKEN_LOGPROBS: ("text_nll",),
+    WORD_LOGPROBS: ("context", "score_words"),
+}
 
 
 class TargetModel(ABC):
     """A model to embed: ``predict(texts, pairs) -> [N, C]`` label distributions (or [N] values).
 
     Subclasses set ``backend``, ``capabilities`` and ``label_names`` and implement ``_predict`` on
-    one chunk and ``identity`` (JSON: what makes two targets give the same labels).
+    one chunk and ``identity`` (JSON: what makes two targets give the same labels). The optional requests
+    (``text_nll``, ``context`` + ``score_words``) belong to the interface too, as lm-eval-harness's
+    ``loglikelihood`` does: a backend that declares their capability overrides them.
     """
 
     backend: ClassVar[str]
@@ -42,6 +52,29 @@ class TargetModel(ABC):
     @abstractmethod
     def identity(self) -> dict[str, Any]:
         """What the labels depend on (backend, model + weights hash or endpoint, prompt)."""
+
+    def can(self, capability: str) -> bool:
+        """Whether this target declares ``capability`` (so its methods in ``CAPABILITY_METHODS`` work)."""
+        return capability in self.capabilities
+
+    def text_nll(self, texts: list[str]) -> np.ndarray:
+        """Mean negative log-likelihood per token of each text, [n] (SPELL's log-perplexity); needs
+        ``token_logprobs``."""
+        raise self._cannot(TOKEN_LOGPROBS)
+
+    def context(self, turns: list[str]) -> str:
+        """The model's input for alternating user/assistant ``turns``, ready for an answer; needs
+        ``word_logprobs``."""
+        raise self._cannot(WORD_LOGPROBS)
+
+    def score_words(self, contexts: list[str], words: list[str] | None = None) -> np.ndarray:
+        """log p(word | context) for every (context, word), [n, words]; needs ``word_logprobs``."""
+        raise self._cannot(WORD_LOGPROBS)
+
+    def _cannot(self, capability: str) -> CapabilityError:
+        return CapabilityError(
+            f"{self.display_name} ({self.backend}) does not give {capability}; use a backend that does (hf-lm)"
+        )
 
     def identity_hash(self) -> str:
         return content_hash(self.identity(), 16)

