@@ -91,7 +91,7 @@ def random_vectors(n: int, dim: int, seed: int, start: int = 0) -> list:
 
     rng = np.random.default_rng(seed)
     block = rng.standard_normal((n, dim)).astype(np.float32)
-    card = {"kind": "dataset", "space_id": f"bench{dim}", "space": {}, "data": {}}
+    card = {"kind": "dataset", "space_id": f"bench{dim}", "space": {"method": "bench", "surrogate": {}}}
     return [TaskVector(block[i], {**card, "name": f"v{start + i}", "key": f"k{start + i}"}) for i in range(n)]
 
 

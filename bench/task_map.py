@@ -168,8 +168,8 @@ def draw_maps(store: Path, out: Path) -> dict:
     for v in vecs:  # classifiers: the category of their training data; the MiniLM ones get their architecture's name
         if v.kind == "model":
             arch, trained_on = v.name.split(":", 1)
-            v.card["category"] = dte_category.get(trained_on, "uncategorised")
-            v.card["name"] = f"minilm:{trained_on}" if arch == "model" else v.name
+            v.card.category = dte_category.get(trained_on, "uncategorised")
+            v.card.name = f"minilm:{trained_on}" if arch == "model" else v.name
     category = lambda v: category_of(v.card)  # noqa: E731
     datasets = [v for v in vecs if v.kind == "dataset"]
     models = [v for v in vecs if v.kind == "model"]
@@ -191,11 +191,11 @@ def draw_maps(store: Path, out: Path) -> dict:
         for color in ("category", "model"):
             tmap = build_map(prompts + near, projection="tsne", color_by=color, symbol_by="shape")
             files += write_map(tmap, out / f"map_prompts_by_{color}")
-        ptype = lambda v: v.card["target"]["prompt"]["type"]  # noqa: E731
-        model = lambda v: Path(v.card["target"]["model"]).name  # noqa: E731
+        ptype = lambda v: v.card.target["prompt"]["type"]  # noqa: E731
+        model = lambda v: Path(v.card.target["model"]).name  # noqa: E731
         rows: dict[str, set[int]] = {}
         for v in prompts:
-            rows.setdefault(model(v), set()).add(v.card["data"]["n_used"])
+            rows.setdefault(model(v), set()).add(v.card.data.n_used)
         result["prompts"] = {
             "files": [str(f.relative_to(out.parent)) for f in files],
             "prompts": len(prompts),

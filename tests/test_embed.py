@@ -15,7 +15,7 @@ def test_embed_dataset_from_file_is_stored_with_card(tmp_path, tiny):
     rows = [{"text": t, "label": y} for t, y in zip(*_texts_labels(), strict=True)]
     path = write_jsonl(tmp_path / "toy.jsonl", rows)
     v = embed_dataset(path, method="textemb", surrogate=tiny, store=tmp_path / "st", progress=False)
-    assert v.name == "toy" and v.kind == "dataset" and v.card["data"]["source"] == str(path)
+    assert v.name == "toy" and v.kind == "dataset" and v.card.data.source == str(path)
     stored = LocalStore(tmp_path / "st").vectors(name="toy")
     assert len(stored) == 1 and np.array_equal(stored[0].vector, v.vector)
 
@@ -34,7 +34,7 @@ def test_same_data_and_config_is_a_cache_hit(tmp_path, tiny, monkeypatch):
     b = embed_samples(data, "toy", method="textemb", surrogate=tiny, store=tmp_path, progress=False)
     assert len(calls) == 1 and a.card == b.card
     c = embed_samples(data, "toy-copy", method="textemb", surrogate=tiny, store=tmp_path, progress=False)
-    assert len(calls) == 1 and c.card["copied_from"] == "toy" and np.array_equal(c.vector, a.vector)
+    assert len(calls) == 1 and c.card.copied_from == "toy" and np.array_equal(c.vector, a.vector)
     embed_samples(data, "toy", method="textemb", surrogate=tiny, store=tmp_path, progress=False, seed=1)
     assert len(calls) == 2  # another seed is another job
     embed_samples(
@@ -87,8 +87,8 @@ def test_model_embedding_lives_in_the_datasets_space(tmp_path, tiny, monkeypatch
     )
     mte = embed_model(target, "rule-model", corpus=corpus, **opts)
     assert mte.kind == "model" and mte.space_id == dte.space_id and mte.vector.shape == dte.vector.shape
-    assert mte.card["target"]["model"] == "rule" and mte.card["corpus"]["fingerprint"] == corpus.fingerprint()
-    assert mte.card["data"]["n_total"] == 16
+    assert mte.card.target["model"] == "rule" and mte.card.corpus["fingerprint"] == corpus.fingerprint()
+    assert mte.card.data.n_total == 16
     assert [r.vector.name for r in rank("toy", tmp_path / "st", kind="model")] == ["rule-model"]
     assert [r.vector.name for r in rank("rule-model", tmp_path / "st", kind="dataset")] == ["toy"]
     again = embed_model(target, "rule-model", corpus=corpus, **opts)
@@ -96,7 +96,7 @@ def test_model_embedding_lives_in_the_datasets_space(tmp_path, tiny, monkeypatch
     with pytest.raises(ConfigError, match="ignores labels"):
         embed_model(target, "x", corpus=corpus, method="textemb", surrogate=tiny, store=tmp_path / "st")
     capped = embed_model(target, "rule-capped", corpus=corpus, **{**opts, "max_examples": 5})
-    assert capped.card["data"]["n_total"] == 5 and capped.card["corpus"]["size"] == 5  # U capped before labeling
+    assert capped.card.data.n_total == 5 and capped.card.corpus["size"] == 5  # U capped before labeling
 
 
 def test_the_card_says_its_schema_and_library_versions(tiny, tmp_path):
@@ -108,8 +108,8 @@ def test_the_card_says_its_schema_and_library_versions(tiny, tmp_path):
     card = embed_samples(
         make_classification(12), "v", surrogate=tiny, store=tmp_path / "s", progress=False, method="textemb"
     ).card
-    assert card["schema"] == CARD_SCHEMA
-    assert card["versions"] == {
+    assert card.schema == CARD_SCHEMA
+    assert card.versions == {
         "fute": fute.__version__,
         "torch": version("torch"),
         "transformers": version("transformers"),

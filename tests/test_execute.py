@@ -82,11 +82,11 @@ def test_one_key_for_the_api_and_the_cli(tmp_path, specs):
         "by-cli", data=str(copy), surrogate=specs[0].surrogate, max_length=32, method_options=specs[0].method_options
     )
     (cli,) = embed_many([spec], store=tmp_path / "st", executor=ex, progress=False)
-    assert ex.ran == [] and np.array_equal(cli.vector, api.vector) and cli.card["key"] == api.card["key"]
+    assert ex.ran == [] and np.array_equal(cli.vector, api.vector) and cli.card.key == api.card.key
     (made,) = embed_many([specs[1]], store=tmp_path / "st", executor=ex, progress=False)
     assert ex.ran == ["d1"]
     again = embed_dataset(specs[1].data, "d1-again", **kw, **opts)
-    assert np.array_equal(again.vector, made.vector) and again.card["copied_from"] == "d1"
+    assert np.array_equal(again.vector, made.vector) and again.card.copied_from == "d1"
 
 
 def test_a_failed_job_loses_nothing_else(tmp_path, specs):

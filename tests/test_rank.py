@@ -38,6 +38,6 @@ def test_datasize_ranks_by_size_not_cosine(tmp_path):
     st = LocalStore(tmp_path)
     for name, n in (("q", 50), ("small", 10), ("big", 900), ("mid", 300)):
         v = vec(name, [n], space="ds")
-        v.card["space"]["method"] = "datasize"
+        v.card.space.method = "datasize"
         st.put(v)
     assert [r.vector.name for r in rank("q", st)] == ["big", "mid", "small"]

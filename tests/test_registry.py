@@ -75,7 +75,7 @@ def test_a_package_adds_a_method_a_store_and_an_executor_through_the_entry_point
     vec = embed_dataset(
         make_classification(8), "toy", method="mean-length", surrogate=tiny, store=store, progress=False
     )
-    assert vec.card["space"]["method"] == "mean-length" and vec.vector.shape == (2,)
+    assert vec.card.space.method == "mean-length" and vec.vector.shape == (2,)
     assert [v.name for v in open_store(f"mem://{tmp_path / 'st'}").vectors()] == ["toy"]
     assert type(get_executor("counting")).__name__ == "CountingExecutor"
 

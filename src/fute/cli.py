@@ -15,7 +15,7 @@ from rich.table import Table
 
 from fute.errors import ConfigError, FuteError
 from fute.registry import METHODS, PROJECTIONS, RANKERS, SELECTORS, TARGETS
-from fute.space import TaskVector, category_of
+from fute.space import Card, TaskVector, category_of
 from fute.tables import ranking_table
 
 app = typer.Typer(
@@ -201,17 +201,17 @@ def embed_dataset_cmd(
 def _print_vector(vec: TaskVector, cached: bool) -> None:
     """One line per vector as soon as embed_many knows it: what it is, from what, and how it came (computed
     now, with its seconds, or a cache hit, possibly a copy of another name's)."""
-    d = vec.card["data"]
+    d = vec.card.data
     if not cached:
-        took = f"{vec.card['seconds']:.1f} s"
+        took = f"{vec.card.seconds:.1f} s"
     else:
-        took = f"cached, copy of {vec.card['copied_from']}" if vec.card.get("copied_from") else "cached"
+        took = f"cached, copy of {vec.card.copied_from}" if vec.card.copied_from else "cached"
     if vec.kind == "dataset":
-        head, rows = f"[bold]{vec.name}[/]: ", f"{d['n_used']} of {d['n_total']} examples"
+        head, rows = f"[bold]{vec.name}[/]: ", f"{d.n_used} of {d.n_total} examples"
     else:
-        head, rows = f"[bold]{vec.name}[/] ({vec.kind}): ", f"{d['n_used']} corpus rows"
+        head, rows = f"[bold]{vec.name}[/] ({vec.kind}): ", f"{d.n_used} corpus rows"
     console.print(
-        f"{head}{vec.vector.size}-d {vec.card['space']['method']} vector in space [cyan]{vec.space_id}[/] "
+        f"{head}{vec.vector.size}-d {vec.card.space.method} vector in space [cyan]{vec.space_id}[/] "
         f"from {rows} ({took})"
     )
 
@@ -364,7 +364,6 @@ def list_cmd(
     store: StoreOpt = None,
 ) -> None:
     """List stored vectors, grouped by space."""
-    from fute.space import describe_space
     from fute.store import open_store
 
     st = open_store(store)
@@ -374,19 +373,19 @@ def list_cmd(
         return
     for sid in sorted({v.space_id for v in vectors}):
         group = [v for v in vectors if v.space_id == sid]
-        table = Table(title=f"space {sid}: {describe_space(group[0].card['space'])}", title_justify="left")
+        table = Table(title=f"space {sid}: {group[0].card.space.describe()}", title_justify="left")
         for col in ("name", "kind", "dim", "examples", "task", "category", "created"):
             table.add_column(col)
         for v in group:
-            d = v.card["data"]
+            d = v.card.data
             table.add_row(
                 v.name,
                 v.kind,
                 str(v.vector.size),
-                f"{d['n_used']}/{d['n_total']}",
-                d["task"],
+                f"{d.n_used}/{d.n_total}",
+                d.task,
                 category_of(v.card, ""),
-                v.card["created"],
+                v.card.created,
             )
         console.print(table)
 
@@ -405,28 +404,28 @@ def show_cmd(
     if not found:
         raise StoreError(f"no vector named '{name}'; `fute list` shows what is stored")
     if as_json:
-        console.print_json(json.dumps([v.card for v in found]))
+        console.print_json(json.dumps([v.card.to_dict() for v in found]))
         return
     for v in found:
         c = v.card
-        s = c["space"]["surrogate"]
+        s = c.space.surrogate
         table = Table(title=f"{v.name} ({v.kind})", show_header=False, title_justify="left")
         rows = [
             ("space", v.space_id),
-            ("method", c["space"]["method"]),
-            ("config", json.dumps(c["method_config"])),
+            ("method", c.space.method),
+            ("config", json.dumps(c.method_config)),
             ("surrogate", f"{s['name']} [{s['architecture']}, pooling {s['pooling']}, max {s['max_length']} tokens]"),
             ("weights sha256", s["weights_sha256"]),
-            ("data", c["data"]["source"]),
-            ("fingerprint", c["data"]["fingerprint"]),
-            ("examples", f"{c['data']['n_used']} used of {c['data']['n_total']}"),
-            ("task", f"{c['data']['task']} {c['data']['labels'] or ''}".strip()),
-            ("seed", str(c["seed"])),
+            ("data", c.data.source),
+            ("fingerprint", c.data.fingerprint),
+            ("examples", f"{c.data.n_used} used of {c.data.n_total}"),
+            ("task", f"{c.data.task} {c.data.labels or ''}".strip()),
+            ("seed", str(c.seed)),
             ("dim", str(v.vector.size)),
             ("norm", f"{float((v.vector.astype('float64') ** 2).sum() ** 0.5):.4g}"),
-            ("fute", c["fute_version"]),
-            ("created", c["created"]),
-            ("seconds", str(c["seconds"])),
+            ("fute", c.fute_version),
+            ("created", c.created),
+            ("seconds", str(c.seconds)),
         ]
         rows[8:8] = _card_extras(c)
         for k, val in rows:
@@ -434,14 +433,14 @@ def show_cmd(
         console.print(table)
 
 
-def _card_extras(c: dict) -> list[tuple[str, str]]:
+def _card_extras(c: Card) -> list[tuple[str, str]]:
     """What a card holds beyond the common fields: a model's target and U, the category, how the surrogate
     trained, and what a copy was copied from."""
     rows = []
     category = category_of(c, "")
     if category:
         rows.append(("category", category))
-    t = c.get("target")
+    t = c.target
     if t:
         rows.append(("model", f"{t.get('model', '?')} [{t.get('backend', '?')}]"))
         if t.get("weights_sha256"):
@@ -450,12 +449,12 @@ def _card_extras(c: dict) -> list[tuple[str, str]]:
             pr = t["prompt"]
             cap = f", reasoning cap {t['max_reasoning_tokens']}" if "max_reasoning_tokens" in t else ""
             rows.append(("prompt", f"{pr.get('id', '?')} ({pr.get('type', '?')}{cap})"))
-    u = c.get("corpus")
+    u = c.corpus
     if u:
         sources = ", ".join(f"{k} {v}" for k, v in u.get("sources", {}).items())
         rows.append(("corpus U", f"{u.get('name', '?')}: {u.get('size', '?')} rows ({sources})"))
         rows.append(("U fingerprint", str(u.get("fingerprint", "?"))))
-    tr = c.get("training")
+    tr = c.training
     if tr:
         rows.append(
             (
@@ -465,8 +464,8 @@ def _card_extras(c: dict) -> list[tuple[str, str]]:
                 f"converged {tr.get('converged')}, learned {tr.get('learned')}",
             )
         )
-    if c.get("copied_from"):
-        rows.append(("copied from", str(c["copied_from"])))
+    if c.copied_from:
+        rows.append(("copied from", c.copied_from))
     return rows
 
 

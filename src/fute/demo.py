@@ -47,7 +47,7 @@ def run_demo(
     result, same = {}, 0
     for name, vec in vectors.items():
         ranked = rank(vec, store, kind="dataset", k=len(vectors) - 1)
-        console.print(ranking_table(f"{name} ({vec.card['data'].get('category', '?')})", ranked))
+        console.print(ranking_table(f"{name} ({vec.card.data.category or '?'})", ranked))
         result[name] = [(r.vector.name, r.score) for r in ranked]
         same += bool(ranked) and category_of(ranked[0].vector.card) == category_of(vec.card)
     console.print(

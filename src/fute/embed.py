@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -63,7 +62,7 @@ def check_free(store: VectorStore, space_id: str, kind: str, name: str, key: str
         if old.key != key:
             raise ConfigError(
                 f"'{name}' ({kind}) is already stored in space {space_id}, made from other data or options "
-                f"({old.card.get('data', {}).get('source', '?')}); pass --overwrite (overwrite=True) to replace it, "
+                f"({old.card.data.source or '?'}); pass --overwrite (overwrite=True) to replace it, "
                 "or give another name"
             )
 
@@ -76,10 +75,9 @@ def reuse(
     updated; the vector is unchanged."""
     extra = dict(extra_card or {})
     same_slot = hit.name == name and hit.kind == kind
-    if same_slot and all(hit.card.get(k) == v for k, v in extra.items()):
+    if same_slot and hit.card.replace(**extra) == hit.card:
         return hit
-    card = copy.deepcopy(hit.card)
-    card.update(name=name, kind=kind, **({} if same_slot else {"copied_from": hit.name}), **extra)
+    card = hit.card.replace(name=name, kind=kind, **({} if same_slot else {"copied_from": hit.name}), **extra)
     vec = TaskVector(hit.vector, card)
     store.put(vec)
     return vec

@@ -258,8 +258,8 @@ def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> 
 
     if spec.data is None:
         same = store.vectors(name=spec.name, kind=spec.kind)
-        stored = [v for v in same if v.card.get("job_key") == spec.key()]
-        other = [v for v in same if v.card.get("job_key") not in (None, spec.key())]
+        stored = [v for v in same if v.card.job_key == spec.key()]
+        other = [v for v in same if v.card.job_key not in (None, spec.key())]
         if other and not overwrite:  # made by another spec (model, prompt, U, options): refused before labeling
             check_free(store, other[0].space_id, spec.kind, spec.name, spec.key(), overwrite=False)
         return stored[0] if stored else None

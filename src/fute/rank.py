@@ -9,7 +9,7 @@ import numpy as np
 
 from fute.errors import StoreError
 from fute.methods import METHODS
-from fute.space import TaskVector, describe_space
+from fute.space import TaskVector
 from fute.store import VectorStore, open_store
 
 
@@ -24,9 +24,7 @@ def find_query(
     store: VectorStore, name: str, *, kind: str | None = None, space: str | None = None, method: str | None = None
 ) -> TaskVector:
     """The one stored vector called ``name``; several spaces or kinds must be narrowed down explicitly."""
-    found = [
-        v for v in store.vectors(space, name=name, kind=kind) if method is None or v.card["space"]["method"] == method
-    ]
+    found = [v for v in store.vectors(space, name=name, kind=kind) if method is None or v.card.space.method == method]
     if not found:
         raise StoreError(
             f"no vector named '{name}'"
@@ -34,7 +32,7 @@ def find_query(
             + "; `fute list` shows what is stored"
         )
     if len({v.space_id for v in found}) > 1:
-        spaces = ", ".join(f"{v.space_id} = {describe_space(v.card['space'])}" for v in found)
+        spaces = ", ".join(f"{v.space_id} = {v.card.space.describe()}" for v in found)
         raise StoreError(f"'{name}' is in several spaces ({spaces}); choose one with --space or --method")
     if len(found) > 1:
         raise StoreError(f"'{name}' is stored as {', '.join(v.kind for v in found)}; choose one with --query-kind")
@@ -58,7 +56,7 @@ def rank(
     """
     st = open_store(store)
     q = name if isinstance(name, TaskVector) else find_query(st, name, kind=query_kind, space=space, method=method)
-    method_cls = METHODS.get(q.card["space"]["method"])
+    method_cls = METHODS.get(q.card.space.method)
     if method_cls is None or method_cls.score == "cosine":
         hits = st.search(q.vector, q.space_id, k=k + 1, kind=kind)
     else:

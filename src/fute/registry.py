@@ -171,7 +171,7 @@ RANKERS: Registry[Any] = _lazy(
 SELECTORS: Registry[Any] = _lazy(
     Registry("selector"),
     _classes(
-        "fute.bench.selectors",
+        "fute.selectors",
         {
             "mi": "MI",
             "globale": "GlobalE",

@@ -19,7 +19,7 @@ from fute import __version__
 from fute.errors import ConfigError
 from fute.paths import atomic_write
 from fute.rank import rank
-from fute.space import TaskVector, describe_space
+from fute.space import TaskVector
 from fute.store import VectorStore, open_store
 from fute.viz import build_map, category_of, choose_space, figure, write_png
 
@@ -100,14 +100,14 @@ def write_report(
     sections, nav = [], []
     for sid in spaces:
         vectors = sorted(st.vectors(sid), key=lambda v: (v.kind, v.name))
-        title = describe_space(vectors[0].card["space"])
+        title = vectors[0].card.space.describe()
         nav.append(f"<a href='#space-{sid}'>{_esc(title)} · {sid[:8]}</a>")
         kinds = ", ".join(f"{sum(v.kind == kd for v in vectors)} {kd}" for kd in sorted({v.kind for v in vectors}))
         body = [
             f"<h2 id='space-{sid}'>Space {sid}: {_esc(title)}</h2>",
             f"<p class='muted'>{len(vectors)} vectors ({kinds}); surrogate weights "
-            f"{_esc(vectors[0].card['space']['surrogate']['weights_sha256'][:16])}; "
-            f"config {_esc(vectors[0].card['space']['config'])}</p>",
+            f"{_esc(vectors[0].card.space.surrogate['weights_sha256'][:16])}; "
+            f"config {_esc(vectors[0].card.space.config)}</p>",
         ]
         if vectors[0].vector.size >= 2:
             tmap = build_map(vectors, projection=projection, seed=seed)

@@ -3,7 +3,7 @@ API, and the pieces the prompt-selection benchmark (``fute.bench.prompts``) shar
 
 FUTE (Wang, Xu, Gui and He, ACL Findings 2024) picks the prompt whose model task embedding (the LLM
 plus prompt labeling an unlabeled corpus U) is nearest the dataset's task embedding; the label-free
-selectors (``fute.bench.selectors``) run where the dataset has no labels.
+selectors (``fute.selectors``) run where the dataset has no labels.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from fute.bench.selectors import PromptCase, get_selector
 from fute.errors import DataError, MissingSplitError
 from fute.samples import Samples, load_samples
+from fute.selectors import PromptCase, get_selector
 from fute.targets.prompts import Prompt, load_prompt_set
 
 TASKS = {
@@ -74,7 +74,7 @@ class VectorSource:
 
         name = f"{llm}/{prompt.full_id}"
         stored = self.store.vectors(name=name, kind="prompt")
-        hit = [v for v in stored if v.card["space"]["method"] == method]
+        hit = [v for v in stored if v.card.space.method == method]
         if len(hit) == 1:
             return hit[0]
         exclude, n, cap = self._same_rows(stored) or (tuple(self.paths), self.mte_examples, self.max_reasoning_tokens)
@@ -98,11 +98,13 @@ class VectorSource:
         from fute.corpus import default_corpus
 
         for v in stored:
-            u = default_corpus(pairs=v.card["corpus"]["paired"])
-            if v.card["corpus"]["name"] == u.name:
-                exclude = sorted(set(u.sources) - set(v.card["corpus"]["sources"]))
-                cap = v.card.get("target", {}).get("max_reasoning_tokens", self.max_reasoning_tokens)
-                return tuple(exclude), int(v.card["data"]["n_used"]), int(cap)
+            if not v.card.corpus:
+                continue
+            u = default_corpus(pairs=v.card.corpus["paired"])
+            if v.card.corpus["name"] == u.name:
+                exclude = sorted(set(u.sources) - set(v.card.corpus["sources"]))
+                cap = (v.card.target or {}).get("max_reasoning_tokens", self.max_reasoning_tokens)
+                return tuple(exclude), int(v.card.data.n_used), int(cap)
         return None
 
     def dte(self, dataset: str, method: str) -> Any:

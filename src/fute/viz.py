@@ -17,7 +17,7 @@ import numpy as np
 from fute.errors import ConfigError, StoreError
 from fute.paths import atomic_write
 from fute.registry import PROJECTIONS
-from fute.space import TaskVector, category_of, describe_space
+from fute.space import Card, TaskVector, category_of
 from fute.store import VectorStore, open_store
 
 ATTRIBUTES = ("category", "kind", "model", "prompt-type", "shape")
@@ -32,32 +32,32 @@ OTHER_MARKERS = (("s", "square"), ("P", "cross"), ("v", "triangle-down"), ("*", 
 
 
 # -- what a point is -----------------------------------------------------------------------------
-def attribute(card: dict[str, Any], what: str) -> str:
+def attribute(card: Card, what: str) -> str:
     """The value of one of ``ATTRIBUTES`` for a vector's card (what colors or marks it on a map)."""
-    target = card.get("target") or {}
+    target = card.target or {}
     prompt_type = (target.get("prompt") or {}).get("type")
     if what == "category":
         return category_of(card)
     if what == "kind":
-        return card["kind"]
+        return card.kind
     if what == "model":
         return Path(str(target["model"])).name if target.get("model") else "(dataset)"
     if what == "prompt-type":
         return prompt_type or "(no prompt)"
     if what == "shape":
-        return f"{card['kind']} ({prompt_type})" if card["kind"] == "prompt" and prompt_type else card["kind"]
+        return f"{card.kind} ({prompt_type})" if card.kind == "prompt" and prompt_type else card.kind
     raise ConfigError(f"unknown map attribute '{what}'; use one of {', '.join(ATTRIBUTES)}")
 
 
-def hover_card(card: dict[str, Any]) -> str:
+def hover_card(card: Card) -> str:
     """The provenance lines shown when hovering a point (HTML, escaped)."""
-    s, d, esc = card["space"]["surrogate"], card["data"], html.escape
+    s, d, esc = card.space.surrogate, card.data, html.escape
     lines = [
-        f"space {card['space_id']}: {describe_space(card['space'])}",
-        f"data {d['source']} · {d['n_used']}/{d['n_total']} examples · fingerprint {d['fingerprint'][:16]}",
-        f"task {d['task']} · seed {card['seed']} · fute {card['fute_version']} · {card['created']}",
+        f"space {card.space_id}: {card.space.describe()}",
+        f"data {d.source} · {d.n_used}/{d.n_total} examples · fingerprint {d.fingerprint[:16]}",
+        f"task {d.task} · seed {card.seed} · fute {card.fute_version} · {card.created}",
     ]
-    target = card.get("target")
+    target = card.target
     if target:
         t = f"target {target.get('backend')}: {target.get('model')}"
         if target.get("weights_sha256"):
@@ -65,10 +65,10 @@ def hover_card(card: dict[str, Any]) -> str:
         if target.get("prompt"):
             t += f" + prompt {target['prompt']['id']} ({target['prompt']['type']})"
         lines.append(t)
-    if card.get("corpus"):
-        lines.append(f"U {card['corpus'].get('name', '')} · fingerprint {str(card['corpus'].get('fingerprint'))[:16]}")
+    if card.corpus:
+        lines.append(f"U {card.corpus.get('name', '')} · fingerprint {str(card.corpus.get('fingerprint'))[:16]}")
     lines.append(f"surrogate {s['name']} ({s['weights_sha256'][:12]})")
-    head = f"<b>{esc(card['name'])}</b> ({esc(card['kind'])}, {esc(category_of(card))})"
+    head = f"<b>{esc(card.name)}</b> ({esc(card.kind)}, {esc(category_of(card))})"
     return "<br>".join([head, *(esc(x) for x in lines)])
 
 
@@ -182,7 +182,7 @@ def choose_space(store: VectorStore, space: str | None = None, *, method: str | 
             raise StoreError(f"no space '{space}' in the store; spaces: {describe_spaces(store)}")
         return space
     if method is not None:
-        spaces = [s for s in spaces if store.vectors(s)[0].card["space"]["method"] == method]
+        spaces = [s for s in spaces if store.vectors(s)[0].card.space.method == method]
         if not spaces:
             raise StoreError(f"no space of method '{method}' in the store; spaces: {describe_spaces(store)}")
     if len(spaces) > 1:
@@ -199,7 +199,7 @@ def describe_spaces(store: VectorStore) -> str:
     for sid in store.spaces():
         vecs = store.vectors(sid)
         if vecs:
-            out.append(f"{sid} = {describe_space(vecs[0].card['space'])} ({len(vecs)} vectors)")
+            out.append(f"{sid} = {vecs[0].card.space.describe()} ({len(vecs)} vectors)")
     return "; ".join(out)
 
 
@@ -222,11 +222,10 @@ def build_map(
     if vectors[0].vector.size < 2:
         raise ConfigError(
             f"space {vectors[0].space_id} holds {vectors[0].vector.size}-d vectors "
-            f"({vectors[0].card['space']['method']}): nothing to project"
+            f"({vectors[0].card.space.method}): nothing to project"
         )
     xy = project(np.stack([v.vector for v in vectors]), projection, seed=seed)
-    first = vectors[0].card
-    tmap = TaskMap(vectors[0].space_id, describe_space(first["space"]), projection, color_by, symbol_by)
+    tmap = TaskMap(vectors[0].space_id, vectors[0].card.space.describe(), projection, color_by, symbol_by)
     for v, (x, y) in zip(vectors, xy, strict=True):
         tmap.points.append(
             MapPoint(

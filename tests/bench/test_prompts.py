@@ -146,15 +146,15 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
             assert r["performance"] == real[r["pick"]]
         assert 0.0 <= r["ndcg"] <= 1.0
     assert len(vectors.store.vectors(kind="prompt")) == 4  # one MTE per prompt (+ the prompt-method one)
-    assert fisher.card["target"]["max_reasoning_tokens"] == tuned.card["target"]["max_reasoning_tokens"] == 3
-    assert tuned.card["corpus"]["fingerprint"] == fisher.card["corpus"]["fingerprint"]
-    assert tuned.card["data"]["n_used"] == fisher.card["data"]["n_used"] == 8
+    assert fisher.card.target["max_reasoning_tokens"] == tuned.card.target["max_reasoning_tokens"] == 3
+    assert tuned.card.corpus["fingerprint"] == fisher.card.corpus["fingerprint"]
+    assert tuned.card.data.n_used == fisher.card.data.n_used == 8
     # a DTE drawn with another row cap is another measurement: recomputed, never taken for this one
-    assert vectors.dte("toyset", "fisher").card["data"]["n_used"] == 8
+    assert vectors.dte("toyset", "fisher").card.data.n_used == 8
     smaller = VectorSource(
         root / "store", bench.data, dte_examples=5, surrogate=str(tiny_paths["encoder"]), progress=False
     )
-    assert smaller.dte("toyset", "fisher").card["data"]["n_used"] == 5
+    assert smaller.dte("toyset", "fisher").card.data.n_used == 5
 
 
 def test_select_prompt_without_labels_says_so(run_cli, prompt_run, tiny_llama, tmp_path):

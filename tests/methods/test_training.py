@@ -66,7 +66,7 @@ def test_the_card_records_how_training_ended(tiny, tmp_path):
     vec = embed_samples(
         make_classification(40), "toy", surrogate=tiny, store=tmp_path / "s", progress=False, batch_size=8, max_epochs=1
     )
-    t = vec.card["training"]
+    t = vec.card.training
     assert {
         "rows_train",
         "rows_heldout",

@@ -26,7 +26,7 @@ def test_embeddings_go_to_postgres_and_hit_its_cache(postgres_url, tiny):
     data = make_classification(12)
     a = embed_samples(data, "toy", method="textemb", surrogate=tiny, store=postgres_url, progress=False)
     b = embed_samples(data, "toy-again", method="textemb", surrogate=tiny, store=postgres_url, progress=False)
-    assert b.card["copied_from"] == "toy" and np.array_equal(a.vector, b.vector)
+    assert b.card.copied_from == "toy" and np.array_equal(a.vector, b.vector)
     hits = open_store(postgres_url).search(a.vector, a.space_id, k=2)
     assert {v.name for v, _ in hits} == {"toy", "toy-again"} and hits[0][1] == pytest.approx(1.0, abs=1e-6)
 

@@ -48,5 +48,5 @@ def test_prompt_mte_in_the_dataset_space(smollm2, tmp_path, monkeypatch):
     t = HFCausalLM("smollm2", load_prompt_set("nli")["does-it-follow"], model=smollm2[0], tokenizer=smollm2[1])
     mte = embed_model(t, "smollm2/does-it-follow", exclude=["snli"], **opts)
     assert mte.kind == "prompt" and mte.space_id == dte.space_id and np.isfinite(mte.vector).all()
-    assert "snli" not in mte.card["corpus"]["sources"] and mte.card["corpus"]["paired"]
-    assert mte.card["target"]["prompt"]["id"] == "nli:does-it-follow"
+    assert "snli" not in mte.card.corpus["sources"] and mte.card.corpus["paired"]
+    assert mte.card.target["prompt"]["id"] == "nli:does-it-follow"

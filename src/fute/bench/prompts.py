@@ -1,5 +1,5 @@
 """Prompt selection without labels, the paper's second experiment: each prompt's real score, and how
-well selectors (``fute.bench.selectors``) pick the best prompt.
+well selectors (``fute.selectors``) pick the best prompt.
 
 ``truth``: every LLM runs every prompt of a category on the evaluation examples of each dataset of
 that category; a job per (LLM, prompt, dataset) records the per-example label distributions (in the
@@ -23,12 +23,12 @@ import numpy as np
 
 from fute.bench import metrics
 from fute.bench.jobs import JobFolder, run_jobs
-from fute.bench.selectors import PromptCase, get_selector
 from fute.errors import ConfigError
 from fute.hashing import content_hash
 from fute.paths import atomic_write, fute_home
 from fute.samples import Samples, load_first_split
 from fute.select import TASKS, VectorSource, hf_scorer, prompted_llm, rendered_nll
+from fute.selectors import PromptCase, get_selector
 from fute.targets.prompts import Prompt, load_prompt_set
 
 

@@ -12,6 +12,7 @@ import torch
 
 from fute.errors import ConfigError
 from fute.samples import Samples
+from fute.space import Card
 from fute.surrogate import Surrogate
 
 
@@ -131,7 +132,7 @@ class Method:
     def _embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool) -> np.ndarray:
         raise NotImplementedError
 
-    def scores(self, query: np.ndarray, candidates: np.ndarray, candidate_cards: list[dict]) -> np.ndarray:
+    def scores(self, query: np.ndarray, candidates: np.ndarray, candidate_cards: list[Card]) -> np.ndarray:
         """Similarity of each candidate to the query (higher = nearer); cosine unless a method says otherwise."""
         return cosine_scores(query, candidates)
 

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from fute.methods.base import Method, MethodConfig, not_in_space
 from fute.samples import Samples
+from fute.space import Card
 from fute.surrogate import Surrogate
 
 
@@ -53,5 +54,5 @@ class DataSize(Method):
     def _embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool) -> np.ndarray:
         return np.array([float(len(samples))])
 
-    def scores(self, query: np.ndarray, candidates: np.ndarray, candidate_cards: list[dict]) -> np.ndarray:
+    def scores(self, query: np.ndarray, candidates: np.ndarray, candidate_cards: list[Card]) -> np.ndarray:
         return np.asarray(candidates, dtype=np.float64).reshape(len(candidates), -1)[:, 0]

@@ -129,7 +129,7 @@ class LocalStore(VectorStore):
                 "vector": pa.array(
                     [np.asarray(v.vector, dtype=np.float32) for v in last.values()], type=pa.list_(pa.float32(), dim)
                 ),
-                "card": [json.dumps(v.card) for v in last.values()],
+                "card": [json.dumps(v.card.to_dict()) for v in last.values()],
             },
             schema=schema,
         )

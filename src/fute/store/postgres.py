@@ -113,7 +113,7 @@ class PostgresStore(VectorStore):
                     vec.key,
                     v.tolist(),
                     float(np.linalg.norm(v.astype(np.float64))),
-                    json.dumps(vec.card),
+                    json.dumps(vec.card.to_dict()),
                 )
             )
         if not rows:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from fute.bench.selectors import SELECTORS, PromptCase, entropy, get_selector
 from fute.errors import ConfigError
+from fute.selectors import SELECTORS, PromptCase, entropy, get_selector
 from fute.targets.prompts import Prompt
 
 
