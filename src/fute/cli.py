@@ -659,10 +659,9 @@ def transfer_truth_cmd(
 
     Every job is cached in the run folder: rerun the same command to resume after an interruption.
     """
-    from pathlib import Path
 
+    from fute.bench.jobs import write_results
     from fute.bench.transfer import TransferConfig, run_truth, truth_markdown
-    from fute.paths import atomic_write
 
     cfg = TransferConfig(
         model=model,
@@ -685,10 +684,8 @@ def transfer_truth_cmd(
         echo=console.print,
         command=_command_line(),
     )
-    out = Path(results)
-    atomic_write(out / "transfer_truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
     md = truth_markdown(truth, truth["command"])
-    atomic_write(out / "transfer_truth.md", lambda tmp: Path(tmp).write_text(md))
+    write_results(results, "transfer_truth", truth, md)
     console.print(md, highlight=False, markup=False, soft_wrap=True)
 
 
@@ -715,9 +712,9 @@ def transfer_eval_cmd(
     """Judge rankers of source datasets against a transfer run: ρ and NDCG, in-class and all-class."""
     from pathlib import Path
 
+    from fute.bench.jobs import write_results
     from fute.bench.rankers import RankContext
-    from fute.bench.transfer import default_run_dir, eval_markdown, load_truth, run_eval
-    from fute.paths import atomic_write
+    from fute.bench.transfer import default_run_dir, eval_markdown, eval_record, load_truth, run_eval
     from fute.store import open_store
 
     truth = load_truth(run_dir)
@@ -733,19 +730,8 @@ def transfer_eval_cmd(
     )
     judged, orders = run_eval(truth, ranker or RANKERS.in_order(), ctx, echo=console.print)
     command = _command_line()
-    out = Path(results)
-    record = {
-        "command": command,
-        "truth_command": truth.get("command"),
-        "embed_examples": ctx.embed_examples,
-        "surrogate": surrogate,
-        "corpus": corpus or "shipped U without the run's datasets",
-        "metrics": judged,
-        "orders": {r: {t: o[0] for t, o in per.items()} for r, per in orders.items()},
-    }
-    atomic_write(out / "transfer_eval.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1)))
     md = eval_markdown(truth, judged, command)
-    atomic_write(out / "transfer_eval.md", lambda tmp: Path(tmp).write_text(md))
+    write_results(results, "transfer_eval", eval_record(truth, judged, orders, ctx, command), md)
     console.print(md, highlight=False, markup=False, soft_wrap=True)
 
 
@@ -792,11 +778,10 @@ def prompts_truth_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Run every LLM with every prompt of each category on its datasets: real scores, label distributions."""
-    from pathlib import Path
 
-    from fute.bench.prompts import PromptBench, run_truth
+    from fute.bench.jobs import write_results
+    from fute.bench.prompts import PromptBench, run_truth, truth_lines
     from fute.embed import dataset_name
-    from fute.paths import atomic_write
     from fute.samples import load_first_split
 
     sets: dict[str, dict[str, str]] = {}
@@ -821,14 +806,9 @@ def prompts_truth_cmd(
         echo=console.print,
         command=_command_line(),
     )
-    out = Path(results)
-    atomic_write(out / "prompts_truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth)))
-    for case in truth["cases"].values():
-        scores = ", ".join(f"{pid} {p['score']:.3f}" for pid, p in case["prompts"].items())
-        console.print(
-            f"{case['llm']} on {case['dataset']} ({next(iter(case['prompts'].values()))['metric']}): {scores}",
-            highlight=False,
-        )
+    write_results(results, "prompts_truth", truth, indent=None)  # every label distribution: kept compact
+    for line in truth_lines(truth):
+        console.print(line, highlight=False)
 
 
 @prompts_bench_app.command("eval")
@@ -856,8 +836,8 @@ def prompts_eval_cmd(
     """Judge prompt selectors against a ground-truth run: Performance, Rate and NDCG per LLM and category."""
     from pathlib import Path
 
+    from fute.bench.jobs import write_results
     from fute.bench.prompts import default_run_dir, eval_markdown, load_truth, run_eval
-    from fute.paths import atomic_write
     from fute.select import VectorSource
 
     truth = load_truth(run_dir)
@@ -870,15 +850,8 @@ def prompts_eval_cmd(
     )
     judged = run_eval(truth, selector or SELECTORS.in_order(), vectors=vectors, echo=console.print)
     command = _command_line()
-    out = Path(results)
-    atomic_write(
-        out / "prompts_eval.json",
-        lambda tmp: Path(tmp).write_text(
-            json.dumps({"command": command, "truth_command": truth.get("command"), **judged}, indent=1)
-        ),
-    )
     md = eval_markdown(truth, judged, command)
-    atomic_write(out / "prompts_eval.md", lambda tmp: Path(tmp).write_text(md))
+    write_results(results, "prompts_eval", {"command": command, "truth_command": truth.get("command"), **judged}, md)
     console.print(md, highlight=False, markup=False, soft_wrap=True)
 
 

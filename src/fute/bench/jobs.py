@@ -25,6 +25,17 @@ class JobFolder:
         atomic_write(self.dir / f"{key}.json", lambda tmp: Path(tmp).write_text(json.dumps(result)))
 
 
+def write_results(
+    folder: str | Path, stem: str, record: dict[str, Any], markdown: str | None = None, *, indent: int | None = 1
+) -> None:
+    """A benchmark's results: ``STEM.json`` (the record, which names the command that made it) and ``STEM.md``
+    (the readable table), each written atomically into ``folder``."""
+    out = Path(folder)
+    atomic_write(out / f"{stem}.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=indent)))
+    if markdown is not None:
+        atomic_write(out / f"{stem}.md", lambda tmp: Path(tmp).write_text(markdown))
+
+
 def run_jobs(
     specs: Sequence[tuple[str, Callable[..., Any], dict[str, Any], str]],
     folder: JobFolder,

@@ -208,6 +208,16 @@ def _llm_files(llm: str) -> Any:
     return files_state(str(Path(folder) / gguf) if gguf else folder)
 
 
+def truth_lines(truth: dict[str, Any]) -> list[str]:
+    """One line per (LLM, dataset): every prompt's real score."""
+    lines = []
+    for case in truth["cases"].values():
+        scores = ", ".join(f"{pid} {p['score']:.3f}" for pid, p in case["prompts"].items())
+        metric = next(iter(case["prompts"].values()))["metric"]
+        lines.append(f"{case['llm']} on {case['dataset']} ({metric}): {scores}")
+    return lines
+
+
 def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
     p = Path(run_dir or default_run_dir()).expanduser() / "truth.json"
     if not p.exists():

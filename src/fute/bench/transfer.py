@@ -368,6 +368,22 @@ def run_eval(
     return judge(truth, orders), orders
 
 
+def eval_record(
+    truth: dict[str, Any], judged: dict[str, Any], orders: dict[str, Any], ctx: Any, command: str
+) -> dict[str, Any]:
+    """The JSON of an eval: how it was made (commands, rows per embedding, surrogate, U), the metrics, and
+    each ranker's order of sources per target."""
+    return {
+        "command": command,
+        "truth_command": truth.get("command"),
+        "embed_examples": ctx.embed_examples,
+        "surrogate": ctx.surrogate,
+        "corpus": ctx.corpus or "shipped U without the run's datasets",
+        "metrics": judged,
+        "orders": {r: {t: o[0] for t, o in per.items()} for r, per in orders.items()},
+    }
+
+
 def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, notes: Sequence[str] = ()) -> str:
     """The paper-shaped tables: methods x (ρ, NDCG) in-class and all-class; per class; per target."""
     names = list(truth["datasets"])
