@@ -3,6 +3,10 @@ fake OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test reaches for the hub: a hub id fails at once, as offline
+
 import json
 import sys
 from collections.abc import Iterator

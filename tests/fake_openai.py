@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeLLM(BaseHTTPRequestHandler):
-    """'positive' is likely when the prompt says good; no logprobs when the model is 'text-only'."""
+    """'positive' is likely when the prompt says good; no logprobs when the model is 'text-only'; an HTML page
+    for 'not-json' and an answer without choices for 'no-choices' (each with status 200)."""
 
     failures_left = 0
     seen: list = []
@@ -55,6 +56,10 @@ class FakeLLM(BaseHTTPRequestHandler):
             if with_lp:
                 choice["logprobs"] = {"tokens": [" " + text], "top_logprobs": [top]}
         data = json.dumps({"choices": [choice]}).encode()
+        if body["model"] == "not-json":  # a proxy's error page, answered with 200
+            data = b"<html><body>gateway</body></html>"
+        elif body["model"] == "no-choices":
+            data = json.dumps({"object": "error", "message": "model not loaded"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

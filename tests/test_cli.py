@@ -245,3 +245,95 @@ def test_embed_model_offers_only_the_methods_that_read_labels(run_cli):
     flat = " ".join(out.replace("│", " ").split())  # the help box wraps lines
     assert code == 0 and "--method <str> fisher | prefix | prompt (the methods that read labels)" in flat
     assert "datasize" not in flat and "textemb" not in flat
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("rank", "x", "--top", "-3"), "top (k)=-3: must be at least 1"),
+        (("rank", "x", "--kind", "bogus"), "unknown kind 'bogus'"),
+        (("list", "--kind", "bogus"), "unknown kind 'bogus'"),
+        (("embed", "dataset", "DATA", "--max-length", "0"), "max_length (tokens per input)=0: must be at least 2"),
+        (("corpus", "build", "DATA", "--size", "0", "--out", "u.jsonl"), "size=0: must be at least 1"),
+        (
+            ("select-prompt", "--model", "m", "--prompts", "sentiment", "--dataset", "DATA", "--examples", "0"),
+            "examples=0",
+        ),
+    ],
+)
+def test_bad_options_are_one_line_errors(run_cli, tmp_path, args, says):
+    data = str(toy_file(tmp_path, "d", 0))
+    args = [data if a == "DATA" else a for a in args]
+    code, _, err = run_cli(*args, *(["--store", str(tmp_path / "st")] if args[0] in ("rank", "list", "embed") else []))
+    assert code == 2 and says in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_store_check_and_repair(run_cli, tmp_path):
+    from fute.store import LocalStore
+    from tests.store.conftest import vec
+
+    store = LocalStore(tmp_path / "st")
+    store.put(vec("a", [1, 0, 0], space="good"))
+    store.put(vec("b", [1, 0], space="bad"))
+    store.put(vec("c", [0, 1], space="bad"))
+    data = store.path / "space_bad.lance" / "data"
+    max(data.iterdir(), key=lambda p: p.stat().st_mtime_ns).write_bytes(b"garbage")
+    st = ["--store", str(tmp_path / "st")]
+    code, out, err = run_cli("list", *st)
+    assert code == 0 and "a" in out and "space bad is damaged" in err  # named, skipped, the rest listed
+    code, out, _ = run_cli("store", "check", *st)
+    assert code == 1 and "bad: damaged" in out and "good: ok" in out and "1 damaged" in out
+    code, out, _ = run_cli("store", "repair", *st)
+    assert code == 0 and "bad: restored to version 1" in out
+    code, out, _ = run_cli("store", "check", *st)
+    assert code == 0 and "0 damaged" in out
+
+
+def test_fute_debug_shows_the_traceback(run_cli, tmp_path, monkeypatch):
+    from fute.errors import StoreError
+
+    monkeypatch.setenv("FUTE_DEBUG", "1")
+    with pytest.raises(StoreError, match="no vector named"):
+        run_cli("rank", "nothing", "--store", str(tmp_path))
+
+
+def test_ctrl_c_says_what_was_kept(tmp_path, tiny_paths):
+    """A real SIGINT in the middle of an embedding: exit 130, one line, and what was stored stays stored."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    paths = [str(toy_file(tmp_path, n, i)) for i, n in enumerate(("a", "b"))]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from fute.cli import main; main()",
+        "embed",
+        "dataset",
+        *paths,
+        "--store",
+        str(tmp_path / "st"),
+        "--surrogate",
+        str(tiny_paths["encoder"]),
+        "--option",
+        "max_epochs=200",
+        "--option",
+        "patience=200",
+        "--option",
+        "probe_max_epochs=0",
+        "--option",
+        "holdout_fraction=0.5",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
+    deadline = time.time() + 60
+    while not (tmp_path / "st").exists() and time.time() < deadline:  # made just before the jobs start
+        time.sleep(0.1)
+    time.sleep(1.0)
+    assert proc.poll() is None, "the embedding ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted; everything stored before this point is kept" in err and "Traceback" not in err

@@ -17,9 +17,12 @@ def test_atomic_write_uses_the_umask_not_0600(tmp_path):
     assert path.read_text() == "<html></html>" and not list(tmp_path.glob(".out.html.*"))
 
 
-def test_model_source_names_a_missing_folder_and_passes_hub_ids(tmp_path):
+def test_model_source_names_a_missing_folder_and_passes_hub_ids(tmp_path, monkeypatch):
+    from fute import paths
     from fute.errors import ConfigError
     from fute.paths import model_source
+
+    monkeypatch.setattr(paths, "hub_reachable", lambda: True)  # online: a hub id goes to the hub's loader
 
     assert model_source(str(tmp_path), "LLM") == str(tmp_path)
     assert (

@@ -77,10 +77,40 @@ def test_unknown_surrogate_is_one_line(tmp_path):
         Surrogate("x", pooling="max")
 
 
-def test_unreachable_hub_surrogate_is_one_line(monkeypatch):
+def test_unreachable_hub_surrogate_is_one_line_at_once(monkeypatch):
+    """Offline, a hub id that is not cached fails before the hub client's retries (they took 25 s here)."""
+    import time
+
     import huggingface_hub.constants
 
+    from fute.paths import hub_reachable
+
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(ConfigError, match="surrogate 'no-such-org/no-such-model': not loadable") as info:
+    hub_reachable.cache_clear()
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match="surrogate 'no-such-org/no-such-model': not a local folder, .*offline") as e:
         Surrogate("no-such-org/no-such-model")
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(e.value) and time.perf_counter() - t0 < 5
+    hub_reachable.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        (lambda d: (d / "config.json").write_text("{broken"), "not a valid JSON file"),
+        (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:1000]), "header"),
+    ],
+    ids=["config-not-json", "safetensors-cut-short"],
+)
+def test_a_damaged_model_folder_is_one_line(tiny_paths, tmp_path, damage, says):
+    import shutil
+
+    from fute.targets.hf_classifier import HFClassifier
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_paths["encoder"], folder)
+    damage(folder)
+    for load in (lambda: Surrogate(str(folder)), lambda: HFClassifier(str(folder))):
+        with pytest.raises(ConfigError, match=f"'{folder}': not loadable \\(the local folder\\): .*{says}") as e:
+            load()
+        assert "\n" not in str(e.value)

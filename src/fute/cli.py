@@ -357,6 +357,42 @@ def corpus_build_cmd(
     )
 
 
+store_app = typer.Typer(help="The vector store's health: check it, repair it.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("check")
+def store_check_cmd(store: StoreOpt = None) -> None:
+    """Read every space's table in full and say which are damaged (exit 1 if any is)."""
+    from fute.store import open_store
+
+    st = open_store(store)
+    found = st.check()
+    for h in found:
+        console.print(f"{h.space_id}: {h.status} ({h.detail})", highlight=False)
+    damaged = [h for h in found if h.status != "ok"]
+    console.print(
+        f"{len(found)} space(s) in {getattr(st, 'path', st)}, {len(damaged)} damaged"
+        + ("; `fute store repair` restores or sets them aside" if damaged else ""),
+        highlight=False,
+    )
+    if damaged:
+        raise typer.Exit(1)
+
+
+@store_app.command("repair")
+def store_repair_cmd(store: StoreOpt = None) -> None:
+    """Restore each damaged table's newest version that reads in full, or move it to .quarantine/ (nothing
+    is deleted); sound tables are left as they are."""
+    from fute.store import open_store
+
+    st = open_store(store)
+    done = st.repair()
+    for h in done:
+        console.print(f"{h.space_id}: {h.status} {h.detail}", highlight=False)
+    console.print(f"{len(done)} table(s) repaired" if done else "nothing to repair: every table reads", highlight=False)
+
+
 @app.command("list")
 def list_cmd(
     kind: Annotated[str | None, typer.Option(help="dataset | model | prompt")] = None,
@@ -364,8 +400,10 @@ def list_cmd(
     store: StoreOpt = None,
 ) -> None:
     """List stored vectors, grouped by space."""
+    from fute.space import check_kind
     from fute.store import open_store
 
+    check_kind(kind)
     st = open_store(store)
     vectors = st.vectors(space, kind=kind)
     if not vectors:
@@ -915,16 +953,35 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     err.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised instead of KeyboardInterrupt so that it reaches ``main`` (typer turns a KeyboardInterrupt
+    into a silent exit 130) and says what was kept."""
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    raise Interrupted
+
+
 def main() -> None:
+    """The ``fute`` command: a FuteError is one line and exit 2 (``FUTE_DEBUG=1`` shows its traceback), Ctrl-C
+    one line and exit 130; every vector stored before either stays stored."""
+    import os
+    import signal
+
+    previous = signal.signal(signal.SIGINT, _on_interrupt)
     warnings.showwarning = _one_line_warning
     try:
         app()
     except FuteError as e:
+        if os.environ.get("FUTE_DEBUG") == "1":
+            raise
         err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("interrupted; everything stored before this point is kept")
+    except (KeyboardInterrupt, Interrupted):
+        err.print("interrupted; everything stored before this point is kept (rerun the command to go on)")
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)  # main() called in-process (tests, notebooks) leaves it as it was
 
 
 if __name__ == "__main__":

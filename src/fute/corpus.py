@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fute.errors import DataError
+from fute.errors import DataError, check_at_least
 from fute.paths import atomic_write
 from fute.samples import load_samples, read_rows  # the same readers and one-line errors
 
@@ -155,6 +155,7 @@ def build_corpus(
     if not pools:
         raise DataError("no datasets left for the corpus after exclusions" + (" (pairs only)" if pairs else ""))
     rng = np.random.default_rng(seed)
+    check_at_least("size", size, 1)
     per = None if size is None else max(1, size // len(pools))
     texts, tpairs, sources = [], [] if pairs else None, []
     for ds_name, ts, ps in pools:

@@ -43,6 +43,7 @@ def embed_samples(
     m = method if isinstance(method, Method) else get_method(method, **method_options)
     sur = surrogate if isinstance(surrogate, Surrogate) else load_surrogate(surrogate, max_length=max_length)
     st = open_store(store)
+    st.ensure_writable()  # a store that cannot take the vector fails now, not after the compute
     sid, key = content_key(samples, m, sur.identity)
     check_free(st, sid, kind, name, key, overwrite=overwrite)
     hit = st.find_key(sid, key)

@@ -21,8 +21,18 @@ class StoreError(FuteError):
     """The vector store cannot do what was asked (missing name, ambiguous space, locked)."""
 
 
+class DamagedTableError(StoreError):
+    """One table of a store cannot be read; the others can (``fute store check`` / ``repair``)."""
+
+
 class ConfigError(FuteError):
     """An unknown method, surrogate or option."""
+
+
+def check_at_least(option: str, value: float | None, low: float) -> None:
+    """An option's lower bound, checked where the CLI and the API meet (None passes: it means 'no cap')."""
+    if value is not None and not value >= low:
+        raise ConfigError(f"{option}={value!r}: must be at least {low:g}")
 
 
 class CapabilityError(ConfigError):

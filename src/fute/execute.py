@@ -297,6 +297,7 @@ def embed_many(
     Raises one error listing the failed jobs after all the others are stored.
     """
     st = open_store(store)
+    st.ensure_writable()  # a store that cannot take the vectors fails now, not after the compute
     ex = get_executor(executor)
     names = [(s.kind, s.name) for s in specs]
     if len(set(names)) != len(names):

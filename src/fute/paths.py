@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -49,4 +51,62 @@ def model_source(name_or_path: str, what: str) -> str:
         return str(p)
     if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1 or "\\" in name_or_path:
         raise ConfigError(f"{what} '{name_or_path}': no such folder; give an existing folder or a hub id (org/name)")
+    if not _in_hub_cache(name_or_path) and not hub_reachable():
+        raise ConfigError(
+            f"{what} '{name_or_path}': not a local folder, not in the local hub cache, and the hub cannot be "
+            "reached (offline?); give a local folder"
+        )
     return name_or_path
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # an id the hub library refuses: the hub would too, so let its loader say why
+        return True
+
+
+@lru_cache(maxsize=1)
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the model hub answers at all (one short TCP connect per process; False when HF_HUB_OFFLINE is
+    set), so that an id that can only come from the hub fails at once offline, not after the hub client's
+    retries (about 25 s here)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _damaged_file_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError, ValueError, ImportError, KeyError]
+    with contextlib.suppress(ImportError):
+        from safetensors import SafetensorError
+
+        errors.append(SafetensorError)
+    return tuple(errors)
+
+
+@contextlib.contextmanager
+def loading(what: str, name_or_path: str) -> Iterator[None]:
+    """Loading a model's files: a damaged or foreign file (a config.json that is not JSON, a cut-short
+    safetensors, a missing tokenizer) or an unreachable hub id is one line naming it, never a traceback."""
+    from fute.errors import ConfigError
+
+    try:
+        yield
+    except _damaged_file_errors() as e:
+        local = Path(name_or_path).expanduser().exists()
+        where = "the local folder" if local else "a local folder nor reachable on the hub (offline?)"
+        why = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise ConfigError(f"{what} '{name_or_path}': not loadable ({where}): {why}") from None

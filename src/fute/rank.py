@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fute.errors import StoreError
+from fute.errors import StoreError, check_at_least
 from fute.methods import METHODS
-from fute.space import TaskVector
+from fute.space import TaskVector, check_kind
 from fute.store import VectorStore, open_store
 
 
@@ -54,6 +54,9 @@ def rank(
     ``kind`` restricts the candidates (dataset, model, prompt). Cosine for most methods; a method
     with its own rule (``datasize``) scores the candidates itself.
     """
+    check_kind(kind)
+    check_kind(query_kind)
+    check_at_least("top (k)", k, 1)
     st = open_store(store)
     q = name if isinstance(name, TaskVector) else find_query(st, name, kind=query_kind, space=space, method=method)
     method_cls = METHODS.get(q.card.space.method)

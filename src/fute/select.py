@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fute.errors import DataError, MissingSplitError
+from fute.errors import DataError, MissingSplitError, check_at_least
 from fute.samples import Samples, load_samples
 from fute.selectors import PromptCase, get_selector
 from fute.targets.prompts import Prompt, load_prompt_set
@@ -184,6 +184,9 @@ def select_prompts(
     from fute.corpus import load_corpus
     from fute.embed import dataset_name
 
+    check_at_least("examples", examples, 1)
+    check_at_least("max_reasoning_tokens", max_reasoning_tokens, 1)
+    check_at_least("mte_examples", mte_examples, 1)
     pset = load_prompt_set(prompt_set)
     try:
         train = load_samples(dataset)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fute import __version__
-from fute.errors import SpaceMismatchError
+from fute.errors import ConfigError, SpaceMismatchError
 from fute.hashing import content_hash
 
 if TYPE_CHECKING:  # a leaf: the space and its cards never need torch
@@ -22,6 +22,14 @@ if TYPE_CHECKING:  # a leaf: the space and its cards never need torch
     from fute.surrogate import SurrogateIdentity
 
 KINDS = ("dataset", "model", "prompt")
+
+
+def check_kind(kind: str | None) -> None:
+    """A kind filter names one of KINDS (None: any); a typo would otherwise match nothing, silently."""
+    if kind is not None and kind not in KINDS:
+        raise ConfigError(f"unknown kind '{kind}'; use one of {', '.join(KINDS)}")
+
+
 CARD_SCHEMA = 2  # 2: "schema", "versions" and, for trained methods, "training"; cards without "schema" are 1
 
 

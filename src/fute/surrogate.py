@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from fute.errors import ConfigError
-from fute.paths import model_source
+from fute.errors import ConfigError, check_at_least
+from fute.paths import loading, model_source
 from fute.samples import Samples
 
 DEFAULT_SURROGATE = "sentence-transformers/all-MiniLM-L6-v2"
@@ -103,6 +103,7 @@ class Surrogate:
         _quiet_transformers()
         if pooling not in ("auto", "cls", "mean", "last"):
             raise ConfigError(f"unknown pooling '{pooling}'; use auto, cls, mean or last")
+        check_at_least("max_length (tokens per input)", max_length, 2)  # room for the special tokens
         if model is None:
             path, display = (default_surrogate_path(), DEFAULT_SURROGATE) if name in _ALIASES else (name, name)
             model, tokenizer, self.architecture = _load_backbone(path)
@@ -317,9 +318,8 @@ def weights_hash(model: nn.Module) -> str:
 def _load_backbone(path: str) -> tuple[nn.Module, Any, str]:
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    local = Path(path).expanduser()
     source = model_source(path, "surrogate")
-    try:
+    with loading("surrogate", path):
         config = AutoConfig.from_pretrained(source)
         tokenizer = AutoTokenizer.from_pretrained(source)
         architecture = _architecture(config)
@@ -333,9 +333,6 @@ def _load_backbone(path: str) -> tuple[nn.Module, Any, str]:
             )
         else:
             model = AutoModel.from_pretrained(source)
-    except (OSError, ValueError) as e:
-        where = "the local folder" if local.exists() else "a local folder nor reachable on the hub (offline?)"
-        raise ConfigError(f"surrogate '{path}': not loadable ({where}): {str(e).splitlines()[0][:160]}") from None
     return model, tokenizer, architecture
 
 

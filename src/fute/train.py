@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from fute.paths import loading
 from fute.samples import Samples
 
 
@@ -69,12 +70,14 @@ def train_classifier(
         }
     )
     # a fresh head even when base is a classifier already (another label set: other sizes)
-    model = AutoModelForSequenceClassification.from_pretrained(base, ignore_mismatched_sizes=True, **kw)
+    with loading("task model base", base):
+        model = AutoModelForSequenceClassification.from_pretrained(base, ignore_mismatched_sizes=True, **kw)
+        tok = AutoTokenizer.from_pretrained(base)
     if backbone_from is not None:
-        trained = AutoModelForSequenceClassification.from_pretrained(str(backbone_from))
+        with loading("source model", str(backbone_from)):
+            trained = AutoModelForSequenceClassification.from_pretrained(str(backbone_from))
         model.base_model.load_state_dict(trained.base_model.state_dict())
         del trained
-    tok = AutoTokenizer.from_pretrained(base)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
         model.config.pad_token_id = tok.pad_token_id
@@ -107,10 +110,12 @@ def load_frozen_classifier(model_dir: str | Path) -> tuple[Any, Any]:
     from fute.surrogate import _quiet_transformers
 
     _quiet_transformers()
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+    with loading("classifier", str(model_dir)):
+        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     for p in model.parameters():
         p.requires_grad_(False)
-    return model, AutoTokenizer.from_pretrained(str(model_dir))
+    return model, tokenizer
 
 
 def tokenize_rows(tok: Any, samples: Samples, idx: Any, max_length: int) -> Any:

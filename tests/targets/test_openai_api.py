@@ -88,3 +88,11 @@ def test_an_endpoint_is_named_model_at_url():
     assert split_endpoint("m@https://user@host/v1") == ("m", "https://user@host/v1")
     assert split_endpoint("smollm2") == ("smollm2", None)
     assert split_endpoint("org/model@main") == ("org/model@main", None)  # not a URL: a local name
+
+
+@pytest.mark.parametrize(
+    ("model", "says"), [("not-json", "the answer is not JSON"), ("no-choices", "the answer has no 'choices'")]
+)
+def test_a_broken_answer_is_one_line(openai_server, model, says):
+    with pytest.raises(ConfigError, match=f"{openai_server}/completions: {says}"):
+        OpenAITarget(model, PROMPT, base_url=openai_server, retries=0).predict(["good"], progress=False, cache=False)

@@ -27,6 +27,16 @@ class Filter:
         return [(f, v) for f in ("name", "kind", "key") if (v := getattr(self, f)) is not None]
 
 
+@dataclass(frozen=True)
+class TableHealth:
+    """What ``check`` found, or ``repair`` did, for one space's table: ``status`` is ok, damaged, restored or
+    quarantined; ``detail`` says what and where."""
+
+    space_id: str
+    status: str
+    detail: str = ""
+
+
 def sql_literal(value: str) -> str:
     """A SQL string literal for an embedded engine that takes no bound parameters (quotes doubled)."""
     if "\x00" in value:
@@ -70,6 +80,25 @@ class VectorStore(ABC):
         """A stored vector with this job key (the cache lookup), if any."""
         found = self.vectors(space_id, key=key)
         return found[0] if found else None
+
+    def ensure_writable(self) -> None:  # noqa: B027 - a server store answers for itself on the first write
+        """Raise a one-line StoreError now if a put would fail (called before any compute)."""
+
+    def check(self) -> list[TableHealth]:
+        """Each space's health. A server store keeps its own integrity (transactions, WAL): every space it
+        lists reads, so the default reads each one through ``vectors``."""
+        out = []
+        for sid in self.spaces():
+            try:
+                out.append(TableHealth(sid, "ok", f"{len(self.vectors(sid))} vectors"))
+            except StoreError as e:
+                out.append(TableHealth(sid, "damaged", str(e)))
+        return out
+
+    def repair(self) -> list[TableHealth]:
+        """Make every damaged space readable again without deleting anything; returns what was done.
+        A backend with nothing to repair (a server store) does nothing."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - a no-op by default: an embedded store holds nothing open
         """Release what the store holds open (connections); a closed store is not used again."""

@@ -5,12 +5,21 @@ leaves the last committed version readable and intact. Writers take a file lock,
 writer at a time, across processes too. From the second query of a table version on, a search holds
 the space's vectors in memory (reloaded when the version changes, whoever wrote it) and answers with
 one exact matrix-vector product; the first one lets LanceDB scan, which is cheaper for a one-off.
+
+A damaged table (a data file or manifest overwritten or cut short, its version folder gone) is one space's
+problem: reads over all spaces warn, naming it, and skip it; reading or writing that space is a one-line
+error; ``check`` says what is wrong with each table and ``repair`` restores a table's newest version that
+reads in full, or sets the table aside in ``.quarantine/`` when none does. Nothing is ever deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable
+import os
+import time
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +28,20 @@ import numpy as np
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
-from fute.errors import StoreError
+from fute.errors import DamagedTableError, StoreError
 from fute.space import TaskVector
-from fute.store.base import Filter, VectorStore, sql_literal
+from fute.store.base import Filter, TableHealth, VectorStore, sql_literal
+
+# what LanceDB raises on a file it cannot read ("lance error: ..."); a ValueError is damage only when a table
+# folder that exists cannot be opened (a bad query raises ValueError too, and is no damage)
+_DAMAGE = (RuntimeError, OSError)
+
+
+class _Unsound(RuntimeError):
+    """A table that reads, but holds what no put writes (a card that is not JSON, a non-finite vector)."""
+
+
+QUARANTINE = ".quarantine"
 
 
 @dataclass
@@ -53,12 +73,27 @@ class LocalStore(VectorStore):
         if self._db is None:
             import lancedb
 
-            self.path.mkdir(parents=True, exist_ok=True)
+            self._make_folder()
             self._db = lancedb.connect(str(self.path))
         return self._db
 
+    def _make_folder(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"{self.path} is a file, not a store folder; give --store a folder (new or a store)")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            why = e.strerror or e
+            raise StoreError(f"{self.path}: cannot create the store folder ({why}); give --store another") from None
+
+    def ensure_writable(self) -> None:
+        """Fail now, before any compute, if a vector could not be stored here."""
+        self._make_folder()
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise StoreError(f"{self.path}: the store folder is not writable; give --store a folder you can write")
+
     def _lock(self) -> FileLock:
-        self.path.mkdir(parents=True, exist_ok=True)
+        self._make_folder()
         return FileLock(str(self.path / ".write.lock"), timeout=self.lock_timeout)
 
     @staticmethod
@@ -66,6 +101,12 @@ class LocalStore(VectorStore):
         return f"space_{space_id}"
 
     def spaces(self) -> list[str]:
+        """Every space with a table folder, including damaged ones (reading those says so)."""
+        listed = self._listed()
+        on_disk = {p.name.removesuffix(".lance").removeprefix("space_") for p in self.path.glob("space_*.lance")}
+        return sorted(set(listed) | on_disk)
+
+    def _listed(self) -> list[str]:
         if not self.path.exists():
             return []
         names: list[str] = []
@@ -78,13 +119,31 @@ class LocalStore(VectorStore):
                 break
         return sorted(n.removeprefix("space_") for n in names if n.startswith("space_"))
 
+    def _folder(self, space_id: str) -> Path:
+        return self.path / f"{self._table_name(space_id)}.lance"
+
     def _table(self, space_id: str) -> Any | None:
-        if not self.path.exists():
+        """The space's table; None when it has none; a damaged one is a DamagedTableError (never taken for
+        missing, so a write cannot silently start a new table over the old data)."""
+        if not self._folder(space_id).exists():
             return None
+        with self._reading(space_id):
+            try:
+                return self.db.open_table(self._table_name(space_id))
+            except ValueError as e:  # the folder is there, but LanceDB does not see a table in it
+                raise RuntimeError(f"not a readable table: {e}") from None
+
+    @contextlib.contextmanager
+    def _reading(self, space_id: str) -> Iterator[None]:
+        """LanceDB's errors on an unreadable file, as one line that names the space and says what to do."""
         try:
-            return self.db.open_table(self._table_name(space_id))
-        except ValueError:  # LanceDB: "Table ... was not found"
-            return None
+            yield
+        except _DAMAGE as e:
+            detail = str(e).splitlines()[0].split(", /")[0][:160]  # drop LanceDB's source-file location
+            raise DamagedTableError(
+                f"{self.path}: the table of space {space_id} is damaged ({detail}); `fute store check` says "
+                "what is wrong, `fute store repair` restores its last good version or sets it aside"
+            ) from None
 
     def put(self, vec: TaskVector) -> None:
         self.put_many([vec])
@@ -137,27 +196,37 @@ class LocalStore(VectorStore):
         if table is None:
             self.db.create_table(self._table_name(space_id), data=rows)
             return
-        stored_dim = table.schema.field("vector").type.list_size
+        with self._reading(space_id):
+            stored_dim = table.schema.field("vector").type.list_size
         if stored_dim != dim:
             raise StoreError(
                 f"space {space_id} holds {stored_dim}-d vectors, '{group[0].name}' is {dim}-d; "
                 f"the store at {self.path} is inconsistent"
             )
-        table.merge_insert("slot").when_matched_update_all().when_not_matched_insert_all().execute(rows)
+        with self._reading(space_id):
+            table.merge_insert("slot").when_matched_update_all().when_not_matched_insert_all().execute(rows)
 
     def vectors(
         self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, key: str | None = None
     ) -> list[TaskVector]:
         out: list[TaskVector] = []
         for sid in [space_id] if space_id else self.spaces():
-            table = self._table(sid)
-            if table is None:
+            try:
+                table = self._table(sid)
+                if table is None:
+                    continue
+                with self._reading(sid):
+                    q = table.search()
+                    cond = _condition(Filter(name=name, kind=kind, key=key))
+                    if cond:
+                        q = q.where(cond)
+                    rows = q.limit(None).to_list()
+            except DamagedTableError as e:
+                if space_id:
+                    raise
+                warnings.warn(f"skipped: {e}", stacklevel=2)  # one damaged space does not hide the others
                 continue
-            q = table.search()
-            cond = _condition(Filter(name=name, kind=kind, key=key))
-            if cond:
-                q = q.where(cond)
-            out.extend(_to_vector(r) for r in q.limit(None).to_list())
+            out.extend(_to_vector(r) for r in rows)
         return sorted(out, key=lambda v: (v.space_id, v.kind, v.name))
 
     def search(
@@ -166,6 +235,12 @@ class LocalStore(VectorStore):
         table = self._table(space_id)
         if table is None:
             return []
+        with self._reading(space_id):
+            return self._search(table, query, space_id, k, kind, name)
+
+    def _search(
+        self, table: Any, query: np.ndarray, space_id: str, k: int, kind: str | None, name: str | None
+    ) -> list[tuple[TaskVector, float]]:
         version = table.version
         snap = self._snapshots.get(space_id)
         if snap is not None and snap.version != version:
@@ -202,10 +277,79 @@ class LocalStore(VectorStore):
                 table = self._table(sid)
                 if table is None:
                     continue
-                before = table.count_rows()
-                table.delete(cond)
-                removed += before - table.count_rows()
+                with self._reading(sid):
+                    before = table.count_rows()
+                    table.delete(cond)
+                    removed += before - table.count_rows()
         return removed
+
+    # -- health ---------------------------------------------------------------------------------------
+    def check(self) -> list[TableHealth]:
+        """Each space's table read in full (every row, vector and card): ok, or what is wrong."""
+        out = []
+        for sid in self.spaces():
+            try:
+                table = self._table(sid)
+                with self._reading(sid):
+                    _verify(table.to_arrow())
+                    out.append(TableHealth(sid, "ok", f"{table.count_rows()} vectors, version {table.version}"))
+            except DamagedTableError as e:
+                out.append(TableHealth(sid, "damaged", str(e).split("(", 1)[1].split("); `fute", 1)[0]))
+        return out
+
+    def repair(self) -> list[TableHealth]:
+        """Each damaged table: its newest version that reads in full becomes the latest again (the versions
+        after it stay on disk), or, when none does, the table folder is moved to ``.quarantine/`` (nothing is
+        deleted). Returns what was done to each; sound tables are left as they are."""
+        done = []
+        with self._lock():
+            for health in self.check():
+                if health.status == "ok":
+                    continue
+                version = self._restore(health.space_id)
+                if version is not None:
+                    done.append(TableHealth(health.space_id, "restored", f"to version {version} ({health.detail})"))
+                else:
+                    where = self._quarantine(health.space_id)
+                    done.append(TableHealth(health.space_id, "quarantined", f"moved to {where} ({health.detail})"))
+        self._db = None  # reconnect: LanceDB caches what it listed
+        self._snapshots.clear()
+        return done
+
+    def _restore(self, space_id: str) -> int | None:
+        try:
+            table = self.db.open_table(self._table_name(space_id))
+            versions = sorted((v["version"] for v in table.list_versions()), reverse=True)
+        except (*_DAMAGE, ValueError):
+            return None
+        for v in versions:
+            try:
+                table.checkout(v)
+                _verify(table.to_arrow())
+                table.restore()
+                return v
+            except _DAMAGE:
+                continue
+        return None
+
+    def _quarantine(self, space_id: str) -> Path:
+        dest = self.path / QUARANTINE / f"{self._folder(space_id).name}.{time.strftime('%Y%m%dT%H%M%S')}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._folder(space_id).rename(dest)
+        return dest
+
+
+def _verify(data: pa.Table) -> None:
+    """Every card parses and every vector is finite: a table that reads is also one that makes sense."""
+    try:
+        for card in data.column("card").to_pylist():
+            json.loads(card)
+    except ValueError as e:
+        raise _Unsound(f"a card that is not JSON: {e}") from None
+    dim = data.schema.field("vector").type.list_size
+    matrix = data.column("vector").combine_chunks().values.to_numpy().reshape(-1, dim)
+    if not np.isfinite(matrix).all():
+        raise _Unsound("non-finite values in its vectors")
 
 
 def _condition(f: Filter) -> str:

@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fute.errors import ConfigError
-from fute.paths import model_source
+from fute.paths import loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
 from fute.targets.base import TargetModel
 
@@ -33,12 +32,9 @@ class HFClassifier(TargetModel):
         self.name = name_or_path
         if model is None:
             source = model_source(name_or_path, "classifier")
-            try:
+            with loading("classifier", name_or_path):
                 model = AutoModelForSequenceClassification.from_pretrained(source)
                 tokenizer = AutoTokenizer.from_pretrained(source)
-            except (OSError, ValueError) as e:
-                why = str(e).splitlines()[0][:160]
-                raise ConfigError(f"classifier '{name_or_path}': not loadable: {why}") from None
         self.model = model.eval()
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:

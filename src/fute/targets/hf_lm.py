@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from fute.errors import ConfigError
-from fute.paths import fute_home, model_source
+from fute.paths import fute_home, loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
 from fute.targets.base import LABEL_SCORES, TOKEN_LOGPROBS, WORD_LOGPROBS, TargetModel
 from fute.targets.prompts import Prompt, chat_messages
@@ -68,7 +68,7 @@ def load_causal_lm(name: str) -> tuple[Any, Any]:
 
     _quiet_transformers()
     source, gguf = resolve_llm(name)
-    try:
+    with loading("LLM", name):
         if gguf is None:
             return AutoModelForCausalLM.from_pretrained(source), AutoTokenizer.from_pretrained(source)
         g = Path(source) / gguf
@@ -92,8 +92,6 @@ def load_causal_lm(name: str) -> tuple[Any, Any]:
             except OSError:  # another process cached it first
                 shutil.rmtree(tmp, ignore_errors=True)
         return AutoModelForCausalLM.from_pretrained(cache), AutoTokenizer.from_pretrained(cache)
-    except (OSError, ValueError, ImportError) as e:
-        raise ConfigError(f"LLM '{name}': not loadable: {str(e).splitlines()[0][:200]}") from None
 
 
 @lru_cache(maxsize=1)

@@ -92,7 +92,18 @@ class OpenAITarget(TargetModel):
             try:
                 req = urllib.request.Request(url, data=data, headers=headers, method="POST")
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return json.loads(resp.read().decode())
+                    raw = resp.read().decode(errors="replace")
+                try:
+                    answer = json.loads(raw)
+                except ValueError:
+                    raise ConfigError(
+                        f"{url}: the answer is not JSON ({raw[:80]!r}); is this an OpenAI-compatible endpoint?"
+                    ) from None
+                if not isinstance(answer, dict) or not answer.get("choices"):
+                    raise ConfigError(
+                        f"{url}: the answer has no 'choices' ({raw[:80]!r}); is this an OpenAI-compatible endpoint?"
+                    )
+                return answer
             except urllib.error.HTTPError as e:
                 last = f"HTTP {e.code}: {e.read().decode(errors='replace')[:160]}"
                 if e.code not in (408, 429, 500, 502, 503, 504):
@@ -101,9 +112,7 @@ class OpenAITarget(TargetModel):
                 last = str(getattr(e, "reason", e))
             if attempt < self.retries:
                 time.sleep(self.backoff * 2**attempt)
-        raise ConfigError(
-            f"cannot reach {url} after {self.retries + 1} tries ({last}); is the server running at --base-url?"
-        )
+        raise ConfigError(f"cannot reach {url} after {self.retries + 1} tries ({last}); is a server running there?")
 
     def _complete(self, turns: list[str], max_tokens: int, logprobs: bool) -> tuple[str, dict[str, float] | None]:
         """One answer: its text, and {token: logprob} of the first position's top tokens (None if absent)."""
