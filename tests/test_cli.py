@@ -224,6 +224,11 @@ def test_a_stored_name_is_never_replaced_unasked(run_cli, tmp_path, tiny_paths):
     assert run_cli("embed", "dataset", str(b), "--name", "x", *common, "--overwrite")[0] == 0
     code, out, _ = run_cli("show", "x", "--store", str(tmp_path / "st"), "--json")
     assert code == 0 and '"n_total": 10' in out
+    code, out, _ = run_cli("show", "x", "--store", str(tmp_path / "st"), "--json", "--history")
+    old, new = json.loads(out)  # the replaced vector stays readable from the store's past versions
+    assert old["data"]["n_total"] == 12 and new["data"]["n_total"] == 10 and old["table_version"] < new["table_version"]
+    code, out, _ = run_cli("show", "x", "--store", str(tmp_path / "st"), "--history")
+    assert code == 0 and out.count("table version") == 2
 
 
 def test_embed_dataset_records_a_category_and_a_cache_hit_takes_a_new_one(run_cli, tmp_path, tiny_paths):
@@ -298,7 +303,7 @@ def test_fute_debug_shows_the_traceback(run_cli, tmp_path, monkeypatch):
         run_cli("rank", "nothing", "--store", str(tmp_path))
 
 
-def test_ctrl_c_says_what_was_kept(tmp_path, tiny_paths):
+def test_ctrl_c_says_what_was_kept(tmp_path, tiny_paths, run_cli):
     """A real SIGINT in the middle of an embedding: exit 130, one line, and what was stored stays stored."""
     import os
     import signal
@@ -306,6 +311,13 @@ def test_ctrl_c_says_what_was_kept(tmp_path, tiny_paths):
     import sys
     import time
 
+    store = tmp_path / "st"
+    code, _, err = run_cli(
+        "embed", "dataset", str(toy_file(tmp_path, "kept", 5)), "--store", str(store), "--quiet",
+        "--surrogate", str(tiny_paths["encoder"]), "--method", "textemb",
+    )  # fmt: skip
+    assert code == 0, err
+    before = _tree_bytes(store)
     paths = [str(toy_file(tmp_path, n, i)) for i, n in enumerate(("a", "b"))]
     cmd = [
         sys.executable,
@@ -319,21 +331,19 @@ def test_ctrl_c_says_what_was_kept(tmp_path, tiny_paths):
         "--surrogate",
         str(tiny_paths["encoder"]),
         "--option",
-        "max_epochs=200",
+        "max_epochs=100000",
         "--option",
-        "patience=200",
+        "patience=100000",
         "--option",
         "probe_max_epochs=0",
         "--option",
         "holdout_fraction=0.5",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
-    deadline = time.time() + 60
-    while not (tmp_path / "st").exists() and time.time() < deadline:  # made just before the jobs start
-        time.sleep(0.1)
-    time.sleep(1.0)
+    time.sleep(8.0)  # past the imports and the store check, into a job that would run for many minutes
     assert proc.poll() is None, "the embedding ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted; everything stored before this point is kept" in err and "Traceback" not in err
+    assert _tree_bytes(store) == before  # the interrupted job wrote nothing; the stored vector is as it was

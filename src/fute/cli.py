@@ -432,13 +432,17 @@ def list_cmd(
 def show_cmd(
     name: str,
     as_json: Annotated[bool, typer.Option("--json", help="Print cards as JSON")] = False,
+    history: Annotated[
+        bool, typer.Option("--history", help="Every version the vector had, oldest first (one replaced too)")
+    ] = False,
     store: StoreOpt = None,
 ) -> None:
     """Show the provenance card(s) of a stored vector."""
     from fute.errors import StoreError
     from fute.store import open_store
 
-    found = open_store(store).vectors(name=name)
+    st = open_store(store)
+    found = st.history(name) if history else st.vectors(name=name)
     if not found:
         raise StoreError(f"no vector named '{name}'; `fute list` shows what is stored")
     if as_json:
@@ -465,6 +469,8 @@ def show_cmd(
             ("created", c.created),
             ("seconds", str(c.seconds)),
         ]
+        if "table_version" in c.extra:
+            rows.append(("stored", f"table version {c.extra['table_version']}, {c.extra['committed']}"))
         rows[8:8] = _card_extras(c)
         for k, val in rows:
             table.add_row(k, escape(val))  # values are text: "[encoder, ...]" is not rich markup

@@ -81,6 +81,11 @@ class VectorStore(ABC):
         found = self.vectors(space_id, key=key)
         return found[0] if found else None
 
+    def history(self, name: str, *, kind: str | None = None, space_id: str | None = None) -> list[TaskVector]:
+        """Every version a vector of this name had, oldest first. A store that keeps no past versions (the
+        PostgreSQL store replaces rows in place) gives the current ones."""
+        return self.vectors(space_id, name=name, kind=kind)
+
     def ensure_writable(self) -> None:  # noqa: B027 - a server store answers for itself on the first write
         """Raise a one-line StoreError now if a put would fail (called before any compute)."""
 

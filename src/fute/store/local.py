@@ -283,6 +283,29 @@ class LocalStore(VectorStore):
                     removed += before - table.count_rows()
         return removed
 
+    def history(self, name: str, *, kind: str | None = None, space_id: str | None = None) -> list[TaskVector]:
+        """Every version a vector of this name had, oldest first, read from the table's past versions (LanceDB
+        keeps them): a vector replaced with ``--overwrite`` stays readable here. Each card's ``extra`` holds
+        the ``table_version`` and the ``committed`` time of the version where that content first appeared."""
+        cond = _condition(Filter(name=name, kind=kind))
+        out: list[TaskVector] = []
+        seen: set[tuple[str, str, str]] = set()
+        for sid in [space_id] if space_id else self.spaces():
+            table = self._table(sid)
+            if table is None:
+                continue
+            with self._reading(sid):
+                for info in sorted(table.list_versions(), key=lambda v: v["version"]):
+                    table.checkout(info["version"])
+                    for row in table.search().where(cond).limit(None).to_list():
+                        if (sid, row["slot"], row["key"]) not in seen:
+                            seen.add((sid, row["slot"], row["key"]))
+                            vec = _to_vector(row)
+                            vec.card.extra.update(table_version=info["version"], committed=str(info["timestamp"]))
+                            out.append(vec)
+                table.checkout_latest()
+        return out
+
     # -- health ---------------------------------------------------------------------------------------
     def check(self) -> list[TableHealth]:
         """Each space's table read in full (every row, vector and card): ok, or what is wrong."""
