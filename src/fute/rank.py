@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from fute.errors import StoreError, check_at_least
 from fute.methods import METHODS
-from fute.space import TaskVector, check_kind
+from fute.space import TaskVector, check_kind, check_same_space, cosine_scores
 from fute.store import VectorStore, open_store
 
 
@@ -18,6 +19,7 @@ class Ranked:
     vector: TaskVector
     score: float
     rank: int
+    origin: str = "store"  # or "catalog": a shipped vector (fute.catalog), not in the user's store
 
 
 def find_query(
@@ -48,25 +50,43 @@ def rank(
     space: str | None = None,
     method: str | None = None,
     query_kind: str | None = None,
+    catalog: Sequence[TaskVector] = (),
 ) -> list[Ranked]:
     """The ``k`` stored vectors nearest to ``name`` in its space (itself excluded), best first.
 
     ``kind`` restricts the candidates (dataset, model, prompt). Cosine for most methods; a method
-    with its own rule (``datasize``) scores the candidates itself.
+    with its own rule (``datasize``) scores the candidates itself. ``catalog``: more candidates that are not
+    in the store (the shipped catalog's vectors), in the query's space (checked); a stored vector of the same
+    name and kind is preferred to a catalog one.
     """
     check_kind(kind)
     check_kind(query_kind)
     check_at_least("top (k)", k, 1)
     st = open_store(store)
     q = name if isinstance(name, TaskVector) else find_query(st, name, kind=query_kind, space=space, method=method)
-    method_cls = METHODS.get(q.card.space.method)
-    if method_cls is None or method_cls.score == "cosine":
-        hits = st.search(q.vector, q.space_id, k=k + 1, kind=kind)
+    by_cosine = METHODS.trait(q.card.space.method, "score", "cosine") == "cosine"  # read without importing
+    extra = [c for c in catalog if kind is None or c.kind == kind]
+    for c in extra:
+        check_same_space(q, c)
+    if by_cosine:
+        hits = st.search(q.vector, q.space_id, k=k + 1 + len(extra), kind=kind)
     else:
-        cands = st.vectors(q.space_id, kind=kind)
-        scores = (
-            method_cls().scores(q.vector, np.stack([c.vector for c in cands]), [c.card for c in cands]) if cands else []
-        )
-        hits = sorted(zip(cands, scores, strict=True), key=lambda t: -t[1])
-    hits = [(v, s) for v, s in hits if v.key != q.key or v.name != q.name or v.kind != q.kind][:k]
-    return [Ranked(v, float(s), i + 1) for i, (v, s) in enumerate(hits)]
+        hits = _scored(q, st.vectors(q.space_id, kind=kind), by_cosine)
+    stored = {(v.name, v.kind) for v, _ in hits}
+    extra = [c for c in extra if (c.name, c.kind) not in stored]
+    scored = [(v, s, "store") for v, s in hits] + [(v, s, "catalog") for v, s in _scored(q, extra, by_cosine)]
+    scored.sort(key=lambda t: -t[1])
+    scored = [t for t in scored if t[0].key != q.key or t[0].name != q.name or t[0].kind != q.kind][:k]
+    return [Ranked(v, float(s), i + 1, origin) for i, (v, s, origin) in enumerate(scored)]
+
+
+def _scored(q: TaskVector, cands: list[TaskVector], by_cosine: bool) -> list[tuple[TaskVector, float]]:
+    """(candidate, score) by cosine or by the method's own rule (``datasize``: size), best first."""
+    if not cands:
+        return []
+    matrix = np.stack([c.vector for c in cands])
+    if by_cosine:
+        scores = cosine_scores(q.vector, matrix)
+    else:
+        scores = METHODS.get_class(q.card.space.method)().scores(q.vector, matrix, [c.card for c in cands])
+    return sorted(zip(cands, (float(s) for s in scores), strict=True), key=lambda t: -t[1])

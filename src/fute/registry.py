@@ -87,12 +87,18 @@ class Registry(dict[str, type[T]]):
     def names_where(self, **traits: Any) -> list[str]:
         """The names, in declaration order, whose class has these attribute values (declared traits are
         read without importing; anything else is imported to be asked)."""
+        return [n for n in self.in_order() if all(self.trait(n, k) == v for k, v in traits.items())]
 
-        def value(name: str, key: str) -> Any:
-            declared = self._traits.get(name, {})
-            return declared[key] if key in declared and name not in self else getattr(self.get_class(name), key)
-
-        return [n for n in self.in_order() if all(value(n, k) == v for k, v in traits.items())]
+    def trait(self, name: str, key: str, default: Any = None) -> Any:
+        """One class attribute of ``name``: declared with its lazy entry (read without importing), else the
+        class's own; ``default`` for a name not registered here (a plug-in of another installation)."""
+        declared = self._traits.get(name, {})
+        if key in declared and name not in self:
+            return declared[key]
+        try:
+            return getattr(self.get_class(name), key, default)
+        except ConfigError:
+            return default
 
     def get_class(self, name: str) -> type[T]:
         load_plugins()
@@ -117,11 +123,11 @@ def _lazy(registry: Registry, entries: dict[str, str | tuple[str, dict[str, Any]
 METHODS: Registry[Any] = _lazy(
     Registry("method"),
     {
-        "fisher": ("fute.methods.fisher:Fisher", {"uses_labels": True}),
-        "prefix": ("fute.methods.prefix:PrefixTuning", {"uses_labels": True}),
-        "prompt": ("fute.methods.prompt:PromptTuning", {"uses_labels": True}),
-        "textemb": ("fute.methods.baselines:TextEmb", {"uses_labels": False}),
-        "datasize": ("fute.methods.baselines:DataSize", {"uses_labels": False}),
+        "fisher": ("fute.methods.fisher:Fisher", {"uses_labels": True, "score": "cosine"}),
+        "prefix": ("fute.methods.prefix:PrefixTuning", {"uses_labels": True, "score": "cosine"}),
+        "prompt": ("fute.methods.prompt:PromptTuning", {"uses_labels": True, "score": "cosine"}),
+        "textemb": ("fute.methods.baselines:TextEmb", {"uses_labels": False, "score": "cosine"}),
+        "datasize": ("fute.methods.baselines:DataSize", {"uses_labels": False, "score": "size"}),
     },
 )
 TARGETS: Registry[Any] = _lazy(

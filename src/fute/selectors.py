@@ -231,7 +231,7 @@ class Fute(Selector):
     method: ClassVar[str] = "fisher"
 
     def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
-        from fute.methods.base import cosine_scores
+        from fute.space import cosine_scores
 
         mtes, dte = case.vectors(self.method)
         return cosine_scores(dte, mtes)

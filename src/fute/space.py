@@ -253,6 +253,14 @@ class TaskVector:
         return cls(np.asarray(d["vector"], dtype=np.float32), d["card"])
 
 
+def cosine_scores(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Cosine of ``query`` with each row of ``candidates`` (0 for a zero vector), in float64."""
+    q = np.asarray(query, dtype=np.float64)
+    c = np.asarray(candidates, dtype=np.float64).reshape(len(candidates), -1)
+    denom = np.linalg.norm(c, axis=1) * np.linalg.norm(q)
+    return np.where(denom > 0, c @ q / np.where(denom > 0, denom, 1.0), 0.0)
+
+
 def check_same_space(a: TaskVector, b: TaskVector) -> None:
     if a.space_id != b.space_id:
         raise SpaceMismatchError(

@@ -13,5 +13,6 @@ def ranking_table(name: str, ranked: list) -> Table:
     for col, justify in (("#", "right"), ("name", "left"), ("kind", "left"), ("category", "left"), ("score", "right")):
         table.add_column(col, justify=justify)
     for r in ranked:
-        table.add_row(str(r.rank), r.vector.name, r.vector.kind, category_of(r.vector.card, ""), f"{r.score:.4f}")
+        kind = r.vector.kind + (" (catalog)" if getattr(r, "origin", "store") == "catalog" else "")
+        table.add_row(str(r.rank), r.vector.name, kind, category_of(r.vector.card, ""), f"{r.score:.4f}")
     return table

@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fute.methods.base import cosine_scores
 from fute.registry import RANKERS
 from fute.samples import load_samples
+from fute.space import cosine_scores
 from fute.store import VectorStore
 
 register = RANKERS.register

@@ -12,7 +12,7 @@ import torch
 
 from fute.errors import ConfigError
 from fute.samples import Samples
-from fute.space import Card
+from fute.space import Card, cosine_scores
 from fute.surrogate import Surrogate
 
 
@@ -135,13 +135,6 @@ class Method:
     def scores(self, query: np.ndarray, candidates: np.ndarray, candidate_cards: list[Card]) -> np.ndarray:
         """Similarity of each candidate to the query (higher = nearer); cosine unless a method says otherwise."""
         return cosine_scores(query, candidates)
-
-
-def cosine_scores(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    q = np.asarray(query, dtype=np.float64)
-    c = np.asarray(candidates, dtype=np.float64).reshape(len(candidates), -1)
-    denom = np.linalg.norm(c, axis=1) * np.linalg.norm(q)
-    return np.where(denom > 0, c @ q / np.where(denom > 0, denom, 1.0), 0.0)
 
 
 def seed_everything(seed: int) -> None:
