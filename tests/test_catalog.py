@@ -56,8 +56,11 @@ def test_the_shipped_catalog_is_in_the_default_space_and_covers_the_shared_data(
     from fute.space import space_card, space_id
     from fute.surrogate import load_surrogate
 
+    from fute.rank import score_noise
+
     cat = load_catalog()
     assert cat.space_id == space_id(space_card(load_surrogate("default").identity, get_method("fisher")))
+    assert score_noise(cat.space_id)[0] == "fisher"  # tie marks measured in this very space
     assert all(v.space_id == cat.space_id and v.card.space == cat.space for v in cat.vectors)
     if SHARED_DATA.is_dir():
         assert {v.name for v in cat.vectors} == {p.name for p in SHARED_DATA.iterdir() if p.is_dir()}

@@ -41,3 +41,24 @@ def test_datasize_ranks_by_size_not_cosine(tmp_path):
         v.card.space.method = "datasize"
         st.put(v)
     assert [r.vector.name for r in rank("q", st)] == ["big", "mid", "small"]
+
+
+def test_scores_within_the_measured_noise_are_marked_tied(tmp_path, monkeypatch):
+    import json
+
+    import fute.rank
+    from fute.tables import ties_note
+
+    noise = tmp_path / "noise.json"
+    noise.write_text(json.dumps({"methods": {"fisher": {"space_id": "s1", "score_sd": 0.05}}}))
+    monkeypatch.setattr(fute.rank, "SCORE_NOISE", noise)
+    st = LocalStore(tmp_path / "st")
+    for name, v in (("q", [1, 0]), ("a", [1, 0.1]), ("b", [1, 0.3]), ("c", [0, 1])):
+        st.put(vec(name, v))
+    ranked = rank("q", st)  # cosines 0.995, 0.958, 0.0
+    assert [(r.vector.name, r.tied) for r in ranked] == [("a", False), ("b", True), ("c", False)]
+    assert "within 0.050 of the score above, the seed-to-seed spread of a fisher score" in ties_note(ranked, "s1")
+    assert ties_note(ranked, "s2") is None and not any(r.tied for r in rank("q", st, space="s1")[:0])
+    st.put(vec("q2", [1, 0], space="s2"))
+    st.put(vec("z", [1, 0.1], space="s2"))
+    assert [r.tied for r in rank("q2", st)] == [False]  # no noise measured for that space: no marks

@@ -16,7 +16,7 @@ from rich.table import Table
 from fute.errors import ConfigError, FuteError
 from fute.registry import METHODS, PROJECTIONS, RANKERS, SELECTORS, TARGETS
 from fute.space import Card, TaskVector, category_of
-from fute.tables import ranking_table
+from fute.tables import ranking_table, ties_note
 
 app = typer.Typer(
     help="Task embeddings of datasets, models and prompts in one space (FUTE).",
@@ -576,7 +576,11 @@ def rank_cmd(
             extra = cat.vectors
         else:
             err.print(f"the catalog is in space {cat.space_id}, '{q.name}' in {q.space_id}: ranked without it")
-    console.print(ranking_table(q.name, rank(q, st, kind=kind, k=k, catalog=extra)))
+    ranked = rank(q, st, kind=kind, k=k, catalog=extra)
+    console.print(ranking_table(q.name, ranked))
+    note = ties_note(ranked, q.space_id)
+    if note:
+        console.print(note, highlight=False)
 
 
 @app.command("catalog")

@@ -11,7 +11,7 @@ from rich.console import Console
 from fute.embed import embed_dataset
 from fute.rank import rank
 from fute.space import category_of
-from fute.tables import ranking_table
+from fute.tables import ranking_table, ties_note
 
 
 def demo_datasets() -> list[Path]:
@@ -44,12 +44,15 @@ def run_demo(
             f"[{i}/{len(folders)}] {folder.name}: {vectors[folder.name].vector.size}-d {method} vector "
             f"({time.perf_counter() - t:.1f} s)"
         )
-    result, same = {}, 0
+    result, same, notes = {}, 0, set()
     for name, vec in vectors.items():
         ranked = rank(vec, store, kind="dataset", k=len(vectors) - 1)
         console.print(ranking_table(f"{name} ({vec.card.data.category or '?'})", ranked))
         result[name] = [(r.vector.name, r.score) for r in ranked]
         same += bool(ranked) and category_of(ranked[0].vector.card) == category_of(vec.card)
+        notes.add(ties_note(ranked, vec.space_id))
+    for note in sorted(filter(None, notes)):
+        console.print(note, highlight=False)
     console.print(
         f"nearest neighbour in the same category for {same} of {len(vectors)} datasets; "
         f"{len(vectors)} datasets embedded in {time.perf_counter() - t0:.0f} s"
@@ -59,4 +62,21 @@ def run_demo(
 
         paths = write_map(build_map(list(vectors.values()), projection="pca"), map_out)
         console.print(f"map of the {len(vectors)} datasets: {' and '.join(str(p) for p in paths)}")
+    console.print(next_commands(store), highlight=False)
     return result
+
+
+def next_commands(store: str | Path | None) -> str:
+    """The commands to go on from the demo's vectors, exactly as they reach its store."""
+    import os
+    import shlex
+
+    from fute.store import default_store_path
+
+    where = Path(store) if store else default_store_path()
+    prefix = "" if store is None and "FUTE_HOME" not in os.environ else f"--store {shlex.quote(str(where))} "
+    lines = ["next, on these vectors:"]
+    for cmd in ("list", "rank sst2", "map --out demo-space", "report --out demo-report"):
+        verb, _, rest = cmd.partition(" ")
+        lines.append(f"  fute {verb} {prefix}{rest}".rstrip())
+    return "\n".join(lines)

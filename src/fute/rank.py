@@ -20,6 +20,24 @@ class Ranked:
     score: float
     rank: int
     origin: str = "store"  # or "catalog": a shipped vector (fute.catalog), not in the user's store
+    tied: bool = False  # within the measured seed-to-seed noise of the one above: the two cannot be told apart
+
+
+SCORE_NOISE = Path(__file__).resolve().parent / "data" / "score_noise.json"
+
+
+def score_noise(space_id: str) -> tuple[str, float] | None:
+    """(method, sd) of a score in this space: how much a score moves with the seed alone, measured by the
+    embedding-quality benchmark at a method's default space (``tools/build_score_noise.py``); None for a
+    space where it was not measured."""
+    import json
+
+    if not SCORE_NOISE.is_file():
+        return None
+    for method, m in json.loads(SCORE_NOISE.read_text())["methods"].items():
+        if m["space_id"] == space_id:
+            return method, float(m["score_sd"])
+    return None
 
 
 def find_query(
@@ -77,7 +95,11 @@ def rank(
     scored = [(v, s, "store") for v, s in hits] + [(v, s, "catalog") for v, s in _scored(q, extra, by_cosine)]
     scored.sort(key=lambda t: -t[1])
     scored = [t for t in scored if t[0].key != q.key or t[0].name != q.name or t[0].kind != q.kind][:k]
-    return [Ranked(v, float(s), i + 1, origin) for i, (v, s, origin) in enumerate(scored)]
+    noise = score_noise(q.space_id) if by_cosine else None
+    return [
+        Ranked(v, float(s), i + 1, origin, tied=bool(noise and i and scored[i - 1][1] - s < noise[1]))
+        for i, (v, s, origin) in enumerate(scored)
+    ]
 
 
 def _scored(q: TaskVector, cands: list[TaskVector], by_cosine: bool) -> list[tuple[TaskVector, float]]:

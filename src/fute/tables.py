@@ -14,5 +14,20 @@ def ranking_table(name: str, ranked: list) -> Table:
         table.add_column(col, justify=justify)
     for r in ranked:
         kind = r.vector.kind + (" (catalog)" if getattr(r, "origin", "store") == "catalog" else "")
-        table.add_row(str(r.rank), r.vector.name, kind, category_of(r.vector.card, ""), f"{r.score:.4f}")
+        score = f"{r.score:.4f}" + (" ≈" if getattr(r, "tied", False) else "")
+        table.add_row(str(r.rank), r.vector.name, kind, category_of(r.vector.card, ""), score)
     return table
+
+
+def ties_note(ranked: list, space_id: str) -> str | None:
+    """One line under a ranking with tie marks: what ≈ means and where the noise figure comes from."""
+    from fute.rank import score_noise
+
+    noise = score_noise(space_id)
+    if noise is None or not any(r.tied for r in ranked):
+        return None
+    method, sd = noise
+    return (
+        f"≈: within {sd:.3f} of the score above, the seed-to-seed spread of a {method} score "
+        "(bench/results/embedding_quality): those two cannot be told apart"
+    )
