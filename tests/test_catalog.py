@@ -53,10 +53,9 @@ def test_rank_merges_the_catalog_with_the_store(tmp_path):
 def test_the_shipped_catalog_is_in_the_default_space_and_covers_the_shared_data():
     """A change of defaults (surrogate, method config, revision) that forgets to rebuild the catalog fails here."""
     from fute.methods import get_method
+    from fute.rank import score_noise
     from fute.space import space_card, space_id
     from fute.surrogate import load_surrogate
-
-    from fute.rank import score_noise
 
     cat = load_catalog()
     assert cat.space_id == space_id(space_card(load_surrogate("default").identity, get_method("fisher")))
