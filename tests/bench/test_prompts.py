@@ -12,6 +12,7 @@ from fute.bench.prompts import PromptBench, collapse, label_map, real_score, run
 from fute.errors import ConfigError
 from fute.select import VectorSource
 from tests.bench.conftest import write_dataset
+from tests.conftest import write_jsonl
 
 PROMPT_SET = """name: toy
 input: single
@@ -227,3 +228,17 @@ def test_a_served_llm_runs_and_selectors_it_cannot_feed_are_left_out(openai_serv
     assert any(s.startswith("spell left out for fake@") for s in said)
     md = bench_prompts.eval_markdown(truth, judged, "cmd")
     assert "spell for fake@" in md and f"| openai | {llm} | cot | 1 | 8 |" in md
+
+
+def test_select_prompt_defaults_to_globale_and_maps_columns(run_cli, prompt_run, tiny_llama, tmp_path):
+    """A labeled file with its own column names is read as labeled (no 'has no labels' note), and the default
+    selector is the one the prompt benchmark measured best (GlobalE), not FUTE."""
+    _, _, root = prompt_run
+    rows = [json.loads(line) for line in (root / "toyset" / "test.jsonl").read_text().splitlines()]
+    data = write_jsonl(tmp_path / "mine.jsonl", [{"review": r["text"], "stars": r["label"]} for r in rows])
+    args = ["select-prompt", "--model", str(tiny_llama), "--prompts", str(root / "toy.yaml"), "--dataset", str(data)]
+    code, out, err = run_cli(*args, "--column", "text=review", "--column", "label=stars", "--quiet")
+    assert code == 0, err
+    assert "picks: globale -> " in out and "has no labels" not in err
+    code, _, err = run_cli(*args, "--column", "text=nope", "--quiet")
+    assert code == 2 and "nope" in err and len(err.strip().splitlines()) == 1
