@@ -89,6 +89,26 @@ def test_one_key_for_the_api_and_the_cli(tmp_path, specs):
     assert np.array_equal(again.vector, made.vector) and again.card.copied_from == "d1"
 
 
+def test_long_work_says_what_and_how_long_then_refines_it(tmp_path, specs, monkeypatch):
+    """Work expected to take over a minute gets one line first (from this machine's measured speed, a prior
+    until it has one), then the time left after each vector; each finished vector refines the speed."""
+    import json
+
+    import fute.execute
+
+    monkeypatch.setenv("FUTE_HOME", str(tmp_path / "home"))
+    monkeypatch.setitem(fute.execute.PRIOR_SECONDS_PER_ROW, "fisher", 10.0)  # 16 rows: 160 s a vector
+    said: list[str] = []
+    embed_many(specs[:2], store=tmp_path / "st", progress=False, say=said.append)
+    assert said[0].startswith("2 vector(s) to compute, about 5 min on this machine") and "Ctrl-C" in said[0]
+    assert len(said) == 2 and said[1].startswith("  1 to go, about")
+    measured = json.loads((tmp_path / "home" / "speed.json").read_text())["fisher"]
+    assert 0 < measured < 10.0  # the tiny model is far faster than the prior
+    said.clear()
+    embed_many(specs[2:], store=tmp_path / "st", progress=False, say=said.append)
+    assert said == []  # now known to take seconds: nothing to announce
+
+
 def test_a_failed_job_loses_nothing_else(tmp_path, specs):
     bad = EmbedSpec("broken", data=str(tmp_path / "missing.jsonl"), surrogate=specs[0].surrogate, max_length=32)
     with pytest.raises(FuteError, match=r"1 of 4 jobs failed \(broken: .*missing.jsonl"):

@@ -195,6 +195,7 @@ def embed_dataset_cmd(
         progress=not quiet,
         overwrite=overwrite,
         on_vector=_print_vector,
+        say=None if quiet else (lambda line: console.print(line, highlight=False)),
     )
 
 
@@ -317,6 +318,7 @@ def embed_model_cmd(
         progress=not quiet,
         overwrite=overwrite,
         on_vector=_print_vector,
+        say=None if quiet else (lambda line: console.print(line, highlight=False)),
     )
 
 

@@ -9,6 +9,8 @@ completion order and are stored at once, so an interrupted run keeps everything 
 
 from __future__ import annotations
 
+import contextlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -279,6 +281,55 @@ def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> 
     return None if hit is None else reuse(store, hit, spec.name, spec.kind, asked)
 
 
+# Seconds per embedded row before this machine has measured its own (the embedding-quality benchmark's median
+# per cold 1,000-row vector on the 2-core CPU: fisher 31.6 s, prefix 48.0 s, textemb 7.0 s; prompt as prefix)
+PRIOR_SECONDS_PER_ROW = {"fisher": 0.032, "prefix": 0.048, "prompt": 0.048, "textemb": 0.007, "datasize": 0.0}
+
+
+class SpeedLog:
+    """Measured seconds per embedded row, per method, on this machine ($FUTE_HOME/speed.json): what the
+    expected time of the next run is computed from. Each finished vector refines it (a running mean)."""
+
+    def __init__(self) -> None:
+        from fute.paths import fute_home
+
+        self.path = fute_home() / "speed.json"
+        try:
+            self.rates: dict[str, float] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.rates = {}
+
+    def rate(self, method: str) -> float:
+        return self.rates.get(method, PRIOR_SECONDS_PER_ROW.get(method, 0.05))
+
+    def record(self, vec: TaskVector) -> None:
+        from fute.paths import atomic_write
+
+        method, rows = vec.card.space.method, max(vec.card.data.n_used, 1)
+        measured = vec.card.seconds / rows
+        self.rates[method] = measured if method not in self.rates else (self.rates[method] + measured) / 2
+        with contextlib.suppress(OSError):  # a read-only home: the estimate just stays the prior
+            atomic_write(self.path, lambda tmp: Path(tmp).write_text(json.dumps(self.rates)))
+
+
+def _rows(spec: EmbedSpec) -> int:
+    """How many rows a job will embed: the data's size (datasets) or U's, capped as the method caps it."""
+    cap = dict(spec.method_options).get("max_examples", 1000)
+    if spec.data is None:
+        return int(cap or 1000)
+    from fute.samples import load_samples
+
+    try:
+        n = len(load_samples(spec.data, split=spec.split, columns=dict(spec.columns) or None, task=spec.task))
+    except FuteError:
+        return 0  # the job reports it
+    return min(n, cap) if cap else n
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
 def embed_many(
     specs: Sequence[EmbedSpec],
     *,
@@ -287,12 +338,15 @@ def embed_many(
     progress: bool = True,
     on_vector: Callable[[TaskVector, bool], None] | None = None,
     overwrite: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> list[TaskVector]:
     """Embed every spec through ``executor``; specs whose vector is already stored (same name, kind and
     job key) are skipped, and each new vector is stored by this process as soon as it arrives. A name
     already stored from other data or options is refused (before any work where the key allows) unless
     ``overwrite``. ``on_vector(vector, cached)`` is called for each vector as soon as it is known: the
-    stored ones first (``cached=True``), then each new one when it is stored.
+    stored ones first (``cached=True``), then each new one when it is stored. ``say`` gets one line before
+    work expected to take over a minute (what, and how long at this machine's measured speed), and the
+    refined time left after each vector.
 
     Raises one error listing the failed jobs after all the others are stored.
     """
@@ -324,6 +378,19 @@ def embed_many(
     from fute.embed import check_free
 
     refused: list[JobFailure] = []
+    speed = SpeedLog()
+    todo = {job.key: (job.kwargs["spec"].method, _rows(job.kwargs["spec"])) for job in jobs} if say else {}
+
+    def left() -> float:
+        return sum(speed.rate(m) * rows for m, rows in todo.values())
+
+    told = bool(say) and left() > 60
+    if told:
+        labels = " (LLM labeling not included)" if any(s.data is None for s in specs) else ""
+        say(
+            f"{len(jobs)} vector(s) to compute, about {_minutes(left())} on this machine{labels}; "
+            "each is printed when it is stored (Ctrl-C keeps them)"
+        )
 
     def keep(job: Job, vec: TaskVector) -> None:
         try:  # a model's key is known only now: a name stored from other labels is still not replaced unasked
@@ -333,8 +400,12 @@ def embed_many(
             return
         st.put(vec)
         results[job.key] = vec
+        speed.record(vec)
+        todo.pop(job.key, None)
         if on_vector:
             on_vector(vec, False)
+        if told and todo:
+            say(f"  {len(todo)} to go, about {_minutes(left())} left")
 
     failures = ex.run(jobs, keep, progress=progress) + refused
     if len(jobs) == 1 and failures and failures[0].exception is not None:
