@@ -123,3 +123,45 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert broken == 0 and shot.stat().st_size > 20_000
     if os.environ.get("FUTE_SCREENSHOT_DIR"):
         shutil.copy(shot, Path(os.environ["FUTE_SCREENSHOT_DIR"]) / "report-screenshot.png")
+
+
+def _chromium_or_skip() -> None:
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("FUTE_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} missing (install Debian's chromium, or run `make test`)")
+
+
+def test_html_map_in_chromium_labels_points_and_keeps_the_legend_inside(tmp_path):
+    """The layout boxes of a drawn map: every point named on the page, the legend and the plot inside the
+    figure, and the figure filling the window rather than a fixed strip at the top."""
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    from fute.viz import build_map, write_map
+
+    vectors = some_vectors(12)
+    _, html_path = write_map(build_map(vectors, projection="pca"), tmp_path / "m")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(html_path.as_uri())
+        page.wait_for_selector(".scatterlayer path.point")
+        names = page.evaluate("[...document.querySelectorAll('.scatterlayer .textpoint text')].map(t => t.textContent)")
+        box = page.evaluate(
+            """() => {
+                const r = e => { const b = document.querySelector(e).getBoundingClientRect();
+                                 return [b.left, b.top, b.right, b.bottom]; };
+                return {svg: r('svg.main-svg'), legend: r('g.legend'), plot: r('g.cartesianlayer')};
+            }"""
+        )
+        page.screenshot(path=str(tmp_path / "map.png"))
+        page.locator("text=names off").click()
+        hidden = page.evaluate("document.querySelectorAll('.scatterlayer .textpoint text').length")
+        browser.close()
+    assert sorted(names) == sorted(v.name for v in vectors) and hidden == 0
+    svg, legend = box["svg"], box["legend"]
+    assert svg[0] <= legend[0] and legend[2] <= svg[2] + 1 and svg[1] <= legend[1] and legend[3] <= svg[3] + 1
+    assert svg[3] - svg[1] > 0.8 * 900  # the figure fills the window's height
+    if os.environ.get("FUTE_SCREENSHOT_DIR"):
+        shutil.copy(tmp_path / "map.png", Path(os.environ["FUTE_SCREENSHOT_DIR"]) / "map-screenshot.png")

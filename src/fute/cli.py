@@ -76,7 +76,7 @@ QuietOpt = Annotated[bool, typer.Option(help="No progress bars")]
 OverwriteOpt = Annotated[
     bool, typer.Option(help="Replace a vector of the same name made from other data or options (refused otherwise)")
 ]
-ExecutorOpt = Annotated[str, typer.Option(help="local (in this process) | ray (pip install 'fute[ray]')")]
+ExecutorOpt = Annotated[str, typer.Option(help="local (in this process) | ray (pip install 'fute\\[ray]')")]
 AddressOpt = Annotated[
     str | None,
     typer.Option(help="ray: cluster address ('auto' joins a running one; default: a local cluster on this machine)"),

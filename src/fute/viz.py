@@ -300,21 +300,49 @@ def write_png(tmap: TaskMap, path: str | Path, *, labels: bool | None = None) ->
             linewidths=0.4,
             alpha=0.9,
         )
-    if labels if labels is not None else len(tmap.points) <= 80:
-        for p in tmap.points:
-            ax.annotate(p.name, (p.x, p.y), xytext=(3, 3), textcoords="offset points", fontsize=6, alpha=0.8)
+    if labels if labels is not None else len(tmap.points) <= LABELLED_POINTS:
+        _place_labels(fig, ax, tmap.points)
     handles = [Line2D([], [], ls="", marker="o", color=col, label=c) for c, col in colors.items()]
     shapes = [Line2D([], [], ls="", marker=m[0], color="gray", label=s) for s, m in markers.items()]
     first = ax.legend(handles=handles, title=tmap.color_by, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.add_artist(first)
-    ax.legend(handles=shapes, title=tmap.symbol_by, loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8)
+    second = ax.legend(handles=shapes, title=tmap.symbol_by, loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8)
     ax.set_title(tmap.title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
-    fig.tight_layout()
-    out = atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight"))
+    # a legend added with add_artist is not in the tight box unless named: without this it was cut at the edge
+    out = atomic_write(
+        Path(path),
+        lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight", bbox_extra_artists=[first, second]),
+    )
     plt.close(fig)
     return out
+
+
+LABELLED_POINTS = 80  # names are drawn beside the points up to this many (a toggle in the HTML map either way)
+_OFFSETS = ((4, 3), (4, -9), (-4, 3), (-4, -9), (0, 8), (0, -14))  # points: right-up first, then around
+
+
+def _place_labels(fig: Any, ax: Any, points: Sequence[MapPoint]) -> None:
+    """Names beside the points, each at the first offset whose box overlaps no label already placed (greedy,
+    densest points first), so that labels of near points do not print over each other; a name with no free
+    place is left out of the picture (the HTML map shows every name on hover)."""
+    renderer = fig.canvas.get_renderer()
+    placed: list[Any] = []
+    xy = np.array([[p.x, p.y] for p in points]) if points else np.zeros((0, 2))
+    crowd = [int((np.linalg.norm(xy - xy[i], axis=1) < np.ptp(xy, axis=0).max() / 15).sum()) for i in range(len(xy))]
+    for i in sorted(range(len(points)), key=lambda i: -crowd[i]):
+        p = points[i]
+        for dx, dy in _OFFSETS:
+            text = ax.annotate(
+                p.name, (p.x, p.y), xytext=(dx, dy), textcoords="offset points", fontsize=6, alpha=0.85,
+                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+            )  # fmt: skip
+            box = text.get_window_extent(renderer).expanded(1.05, 1.1)
+            if not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+            text.remove()
 
 
 def figure(tmap: TaskMap):  # noqa: ANN201 - a plotly Figure; plotly is imported lazily
@@ -323,6 +351,7 @@ def figure(tmap: TaskMap):  # noqa: ANN201 - a plotly Figure; plotly is imported
 
     colors = _palette([p.color for p in tmap.points])
     markers = _markers([p.symbol for p in tmap.points])
+    show_names = len(tmap.points) <= LABELLED_POINTS
     fig = go.Figure()
     for c, s in sorted({(p.color, p.symbol) for p in tmap.points}):
         pts = [p for p in tmap.points if p.color == c and p.symbol == s]
@@ -330,7 +359,9 @@ def figure(tmap: TaskMap):  # noqa: ANN201 - a plotly Figure; plotly is imported
             go.Scatter(
                 x=[p.x for p in pts],
                 y=[p.y for p in pts],
-                mode="markers",
+                mode="markers+text" if show_names else "markers",
+                textposition="top center",
+                textfont={"size": 10},
                 name=f"{c} · {s}",
                 text=[p.name for p in pts],
                 customdata=[p.hover for p in pts],
@@ -343,13 +374,31 @@ def figure(tmap: TaskMap):  # noqa: ANN201 - a plotly Figure; plotly is imported
                 },
             )
         )
+    n = len(fig.data)
     fig.update_layout(
         title={"text": tmap.title, "font": {"size": 13}},
         template="plotly_white",
-        height=640,
+        autosize=True,
+        margin={"l": 20, "r": 20, "t": 60, "b": 50},
         xaxis={"showticklabels": False, "title": ""},
         yaxis={"showticklabels": False, "title": ""},
         legend={"title": {"text": f"{tmap.color_by} · {tmap.symbol_by}"}},
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0,
+                "y": -0.01,
+                "xanchor": "left",
+                "yanchor": "top",
+                "showactive": True,
+                "active": 0 if show_names else 1,
+                "buttons": [
+                    {"label": "names on", "method": "restyle", "args": [{"mode": ["markers+text"] * n}]},
+                    {"label": "names off", "method": "restyle", "args": [{"mode": ["markers"] * n}]},
+                ],
+            }
+        ],
     )
     return fig
 
@@ -359,7 +408,14 @@ def write_html(tmap: TaskMap, path: str | Path) -> Path:
     fig = figure(tmap)
     return atomic_write(
         Path(path),
-        lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True, config={"displaylogo": False}),
+        lambda tmp: fig.write_html(
+            tmp,
+            include_plotlyjs=True,
+            full_html=True,
+            config={"displaylogo": False, "responsive": True},
+            default_height="92vh",  # the figure fills the window instead of a fixed 640 px in a tall page
+            default_width="100%",
+        ),
     )
 
 
