@@ -47,4 +47,4 @@ bench: setup
 	$(BIN)/python bench/model_rank.py
 
 clean:
-	rm -rf $(VENV) .fute .pytest_cache .ruff_cache
+	rm -rf $(VENV) .fute .fute-test-home .pytest_cache .ruff_cache

@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test reaches for the hub: a hub id fails at once, as offline
+# Tests never touch the user's $FUTE_HOME (~/.cache/fute): label caches, dequantized LLMs and stores go to a
+# folder of the checkout (ignored by git), kept between runs so the dequantized test LLM is made once.
+os.environ["FUTE_HOME"] = str(__import__("pathlib").Path(__file__).resolve().parents[1] / ".fute-test-home")
+os.environ.pop("FUTE_STORE", None)
 
 import json
 import sys
