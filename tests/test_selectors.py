@@ -51,13 +51,57 @@ def test_globale_and_locale_by_hand():
     assert get_selector("locale").order(case())[0] == "p2"
 
 
-def test_zps_pseudo_labels_from_confident_prompts():
-    # confidence p0 0.9, p1 0.85, p2 0.55: median 0.85 keeps p0 and p1; their mean prob gives pseudo-labels
-    # [0, 1?, 0, 1?]: input 2 mean (0.5, 0.5) ties -> label 0, input 4 mean (0.55, 0.45) -> 0
-    pseudo = np.array([0, 0, 0, 0])
+def test_zps_filters_by_2_means_and_takes_pseudo_labels_from_the_kept_prompts():
+    # summed top-1 minus top-2 margins: p0 3.2, p1 2.8, p2 0.4 -> 2-means keeps {p0, p1}; p2 leaves the candidates.
+    # Pseudo-labels from the mean probability of p0 and p1: inputs (0.9, 0.1), (0.5, 0.5) -> 0, (0.85, 0.15),
+    # (0.55, 0.45): all label 0; p0 agrees on 4 of 4, p1 on 2 of 4.
+    from fute.selectors import confident_prompts
+
+    assert confident_prompts(PROBS).tolist() == [True, True, False]
     s = get_selector("zps-prob").scores(case())
-    assert s == pytest.approx((PROBS.argmax(axis=2) == pseudo).mean(axis=1))
-    assert set(get_selector("zps-vote").scores(case())) <= {0.0, 0.25, 0.5, 0.75, 1.0}
+    assert s[:2] == pytest.approx([1.0, 0.5]) and s[2] == -np.inf
+    assert get_selector("zps-prob").order(case())[-1] == "p2"  # never picked
+    assert get_selector("zps-log").scores(case())[2] == -np.inf
+    same = np.repeat(PROBS[:1], 3, axis=0)  # one margin for all: nothing to filter
+    assert confident_prompts(same).all()
+
+
+def test_zps_filter_is_the_reference_kmeans():
+    """UPS's filter: KMeans(2, random_state=42, n_init='auto') on the summed margins, the higher centre kept."""
+    from sklearn.cluster import KMeans
+
+    from fute.selectors import confident_prompts
+
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        probs = rng.dirichlet(np.ones(3) * rng.uniform(0.2, 3), size=(13, 20))
+        top = np.sort(probs, axis=2)
+        conf = (top[:, :, -1] - top[:, :, -2]).sum(1, keepdims=True)
+        km = KMeans(n_clusters=2, random_state=42, n_init="auto").fit(conf)
+        assert confident_prompts(probs).tolist() == (km.labels_ == km.cluster_centers_.argmax(axis=0)).tolist()
+
+
+def test_cbm_calibration_by_hand():
+    """CBM: p(y|x,t) / mean_x p(y|x,t), renormalised: (0.9, 0.1), (0.7, 0.3) have mean (0.8, 0.2), so they become
+    (1.125, 0.5) / 1.625 and (0.875, 1.5) / 2.375."""
+    from fute.selectors import cbm
+
+    out = cbm(np.array([[[0.9, 0.1], [0.7, 0.3]]]))
+    assert out[0] == pytest.approx(np.array([[1.125 / 1.625, 0.5 / 1.625], [0.875 / 2.375, 1.5 / 2.375]]))
+    plain, calibrated = get_selector("mi"), get_selector("mi+cbm")
+    assert calibrated.name == "mi+cbm" and plain.name == "mi"
+    assert calibrated.scores(case()) == pytest.approx(plain.scores(case(probs=cbm(PROBS))))
+    with pytest.raises(ConfigError, match="unknown calibration"):
+        get_selector("mi+xyz")
+    with pytest.raises(ConfigError, match="nothing to calibrate"):
+        get_selector("spell+cbm")
+
+
+def test_mi_g_by_hand():
+    """MI_G: entropy of the histogram of argmax labels minus the mean per-input entropy."""
+    s = get_selector("mi-g").scores(case())
+    assert s[1] == pytest.approx(math.log(2) - np.mean([entropy(r) for r in PROBS[1]]))
+    assert s[0] == pytest.approx(-entropy(PROBS[0][0]))
 
 
 def test_spell_prefers_the_least_perplexing_prompt():

@@ -180,6 +180,7 @@ SELECTORS: Registry[Any] = _lazy(
         "fute.selectors",
         {
             "mi": "MI",
+            "mi-g": "MIG",
             "globale": "GlobalE",
             "locale": "LocalE",
             "zps-log": "ZPSLog",

@@ -8,6 +8,7 @@ what it needs (``needs``); a case that lacks it gets a clear error naming the mi
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +23,23 @@ register = SELECTORS.register
 PROBS, NLL, LLM, VECTORS = "label_distributions", "token_logprobs", "llm", "task_vectors"
 
 
+CALIBRATIONS = ("cbm",)
+
+
 def get_selector(name: str, **options: Any) -> Selector:
-    return SELECTORS.create(name, **options)
+    """A selector by name; ``NAME+cbm`` is NAME on calibrated label distributions (CBM, below)."""
+    base, _, calibration = name.partition("+")
+    if calibration:
+        options["calibration"] = calibration
+    return SELECTORS.create(base, **options)
+
+
+def cbm(probs: np.ndarray) -> np.ndarray:
+    """Calibration by marginalization (CBM, Yang et al. 2024, UPS): p(y|x,t) divided by its mean over the inputs
+    x, then renormalised over the labels, so that a prompt's bias towards one label no longer decides its
+    selector score. [prompts, inputs, labels] in and out."""
+    calibrated = probs / np.clip(probs.mean(axis=1, keepdims=True), 1e-12, None)
+    return calibrated / calibrated.sum(axis=2, keepdims=True)
 
 
 @dataclass
@@ -56,11 +72,22 @@ class PromptCase:
 
 
 class Selector(ABC):
-    """Scores each prompt of a case; ``draws`` > 1 for a selector whose choice is random."""
+    """Scores each prompt of a case; ``draws`` > 1 for a selector whose choice is random. A selector that reads
+    label distributions takes ``calibration="cbm"`` (its name gets ``+cbm``): it then scores the CBM-calibrated
+    distributions (UPS applies calibration to every probability-based selector this way)."""
 
     name: ClassVar[str]
     needs: ClassVar[frozenset[str]] = frozenset({PROBS})
     draws: ClassVar[int] = 1
+
+    def __init__(self, calibration: str | None = None) -> None:
+        if calibration is not None:
+            if calibration not in CALIBRATIONS:
+                raise ConfigError(f"unknown calibration '{calibration}'; use one of {', '.join(CALIBRATIONS)}")
+            if PROBS not in self.needs:
+                raise ConfigError(f"selector {self.name} does not read label distributions: nothing to calibrate")
+            self.name = f"{type(self).name}+{calibration}"  # type: ignore[misc]  # the instance's own name
+        self.calibration = calibration
 
     def missing(self, case: PromptCase) -> list[str]:
         """What this selector needs that ``case`` does not give (empty when it can run)."""
@@ -73,6 +100,8 @@ class Selector(ABC):
                 f"selector {self.name} needs {', '.join(missing)}, which {case.llm} on {case.dataset} "
                 "does not give (a backend without log-probs?); leave this selector out"
             )
+        if self.calibration == "cbm":
+            case = dataclasses.replace(case, probs=cbm(case.probs))
         s = np.asarray(self._scores(case, draw), dtype=np.float64)
         if s.shape != (len(case.prompts),):
             raise AssertionError(f"{self.name}: {s.shape} scores for {len(case.prompts)} prompts")
@@ -105,6 +134,18 @@ class MI(Selector):
 
 
 @register
+class MIG(Selector):
+    """MI_G (Yang et al. 2024, UPS): MI with the global entropy taken over the one-hot predictions, as GlobalE
+    does: H(histogram of argmax labels over the inputs) - mean_x H(p(y|x)). UPS's MI_AGL selects a prompt per
+    input instead; a per-input pick does not fit this per-prompt interface and is not implemented."""
+
+    name = "mi-g"
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        return GlobalE()._scores(case, draw) - entropy(case.probs).mean(axis=1)
+
+
+@register
 class GlobalE(Selector):
     """GlobalE (Lu et al. 2022): the entropy of the histogram of predicted labels (argmax) over the
     inputs; higher = predictions spread over the labels rather than stuck on one."""
@@ -128,16 +169,36 @@ class LocalE(Selector):
         return entropy(case.probs).mean(axis=1)
 
 
+def confident_prompts(probs: np.ndarray) -> np.ndarray:
+    """The prompt filter of ZPS (Liao et al. 2022) exactly as UPS implements it (``method/prompt_filter.py``):
+    each prompt's confidence is its margin between the top two label probabilities summed over the inputs; the
+    prompts are split into two clusters by scikit-learn's KMeans on that one number (``random_state=42``,
+    ``n_init="auto"``, as there), and the cluster with the higher centre is kept. That KMeans can stop in a
+    local optimum (on random margins it misses the best split about a third of the time); it is kept because
+    it is the reference's. Fewer than two distinct margins: every prompt is kept. Returns a mask."""
+    top = np.sort(probs, axis=2)
+    conf = (top[:, :, -1] - top[:, :, -2]).sum(axis=1) if probs.shape[2] > 1 else np.zeros(len(probs))
+    if len(np.unique(conf)) < 2:
+        return np.ones(len(conf), dtype=bool)
+    try:
+        from sklearn.cluster import KMeans
+    except ImportError:
+        raise ConfigError("the ZPS prompt filter needs scikit-learn: pip install 'fute[viz]'") from None
+    km = KMeans(n_clusters=2, random_state=42, n_init="auto").fit(conf[:, None])
+    return km.labels_ == int(km.cluster_centers_.argmax(axis=0)[0])
+
+
 class ZPS(Selector):
-    """ZPS (Liao et al. 2022, zero-label prompt selection): pseudo-labels from an ensemble of the
-    prompts, then each prompt's accuracy against them. Prompt filtering first: only prompts whose
-    mean confidence (mean max probability) is at least the median take part in the ensemble."""
+    """ZPS (Liao et al. 2022, zero-label prompt selection), as UPS runs it: the prompt filter
+    (``confident_prompts``) removes the less confident cluster from the candidates (their score is -inf, so
+    they rank last and are never picked), pseudo-labels come from an ensemble of the kept prompts, and each
+    kept prompt scores its accuracy against them."""
 
     ensemble: ClassVar[str]
 
     def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
-        conf = case.probs.max(axis=2).mean(axis=1)
-        kept = case.probs[conf >= np.median(conf)]
+        keep = confident_prompts(case.probs)
+        kept = case.probs[keep]
         if self.ensemble == "log":
             pseudo = np.log(np.clip(kept, 1e-12, 1.0)).mean(axis=0).argmax(axis=1)
         elif self.ensemble == "prob":
@@ -145,7 +206,8 @@ class ZPS(Selector):
         else:  # vote: the most frequent argmax, ties to the lower label index
             votes = np.stack([np.bincount(col, minlength=kept.shape[2]) for col in kept.argmax(axis=2).T])
             pseudo = votes.argmax(axis=1)
-        return (case.probs.argmax(axis=2) == pseudo[None, :]).mean(axis=1)
+        agree = (case.probs.argmax(axis=2) == pseudo[None, :]).mean(axis=1)
+        return np.where(keep, agree, -np.inf)
 
 
 @register
