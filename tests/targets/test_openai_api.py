@@ -96,3 +96,18 @@ def test_an_endpoint_is_named_model_at_url():
 def test_a_broken_answer_is_one_line(openai_server, model, says):
     with pytest.raises(ConfigError, match=f"{openai_server}/completions: {says}"):
         OpenAITarget(model, PROMPT, base_url=openai_server, retries=0).predict(["good"], progress=False, cache=False)
+
+
+def test_label_words_are_matched_by_their_first_token():
+    """A multi-token label word is scored by its first token, the longest top token it starts with; before, a
+    whole-word match gave "inconclusive" the floor whatever the server said."""
+    from fute.targets.openai_api import first_token_logprob
+
+    top = {"incon": -0.2, "in": -1.0, "yes": -2.0, "no": -3.0}
+    assert first_token_logprob("inconclusive", top, -9.0) == -0.2  # the longest prefix, not "in"
+    assert first_token_logprob("yes", top, -9.0) == -2.0 and first_token_logprob("maybe", top, -9.0) == -9.0
+    t = OpenAITarget("m", PROMPT, base_url="http://127.0.0.1:1/v1")
+    t.label_names = ("yes", "no")
+    t.prompt = type(PROMPT)(PROMPT.id, PROMPT.template, {"yes": ["inconclusive"], "no": ["no"]}, ("yes", "no"))
+    p = t._distribution("", {" Incon": -0.2, " no": -3.0})
+    assert p[0] == pytest.approx(np.exp(-0.2) / (np.exp(-0.2) + np.exp(-3.0)))

@@ -29,6 +29,14 @@ from fute.targets.base import LABEL_SCORES, TEXT_ONLY, TargetModel
 from fute.targets.prompts import Prompt, chat_messages
 
 
+def first_token_logprob(word: str, top: dict[str, float], floor: float) -> float:
+    """log p of ``word``'s first token among a server's top tokens (stripped, lower-cased): the server's tokens
+    are unknown here, so the first token is the longest top token that the word starts with ("incon" for
+    "inconclusive"); a word none of them starts is given the floor, the least likely top token's log p."""
+    prefixes = [t for t in top if t and word.startswith(t)]
+    return top[max(prefixes, key=len)] if prefixes else floor
+
+
 class OpenAITarget(TargetModel):
     backend = "openai"
     needs_prompt = True
@@ -143,7 +151,7 @@ class OpenAITarget(TargetModel):
             scores = []
             for label in self.label_names:
                 words = [w.strip().lower() for w in self.prompt.verbalizer[label]]
-                scores.append(np.logaddexp.reduce([norm.get(w, norm.get(w.split()[0], floor)) for w in words]))
+                scores.append(np.logaddexp.reduce([first_token_logprob(w, norm, floor) for w in words]))
             s = np.array(scores)
             return np.exp(s - np.logaddexp.reduce(s))
         self.used_text_only += 1
