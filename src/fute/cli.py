@@ -942,8 +942,12 @@ def prompts_eval_cmd(
     ] = None,
     mte_examples: Annotated[int, typer.Option(help="U rows per prompt MTE, when one must be computed")] = 128,
     mte_reasoning_tokens: Annotated[
-        int, typer.Option(help="Cap on chain-of-thought reasoning when labeling U for a prompt MTE")
-    ] = 64,
+        int | None,
+        typer.Option(
+            help="Cap on chain-of-thought reasoning when labeling U for a prompt MTE (default: the truth's own cap, "
+            "so that the MTE describes the target the truth measured)"
+        ),
+    ] = None,
     dte_examples: Annotated[
         int, typer.Option(help="Training rows per dataset DTE (a stored DTE of another size is recomputed)")
     ] = 1000,
@@ -963,7 +967,7 @@ def prompts_eval_cmd(
         truth["settings"]["data"],
         mte_examples=mte_examples,
         dte_examples=dte_examples,
-        max_reasoning_tokens=mte_reasoning_tokens,
+        max_reasoning_tokens=mte_reasoning_tokens or int(truth["settings"]["max_reasoning_tokens"]),
     )
     judged = run_eval(truth, selector or SELECTORS.in_order(), vectors=vectors, echo=console.print)
     command = _command_line()

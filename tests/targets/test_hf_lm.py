@@ -6,7 +6,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from fute.errors import ConfigError
 from fute.targets.hf_lm import HFCausalLM
-from fute.targets.prompts import parse_prompt_set
+from fute.targets.prompts import load_prompt_set, parse_prompt_set
 
 SET = {
     "name": "toy",
@@ -103,3 +103,18 @@ def test_chat_template_is_used_when_present(lm):
     assert t.chat and t._context(["hi"]).startswith("[CLS] user hi")
     assert not target(lm, "plain").chat
     assert np.allclose(t.predict(TEXTS[:2], progress=False, cache=False).sum(axis=1), 1)
+
+
+def test_a_long_input_loses_its_beginning_not_the_question(tiny_llama):
+    """The rendered prompt always fits: a long text is cut from the left, so the template's question and the
+    answer cue survive (right truncation of the rendered prompt used to cut them off long reviews)."""
+
+    prompt = load_prompt_set("sentiment")["sentiment-colon"]
+    lm = HFCausalLM(str(tiny_llama), prompt, max_length=48)
+    long = " ".join(["the movie was very boring"] * 30) + " the film was great"
+    text, _ = lm._fit(long, None)
+    assert text.endswith("the film was great") and len(text) < len(long)
+    context = lm._context([prompt.render(text)])
+    assert len(lm._ids(context)) <= 48 and context.rstrip().endswith(prompt.render("").rstrip().split("\n")[-1])
+    assert lm._fit("a short one", None) == ("a short one", None)
+    assert lm.predict([long], progress=False, cache=False).shape == (1, 2)

@@ -101,6 +101,9 @@ def shared_causal_lm(name: str) -> tuple[Any, Any]:
     return load_causal_lm(name)
 
 
+ANSWER_ROOM = 8  # tokens left free after the fitted context (chat headers, separators around the answer)
+
+
 class HFCausalLM(TargetModel):
     """A HF causal LM (hub id, folder, .gguf file or alias such as ``smollm2``) with one prompt; without
     ``model`` it uses the process's one loaded copy of ``name_or_path`` (``shared_causal_lm``)."""
@@ -151,6 +154,7 @@ class HFCausalLM(TargetModel):
             "prompt": self.prompt.card(),
             "chat_template": self.chat,
             "max_length": self.max_length,
+            "truncation": "input-left",  # long inputs lose their beginning; the template always survives
         }
         if self.prompt.type == "cot":
             d["max_reasoning_tokens"] = self.max_reasoning_tokens
@@ -282,9 +286,36 @@ class HFCausalLM(TargetModel):
                 out.append(float(logp[r, rows, torch.tensor(s[-k:])].sum()))
         return out
 
+    def _fit(self, text: str, pair: str | None) -> tuple[str, str | None]:
+        """The input cut from the left (its beginning dropped, the pair's premise first) so that the whole
+        context, template and question, chain-of-thought reasoning and answer cue included, fits
+        ``max_length`` tokens: the model always sees what it is asked and where to answer. (Truncating the
+        rendered prompt instead, as before, cut the question and the answer header off long reviews.)"""
+        turns = [self.prompt.render("", None if pair is None else "")]
+        reasoning = 0
+        if self.prompt.type == "cot":
+            turns += ["", self.prompt.answer]  # the reasoning turn, empty here, and the answer line
+            reasoning = self.max_reasoning_tokens
+        budget = self.max_length - len(self._ids(self._context(turns))) - reasoning - ANSWER_ROOM
+        if budget < 8:
+            raise ConfigError(
+                f"{self.name}: max_length {self.max_length} leaves no room for the input of {self.prompt.full_id}"
+            )
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        pair_ids = self.tokenizer(pair, add_special_tokens=False)["input_ids"] if pair is not None else []
+        if len(ids) + len(pair_ids) <= budget:
+            return text, pair
+        keep_pair = min(len(pair_ids), budget // 2) if len(ids) > budget // 2 else budget - len(ids)
+        keep_text = budget - keep_pair
+        text = self.tokenizer.decode(ids[-keep_text:]) if len(ids) > keep_text else text
+        if pair is not None and len(pair_ids) > keep_pair:
+            pair = self.tokenizer.decode(pair_ids[-keep_pair:])
+        return text, pair
+
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
         pairs = text_pairs or [None] * len(texts)
-        rendered = [self.prompt.render(t, p) for t, p in zip(texts, pairs, strict=True)]
+        fitted = [self._fit(t, p) for t, p in zip(texts, pairs, strict=True)]
+        rendered = [self.prompt.render(t, p) for t, p in fitted]
         if self.prompt.type == "cot":
             reasons = self._generate([self._context([r]) for r in rendered])
             contexts = [self._context([r, why, self.prompt.answer]) for r, why in zip(rendered, reasons, strict=True)]
