@@ -47,7 +47,8 @@ def main() -> None:
             f"about {done / i * (len(folders) - i) / 60:.0f} min left",
             flush=True,
         )
-    print(f"{args.out}: {len(entries)} vectors in space {entries[0].vector.space_id}, {(time.perf_counter() - t0) / 60:.1f} min")
+    minutes = (time.perf_counter() - t0) / 60
+    print(f"{args.out}: {len(entries)} vectors in space {entries[0].vector.space_id}, {minutes:.1f} min")
 
 
 if __name__ == "__main__":
