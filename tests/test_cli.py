@@ -136,6 +136,8 @@ def test_embed_model_and_corpus_build(tmp_path, tiny_paths, tiny_llama, run_cli,
     code, out, _ = run_cli("show", "llm", "--store", store)  # an MTE shows its model, prompt and U
     assert code == 0 and "[hf-lm]" in out and "sentiment:sentiment-colon (vanilla)" in out
     assert "corpus U" in out and "a 8" in out and "U fingerprint" in out and "pooling" in out
+    card = json.loads(run_cli("show", "llm", "--store", store, "--json")[1])[0]
+    assert card["method_config"]["max_examples"] == 256  # an LLM's default U size: minutes on a CPU
     code, _, err = run_cli("embed", "model", str(tiny_llama), "--corpus", str(tmp_path / "u.jsonl"), *common)
     assert code == 2 and "give a prompt" in err
 

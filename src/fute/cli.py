@@ -217,6 +217,11 @@ def _print_vector(vec: TaskVector, cached: bool) -> None:
     )
 
 
+# U rows an LLM labels per prompt unless --max-examples says otherwise (bench/results/label_speed.md: SmolLM2 on the
+# 2-core CPU labels 7.8 short inputs a second with a vanilla prompt and 0.7 with chain-of-thought)
+LLM_U_ROWS = 256
+
+
 @embed_app.command("model")
 def embed_model_cmd(
     model: Annotated[
@@ -283,6 +288,15 @@ def embed_model_cmd(
         set_name, _, pid = prompt.rpartition(":") if ":" in prompt else (prompt, "", "")
         pset = load_prompt_set(set_name)
         prompts = [pset[pid]] if pid else list(pset)
+        if "max_examples" not in opts:  # an LLM labels a few rows a second on a CPU: minutes, not hours
+            opts["max_examples"] = LLM_U_ROWS
+            if not quiet:
+                console.print(
+                    f"U: {LLM_U_ROWS} rows per prompt, the default for an LLM (SmolLM2 on 2 CPU cores: about "
+                    f"{LLM_U_ROWS // 8 // 60 + 1} min a vanilla prompt, {LLM_U_ROWS * 10 // 7 // 60} min a "
+                    "chain-of-thought one); --max-examples N for more",
+                    highlight=False,
+                )
     served = split_endpoint(model)[1] is not None
     base = name or split_endpoint(model)[0].rstrip("/").split("/")[-1]
     lm_opts: dict[str, Any] = {"max_reasoning_tokens": max_reasoning_tokens} if prompt else {}
@@ -549,9 +563,10 @@ def rank_cmd(
     from pathlib import Path
 
     from fute.catalog import CATALOG, load_catalog
-    from fute.rank import find_query, rank
+    from fute.rank import check_options, find_query, rank
     from fute.store import open_store
 
+    check_options(kind=kind, query_kind=query_kind, k=k)
     st = open_store(store)
     if Path(name).expanduser().exists():
         from fute.embed import embed_dataset

@@ -59,6 +59,13 @@ def find_query(
     return found[0]
 
 
+def check_options(*, kind: str | None = None, query_kind: str | None = None, k: int = 10) -> None:
+    """A ranking's options, checked before any work (the CLI may embed a file first)."""
+    check_kind(kind)
+    check_kind(query_kind)
+    check_at_least("top (k)", k, 1)
+
+
 def rank(
     name: str | TaskVector,
     store: str | Path | VectorStore | None = None,
@@ -77,9 +84,7 @@ def rank(
     in the store (the shipped catalog's vectors), in the query's space (checked); a stored vector of the same
     name and kind is preferred to a catalog one.
     """
-    check_kind(kind)
-    check_kind(query_kind)
-    check_at_least("top (k)", k, 1)
+    check_options(kind=kind, query_kind=query_kind, k=k)
     st = open_store(store)
     q = name if isinstance(name, TaskVector) else find_query(st, name, kind=query_kind, space=space, method=method)
     by_cosine = METHODS.trait(q.card.space.method, "score", "cosine") == "cosine"  # read without importing
