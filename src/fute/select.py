@@ -73,43 +73,52 @@ class VectorSource:
         self.spaces: dict[str, str] = {}  # method -> the space its last vectors were compared in
         self.columns = columns
 
-    def mte(self, llm: str, prompt: Prompt, method: str) -> Any:
+    def mte(self, llm: str, prompt: Prompt, method: str, labels: Sequence[str] | None = None) -> Any:
+        """The prompt's MTE on the shipped U without every evaluation dataset, ``mte_examples`` rows, CoT capped
+        at ``max_reasoning_tokens``; with ``labels`` (a dataset's label set other than the prompt's), the LLM's
+        distributions summed into those labels (``MappedTarget``), so the MTE and that dataset's DTE share one
+        label space. A stored MTE is reused only when all of that matches (``_fits``)."""
         from fute.embed import embed_model
+        from fute.targets.base import MappedTarget
+        from fute.targets.prompts import label_map
 
-        name = f"{llm}/{prompt.full_id}"
-        stored = self.store.vectors(name=name, kind="prompt")
-        hit = [v for v in stored if v.card.space.method == method]
-        if len(hit) == 1:
+        mapped = labels is not None and tuple(labels) != tuple(prompt.labels)
+        name = f"{llm}/{prompt.full_id}" + (f" as {'/'.join(labels)}" if mapped else "")
+        hit = [
+            v
+            for v in self.store.vectors(name=name, kind="prompt")
+            if v.card.space.method == method and self._fits(v, prompt)
+        ]
+        if hit:
             return hit[0]
-        exclude, n, cap = self._same_rows(stored) or (tuple(self.paths), self.mte_examples, self.max_reasoning_tokens)
+        target = prompted_llm(llm, prompt, max_reasoning_tokens=self.max_reasoning_tokens)
+        if mapped:
+            target = MappedTarget(target, labels, label_map(prompt.labels, labels, f"{name}"))
         return embed_model(
-            prompted_llm(llm, prompt, max_reasoning_tokens=cap),
+            target,
             name,
-            exclude=exclude,
+            exclude=tuple(self.paths),
             method=method,
             store=self.store,
-            overwrite=True,  # this benchmark's own store, a cache it reruns at other caps
-            max_examples=n,
+            overwrite=True,  # this benchmark's own store: an MTE made otherwise is replaced, never reused
+            max_examples=self.mte_examples,
             progress=self.progress,
             category=prompt.set_name,
             surrogate=self.surrogate,
         )
 
-    def _same_rows(self, stored: list[Any]) -> tuple[tuple[str, ...], int, int] | None:
-        """The U exclusions, row count and reasoning cap of this prompt's MTE in another method (one of
-        ``stored``), if there is one on the shipped U: the new MTE then has the same LLM labels of the same
-        rows (from the label cache), so the two methods differ only in the method."""
+    def _fits(self, v: Any, prompt: Prompt) -> bool:
+        """Whether a stored MTE is the one asked for: the same prompt text and verbalizer, CoT cap, and U rows
+        (the shipped U without every evaluation dataset, capped at ``mte_examples``)."""
         from fute.corpus import default_corpus
 
-        for v in stored:
-            if not v.card.corpus:
-                continue
-            u = default_corpus(pairs=v.card.corpus["paired"])
-            if v.card.corpus["name"] == u.name:
-                exclude = sorted(set(u.sources) - set(v.card.corpus["sources"]))
-                cap = (v.card.target or {}).get("max_reasoning_tokens", self.max_reasoning_tokens)
-                return tuple(exclude), int(v.card.data.n_used), int(cap)
-        return None
+        target, corpus = v.card.target or {}, v.card.corpus or {}
+        if (target.get("prompt") or {}).get("sha256") != prompt.card()["sha256"]:
+            return False
+        if prompt.type == "cot" and target.get("max_reasoning_tokens") != self.max_reasoning_tokens:
+            return False
+        rows = default_corpus(pairs=prompt.input == "pair").excluding(tuple(self.paths)).take(self.mte_examples, 0)
+        return corpus.get("fingerprint") == rows.fingerprint()  # the very rows embed_model labels (seed 0)
 
     def dte(self, dataset: str, method: str) -> Any:
         """The DTE of ``dte_examples`` training rows: the store's job key covers the rows, the config, the
@@ -133,8 +142,8 @@ class VectorSource:
         def vectors(method: str) -> tuple[np.ndarray, np.ndarray]:
             from fute.space import check_same_space
 
-            mtes = [self.mte(llm, p, method) for p in prompts]
             dte = self.dte(dataset, method)
+            mtes = [self.mte(llm, p, method, labels=dte.card.data.labels or None) for p in prompts]
             for v in mtes:
                 check_same_space(dte, v)
             self.spaces[method] = dte.space_id

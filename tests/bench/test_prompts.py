@@ -125,7 +125,7 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
         judged = run_eval(
             truth, ["fute-fisher", "mi", "zps-vote", "spell", "random"], vectors=vectors, echo=lambda _: None
         )
-        # a second method's MTE labels the same U rows with the same reasoning cap as the stored one
+        # an MTE is made exactly as asked (its own rows and reasoning cap) and reused only on a full match
         other = VectorSource(
             root / "store",
             bench.data,
@@ -137,6 +137,8 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
         think = next(p for p in bench_prompts.load_prompt_set(str(root / "toy.yaml")) if p.id == "think")
         fisher = vectors.mte(str(tiny_llama), think, "fisher")
         tuned = other.mte(str(tiny_llama), think, "prompt")
+        again = vectors.mte(str(tiny_llama), think, "fisher")
+        remade = other.mte(str(tiny_llama), think, "fisher")  # another cap and row count: not the stored one
     finally:
         embed.default_corpus, corpus.default_corpus = originals
     key = f"{tiny_llama}|toyset"
@@ -147,9 +149,10 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
             assert r["performance"] == real[r["pick"]]
         assert 0.0 <= r["ndcg"] <= 1.0
     assert len(vectors.store.vectors(kind="prompt")) == 4  # one MTE per prompt (+ the prompt-method one)
-    assert fisher.card.target["max_reasoning_tokens"] == tuned.card.target["max_reasoning_tokens"] == 3
-    assert tuned.card.corpus["fingerprint"] == fisher.card.corpus["fingerprint"]
-    assert tuned.card.data.n_used == fisher.card.data.n_used == 8
+    assert fisher.card.target["max_reasoning_tokens"] == 3 and tuned.card.target["max_reasoning_tokens"] == 7
+    assert fisher.card.data.n_used == 8 and tuned.card.data.n_used == 5
+    assert again.card.key == fisher.card.key and again.card.created == fisher.card.created  # reused
+    assert remade.card.target["max_reasoning_tokens"] == 7 and remade.card.data.n_used == 5
     # a DTE drawn with another row cap is another measurement: recomputed, never taken for this one
     assert vectors.dte("toyset", "fisher").card.data.n_used == 8
     smaller = VectorSource(

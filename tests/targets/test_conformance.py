@@ -118,3 +118,21 @@ def test_bad_callable_output_is_caught():
     t = CallableTarget(lambda texts, pairs: np.ones((len(texts), 3)), ["a", "b"], name="bad")
     with pytest.raises(ConfigError, match=r"shape \(2, 3\), expected \(2, 2\)"):
         t.predict(TEXTS[:2], progress=False, cache=False)
+
+
+def test_a_mapped_target_sums_labels_into_the_datasets_and_conforms():
+    """A 3-way NLI target read as 2-way RTE: not_entailment = neutral + contradiction, from the inner cache."""
+    from fute.checks import check_target
+    from fute.targets.base import MappedTarget
+    from fute.targets.prompts import label_map
+
+    three = CallableTarget(
+        lambda texts, pairs: np.tile([0.5, 0.3, 0.2], (len(texts), 1)),
+        ["entailment", "neutral", "contradiction"],
+        name="nli",
+    )
+    labels = ("entailment", "not_entailment")
+    mapped = MappedTarget(three, labels, label_map(three.label_names, labels, "rte"))
+    np.testing.assert_allclose(mapped.predict(TEXTS[:2], progress=False), [[0.5, 0.5], [0.5, 0.5]])
+    assert mapped.identity()["mapped_to"] == list(labels) and mapped.identity()["model"] == "nli"
+    check_target(mapped)

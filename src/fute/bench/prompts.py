@@ -29,7 +29,7 @@ from fute.paths import atomic_write, fute_home
 from fute.samples import Samples, load_first_split
 from fute.select import TASKS, VectorSource, hf_scorer, prompted_llm, rendered_nll
 from fute.selectors import PromptCase, get_selector
-from fute.targets.prompts import Prompt, load_prompt_set
+from fute.targets.prompts import Prompt, collapse, label_map, load_prompt_set
 
 
 def default_run_dir() -> Path:
@@ -39,28 +39,6 @@ def default_run_dir() -> Path:
 def eval_split(path: str, n: int, seed: int) -> Samples:
     """The evaluation examples: the test split where there is one (dev, then validation otherwise)."""
     return load_first_split(path, ("test", "dev", "validation"), "to evaluate prompts on").take(n, seed)
-
-
-def label_map(prompt_labels: Sequence[str], data_labels: Sequence[str], where: str) -> list[list[int]]:
-    """For each dataset label, the prompt labels whose probabilities it gets: the same name, or, for a
-    ``not_X`` label, every prompt label the dataset does not have (entailment vs not_entailment)."""
-    out = []
-    for d in data_labels:
-        if d in prompt_labels:
-            out.append([prompt_labels.index(d)])
-        elif d.startswith("not_"):
-            out.append([i for i, p in enumerate(prompt_labels) if p not in data_labels])
-        else:
-            raise ConfigError(
-                f"{where}: dataset label '{d}' matches none of the prompt labels "
-                f"({', '.join(prompt_labels)}); rename it or use a prompt set with that label"
-            )
-    return out
-
-
-def collapse(probs: np.ndarray, mapping: list[list[int]]) -> np.ndarray:
-    out = np.stack([probs[:, cols].sum(axis=1) for cols in mapping], axis=1)
-    return out / out.sum(axis=1, keepdims=True)
 
 
 def real_score(probs: np.ndarray, targets: np.ndarray, metric: str) -> float:

@@ -145,3 +145,32 @@ def _atomic_save(path: Path, array: np.ndarray) -> None:
             np.save(f, array)
 
     atomic_write(path, write)
+
+
+class MappedTarget(TargetModel):
+    """Another target's label distributions summed into a dataset's label set (``targets.prompts.label_map``):
+    a 3-way NLI prompt read as 2-way RTE (not_entailment = neutral + contradiction), so that an MTE and the
+    DTE it is compared with share one label space. Labels come from the inner target's own cache."""
+
+    backend = "mapped"  # an instance takes its inner target's, so that cards read alike
+
+    def __init__(self, inner: TargetModel, label_names: Sequence[str], mapping: list[list[int]]) -> None:
+        self.inner, self.label_names, self.mapping = inner, tuple(label_names), mapping
+        self.backend = inner.backend  # type: ignore[misc]
+        self.task = inner.task
+        self.capabilities = inner.capabilities  # type: ignore[misc]  # what the inner target can do
+        self.prompt = getattr(inner, "prompt", None)
+
+    def identity(self) -> dict[str, Any]:
+        """The inner target's identity (model, prompt, ...) plus the label set its distributions are summed into."""
+        return {**self.inner.identity(), "mapped_to": list(self.label_names), "mapping": self.mapping}
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.inner.display_name} as {'/'.join(self.label_names)}"
+
+    def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
+        from fute.targets.prompts import collapse
+
+        # the inner target's own cached labels: an LLM labels U once, whichever label set reads it
+        return collapse(self.inner.predict(texts, text_pairs, progress=False), self.mapping)

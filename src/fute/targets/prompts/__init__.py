@@ -9,11 +9,13 @@ for CoT an ``answer`` line asked after the reasoning, and optionally its own ver
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from fute.errors import ConfigError
@@ -173,3 +175,26 @@ def _verbalizer(verb: Any, labels: tuple[str, ...], where: str) -> dict[str, lis
     if extra:
         raise ConfigError(f"{where}: verbalizer label(s) {', '.join(sorted(map(str, extra)))} are not in 'labels'")
     return out
+
+
+def label_map(prompt_labels: Sequence[str], data_labels: Sequence[str], where: str) -> list[list[int]]:
+    """For each dataset label, the prompt labels whose probabilities it gets: the same name, or, for a
+    ``not_X`` label, every prompt label the dataset does not have (entailment vs not_entailment)."""
+    out = []
+    for d in data_labels:
+        if d in prompt_labels:
+            out.append([prompt_labels.index(d)])
+        elif d.startswith("not_"):
+            out.append([i for i, p in enumerate(prompt_labels) if p not in data_labels])
+        else:
+            raise ConfigError(
+                f"{where}: dataset label '{d}' matches none of the prompt labels "
+                f"({', '.join(prompt_labels)}); rename it or use a prompt set with that label"
+            )
+    return out
+
+
+def collapse(probs: np.ndarray, mapping: list[list[int]]) -> np.ndarray:
+    """Label distributions summed into the dataset's labels (``label_map``), renormalised."""
+    out = np.stack([probs[:, cols].sum(axis=1) for cols in mapping], axis=1)
+    return out / out.sum(axis=1, keepdims=True)
