@@ -155,3 +155,12 @@ def test_missing_capability_is_a_clear_error(name, missing):
 def test_unknown_selector():
     with pytest.raises(ConfigError, match="unknown selector 'nope'"):
         get_selector("nope")
+
+
+def test_fute_combined_is_the_mean_rank_of_fute_and_mi_g_cbm():
+    mtes = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # cosines with (0, 2): 0, 1, 0.71 -> ranks 3, 1, 2
+    c = case(vectors=lambda method: (mtes, np.array([0.0, 2.0])))
+    mi = get_selector("mi-g+cbm").scores(c)
+    mi_ranks = np.argsort(np.argsort(-mi)) + 1.0
+    expected = -(np.array([3.0, 1.0, 2.0]) + mi_ranks) / 2
+    assert get_selector("fute-combined").scores(c) == pytest.approx(expected)

@@ -190,6 +190,7 @@ SELECTORS: Registry[Any] = _lazy(
             "self-select": "SelfSelect",
             "fute-fisher": "Fute",
             "fute-prompt": "FutePrompt",
+            "fute-combined": "FuteCombined",
             "random": "Random",
         },
     ),

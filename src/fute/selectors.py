@@ -308,6 +308,32 @@ class FutePrompt(Fute):
 
 
 @register
+class FuteCombined(Selector):
+    """FUTE combined with the strongest label-free selector, a rule fixed before any evaluation run: the
+    mean of each prompt's rank under ``fute-fisher`` (MTE-DTE cosine) and under ``mi-g+cbm`` (UPS's MI with the
+    one-hot global entropy on CBM-calibrated distributions, the per-prompt form of their MI_AGL); equal weights,
+    ties by average rank. The score is minus that mean rank (higher = better)."""
+
+    name = "fute-combined"
+    needs = frozenset({VECTORS, PROBS})
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        parts = [get_selector("fute-fisher").scores(case), get_selector("mi-g+cbm").scores(case)]
+        return -np.mean([_ranks(p) for p in parts], axis=0)
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1 for the best score, ties sharing their average rank."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    for v in np.unique(scores):
+        tied = scores == v
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+@register
 class Random(Selector):
     """A random choice (the floor): metrics are means over ``draws`` seeded orders."""
 
