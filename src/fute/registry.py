@@ -168,6 +168,8 @@ RANKERS: Registry[Any] = _lazy(
             "taskemb": "TaskEmbOriginal",
             "tupate": "TuPaTEOriginal",
             "textemb": "TextEmb",
+            "logme": "LogME",
+            "esm-logme": "ESMLogME",
             "datasize": "DataSize",
             "curvegrad": "CurveGrad",
             "random": "Random",

@@ -220,6 +220,87 @@ class TuPaTEOriginal(OwnModelRanker):
         return classifier_prefix(model_dir, samples)
 
 
+def model_features(model_dir: str, samples: Any, max_length: int = 128) -> np.ndarray:
+    """The pooled output of a fine-tuned model's backbone (its head left off) on ``samples``, [N, H]."""
+    from fute.methods.training import frozen_features
+    from fute.surrogate import Surrogate
+
+    sur = Surrogate(model_dir, max_length=max_length)
+    return frozen_features(sur, sur.encode(samples)).numpy().astype(np.float64)
+
+
+def label_array(samples: Any) -> tuple[np.ndarray, bool]:
+    """(labels for LogME, whether regression): class ids for classification, values for regression."""
+    if samples.task == "regression":
+        return np.asarray(samples.targets, dtype=np.float64), True
+    return np.asarray(samples.targets).argmax(axis=1), False
+
+
+@register
+class LogME(SourceRanker):
+    """LogME (You et al., ICML 2021): the evidence of a Bayesian linear model of the target's labels on each
+    source model's features (``fute.bench.logme``), i.e. the pooled backbone output of the task model the
+    truth run fine-tuned on that source, computed on the target's training rows (``embed_examples``, seed 0).
+    Higher evidence: the source's representation carries the target's labels more linearly."""
+
+    name = "logme"
+
+    def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
+        from fute.bench.logme import logme
+
+        ctx = self.context_
+        samples = ctx.samples(target).take(ctx.embed_examples, 0)
+        y, regression = label_array(samples)
+        return np.array(
+            [logme(model_features(ctx.truth["source_models"][s], samples), y, regression=regression) for s in sources]
+        )
+
+
+@register
+class ESMLogME(SourceRanker):
+    """ESM-LogME (Schulte et al. 2024, the method of the ``hf-dataset-selector`` package): per source, an
+    embedding space map, a linear map (least squares, ridge 1e-3, with a bias) from the base surrogate's pooled
+    features to the source-fine-tuned model's, fitted on the source's own training rows; a source's score for
+    a target is LogME of the target's labels on its base features mapped by that source's ESM. The source
+    models are needed only to fit the maps; scoring a new target needs the base model alone."""
+
+    name = "esm-logme"
+    ridge: ClassVar[float] = 1e-3
+
+    def fit(self, context: RankContext) -> SourceRanker:
+        super().fit(context)
+        from fute.methods.training import frozen_features
+        from fute.surrogate import load_surrogate
+
+        self.base_ = load_surrogate(context.surrogate)
+        self.maps_ = {}
+        for name in context.names:
+            rows = context.samples(name).take(context.embed_examples, 0)
+            x = frozen_features(self.base_, self.base_.encode(rows)).numpy().astype(np.float64)
+            z = model_features(context.truth["source_models"][name], rows)
+            self.maps_[name] = fit_linear_map(x, z, self.ridge)
+        return self
+
+    def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
+        from fute.bench.logme import logme
+        from fute.methods.training import frozen_features
+
+        ctx = self.context_
+        samples = ctx.samples(target).take(ctx.embed_examples, 0)
+        x = frozen_features(self.base_, self.base_.encode(samples)).numpy().astype(np.float64)
+        y, regression = label_array(samples)
+        x1 = np.hstack([x, np.ones((len(x), 1))])
+        return np.array([logme(x1 @ self.maps_[s], y, regression=regression) for s in sources])
+
+
+def fit_linear_map(x: np.ndarray, z: np.ndarray, ridge: float) -> np.ndarray:
+    """W minimising |[x, 1] W - z|^2 + ridge |W|^2 (the bias unpenalised), [D + 1, H]."""
+    x1 = np.hstack([x, np.ones((len(x), 1))])
+    reg = ridge * np.eye(x1.shape[1])
+    reg[-1, -1] = 0.0
+    return np.linalg.solve(x1.T @ x1 + reg, x1.T @ z)
+
+
 @register
 class TextEmb(DTERanker):
     """TextEmb (Vu et al. 2020): the mean surrogate representation of each dataset's inputs; no labels."""
