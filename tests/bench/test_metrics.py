@@ -47,3 +47,22 @@ def test_bad_rankings_are_refused():
         ndcg(TRUTH, ["a", "b", "c"])
     with pytest.raises(ValueError, match="gain"):
         ndcg(TRUTH, ["a", "b", "c", "d"], gain="cubic")
+
+
+def test_regret_at_k_by_hand():
+    from fute.bench.metrics import regret_at_k
+
+    truth = {"a": 0.8, "b": 0.6, "c": 0.4}
+    assert regret_at_k(truth, ["c", "b", "a"], 1) == pytest.approx(50.0)  # (0.8 - 0.4) / 0.8
+    assert regret_at_k(truth, ["c", "b", "a"], 2) == pytest.approx(25.0)
+    assert regret_at_k(truth, ["c", "b", "a"], 3) == 0.0
+
+
+def test_bootstrap_interval_and_paired_test():
+    from fute.bench.metrics import bootstrap_ci, paired_p_value
+
+    lo, hi = bootstrap_ci([1.0, 2.0, 3.0, 4.0])
+    assert 1.0 <= lo < 2.5 < hi <= 4.0 and bootstrap_ci([2.0, 2.0]) == (2.0, 2.0)
+    assert paired_p_value([1, 2, 3], [1, 2, 3]) == 1.0  # no difference at all
+    assert paired_p_value([2, 3, 4, 5, 6], [1, 2, 3, 4, 5]) == pytest.approx(2 / 32)  # exact, all flips
+    assert paired_p_value([2, 1, 4, 3], [1, 2, 3, 4]) == pytest.approx(1.0)  # differences cancel

@@ -78,19 +78,35 @@ def test_judge_by_hand():
     out = judge(TRUTH, orders)["r"]
     # all-class: best sources b (rank 2), c (1), a (3), c (3)
     assert out["summary"]["all"]["overall"]["rho"] == pytest.approx((2 + 1 + 3 + 3) / 4)
-    assert out["summary"]["all"]["y"] == pytest.approx(
+    y = out["summary"]["all"]["y"]
+    assert {k: y[k] for k in ("rho", "ndcg", "ndcg_exp", "targets", "regret1", "regret3")} == pytest.approx(
         {
             "rho": 3.0,
             "ndcg": ndcg(TRUTH["scores"]["d"], ["a", "b", "c"]),
             "ndcg_exp": ndcg(TRUTH["scores"]["d"], ["a", "b", "c"], gain="exponential"),
             "targets": 1,
+            "regret1": 100 * (0.7 - 0.5) / 0.7,  # d's top pick a (0.5) against its best c (0.7)
+            "regret3": 0.0,
         }
     )
+    assert y["rho_ci"] == pytest.approx([3.0, 3.0])  # one target: no spread
     # in-class: d has no class mate; a ranks b before c (1), b ranks c before a (1), c ranks b before a (2)
     assert out["summary"]["in"]["overall"]["rho"] == pytest.approx(4 / 3)
     assert out["summary"]["in"]["overall"]["targets"] == 3
     assert out["per_target"]["c"]["in_ndcg"] == pytest.approx(0.0 / 1 + 1 / np.log2(3))
     assert "in_rho" not in out["per_target"]["d"]
+
+
+def test_paired_tests_compare_fute_with_each_ranker():
+    from fute.bench.transfer import paired_tests
+
+    good = {t: [[s for s in sorted(TRUTH["scores"][t], key=lambda s: -TRUTH["scores"][t][s])]] for t in "abcd"}
+    bad = {t: [o[0][::-1]] for t, o in good.items()}
+    judged = judge(TRUTH, {"fute-x": good, "worst": bad})
+    cell = paired_tests(judged)["fute-x"]["worst"]
+    assert cell["rho_diff"] == pytest.approx(1.0 - 3.0) and cell["ndcg_diff"] > 0
+    assert cell["rho_p"] == pytest.approx(2 / 16)  # 4 targets, all better: 2 of the 16 sign patterns as extreme
+    assert "worst" not in paired_tests(judged)  # only FUTE rankers are tested against the others
 
 
 def test_judge_averages_draws():

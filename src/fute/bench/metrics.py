@@ -65,3 +65,45 @@ def rate(truth: Mapping[str, float], chosen: str) -> float:
     if best <= 0:
         raise ValueError("rate needs a positive best score")
     return 100.0 * truth[chosen] / best
+
+
+def regret_at_k(truth: Mapping[str, float], order: Sequence[str], k: int) -> float:
+    """Regret@k (as TaskWeb, Kim et al. 2023, and Lin et al. 2024 report it): the relative loss, in percent,
+    of the best real score among the predicted top ``k`` against the truly best score; 0 when the top k holds
+    a best candidate. Scores at or below 0 make it undefined (a ValueError)."""
+    _check(truth, order)
+    best = max(truth.values())
+    if best <= 0:
+        raise ValueError("regret needs a positive best score")
+    return 100.0 * (best - max(truth[c] for c in order[:k])) / best
+
+
+def bootstrap_ci(values: Sequence[float], *, n: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (targets resampled with replacement, seeded)."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) == 0:
+        raise ValueError("no values")
+    means = v[np.random.default_rng(seed).integers(0, len(v), (n, len(v)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def paired_p_value(a: Sequence[float], b: Sequence[float], *, n: int = 20000, seed: int = 0) -> float:
+    """Two-sided p-value of a paired sign-flip permutation test that mean(a - b) is 0: every sign pattern when
+    there are at most 16 pairs (exact), else ``n`` seeded ones. Pairs that are equal carry no information."""
+    import itertools
+
+    import numpy as np
+
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    d = d[d != 0]
+    if len(d) == 0:
+        return 1.0
+    observed = abs(d.mean())
+    if len(d) <= 16:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=len(d))))
+    else:
+        signs = np.random.default_rng(seed).choice((1.0, -1.0), size=(n, len(d)))
+    return float((np.abs((signs * d).mean(axis=1)) >= observed - 1e-12).mean())

@@ -329,6 +329,11 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
                 n_lin = [metrics.ndcg(scores, [s for s in o if s in scores]) for o in draws]
                 n_exp = [metrics.ndcg(scores, [s for s in o if s in scores], gain="exponential") for o in draws]
                 vals = {"rho": float(np.mean(r)), "ndcg": float(np.mean(n_lin)), "ndcg_exp": float(np.mean(n_exp))}
+                if max(scores.values()) > 0:  # regret is relative to the best score
+                    for k in (1, 3):
+                        vals[f"regret{k}"] = float(
+                            np.mean([metrics.regret_at_k(scores, [s for s in o if s in scores], k) for o in draws])
+                        )
                 for group in (ds[t]["category"], "overall"):
                     cell = rows.setdefault(scope, {}).setdefault(group, {})
                     for k, v in vals.items():
@@ -338,13 +343,36 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
             "draws": len(next(iter(per_target.values()))),
             "summary": {
                 scope: {
-                    g: {**{k: float(np.mean(v)) for k, v in cell.items()}, "targets": len(cell["rho"])}
+                    g: {
+                        **{k: float(np.mean(v)) for k, v in cell.items()},
+                        **{f"{k}_ci": list(metrics.bootstrap_ci(v)) for k, v in cell.items()},
+                        "targets": len(cell["rho"]),
+                    }
                     for g, cell in groups.items()
                 }
                 for scope, groups in rows.items()
             },
             "per_target": per,
         }
+    return out
+
+
+def paired_tests(judged: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each ``fute-*`` ranker against each other ranker, over the targets both rank (all-class): the mean
+    difference of ρ and of NDCG and the two-sided p of a paired sign-flip permutation test."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for f in (r for r in judged if r.startswith("fute-")):
+        for other in (r for r in judged if r != f):
+            a, b = judged[f]["per_target"], judged[other]["per_target"]
+            common = [t for t in a if t in b and "all_rho" in a[t] and "all_rho" in b[t]]
+            if len(common) < 2:
+                continue
+            cell = {}
+            for k in ("rho", "ndcg"):
+                x, y = [a[t][f"all_{k}"] for t in common], [b[t][f"all_{k}"] for t in common]
+                cell[f"{k}_diff"] = float(np.mean(x) - np.mean(y))
+                cell[f"{k}_p"] = metrics.paired_p_value(x, y)
+            out.setdefault(f, {})[other] = cell
     return out
 
 
@@ -380,6 +408,7 @@ def eval_record(
         "surrogate": ctx.surrogate,
         "corpus": ctx.corpus or "shipped U without the run's datasets",
         "metrics": judged,
+        "paired": paired_tests(judged),
         "orders": {r: {t: o[0] for t, o in per.items()} for r, per in orders.items()},
     }
 
@@ -391,7 +420,11 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, n
 
     def cell(r: str, scope: str, group: str, k: str, fmt: str = ".3f") -> str:
         v = judged[r]["summary"].get(scope, {}).get(group)
-        return "—" if v is None else format(v[k], fmt)
+        return "—" if v is None or k not in v else format(v[k], fmt)
+
+    def interval(r: str, k: str, fmt: str = ".3f") -> str:
+        v = judged[r]["summary"].get("all", {}).get("overall", {}).get(f"{k}_ci")
+        return "" if v is None else f"[{format(v[0], fmt)}, {format(v[1], fmt)}]"
 
     n_in = next(iter(judged.values()))["summary"].get("in", {}).get("overall", {}).get("targets", 0)
     lines = [
@@ -408,15 +441,40 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, n
         "seeded orders.",
         *notes,
         "",
-        "| method | in-class ρ ↓ | in-class NDCG ↑ | all-class ρ ↓ | all-class NDCG ↑ |",
-        "|---|---:|---:|---:|---:|",
+        "| method | in-class ρ ↓ | in-class NDCG ↑ | all-class ρ ↓ | all-class NDCG ↑ | Regret@1 ↓ | Regret@3 ↓ |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in judged:
         lines.append(
             f"| {r} | {cell(r, 'in', 'overall', 'rho', '.2f')} | {cell(r, 'in', 'overall', 'ndcg')} "
-            f"({cell(r, 'in', 'overall', 'ndcg_exp')}) | {cell(r, 'all', 'overall', 'rho', '.2f')} | "
-            f"{cell(r, 'all', 'overall', 'ndcg')} ({cell(r, 'all', 'overall', 'ndcg_exp')}) |"
+            f"({cell(r, 'in', 'overall', 'ndcg_exp')}) | {cell(r, 'all', 'overall', 'rho', '.2f')} "
+            f"{interval(r, 'rho', '.2f')} | {cell(r, 'all', 'overall', 'ndcg')} "
+            f"({cell(r, 'all', 'overall', 'ndcg_exp')}) {interval(r, 'ndcg')} | "
+            f"{cell(r, 'all', 'overall', 'regret1', '.1f')} | "
+            f"{cell(r, 'all', 'overall', 'regret3', '.1f')} |"
         )
+    paired = paired_tests(judged)
+    if paired:
+        lines += [
+            "",
+            "All-class ρ and NDCG: the bracket is a 95% bootstrap interval over targets; Regret@k (all-class): the "
+            "relative loss in % of the best real score among the top k against the best.",
+            "",
+            "## Paired tests (all-class, per target): FUTE against each other ranker",
+            "",
+            "Mean difference (FUTE minus the other; ρ lower and NDCG higher is better for FUTE) and the two-sided p "
+            "of a paired sign-flip permutation test; * marks p < 0.05.",
+            "",
+            "| FUTE ranker | against | Δρ | p | ΔNDCG | p |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for f, others in paired.items():
+            for o, c in others.items():
+                star = lambda p: "*" if p < 0.05 else ""  # noqa: E731
+                lines.append(
+                    f"| {f} | {o} | {c['rho_diff']:+.2f} | {c['rho_p']:.3f}{star(c['rho_p'])} | "
+                    f"{c['ndcg_diff']:+.3f} | {c['ndcg_p']:.3f}{star(c['ndcg_p'])} |"
+                )
     lines += [
         "",
         "## All-class, per class of the target (ρ / NDCG)",
