@@ -63,6 +63,10 @@ class Corpus:
             return self
         return self._select(np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False)))
 
+    def select(self, idx: Sequence[int]) -> Corpus:
+        """The rows at ``idx``, in that order."""
+        return self._select(idx)
+
     def _select(self, idx: Sequence[int]) -> Corpus:
         return Corpus(
             [self.texts[i] for i in idx],

@@ -102,3 +102,17 @@ def test_curvegrad_prefers_a_curve_still_falling():
 def test_unknown_ranker():
     with pytest.raises(ConfigError, match="unknown ranker 'nope'.*fute-fisher"):
         get_ranker("nope")
+
+
+def test_u_holds_no_text_of_an_evaluated_dataset(context, tmp_path):
+    """U is cleaned by content, not only by name: a row that is an evaluated dataset's text (any split, after
+    normalisation) is dropped, and counted."""
+    from dataclasses import replace
+
+    from fute.samples import load_samples
+
+    some = load_samples(context.truth["datasets"][context.names[0]]["path"], split="dev").texts[0]
+    rows = [{"text": some.upper() + "."}, {"text": "a red car"}, {"text": "the big dog"}]
+    ctx = replace(context, corpus={"single": str(write_jsonl(tmp_path / "u.jsonl", rows))}, u_removed={})
+    u = ctx.unlabeled(pairs=False)
+    assert u.texts == ["a red car", "the big dog"] and ctx.u_removed == {"single": 1}

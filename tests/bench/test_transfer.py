@@ -188,3 +188,26 @@ def test_truth_retrains_a_source_whose_model_is_gone(tiny_run, datasets, tiny_pa
     )
     assert Path(again["source_models"]["pos"]).is_dir()
     assert again["scores"] == truth["scores"]
+
+
+def test_no_training_row_is_a_row_any_target_is_scored_on(tmp_path, tiny_paths):
+    """A source whose training split holds another target's scored rows (SST and MR share sentences) trains
+    without them; the text is matched after normalisation (case, punctuation)."""
+    from fute.bench.transfer import dev_split, load_datasets, normalized, scored_texts, train_split
+    from tests.conftest import write_jsonl
+
+    a = write_dataset(tmp_path, "a", "sentiment")
+    b = write_dataset(tmp_path, "b", "sentiment", seed=3)
+    cfg = tiny_config(tiny_paths["encoder"])
+    b_scored = dev_split(load_datasets([a, b])[1], cfg.dev_examples, cfg.seed)
+    a_train = [json.loads(line) for line in (a / "train.jsonl").read_text().splitlines()]
+    leaked = [{"text": t.upper() + " !", "label": "positive"} for t in b_scored.texts[:5]]
+    write_jsonl(a / "train.jsonl", a_train + leaked)
+    datasets = load_datasets([a, b])
+    held = scored_texts(datasets, cfg)
+    assert {normalized(r["text"]) for r in leaked} <= held
+    train = train_split(datasets[0], 100, 0, held)
+    assert len(train) == len(a_train) + len(leaked) - 5 - sum(normalized(r["text"]) in held for r in a_train)
+    assert not {normalized(t) for t in train.texts} & held
+    truth = run_truth([a, b], cfg, run_dir=tmp_path / "run", progress=False, echo=lambda _: None)
+    assert truth["removed_as_scored_elsewhere"]["a"] >= 5

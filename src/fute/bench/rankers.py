@@ -41,6 +41,7 @@ class RankContext:
     surrogate: str = "default"
     corpus: dict[str, str] = field(default_factory=dict)
     progress: bool = True
+    u_removed: dict[str, int] = field(default_factory=dict)  # U rows dropped as an evaluated dataset's text
 
     def __post_init__(self) -> None:
         if self.embed_examples is None:
@@ -68,18 +69,53 @@ class RankContext:
             max_examples=self.embed_examples,
         ).vector
 
+    def unlabeled(self, pairs: bool) -> Any:
+        """U for source models: the given corpus, else the shipped one without the run's datasets, and in either
+        case without any row whose text is a text of an evaluated dataset, in any split (the shipped U's sst5
+        holds every sst2 sentence; subj and mpqa hold MR's): "evaluated datasets excluded" by content, not by
+        name. The count removed is kept in ``u_removed``."""
+        from fute.bench.transfer import normalized
+        from fute.corpus import default_corpus, load_corpus
+
+        kind = "pair" if pairs else "single"
+        given = self.corpus.get(kind)
+        u = load_corpus(given) if given else default_corpus(pairs=pairs).excluding(self.names)
+        texts = self.evaluated_texts()
+        row_pairs = u.text_pairs or [None] * len(u)
+        keep = [i for i, (t, q) in enumerate(zip(u.texts, row_pairs, strict=True)) if normalized(t) not in texts
+                and normalized(t, q) not in texts]  # fmt: skip
+        self.u_removed[kind] = len(u) - len(keep)
+        return u.select(keep)
+
+    def evaluated_texts(self) -> frozenset[str]:
+        """Normalised texts (and text pairs) of every split of every dataset of the run."""
+        if getattr(self, "_texts", None) is None:
+            from fute.bench.transfer import normalized
+            from fute.errors import MissingSplitError
+
+            out: set[str] = set()
+            for name in self.names:
+                for split in ("train", "dev", "validation", "test"):
+                    try:
+                        rows = load_samples(self.truth["datasets"][name]["path"], split=split)
+                    except MissingSplitError:
+                        continue
+                    pairs = rows.text_pairs or [None] * len(rows)
+                    out.update(normalized(t) for t in rows.texts)
+                    out.update(normalized(t, q) for t, q in zip(rows.texts, pairs, strict=True) if q is not None)
+            self._texts = frozenset(out)
+        return self._texts
+
     def mte(self, name: str, model_dir: str, method: str) -> np.ndarray:
         """The task embedding of a fine-tuned classifier: U labeled by it (pairs for pair tasks)."""
         from fute.embed import embed_model
         from fute.targets.hf_classifier import HFClassifier
 
         pairs = self.samples(name).text_pairs is not None
-        corpus = self.corpus.get("pair" if pairs else "single")
         return embed_model(
             HFClassifier(model_dir),
             f"{name}-model",
-            corpus=corpus,
-            exclude=() if corpus else tuple(self.names),
+            corpus=self.unlabeled(pairs),
             pairs=pairs,
             method=method,
             surrogate=self.surrogate,

@@ -14,6 +14,7 @@ order is judged by ρ (rank of the truly best source) and NDCG, in-class and all
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -107,8 +108,35 @@ def load_datasets(paths: Sequence[str | Path]) -> list[Dataset]:
     return out
 
 
-def train_split(d: Dataset, n: int, seed: int) -> Samples:
-    return load_samples(d.path).take(n, seed)
+def train_split(d: Dataset, n: int, seed: int, held_out: frozenset[str] = frozenset()) -> Samples:
+    """``n`` seeded training rows, drawn from the rows whose text is none of ``held_out`` (``normalized``)."""
+    return without(load_samples(d.path), held_out)[0].take(n, seed)
+
+
+def normalized(text: str, pair: str | None = None) -> str:
+    """A row's text as duplicates are found: lower case, letters and digits only, single spaces (SST's
+    sentences in MR's tokenisation, say, still match)."""
+    out = " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+    return out if pair is None else out + " || " + " ".join(re.findall(r"[a-z0-9]+", pair.lower()))
+
+
+def row_texts(samples: Samples) -> list[str]:
+    pairs = samples.text_pairs or [None] * len(samples)
+    return [normalized(t, p) for t, p in zip(samples.texts, pairs, strict=True)]
+
+
+def without(samples: Samples, texts: frozenset[str]) -> tuple[Samples, int]:
+    """``samples`` less the rows whose normalised text is in ``texts``, and how many were removed."""
+    if not texts:
+        return samples, 0
+    keep = [i for i, t in enumerate(row_texts(samples)) if t not in texts]
+    return samples.select(keep), len(samples) - len(keep)
+
+
+def scored_texts(datasets: Sequence[Dataset], config: TransferConfig) -> frozenset[str]:
+    """The normalised texts of every row any target is scored on: no source or target trains on them (SST is
+    built from MR's sentences: without this, sst2 and mr each trained on the other's scored rows)."""
+    return frozenset(t for d in datasets for t in row_texts(dev_split(d, config.dev_examples, config.seed)))
 
 
 def dev_split(d: Dataset, n: int, seed: int) -> Samples:
@@ -122,12 +150,15 @@ def _key(obj: Any) -> str:
     return content_hash(obj, 24)
 
 
-def source_job(dataset: Dataset, config: TransferConfig, run_dir: str) -> dict[str, Any]:
-    """Intermediate training on a source: the saved model and its loss curve (CurveGrad reads it)."""
+def source_job(
+    dataset: Dataset, config: TransferConfig, run_dir: str, held_out: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Intermediate training on a source, on none of the rows any target is scored on (``held_out``): the saved
+    model and its loss curve (CurveGrad reads it)."""
     from fute.train import save_classifier, train_classifier
 
     t0 = time.perf_counter()
-    samples = train_split(dataset, config.source_examples, config.seed)
+    samples = train_split(dataset, config.source_examples, config.seed, held_out)
     model, tok, losses = train_classifier(
         config.base_path(), samples, config.finetune(config.source_epochs), progress=False
     )
@@ -139,12 +170,18 @@ def source_job(dataset: Dataset, config: TransferConfig, run_dir: str) -> dict[s
         "model_dir": str(out),
         "losses": losses,
         "examples": len(samples),
+        "removed_as_scored_elsewhere": without(load_samples(dataset.path), held_out)[1],
         "seconds": round(time.perf_counter() - t0, 2),
     }
 
 
 def target_job(
-    target: Dataset, config: TransferConfig, run_dir: str, source: str | None = None, source_model: str | None = None
+    target: Dataset,
+    config: TransferConfig,
+    run_dir: str,
+    source: str | None = None,
+    source_model: str | None = None,
+    held_out: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Fine-tune on the target's limited set (from the source's backbone, or from the base when no
     source) and score its dev set. The no-transfer model is kept: it is the target's own model that
@@ -153,7 +190,7 @@ def target_job(
     from fute.train import save_classifier, score_predictions, train_classifier
 
     t0 = time.perf_counter()
-    train = train_split(target, config.target_examples, config.seed)
+    train = train_split(target, config.target_examples, config.seed, held_out)
     dev = dev_split(target, config.dev_examples, config.seed)
     model, tok, losses = train_classifier(
         config.base_path(), train, config.finetune(config.target_epochs), backbone_from=source_model, progress=False
@@ -212,9 +249,11 @@ def run_truth(
             )
         )
 
-    common = {"config": cfg, "run_dir": str(run)}
-    src_keys = {d.name: _key(["source", d.fingerprint, settings]) for d in datasets}
-    base_keys = {d.name: _key(["baseline", d.fingerprint, settings]) for d in datasets}
+    held_out = scored_texts(datasets, cfg)  # no training row is a row any target is scored on
+    common = {"config": cfg, "run_dir": str(run), "held_out": held_out}
+    dedup = content_hash(sorted(held_out), 16)
+    src_keys = {d.name: _key(["source", d.fingerprint, settings, dedup]) for d in datasets}
+    base_keys = {d.name: _key(["baseline", d.fingerprint, settings, dedup]) for d in datasets}
     jobs_of(
         [(src_keys[d.name], source_job, {"dataset": d, **common}, f"source {d.name}") for d in datasets]
         + [(base_keys[d.name], target_job, {"target": d, **common}, f"baseline {d.name}") for d in datasets]
@@ -252,6 +291,9 @@ def run_truth(
         },
         "source_losses": {d.name: results[src_keys[d.name]]["losses"] for d in datasets},
         "source_models": {d.name: results[src_keys[d.name]]["model_dir"] for d in datasets},
+        "removed_as_scored_elsewhere": {
+            d.name: results[src_keys[d.name]].get("removed_as_scored_elsewhere", 0) for d in datasets
+        },
         "target_models": {d.name: results[base_keys[d.name]]["model_dir"] for d in datasets},
         "seconds": round(sum(r.get("seconds", 0.0) for r in results.values()), 1),
         "command": command,
@@ -407,6 +449,7 @@ def eval_record(
         "embed_examples": ctx.embed_examples,
         "surrogate": ctx.surrogate,
         "corpus": ctx.corpus or "shipped U without the run's datasets",
+        "u_rows_removed_as_evaluated_text": ctx.u_removed,
         "metrics": judged,
         "paired": paired_tests(judged),
         "orders": {r: {t: o[0] for t, o in per.items()} for r, per in orders.items()},
