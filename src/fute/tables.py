@@ -8,14 +8,17 @@ from fute.space import category_of
 
 
 def ranking_table(name: str, ranked: list) -> Table:
-    """The nearest vectors to ``name``, best first: rank, name, kind, category, score."""
+    """The nearest vectors to ``name``, best first: rank, name, kind, category, a dataset's size (rows of the
+    split it was embedded from: the evidence DataSize ranks by), score."""
     table = Table(title=f"nearest to {name}", title_justify="left")
-    for col, justify in (("#", "right"), ("name", "left"), ("kind", "left"), ("category", "left"), ("score", "right")):
+    columns = (("#", "right"), ("name", "left"), ("kind", "left"), ("category", "left"), ("rows", "right"))
+    for col, justify in (*columns, ("score", "right")):
         table.add_column(col, justify=justify)
     for r in ranked:
         kind = r.vector.kind + (" (catalog)" if getattr(r, "origin", "store") == "catalog" else "")
         score = f"{r.score:.4f}" + (" ≈" if getattr(r, "tied", False) else "")
-        table.add_row(str(r.rank), r.vector.name, kind, category_of(r.vector.card, ""), score)
+        rows = f"{r.vector.card.data.n_total:,}" if r.vector.kind == "dataset" else ""  # a source's size
+        table.add_row(str(r.rank), r.vector.name, kind, category_of(r.vector.card, ""), rows, score)
     return table
 
 
