@@ -534,7 +534,8 @@ def rank_cmd(
     name: Annotated[
         str,
         typer.Argument(
-            help="A stored vector's name, or a dataset (file or folder, as `fute embed dataset` takes it): it is "
+            help="A stored vector's name, or a dataset (file or folder, as `fute embed dataset` takes it; a stored name "
+            "wins over a folder of that name): it is "
             "embedded and stored first, then ranked against your store and the shipped catalog"
         ),
     ],
@@ -568,7 +569,7 @@ def rank_cmd(
 
     check_options(kind=kind, query_kind=query_kind, k=k)
     st = open_store(store)
-    if Path(name).expanduser().exists():
+    if Path(name).expanduser().exists() and not st.vectors(name=name):  # a stored name wins over a folder
         from fute.embed import embed_dataset
 
         q = embed_dataset(
