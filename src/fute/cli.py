@@ -534,9 +534,9 @@ def rank_cmd(
     name: Annotated[
         str,
         typer.Argument(
-            help="A stored vector's name, or a dataset (file or folder, as `fute embed dataset` takes it; a stored name "
-            "wins over a folder of that name): it is "
-            "embedded and stored first, then ranked against your store and the shipped catalog"
+            help="A stored vector's name, or a dataset (file or folder, as `fute embed dataset` takes it; a "
+            "stored name wins over a folder of that name): it is embedded and stored first, then ranked against "
+            "your store and the shipped catalog"
         ),
     ],
     kind: Annotated[str | None, typer.Option(help="Candidates of this kind: dataset | model | prompt")] = None,
