@@ -66,6 +66,22 @@ def run_demo(
     return result
 
 
+def _command() -> str:
+    """How this ``fute`` was called, so the printed commands run as they are (``.venv/bin/fute`` after make)."""
+    import sys
+
+    import shutil
+
+    exe = Path(sys.argv[0])
+    on_path = shutil.which("fute")
+    if exe.name != "fute" or (on_path and Path(on_path).resolve() == exe.resolve()):
+        return "fute"
+    try:
+        return str(exe.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return "fute" if exe.parent == Path() else str(exe)
+
+
 def next_commands(store: str | Path | None) -> str:
     """The commands to go on from the demo's vectors, exactly as they reach its store."""
     import os
@@ -78,5 +94,5 @@ def next_commands(store: str | Path | None) -> str:
     lines = ["next, on these vectors:"]
     for cmd in ("list", "rank sst2", "map --out demo-space", "report --out demo-report"):
         verb, _, rest = cmd.partition(" ")
-        lines.append(f"  fute {verb} {prefix}{rest}".rstrip())
+        lines.append(f"  {_command()} {verb} {prefix}{rest}".rstrip())
     return "\n".join(lines)
