@@ -68,9 +68,8 @@ def run_demo(
 
 def _command() -> str:
     """How this ``fute`` was called, so the printed commands run as they are (``.venv/bin/fute`` after make)."""
-    import sys
-
     import shutil
+    import sys
 
     exe = Path(sys.argv[0])
     on_path = shutil.which("fute")
