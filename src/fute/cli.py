@@ -780,6 +780,13 @@ def transfer_truth_cmd(
     batch_size: Annotated[int, typer.Option(help="Batch size")] = 32,
     max_length: MaxLengthOpt = 128,
     seed: SeedOpt = 0,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            help="Training runs per source, baseline and pair (seeds SEED..SEED+N-1, the scored rows fixed): "
+            "each score is their mean with a standard error, and sources within one SE of the best tie"
+        ),
+    ] = 1,
     run_dir: RunDirOpt = None,
     results: ResultsOpt = "bench/results",
     executor: ExecutorOpt = "local",
@@ -807,6 +814,7 @@ def transfer_truth_cmd(
         batch_size=batch_size,
         max_length=max_length,
         seed=seed,
+        seeds=seeds,
     )
     truth = run_truth(
         paths,

@@ -211,3 +211,25 @@ def test_no_training_row_is_a_row_any_target_is_scored_on(tmp_path, tiny_paths):
     assert not {normalized(t) for t in train.texts} & held
     truth = run_truth([a, b], cfg, run_dir=tmp_path / "run", progress=False, echo=lambda _: None)
     assert truth["removed_as_scored_elsewhere"]["a"] >= 5
+
+
+def test_several_seeds_give_means_standard_errors_and_ties(tmp_path, tiny_paths, datasets):
+    """--seeds 2: every job trained twice on the same scored rows; scores are means with a standard error, and
+    the sources within one SE of the best count as best when rankers are judged."""
+    from dataclasses import replace
+
+    from fute.bench.transfer import tied_best
+
+    cfg = replace(tiny_config(tiny_paths["encoder"]), seeds=2)
+    truth = run_truth(datasets[:2], cfg, run_dir=tmp_path / "run", progress=False, echo=lambda _: None)
+    assert truth["seeds"] == [0, 1]
+    pair = truth["scores_by_seed"]["pos"]["neg"]
+    assert len(pair) == 2 and truth["scores"]["pos"]["neg"] == pytest.approx(np.mean(pair))
+    assert truth["scores_se"]["pos"]["neg"] == pytest.approx(np.std(pair, ddof=1) / np.sqrt(2))
+    assert tied_best({"a": 0.80, "b": 0.78, "c": 0.70}, {"a": 0.01, "b": 0.03, "c": 0.01}) == ["a", "b"]
+    assert tied_best({"a": 0.80, "b": 0.78}, {"a": 0.0, "b": 0.0}) == ["a"]
+    orders = {"r": {"a": [["c", "b", "d"]]}}
+    tied = {**TRUTH, "scores_se": {"a": {"b": 0.05, "c": 0.05, "d": 0.05}}}  # b 0.9, c 0.5, d 0.7: b alone
+    assert judge(tied, orders)["r"]["per_target"]["a"]["all_rho"] == 2
+    wide = {**TRUTH, "scores_se": {"a": {"b": 0.45, "c": 0.45, "d": 0.45}}}  # all three within an SE of b
+    assert judge(wide, orders)["r"]["per_target"]["a"]["all_rho"] == 1

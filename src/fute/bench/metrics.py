@@ -7,7 +7,7 @@ transfer from that source, the prompt's accuracy); ``order`` is a predicted rank
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 
 def _check(truth: Mapping[str, float], order: Sequence[str]) -> None:
@@ -20,12 +20,14 @@ def _check(truth: Mapping[str, float], order: Sequence[str]) -> None:
         )
 
 
-def rank_of_best(truth: Mapping[str, float], order: Sequence[str]) -> int:
+def rank_of_best(truth: Mapping[str, float], order: Sequence[str], best: Collection[str] | None = None) -> int:
     """Where the truly best candidate stands in ``order`` (1 = first). With ties for best, the first of
-    them counts: a ranking that puts any best candidate first has found a best one."""
+    them counts: a ranking that puts any best candidate first has found a best one. ``best``: the candidates
+    that count as best (ties decided with the standard error in view); default, those of the highest score."""
     _check(truth, order)
-    best = max(truth.values())
-    return next(i for i, c in enumerate(order, 1) if truth[c] == best)
+    top = max(truth.values())
+    best = set(best) if best else {c for c, v in truth.items() if v == top}
+    return next(i for i, c in enumerate(order, 1) if c in best)
 
 
 def mean_rank_of_best(cases: Sequence[tuple[Mapping[str, float], Sequence[str]]]) -> float:

@@ -17,7 +17,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from fute.bench import metrics
 from fute.bench.jobs import JobFolder, run_jobs
-from fute.errors import ConfigError
+from fute.errors import ConfigError, check_at_least
 from fute.hashing import content_hash
 from fute.paths import atomic_write, fute_home
 from fute.samples import Samples, load_first_split, load_samples
@@ -47,6 +47,8 @@ class TransferConfig:
     batch_size: int = 32
     max_length: int = 128
     seed: int = 0
+    seeds: int = 1  # training runs per job, seeds seed .. seed + seeds - 1; scores are their mean, with an SE
+    dev_seed: int | None = None  # the scored rows' draw (default: seed): one set of rows for every training seed
 
     def finetune(self, epochs: float) -> Any:
         from fute.train import FinetuneConfig
@@ -136,11 +138,15 @@ def without(samples: Samples, texts: frozenset[str]) -> tuple[Samples, int]:
 def scored_texts(datasets: Sequence[Dataset], config: TransferConfig) -> frozenset[str]:
     """The normalised texts of every row any target is scored on: no source or target trains on them (SST is
     built from MR's sentences: without this, sst2 and mr each trained on the other's scored rows)."""
-    return frozenset(t for d in datasets for t in row_texts(dev_split(d, config.dev_examples, config.seed)))
+    return frozenset(t for d in datasets for t in row_texts(dev_split(d, config.dev_examples, scored_seed(config))))
 
 
 def dev_split(d: Dataset, n: int, seed: int) -> Samples:
     return load_first_split(d.path, ("dev", "validation", "test"), "to score the target on").take(n, seed)
+
+
+def scored_seed(config: TransferConfig) -> int:
+    return config.seed if config.dev_seed is None else config.dev_seed
 
 
 # --- jobs ----------------------------------------------------------------------------------------------
@@ -191,7 +197,7 @@ def target_job(
 
     t0 = time.perf_counter()
     train = train_split(target, config.target_examples, config.seed, held_out)
-    dev = dev_split(target, config.dev_examples, config.seed)
+    dev = dev_split(target, config.dev_examples, scored_seed(config))
     model, tok, losses = train_classifier(
         config.base_path(), train, config.finetune(config.target_epochs), backbone_from=source_model, progress=False
     )
@@ -229,6 +235,7 @@ def run_truth(
     from fute.execute import get_executor
 
     cfg = config or TransferConfig()
+    check_at_least("seeds", cfg.seeds, 1)
     run = Path(run_dir or default_run_dir()).expanduser()
     datasets = load_datasets(paths)
     folder = JobFolder(run)
@@ -250,56 +257,112 @@ def run_truth(
         )
 
     held_out = scored_texts(datasets, cfg)  # no training row is a row any target is scored on
-    common = {"config": cfg, "run_dir": str(run), "held_out": held_out}
     dedup = content_hash(sorted(held_out), 16)
-    src_keys = {d.name: _key(["source", d.fingerprint, settings, dedup]) for d in datasets}
-    base_keys = {d.name: _key(["baseline", d.fingerprint, settings, dedup]) for d in datasets}
+    runs = [
+        replace(cfg, seed=cfg.seed + i, seeds=1, dev_seed=scored_seed(cfg)) if cfg.seeds > 1 else cfg
+        for i in range(cfg.seeds)
+    ]
+
+    def keys(c: TransferConfig) -> tuple[dict[str, str], dict[str, str], dict[tuple[str, str], str]]:
+        st = asdict(c)
+        src = {d.name: _key(["source", d.fingerprint, st, dedup]) for d in datasets}
+        base = {d.name: _key(["baseline", d.fingerprint, st, dedup]) for d in datasets}
+        pair = {
+            (a.name, b.name): _key(["pair", src[a.name], b.fingerprint, st])
+            for a in datasets
+            for b in datasets
+            if a.name != b.name
+        }
+        return src, base, pair
+
+    keyed = [(c, *keys(c)) for c in runs]
     jobs_of(
-        [(src_keys[d.name], source_job, {"dataset": d, **common}, f"source {d.name}") for d in datasets]
-        + [(base_keys[d.name], target_job, {"target": d, **common}, f"baseline {d.name}") for d in datasets]
-    )
-    pair_keys = {
-        (s.name, t.name): _key(["pair", src_keys[s.name], t.fingerprint, settings])
-        for s in datasets
-        for t in datasets
-        if s.name != t.name
-    }
+        [
+            (src[d.name], source_job, {"dataset": d, "config": c, "run_dir": str(run), "held_out": held_out},
+             f"source {d.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else ""))
+            for c, src, _, _ in keyed
+            for d in datasets
+        ]
+        + [
+            (base[d.name], target_job, {"target": d, "config": c, "run_dir": str(run), "held_out": held_out},
+             f"baseline {d.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else ""))
+            for c, _, base, _ in keyed
+            for d in datasets
+        ]
+    )  # fmt: skip
     jobs_of(
         [
             (
-                pair_keys[s.name, t.name],
+                pair[a.name, b.name],
                 target_job,
-                {"target": t, "source": s.name, "source_model": results[src_keys[s.name]]["model_dir"], **common},
-                f"{s.name} -> {t.name}",
+                {
+                    "target": b,
+                    "source": a.name,
+                    "source_model": results[src[a.name]]["model_dir"],
+                    "config": c,
+                    "run_dir": str(run),
+                    "held_out": held_out,
+                },
+                f"{a.name} -> {b.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else ""),
             )
-            for s in datasets
-            for t in datasets
-            if s.name != t.name
+            for c, src, _, pair in keyed
+            for a in datasets
+            for b in datasets
+            if a.name != b.name
         ]
     )
+    first_src, first_base, _ = keyed[0][1], keyed[0][2], keyed[0][3]
+
+    def per_seed(get: Callable[[dict[str, str], dict[str, str], dict[tuple[str, str], str]], str]) -> list[float]:
+        return [results[get(src, base, pair)]["score"] for _, src, base, pair in keyed]
+
+    scores = {
+        b.name: {a.name: per_seed(lambda s_, b_, p_, a=a, b=b: p_[a.name, b.name]) for a in datasets if a != b}
+        for b in datasets
+    }
+    baseline = {d.name: per_seed(lambda s_, b_, p_, d=d: b_[d.name]) for d in datasets}
     truth = {
         "settings": settings,
         "datasets": {
             d.name: {"path": d.path, "category": d.category, "train_size": d.train_size, "fingerprint": d.fingerprint}
             for d in datasets
         },
-        "metric": {d.name: results[base_keys[d.name]]["metric"] for d in datasets},
-        "baseline": {d.name: results[base_keys[d.name]]["score"] for d in datasets},
-        "scores": {
-            t.name: {s.name: results[pair_keys[s.name, t.name]]["score"] for s in datasets if s.name != t.name}
-            for t in datasets
-        },
-        "source_losses": {d.name: results[src_keys[d.name]]["losses"] for d in datasets},
-        "source_models": {d.name: results[src_keys[d.name]]["model_dir"] for d in datasets},
+        "metric": {d.name: results[first_base[d.name]]["metric"] for d in datasets},
+        "baseline": {n: _mean(v) for n, v in baseline.items()},
+        "scores": {t: {a: _mean(v) for a, v in row.items()} for t, row in scores.items()},
+        "source_losses": {d.name: results[first_src[d.name]]["losses"] for d in datasets},
+        "source_models": {d.name: results[first_src[d.name]]["model_dir"] for d in datasets},
+        "target_models": {d.name: results[first_base[d.name]]["model_dir"] for d in datasets},
         "removed_as_scored_elsewhere": {
-            d.name: results[src_keys[d.name]].get("removed_as_scored_elsewhere", 0) for d in datasets
+            d.name: results[first_src[d.name]].get("removed_as_scored_elsewhere", 0) for d in datasets
         },
-        "target_models": {d.name: results[base_keys[d.name]]["model_dir"] for d in datasets},
         "seconds": round(sum(r.get("seconds", 0.0) for r in results.values()), 1),
         "command": command,
     }
+    if cfg.seeds > 1:
+        truth["seeds"] = [c.seed for c in runs]
+        truth["scores_by_seed"] = scores
+        truth["scores_se"] = {t: {a: _se(v) for a, v in row.items()} for t, row in scores.items()}
+        truth["baseline_se"] = {n: _se(v) for n, v in baseline.items()}
+        truth["best_tied"] = {t: tied_best(truth["scores"][t], truth["scores_se"][t]) for t in truth["scores"]}
     atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
     return truth
+
+
+def _mean(v: Sequence[float]) -> float:
+    return float(np.mean(v))
+
+
+def _se(v: Sequence[float]) -> float:
+    """Standard error of the mean over seeds (sample standard deviation / sqrt(n))."""
+    return float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+
+
+def tied_best(means: dict[str, float], se: dict[str, float]) -> list[str]:
+    """The sources that cannot be told apart from the best: mean within the larger of the two standard errors
+    of the best mean (one SE rule; with one seed, only exact ties)."""
+    best = max(means, key=lambda s: means[s])
+    return sorted(s for s in means if means[best] - means[s] <= max(se.get(best, 0.0), se.get(s, 0.0)))
 
 
 def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
@@ -320,19 +383,26 @@ def truth_markdown(truth: dict[str, Any], command: str) -> str:
         f"Command: `{command}`  ",
         f"Task model: {model} with a fresh head; {cfg['source_examples']} source examples "
         f"({cfg['source_epochs']:g} epochs), {cfg['target_examples']} target examples ({cfg['target_epochs']:g} "
-        f"epochs), lr {cfg['learning_rate']:g}, batch {cfg['batch_size']}, {cfg['max_length']} tokens, seed "
-        f"{cfg['seed']}; scored on {cfg['dev_examples']} dev examples (accuracy; Pearson r for regression). "
+        f"epochs), lr {cfg['learning_rate']:g}, batch {cfg['batch_size']}, {cfg['max_length']} tokens, "
+        + (
+            f"seeds {', '.join(map(str, truth['seeds']))} (each score their mean ± standard error)"
+            if truth.get("seeds")
+            else f"seed {cfg['seed']}"
+        )
+        + f"; scored on {cfg['dev_examples']} dev examples (accuracy; Pearson r for regression). "
         f"Compute: {truth['seconds'] / 60:.1f} min of jobs.",
         "",
-        "Rows: targets; columns: the source of intermediate training; **bold**: the best source.",
+        "Rows: targets; columns: the source of intermediate training; **bold**: the best source"
+        + (", and every source within one standard error of it (tied)." if truth.get("seeds") else "."),
         "",
         "| target (class) | metric | none | " + " | ".join(names) + " |",
         "|---|---|---:|" + "---:|" * len(names),
     ]
     for t in names:
-        row = truth["scores"][t]
-        best = max(row.values())
-        cells = ["—" if s == t else (f"**{row[s]:.3f}**" if row[s] == best else f"{row[s]:.3f}") for s in names]
+        row, se = truth["scores"][t], truth.get("scores_se", {}).get(t, {})
+        best = set(truth["best_tied"][t]) if truth.get("best_tied") else {s for s in row if row[s] == max(row.values())}
+        value = {s: f"{row[s]:.3f}" + (f" ± {se[s]:.3f}" if s in se else "") for s in row}
+        cells = ["—" if s == t else (f"**{value[s]}**" if s in best else value[s]) for s in names]
         lines.append(
             f"| {t} ({truth['datasets'][t]['category']}) | {truth['metric'][t]} | "
             f"{truth['baseline'][t]:.3f} | " + " | ".join(cells) + " |"
@@ -367,7 +437,9 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
                 if len(cands) < 2:
                     continue  # one candidate (or none) is no ranking
                 scores = {s: truth["scores"][t][s] for s in cands}
-                r = [metrics.rank_of_best(scores, [s for s in o if s in scores]) for o in draws]
+                se = truth.get("scores_se", {}).get(t)  # several seeds: a best source within one SE ties
+                best = tied_best(scores, {s: se[s] for s in cands}) if se else None
+                r = [metrics.rank_of_best(scores, [s for s in o if s in scores], best) for o in draws]
                 n_lin = [metrics.ndcg(scores, [s for s in o if s in scores]) for o in draws]
                 n_exp = [metrics.ndcg(scores, [s for s in o if s in scores], gain="exponential") for o in draws]
                 vals = {"rho": float(np.mean(r)), "ndcg": float(np.mean(n_lin)), "ndcg_exp": float(np.mean(n_exp))}
