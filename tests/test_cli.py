@@ -311,6 +311,7 @@ def test_ctrl_c_says_what_was_kept(tmp_path, tiny_paths, run_cli):
     import signal
     import subprocess
     import sys
+    import threading
     import time
 
     store = tmp_path / "st"
@@ -342,10 +343,17 @@ def test_ctrl_c_says_what_was_kept(tmp_path, tiny_paths, run_cli):
         "holdout_fraction=0.5",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
-    time.sleep(8.0)  # past the imports and the store check, into a job that would run for many minutes
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: proc.stderr.read(1), "")), daemon=True)
+    reader.start()
+    deadline = time.time() + 120
+    while "fine-tune" not in "".join(seen) and time.time() < deadline:  # the job's own progress: it is training
+        time.sleep(0.2)
     assert proc.poll() is None, "the embedding ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    reader.join(timeout=10)
+    err = "".join(seen)
     assert proc.returncode == 130, err
     assert "interrupted; everything stored before this point is kept" in err and "Traceback" not in err
     assert _tree_bytes(store) == before  # the interrupted job wrote nothing; the stored vector is as it was
