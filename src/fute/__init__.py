@@ -7,6 +7,8 @@ _LAZY = {
     "embed_dataset": "fute.embed",
     "embed_model": "fute.embed",
     "embed_samples": "fute.embed",
+    "load_catalog": "fute.catalog",
+    "Card": "fute.space",
     "DataError": "fute.errors",
     "FuteError": "fute.errors",
     "SpaceMismatchError": "fute.errors",
