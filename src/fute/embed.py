@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +168,21 @@ def embed_model(
     return embed_samples(samples, name, kind=kind, method=m, progress=progress, extra_card=extra, **embed_opts)
 
 
+def unlabeled_rows(
+    corpus: str | Path | Corpus | None, exclude: Sequence[str], pairs: bool, cap: int | None, seed: int
+) -> Corpus:
+    """The rows of U a model labels: the given corpus (or the shipped one, pairs or single texts) without the
+    excluded datasets, capped with the method's seeded draw before labeling (labeling rows that the method would
+    drop is wasted work)."""
+    if isinstance(corpus, Corpus):
+        u = corpus
+    elif corpus is not None:
+        u = load_corpus(corpus)
+    else:
+        u = default_corpus(pairs=pairs)
+    return u.excluding(exclude).take(cap, seed)
+
+
 def label_corpus(
     target: TargetModel,
     method: Method,
@@ -182,18 +197,11 @@ def label_corpus(
     prompt = getattr(target, "prompt", None)
     if pairs is None:
         pairs = prompt is not None and prompt.input == "pair"
-    if isinstance(corpus, Corpus):
-        u = corpus
-    elif corpus is not None:
-        u = load_corpus(corpus)
-    else:
-        u = default_corpus(pairs=pairs)
     if not method.uses_labels:
         raise ConfigError(
             f"method '{method.name}' ignores labels, so every model's MTE would be the same vector; "
             f"use one of {', '.join(METHODS.names_where(uses_labels=True))}"
         )
-    # the method's sample cap, drawn before labeling: labeling rows that the method would drop is wasted work
-    u = u.excluding(exclude).take(method.config.max_examples, method.config.seed)
+    u = unlabeled_rows(corpus, exclude, pairs, method.config.max_examples, method.config.seed)
     samples = target.label(u, progress=progress)
     return samples, {"target": target.identity(), "corpus": u.card()}

@@ -110,14 +110,14 @@ class VectorSource:
     def _fits(self, v: Any, prompt: Prompt) -> bool:
         """Whether a stored MTE is the one asked for: the same prompt text and verbalizer, CoT cap, and U rows
         (the shipped U without every evaluation dataset, capped at ``mte_examples``)."""
-        from fute.corpus import default_corpus
+        from fute.embed import unlabeled_rows
 
         target, corpus = v.card.target or {}, v.card.corpus or {}
         if (target.get("prompt") or {}).get("sha256") != prompt.card()["sha256"]:
             return False
         if prompt.type == "cot" and target.get("max_reasoning_tokens") != self.max_reasoning_tokens:
             return False
-        rows = default_corpus(pairs=prompt.input == "pair").excluding(tuple(self.paths)).take(self.mte_examples, 0)
+        rows = unlabeled_rows(None, tuple(self.paths), prompt.input == "pair", self.mte_examples, 0)
         return corpus.get("fingerprint") == rows.fingerprint()  # the very rows embed_model labels (seed 0)
 
     def dte(self, dataset: str, method: str) -> Any:
