@@ -160,8 +160,7 @@ def embed_dataset_cmd(
 ) -> None:
     """Embed labeled datasets (their DTEs) and store them; already stored ones are skipped."""
     from fute.embed import dataset_name
-    from fute.execute import EmbedSpec, embed_many
-    from fute.samples import load_samples
+    from fute.execute import EmbedSpec, embed_many, read_data
 
     if name and len(paths) > 1:
         raise ConfigError("--name names one vector; give one PATH, or leave --name out")
@@ -181,7 +180,7 @@ def embed_dataset_cmd(
     # a default name needs the data's own: read here, read again by the job (which may run elsewhere)
     specs = [
         EmbedSpec(
-            name or dataset_name(load_samples(p, split=split, columns=dict(columns) or None, task=task), p),
+            name or dataset_name(read_data(p, split, columns, task), p),
             data=p,
             **common,
         )

@@ -206,6 +206,25 @@ class EmbedSpec:
         d["files"] = {p: files_state(p) for p in (self.data, self.model, self.corpus, surrogate) if p}
         return content_hash(d, 32)
 
+    def samples(self) -> Any:
+        """The dataset's samples (a dataset job), read once per process while its files are unchanged."""
+        return read_data(self.data, self.split, self.columns, self.task)
+
+
+def read_data(
+    data: str, split: str = "train", columns: tuple[tuple[str, str], ...] = (), task: str | None = None
+) -> Any:
+    """``load_samples`` of a dataset, cached per process and keyed by its files' state: the CLI (for a default
+    name), the cache lookup, the time estimate and a local job all read one file once."""
+    return _read_data(data, split, tuple(columns), task, tuple(map(tuple, files_state(data) or ())))
+
+
+@lru_cache(maxsize=32)
+def _read_data(data: str, split: str, columns: tuple[tuple[str, str], ...], task: str | None, state: tuple) -> Any:
+    from fute.samples import load_samples
+
+    return load_samples(data, split=split, columns=dict(columns) or None, task=task)
+
 
 def files_state(path: str) -> list[tuple[str, int, int]] | None:
     """What a job key sees of local files: (name, size, modification time) of each; None for a hub id."""
@@ -233,13 +252,12 @@ def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:
     """Compute one spec's vector (no store involved); the card records the job key."""
     from fute.embed import compute_vector, label_corpus
     from fute.methods import get_method
-    from fute.samples import load_samples
 
     method = get_method(spec.method, **dict(spec.method_options))
     sur = _surrogate(spec.surrogate, spec.max_length)
     extra: dict[str, Any] = {"job_key": spec.key(), **({"category": spec.category} if spec.category else {})}
     if spec.data is not None:
-        samples = load_samples(spec.data, split=spec.split, columns=dict(spec.columns) or None, task=spec.task)
+        samples = spec.samples()
     elif spec.model is not None:
         samples, more = label_corpus(
             _target(spec), method, corpus=spec.corpus, exclude=spec.exclude, pairs=spec.pairs, progress=progress
@@ -266,11 +284,10 @@ def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> 
             check_free(store, other[0].space_id, spec.kind, spec.name, spec.key(), overwrite=False)
         return stored[0] if stored else None
     from fute.methods import get_method
-    from fute.samples import load_samples
     from fute.space import content_key
 
     try:
-        samples = load_samples(spec.data, split=spec.split, columns=dict(spec.columns) or None, task=spec.task)
+        samples = spec.samples()
     except FuteError:
         return None  # the job reports it, beside the others that run
     method = get_method(spec.method, **dict(spec.method_options))
@@ -317,10 +334,8 @@ def _rows(spec: EmbedSpec) -> int:
     cap = dict(spec.method_options).get("max_examples", 1000)
     if spec.data is None:
         return int(cap or 1000)
-    from fute.samples import load_samples
-
     try:
-        n = len(load_samples(spec.data, split=spec.split, columns=dict(spec.columns) or None, task=spec.task))
+        n = len(spec.samples())
     except FuteError:
         return 0  # the job reports it
     return min(n, cap) if cap else n

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +31,18 @@ def score_noise(space_id: str) -> tuple[str, float] | None:
     """(method, sd) of a score in this space: how much a score moves with the seed alone, measured by the
     embedding-quality benchmark at a method's default space (``tools/build_score_noise.py``); None for a
     space where it was not measured."""
-    import json
-
     if not SCORE_NOISE.is_file():
         return None
-    for method, m in json.loads(SCORE_NOISE.read_text())["methods"].items():
-        if m["space_id"] == space_id:
-            return method, float(m["score_sd"])
-    return None
+    return _noise_table(SCORE_NOISE, SCORE_NOISE.stat().st_mtime_ns).get(space_id)
+
+
+@lru_cache(maxsize=4)
+def _noise_table(path: Path, mtime: int) -> dict[str, tuple[str, float]]:
+    """space id -> (method, sd), read once per process (a ranking and its table both ask)."""
+    import json
+
+    methods = json.loads(path.read_text())["methods"]
+    return {m["space_id"]: (method, float(m["score_sd"])) for method, m in methods.items()}
 
 
 def find_query(
