@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
-from fute.hashing import content_hash
+from fute.hashing import content_hash, portable_files_state
 
 VALUE = {"b": [1, 2.5, None], "a": {"y": "critiques-données", "x": True}}
 
@@ -22,3 +23,15 @@ def test_key_order_does_not_matter_and_values_do():
     assert content_hash({"a": 1, "b": 2}) == content_hash({"b": 2, "a": 1})
     assert content_hash({"a": 1}) != content_hash({"a": 2})
     assert len(content_hash(VALUE, 24)) == 24
+
+
+def test_portable_file_state_ignores_modification_times(tmp_path):
+    """A benchmark job key must be the same on another machine, where the same files have other times."""
+    f = tmp_path / "model.gguf"
+    f.write_bytes(b"weights")
+    before = portable_files_state(str(f))
+    os.utime(f, (1, 1))
+    assert portable_files_state(str(f)) == before
+    f.write_bytes(b"weightz")  # same size, other content
+    assert portable_files_state(str(f)) != before
+    assert portable_files_state(str(tmp_path / "hub-id")) is None

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from fute.errors import DataError
-from fute.samples import Samples, load_samples, rows_to_samples
+from fute.errors import ConfigError, DataError
+from fute.samples import Samples, load_held_out, load_samples, rows_to_samples
 from tests.conftest import SHARED_DATA, write_jsonl
 
 ROWS = [
@@ -169,3 +169,21 @@ def test_load_first_split_skips_missing_splits_only(tmp_path):
         load_first_split(tmp_path, ("dev", "train"), "to test")  # a broken split is not skipped
     with pytest.raises(ConfigError, match="no test or validation split to score on"):
         load_first_split(tmp_path, ("test", "validation"), "to score on")
+
+
+def test_held_out_rows_top_up_a_small_test_split_from_dev(tmp_path):
+    """cb has 56 test rows: a 100-row evaluation sample takes them all and tops up from dev, never from train."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    for split, n in (("train", 50), ("test", 6), ("dev", 5)):
+        rows = [{"text": f"{split} {i}", "label": ["a", "b"][i % 2]} for i in range(n)]
+        (folder / f"{split}.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    got = load_held_out(folder, 100, 0, "to test")
+    assert sorted(got.texts) == sorted([f"test {i}" for i in range(6)] + [f"dev {i}" for i in range(5)])
+    assert list(got.label_names) == ["a", "b"] and got.targets.shape == (11, 2)
+    few = load_held_out(folder, 4, 0, "to test")
+    assert len(few) == 4 and all(t.startswith("test") for t in few.texts)  # the test split alone suffices
+    (folder / "test.jsonl").unlink()
+    (folder / "dev.jsonl").unlink()
+    with pytest.raises(ConfigError, match="no test, dev or validation split to test"):
+        load_held_out(folder, 4, 0, "to test")

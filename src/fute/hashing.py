@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 
@@ -15,3 +17,29 @@ def content_hash(obj: Any, n: int = 16, *, ascii: bool = True) -> str:
     """
     text = json.dumps(obj, sort_keys=True, default=str, ensure_ascii=ascii)
     return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def portable_files_state(path: str) -> list[tuple[str, int, str]] | None:
+    """(name, size, sha256) of a file or of every file under a folder; None for a path that is not here (a hub
+    id). Unlike modification times, these are the same on every machine that has the same files."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        return None
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append(
+            (str(f.relative_to(p)) if f != p else f.name, st.st_size, _file_sha256(str(f), st.st_size, st.st_mtime_ns))
+        )
+    return out
+
+
+@lru_cache(maxsize=256)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """A file's sha256, read once per process while its size and modification time stay the same."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

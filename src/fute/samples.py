@@ -152,6 +152,27 @@ class Samples:
         idx = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
         return self.select(idx)
 
+    def concat(self, other: Samples) -> Samples:
+        """These rows, then ``other``'s (same task and label names), e.g. a test split topped up from dev."""
+        if (other.task, other.label_names) != (self.task, self.label_names):
+            raise DataError(f"{other.where}: its task or labels differ from {self.where}'s; they cannot be joined")
+        if (self.text_pairs is None) != (other.text_pairs is None):
+            raise DataError(f"{other.where}: pairs and single texts cannot be joined with {self.where}")
+
+        def join(a: Any, b: Any) -> Any:
+            if a is None or b is None:
+                return None
+            return np.concatenate([a, b]) if isinstance(a, np.ndarray) else [*a, *b]
+
+        return replace(
+            self,
+            texts=[*self.texts, *other.texts],
+            text_pairs=join(self.text_pairs, other.text_pairs),
+            targets=join(self.targets, other.targets),
+            answers=join(self.answers, other.answers),
+            source=f"{self.where}+{Path(other.where).stem}",
+        )
+
     def select(self, idx: Sequence[int] | np.ndarray) -> Samples:
         idx = [int(i) for i in idx]
         return replace(
@@ -203,6 +224,23 @@ def load_samples(
         f"{path}: no such file or folder; give a JSONL/CSV/TSV/Parquet file, a folder with "
         f"{split}.jsonl (or .csv/.tsv/.parquet), or a hub dataset name"
     )
+
+
+def load_held_out(path: str | Path, n: int, seed: int, purpose: str) -> Samples:
+    """``n`` seeded rows never trained on: the test split, topped up from dev (then validation) when it has
+    fewer than ``n`` rows (cb: 56 test + 25 dev), so that a small test split does not shrink the sample."""
+    rows: Samples | None = None
+    for split in ("test", "dev", "validation"):
+        try:
+            part = load_samples(path, split=split)
+        except MissingSplitError:
+            continue
+        rows = part if rows is None else rows.concat(part)
+        if len(rows) >= n:
+            break
+    if rows is None:
+        raise ConfigError(f"{path}: no test, dev or validation split {purpose}")
+    return rows.take(n, seed)
 
 
 def load_first_split(path: str | Path, splits: Sequence[str], purpose: str) -> Samples:

@@ -26,7 +26,7 @@ from fute.bench.jobs import JobFolder, run_jobs
 from fute.errors import ConfigError
 from fute.hashing import content_hash
 from fute.paths import atomic_write, fute_home
-from fute.samples import Samples, load_first_split
+from fute.samples import Samples, load_held_out
 from fute.select import TASKS, VectorSource, hf_scorer, prompted_llm, rendered_nll
 from fute.selectors import PromptCase, get_selector
 from fute.targets.prompts import Prompt, collapse, label_map, load_prompt_set
@@ -37,8 +37,8 @@ def default_run_dir() -> Path:
 
 
 def eval_split(path: str, n: int, seed: int) -> Samples:
-    """The evaluation examples: the test split where there is one (dev, then validation otherwise)."""
-    return load_first_split(path, ("test", "dev", "validation"), "to evaluate prompts on").take(n, seed)
+    """The evaluation examples: ``n`` seeded rows of the test split, topped up from dev (then validation)."""
+    return load_held_out(path, n, seed, "to evaluate prompts on")
 
 
 def real_score(probs: np.ndarray, targets: np.ndarray, metric: str) -> float:
@@ -173,7 +173,9 @@ def run_truth(
 
 
 def _llm_files(llm: str) -> Any:
-    from fute.execute import files_state
+    """The LLM's files as a job key sees them: names, sizes and content hashes, not modification times, so
+    that a finished job keeps its key on another machine (the run folder is committed and resumed there)."""
+    from fute.hashing import portable_files_state
     from fute.targets import split_endpoint
     from fute.targets.hf_lm import resolve_llm
 
@@ -183,7 +185,7 @@ def _llm_files(llm: str) -> Any:
         folder, gguf = resolve_llm(llm)
     except ConfigError:
         return None
-    return files_state(str(Path(folder) / gguf) if gguf else folder)
+    return portable_files_state(str(Path(folder) / gguf) if gguf else folder)
 
 
 def truth_lines(truth: dict[str, Any]) -> list[str]:
