@@ -82,7 +82,10 @@ AddressOpt = Annotated[
     typer.Option(help="ray: cluster address ('auto' joins a running one; default: a local cluster on this machine)"),
 ]
 GpusOpt = Annotated[
-    float, typer.Option(help="ray: GPUs reserved per job (fractions share a GPU; fute itself computes on CPU so far)")
+    float,
+    typer.Option(
+        help="ray: GPUs reserved per job (0.5: two jobs share one); each job computes on the GPU Ray gives it"
+    ),
 ]
 CpusOpt = Annotated[float, typer.Option(help="ray: CPUs per job")]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fute.corpus import Corpus, default_corpus, load_corpus
+from fute.device import describe, out_of_memory_hint
 from fute.errors import ConfigError
 from fute.methods import Method, get_method
 from fute.registry import METHODS
@@ -30,9 +31,13 @@ def embed_samples(
     progress: bool = True,
     extra_card: Mapping[str, Any] | None = None,
     overwrite: bool = False,
+    device: Any = "auto",
+    dtype: Any = "auto",
     **method_options: Any,
 ) -> TaskVector:
     """Embed samples and store the vector; a stored vector with the same job key is returned instead.
+
+    ``device`` and ``dtype`` (``fute.device``) say where and in what precision a surrogate named by string runs.
 
     The job key hashes the space (surrogate identity, method, config), the data fingerprint and the
     full config, so re-embedding the same data the same way is a cache hit, under any name. A name
@@ -41,7 +46,11 @@ def embed_samples(
     if kind not in KINDS:
         raise ConfigError(f"unknown kind '{kind}'; use one of {', '.join(KINDS)}")
     m = method if isinstance(method, Method) else get_method(method, **method_options)
-    sur = surrogate if isinstance(surrogate, Surrogate) else load_surrogate(surrogate, max_length=max_length)
+    sur = (
+        surrogate
+        if isinstance(surrogate, Surrogate)
+        else load_surrogate(surrogate, max_length=max_length, device=device, dtype=dtype)
+    )
     st = open_store(store)
     st.ensure_writable()  # a store that cannot take the vector fails now, not after the compute
     sid, key = content_key(samples, m, sur.identity)
@@ -94,10 +103,12 @@ def compute_vector(
     progress: bool = True,
     extra_card: Mapping[str, Any] | None = None,
 ) -> TaskVector:
-    """The vector and its card, touching no store: what a job on any worker computes."""
+    """The vector and its card, touching no store: what a job on any worker computes. The card records the
+    device it was computed on (not part of the space)."""
     t0 = time.perf_counter()
-    vector = method.embed(samples, surrogate, progress=progress)
-    extra = dict(extra_card or {})
+    with out_of_memory_hint(f"embedding {name}", "the batch size (--option batch_size=8) or --max-length"):
+        vector = method.embed(samples, surrogate, progress=progress)
+    extra = {"device": describe(surrogate.device), **dict(extra_card or {})}
     if getattr(method, "training_", None) is not None:  # how the surrogate learned the task: steps, losses, converged
         extra["training"] = method.training_.as_dict()
     card = make_card(
@@ -160,7 +171,9 @@ def embed_model(
     target's identity and U's fingerprint, and ``category`` (e.g. the category of the model's
     training data) when given, for maps and reports.
     """
-    embed_opts = {k: kwargs.pop(k) for k in ("surrogate", "store", "max_length", "overwrite") if k in kwargs}
+    embed_opts = {
+        k: kwargs.pop(k) for k in ("surrogate", "store", "max_length", "overwrite", "device", "dtype") if k in kwargs
+    }
     m = method if isinstance(method, Method) else get_method(method, **kwargs)
     samples, extra = label_corpus(target, m, corpus=corpus, exclude=exclude, pairs=pairs, progress=progress)
     kind = kind or ("prompt" if getattr(target, "prompt", None) is not None else "model")

@@ -84,7 +84,10 @@ class RayExecutor(Executor):
     """Jobs as Ray tasks. ``address``: None starts a local cluster (``num_cpus`` of this machine),
     "auto" joins the running one, or ``ray://host:port``. Each job asks for ``cpus_per_job`` CPUs and
     ``gpus_per_job`` GPUs (fractions share a GPU); a task whose worker dies is retried up to
-    ``max_retries`` times; a task that raises is not retried (the same inputs would raise again)."""
+    ``max_retries`` times; a task that raises is not retried (the same inputs would raise again).
+
+    Ray shows a task only the GPUs it reserved (``CUDA_VISIBLE_DEVICES``), so a job's ``device="auto"`` is the
+    GPU it was given, and a job that reserved none computes on the CPU even on a GPU machine."""
 
     name = "ray"
 
@@ -129,12 +132,28 @@ class RayExecutor(Executor):
                 raise ConfigError(f"ray: cannot reach a cluster at {self.address}: {e}") from None
         return ray
 
+    def check_devices(self, devices: Sequence[str]) -> None:
+        """Before any job: a job told to use CUDA must reserve a GPU, or Ray hides every GPU from it."""
+        cuda = sorted({d for d in devices if d.startswith("cuda")})
+        if cuda and self.gpus_per_job <= 0:
+            raise ConfigError(
+                f"--device {cuda[0]} with the ray executor needs --gpus-per-job above 0 (e.g. 1, or 0.5 for two "
+                "jobs per GPU): Ray hides the GPUs from jobs that reserve none; or use --device auto"
+            )
+
     def run(
         self, jobs: Sequence[Job], on_result: Callable[[Job, Any], None], *, progress: bool = True
     ) -> list[JobFailure]:
         if not jobs:
             return []
         ray = self._init()
+        if self.gpus_per_job > 0:
+            have = float(ray.cluster_resources().get("GPU", 0))
+            if have < self.gpus_per_job:  # Ray would wait for them forever
+                raise ConfigError(
+                    f"--gpus-per-job {self.gpus_per_job:g}: the Ray cluster has {have:g} GPU(s); "
+                    "use --gpus-per-job 0, or join a cluster with GPUs (--address)"
+                )
         task = ray.remote(_call).options(
             num_cpus=self.cpus_per_job, num_gpus=self.gpus_per_job, max_retries=self.max_retries, retry_exceptions=False
         )
@@ -195,10 +214,16 @@ class EmbedSpec:
     method_options: tuple[tuple[str, Any], ...] = ()
     surrogate: str = "default"
     max_length: int = 128
+    device: str = "auto"  # where the job runs (``fute.device``); resolved by the worker, not part of the key
+    dtype: str = "auto"
 
     def key(self) -> str:
-        """Content hash of the spec and of the local files it reads (names, sizes, modification times)."""
+        """Content hash of the spec and of the local files it reads (names, sizes, modification times); the
+        device is left out: a vector computed on a GPU is the one a CPU would compute."""
         d = asdict(self)
+        del d["device"]
+        if self.dtype == "auto":
+            del d["dtype"]  # keys of jobs made before precision could be chosen stay as they were
         d["prompt"] = self.prompt.card() if self.prompt is not None else None
         from fute.surrogate import default_surrogate_path
 
@@ -236,16 +261,23 @@ def files_state(path: str) -> list[tuple[str, int, int]] | None:
 
 
 @lru_cache(maxsize=2)
-def _surrogate(name: str, max_length: int) -> Any:
+def _surrogate(name: str, max_length: int, device: str = "auto", dtype: str = "auto") -> Any:
     from fute.surrogate import load_surrogate
 
-    return load_surrogate(name, max_length=max_length)
+    return load_surrogate(name, max_length=max_length, device=device, dtype=dtype)
 
 
 def _target(spec: EmbedSpec) -> Any:
     from fute.targets import load_target
 
-    return load_target(spec.model, backend=spec.backend, prompt=spec.prompt, **dict(spec.target_options))
+    return load_target(
+        spec.model,
+        backend=spec.backend,
+        prompt=spec.prompt,
+        device=spec.device,
+        dtype=spec.dtype,
+        **dict(spec.target_options),
+    )
 
 
 def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:
@@ -254,7 +286,7 @@ def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:
     from fute.methods import get_method
 
     method = get_method(spec.method, **dict(spec.method_options))
-    sur = _surrogate(spec.surrogate, spec.max_length)
+    sur = _surrogate(spec.surrogate, spec.max_length, spec.device, spec.dtype)
     extra: dict[str, Any] = {"job_key": spec.key(), **({"category": spec.category} if spec.category else {})}
     if spec.data is not None:
         samples = spec.samples()
@@ -291,7 +323,9 @@ def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> 
     except FuteError:
         return None  # the job reports it, beside the others that run
     method = get_method(spec.method, **dict(spec.method_options))
-    sid, key = content_key(samples, method, _surrogate(spec.surrogate, spec.max_length).identity)
+    sid, key = content_key(
+        samples, method, _surrogate(spec.surrogate, spec.max_length, spec.device, spec.dtype).identity
+    )
     check_free(store, sid, spec.kind, spec.name, key, overwrite=overwrite)
     hit = store.find_key(sid, key)
     asked = {"category": spec.category} if spec.category else None
@@ -376,6 +410,11 @@ def embed_many(
 
     for method, options in {(s.method, s.method_options) for s in specs}:  # bad options fail here, not in jobs
         get_method(method, **dict(options))
+    from fute.device import check_device
+
+    devices = [check_device(s.device) for s in specs]
+    if isinstance(ex, RayExecutor):
+        ex.check_devices(devices)
     results: dict[str, TaskVector] = {}
     jobs = []
     for spec in specs:

@@ -148,6 +148,7 @@ class Card:
     training: dict[str, Any] | None = None
     job_key: str | None = None
     copied_from: str | None = None
+    device: str | None = None  # where it was computed: recorded, not part of the space
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

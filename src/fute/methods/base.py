@@ -143,5 +143,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def target_tensor(samples: Samples, idx: np.ndarray) -> torch.Tensor | None:
-    return None if samples.targets is None else torch.from_numpy(np.asarray(samples.targets[idx]))
+def target_tensor(samples: Samples, idx: np.ndarray, device: Any = None) -> torch.Tensor | None:
+    """The targets of rows ``idx`` as a tensor on ``device`` (None for QA, whose targets are in the batch)."""
+    return None if samples.targets is None else torch.from_numpy(np.asarray(samples.targets[idx])).to(device)

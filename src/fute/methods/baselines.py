@@ -31,7 +31,7 @@ class TextEmb(Method):
                 disable=not progress,
                 leave=False,
             ):
-                total += surrogate.forward(batch).pooled.double().sum(dim=0)
+                total += surrogate.forward(batch).pooled.float().cpu().double().sum(dim=0)
         return (total / len(enc)).numpy()
 
 

@@ -140,12 +140,13 @@ def activation_fisher(
         outputs = [*fwd.hidden_states, fwd.pooled]
         mask = fwd.mask.unsqueeze(-1).to(fwd.pooled.dtype)
         n_tokens = mask.sum(dim=1)
-        terms = head.log_likelihoods(fwd, batch, target_tensor(samples, idx))
+        terms = head.log_likelihoods(fwd, batch, target_tensor(samples, idx, surrogate.device))
         for k, (w, ll) in enumerate(terms):
             grads = torch.autograd.grad(ll.sum(), outputs, retain_graph=k < len(terms) - 1, allow_unused=True)
             grads = [torch.zeros_like(o) if g is None else g for o, g in zip(outputs, grads, strict=True)]
             sq = [((g * g * mask).sum(dim=1) / n_tokens) if g.dim() == 3 else g * g for g in grads]
-            part = (w.unsqueeze(0).unsqueeze(-1) * torch.stack(sq)).sum(dim=1).double()  # [blocks, H]
+            # summed over the batch on the device, accumulated in float64 on the CPU (MPS has no float64)
+            part = (w.unsqueeze(0).unsqueeze(-1) * torch.stack(sq)).sum(dim=1).cpu().double()  # [blocks, H]
             acc = part if acc is None else acc + part
         bar.update(len(idx))
     bar.close()
@@ -171,7 +172,7 @@ def parameter_fisher(
     )
     for idx, batch in surrogate.batches(enc, 1, np.arange(len(enc))):
         fwd = surrogate.forward(batch, model=model)
-        terms = head.log_likelihoods(fwd, batch, target_tensor(samples, idx))
+        terms = head.log_likelihoods(fwd, batch, target_tensor(samples, idx, surrogate.device))
         for k, (w, ll) in enumerate(terms):
             grads = torch.autograd.grad(ll.sum(), params, retain_graph=k < len(terms) - 1, allow_unused=True)
             for a, g in zip(acc, grads, strict=True):
@@ -190,7 +191,7 @@ def count_sketch(tensors: dict[str, torch.Tensor], dim: int, seed: int) -> np.nd
         g = torch.Generator().manual_seed(salt)
         buckets = torch.randint(0, dim, (t.numel(),), generator=g)
         signs = torch.randint(0, 2, (t.numel(),), generator=g, dtype=torch.int8).double() * 2 - 1
-        out.index_add_(0, buckets, signs * t.detach().flatten().double())
+        out.index_add_(0, buckets, signs * t.detach().flatten().cpu().double())
     return out.numpy()
 
 

@@ -77,7 +77,7 @@ class PrefixTuning(Method):
             )
         warn_if_not_converged(self.training_, samples.where, "max_epochs")
         tuned = self.prefix_.detach() - (init if cfg.relative_to_init else 0)
-        return tuned.mean(dim=0).flatten().double().numpy()
+        return tuned.mean(dim=0).flatten().cpu().double().numpy()
 
 
 def attention_layers(surrogate: Surrogate | nn.Module) -> list[nn.Module]:
@@ -132,10 +132,12 @@ def _prefixed_forward(m: nn.Module, original: Any, prefix: nn.Parameter, i: int,
 
         p = prefix[i].unsqueeze(1).expand(-1, b, -1, -1)  # [2, B, P, H]
         q = heads(m.query(hidden_states))
-        k = torch.cat([heads(p[0]), heads(m.key(hidden_states))], dim=2)
-        v = torch.cat([heads(p[1]), heads(m.value(hidden_states))], dim=2)
+        # under autocast the projections are half precision and the prefix is not: one dtype for attention
+        k = torch.cat([heads(p[0]).to(q.dtype), heads(m.key(hidden_states))], dim=2)
+        v = torch.cat([heads(p[1]).to(q.dtype), heads(m.value(hidden_states))], dim=2)
         mask = state["mask"].bool()
-        keep = torch.cat([torch.ones((b, p.shape[2]), dtype=torch.bool), mask], dim=1)[:, None, None, :]
+        keep = torch.cat([torch.ones((b, p.shape[2]), dtype=torch.bool, device=mask.device), mask], dim=1)
+        keep = keep[:, None, None, :]
         out = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=keep)
         return out.transpose(1, 2).reshape(b, t, h * d), None
 

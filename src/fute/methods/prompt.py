@@ -60,7 +60,7 @@ class PromptTuning(Method):
         )
         warn_if_not_converged(self.training_, samples.where, "max_epochs")
         tuned = self.prompt_.detach() - (init if cfg.relative_to_init else 0)
-        return (tuned.mean(dim=0) if cfg.reduce == "mean" else tuned.flatten()).double().numpy()
+        return (tuned.mean(dim=0) if cfg.reduce == "mean" else tuned.flatten()).cpu().double().numpy()
 
 
 def initial_prompt(surrogate: Surrogate, n_tokens: int, seed: int) -> torch.Tensor:
@@ -72,5 +72,5 @@ def seeded_token_embeddings(model: nn.Module, n_tokens: int, seed: int) -> torch
     """The input embeddings of ``n_tokens`` vocabulary entries drawn with ``seed``: [n_tokens, hidden]."""
     table = model.get_input_embeddings().weight.detach()
     g = torch.Generator().manual_seed(seed)
-    rows = torch.randint(0, table.shape[0], (n_tokens,), generator=g)
-    return table[rows].clone()
+    rows = torch.randint(0, table.shape[0], (n_tokens,), generator=g)  # drawn on the CPU: the same on any device
+    return table[rows.to(table.device)].clone()

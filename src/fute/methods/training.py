@@ -126,7 +126,7 @@ def _inputs_key(enc: Encoded, batch_size: int) -> bytes:
 
 @torch.no_grad()
 def frozen_features(surrogate: Surrogate, enc: Encoded, batch_size: int = 64) -> torch.Tensor:
-    """Pooled outputs of the frozen surrogate, [N, H], computed once per sample set and surrogate object.
+    """Pooled outputs of the frozen surrogate, [N, H] on the CPU, computed once per sample set and surrogate object.
 
     Keyed by the whole set, not by input: a feature's last bits depend on the batch it was computed in
     (measured: up to 5e-7 apart), so a per-input cache would make a vector depend on what the process
@@ -137,7 +137,7 @@ def frozen_features(surrogate: Surrogate, enc: Encoded, batch_size: int = 64) ->
     if key not in cache:
         out = torch.empty((len(enc), surrogate.hidden_size), dtype=torch.float32)
         for idx, batch in surrogate.batches(enc, batch_size, surrogate.length_order(enc)):
-            out[torch.as_tensor(idx)] = surrogate.forward(batch).pooled.float()
+            out[torch.as_tensor(idx)] = surrogate.forward(batch).pooled.float().cpu()
         while len(cache) >= FEATURE_CACHE_SIZE:
             cache.pop(next(iter(cache)))
         cache[key] = out
@@ -158,9 +158,9 @@ def head_loss(task: str, out: torch.Tensor, targets: torch.Tensor) -> torch.Tens
     return -(targets * torch.log_softmax(out, dim=-1)).sum(dim=-1).mean()
 
 
-def zero_head(samples: Samples, hidden_size: int) -> TaskHead:
+def zero_head(samples: Samples, hidden_size: int, device: Any = None) -> TaskHead:
     """A task head that starts at zero (uniform prediction; the regression mean comes from the probe)."""
-    head = TaskHead(samples.task, hidden_size, samples.num_labels)
+    head = TaskHead(samples.task, hidden_size, samples.num_labels, device=device)
     with torch.no_grad():
         head.linear.weight.zero_()
         head.linear.bias.zero_()
@@ -211,7 +211,9 @@ def fit_probe(
     """Train ``head`` on cached features until the held-out loss stops improving; keep the best epoch."""
     if samples.task == "qa" or max_epochs <= 0:
         return
-    targets = torch.from_numpy(np.asarray(samples.targets))
+    device = head.linear.weight.device
+    features = features.to(device)
+    targets = torch.from_numpy(np.asarray(samples.targets)).to(device)
     opt = torch.optim.AdamW(head.parameters(), lr=learning_rate, weight_decay=0.0)
     rng = np.random.default_rng([seed, 11])
     x_held, y_held = features[held], targets[held]
@@ -278,7 +280,7 @@ def train_task(
     report = TrainingReport()
     train, held = holdout_split(len(samples), cfg.holdout_fraction, cfg.seed)
     report.rows_train, report.rows_heldout = len(train), len(held)
-    head = zero_head(samples, surrogate.hidden_size)
+    head = zero_head(samples, surrogate.hidden_size, surrogate.device)
     report.prior_heldout_loss = prior_loss(samples, train, held)
     if samples.task != "qa":
         fit_probe(
@@ -295,7 +297,7 @@ def train_task(
             report=report,
         )
     else:  # span heads read token states, which the pooled cache does not hold: a small seeded init instead
-        head = TaskHead(samples.task, surrogate.hidden_size, samples.num_labels)
+        head = TaskHead(samples.task, surrogate.hidden_size, samples.num_labels, device=surrogate.device)
     finetune(
         surrogate,
         enc,
@@ -361,7 +363,9 @@ def finetune(
         total = 0.0
         with torch.no_grad():
             for idx, batch in surrogate.batches(enc, 64, held[surrogate.length_order(_subset(enc, held))]):
-                total += float(head.loss(fwd_fn(batch), batch, target_tensor(samples, idx))) * len(idx)
+                total += float(head.loss(fwd_fn(batch), batch, target_tensor(samples, idx, surrogate.device))) * len(
+                    idx
+                )
         return total / len(held)
 
     def snapshot() -> list[torch.Tensor]:
@@ -393,7 +397,7 @@ def finetune(
         losses = []
         for idx in length_buckets(enc, train, batch_size, rng):
             _, batch = next(surrogate.batches(enc, len(idx), idx))
-            loss = head.loss(fwd_fn(batch), batch, target_tensor(samples, idx))
+            loss = head.loss(fwd_fn(batch), batch, target_tensor(samples, idx, surrogate.device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

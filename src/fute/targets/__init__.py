@@ -14,13 +14,16 @@ from fute.targets.callable import CallableTarget
 BACKENDS = tuple(TARGETS.names())  # the built-ins and any plug-in
 
 
-def load_target(model: str, *, backend: str = "auto", prompt: Any = None, **options: Any) -> TargetModel:
+def load_target(
+    model: str, *, backend: str = "auto", prompt: Any = None, device: Any = "auto", dtype: Any = "auto", **options: Any
+) -> TargetModel:
     """A target by name, the one place targets are built (the CLI's jobs, the API, the benchmarks):
     ``hf-classifier`` (sequence classifier), ``hf-lm`` (causal LM + ``prompt``), or a served LLM, spelled
     ``MODEL@URL`` everywhere (``openai``: an OpenAI-compatible endpoint + ``prompt``; options ``api``, ...).
 
     ``auto`` picks openai for ``MODEL@URL``, hf-lm when a prompt is given or the model is a .gguf / known
-    LLM alias, else reads the model's config to tell a classifier from a causal LM.
+    LLM alias, else reads the model's config to tell a classifier from a causal LM. ``device`` and ``dtype``
+    (``fute.device``) go to the backends whose weights are here; a served model ignores them.
     """
     model, url = split_endpoint(model)
     if url:
@@ -34,6 +37,8 @@ def load_target(model: str, *, backend: str = "auto", prompt: Any = None, **opti
     if backend == "callable":
         raise ConfigError("a Python callable is not loaded by name: wrap it in fute.targets.CallableTarget")
     cls = TARGETS.get_class(backend)  # a plug-in by backend name (fute.registry.TARGETS)
+    if getattr(cls, "runs_locally", False):
+        options = {**options, "device": device, "dtype": dtype}
     if not cls.needs_prompt:
         return cls(model, **options)
     if prompt is None:

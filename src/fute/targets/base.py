@@ -3,6 +3,7 @@ interface, capabilities declared, backends registered by name and imported lazil
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fute.corpus import Corpus
+from fute.device import free_cached_memory, is_out_of_memory
 from fute.errors import CapabilityError, ConfigError
 from fute.hashing import content_hash
 from fute.paths import atomic_write, fute_home
@@ -42,6 +44,7 @@ class TargetModel(ABC):
     backend: ClassVar[str]
     capabilities: ClassVar[frozenset[str]] = frozenset({LABEL_SCORES})
     needs_prompt: ClassVar[bool] = False  # an LLM: load_target(model, prompt=...) passes the prompt on
+    runs_locally: ClassVar[bool] = False  # its weights are here: load_target passes device= and dtype= on
     label_names: tuple[str, ...] = ()
     task: str = "classification"
 
@@ -105,7 +108,7 @@ class TargetModel(ABC):
             if cache and file.is_file():
                 part = np.load(file)
             else:
-                part = np.asarray(self._predict(t, p), dtype=np.float64)
+                part = np.asarray(self._predict_fitting(t, p), dtype=np.float64)
                 self._check(part, len(t))
                 if cache:
                     _atomic_save(file, part)
@@ -113,6 +116,28 @@ class TargetModel(ABC):
             bar.update(len(t))
         bar.close()
         return np.concatenate(out, axis=0)
+
+    def _predict_fitting(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
+        """``_predict`` at a batch size the device holds: out of memory, the batch is halved (with one warning)
+        and the chunk computed again; labels do not depend on the batch size (it is not in ``identity``)."""
+        while True:
+            try:
+                return self._predict(texts, text_pairs)
+            except Exception as e:
+                if not is_out_of_memory(e):
+                    raise
+                free_cached_memory()
+                size = int(getattr(self, "batch_size", 1) or 1)
+                if size <= 1:
+                    raise ConfigError(
+                        f"{self.display_name}: the device ran out of memory with one input at a time; lower the "
+                        "target's max_length, use a smaller model or dtype, or use --device cpu"
+                    ) from None
+                self.batch_size = max(1, size // 2)
+                warnings.warn(
+                    f"{self.display_name}: out of memory at batch size {size}; going on at {self.batch_size}",
+                    stacklevel=2,
+                )
 
     def label(self, corpus: Corpus, **kw: Any) -> Samples:
         """The corpus labeled by this model: soft labels (or values) as Samples, ready to embed."""

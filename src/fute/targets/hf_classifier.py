@@ -7,15 +7,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from fute.device import dtype_name, resolve_device, resolve_dtype
 from fute.paths import loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
 from fute.targets.base import TargetModel
 
 
 class HFClassifier(TargetModel):
-    """``AutoModelForSequenceClassification`` by hub id or local folder; a 1-output head is regression."""
+    """``AutoModelForSequenceClassification`` by hub id or local folder; a 1-output head is regression. It runs
+    on ``device`` in ``dtype`` (``fute.device``: ``auto`` is bfloat16 on a GPU that has it, float32 on the CPU)."""
 
     backend = "hf-classifier"
+    runs_locally = True
 
     def __init__(
         self,
@@ -25,17 +28,21 @@ class HFClassifier(TargetModel):
         max_length: int = 256,
         model: Any = None,
         tokenizer: Any = None,
+        device: Any = "auto",
+        dtype: Any = "auto",
     ) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         _quiet_transformers()
         self.name = name_or_path
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device, "target") if model is None or dtype != "auto" else model.dtype
         if model is None:
             source = model_source(name_or_path, "classifier")
             with loading("classifier", name_or_path):
-                model = AutoModelForSequenceClassification.from_pretrained(source)
+                model = AutoModelForSequenceClassification.from_pretrained(source, dtype=self.dtype)
                 tokenizer = AutoTokenizer.from_pretrained(source)
-        self.model = model.eval()
+        self.model = model.to(self.device, self.dtype).eval()
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -50,7 +57,7 @@ class HFClassifier(TargetModel):
         self._hash = weights_hash(model)
 
     def identity(self) -> dict[str, Any]:
-        return {
+        d = {
             "backend": self.backend,
             "model": self.name,
             "weights_sha256": self._hash,
@@ -58,6 +65,9 @@ class HFClassifier(TargetModel):
             "task": self.task,
             "max_length": self.max_length,
         }
+        if self.dtype != torch.float32:  # float32 identities stay as they were written before dtypes
+            d["dtype"] = dtype_name(self.dtype)
+        return d
 
     @torch.no_grad()
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
@@ -71,7 +81,7 @@ class HFClassifier(TargetModel):
                 max_length=self.max_length,
                 padding=True,
                 return_tensors="pt",
-            )
-            logits = self.model(**enc).logits.double()
+            ).to(self.device)
+            logits = self.model(**enc).logits.float().cpu().double()
             out.append(logits[:, 0] if self.task == "regression" else torch.softmax(logits, dim=-1))
         return torch.cat(out).numpy()

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fute.device import dtype_name, resolve_device, resolve_dtype
 from fute.errors import ConfigError
 from fute.paths import fute_home, loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
@@ -62,15 +63,19 @@ def resolve_llm(name: str) -> tuple[str, str | None]:
     return model_source(name, "LLM"), None
 
 
-def load_causal_lm(name: str) -> tuple[Any, Any]:
-    """Model and tokenizer; a GGUF is dequantized once and cached as safetensors under $FUTE_HOME/models."""
+def load_causal_lm(name: str, device: Any = "cpu", dtype: Any = None) -> tuple[Any, Any]:
+    """Model (on ``device``, in ``dtype``) and tokenizer; a GGUF is dequantized once and cached as safetensors
+    under $FUTE_HOME/models. The weights go straight to the device in their final dtype (``device_map``, with
+    accelerate), so a 7B model does not need twice its size in host memory."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     _quiet_transformers()
+    device = resolve_device(device)
+    dtype = dtype or resolve_dtype("auto", device, "target")
     source, gguf = resolve_llm(name)
     with loading("LLM", name):
         if gguf is None:
-            return AutoModelForCausalLM.from_pretrained(source), AutoTokenizer.from_pretrained(source)
+            return _from_pretrained(source, device, dtype), AutoTokenizer.from_pretrained(source)
         g = Path(source) / gguf
         stat = g.stat()
         tag = hashlib.sha256(f"{g.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
@@ -91,14 +96,23 @@ def load_causal_lm(name: str) -> tuple[Any, Any]:
                 os.replace(tmp, cache)
             except OSError:  # another process cached it first
                 shutil.rmtree(tmp, ignore_errors=True)
-        return AutoModelForCausalLM.from_pretrained(cache), AutoTokenizer.from_pretrained(cache)
+        return _from_pretrained(str(cache), device, dtype), AutoTokenizer.from_pretrained(cache)
+
+
+def _from_pretrained(source: str, device: torch.device, dtype: torch.dtype) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    kw: dict[str, Any] = {"dtype": dtype}
+    if device.type != "cpu" and importlib.util.find_spec("accelerate") is not None:
+        kw["device_map"] = str(device)  # loaded shard by shard onto the device, not through host memory
+    return AutoModelForCausalLM.from_pretrained(source, **kw).to(device)
 
 
 @lru_cache(maxsize=1)
-def shared_causal_lm(name: str) -> tuple[Any, Any]:
+def shared_causal_lm(name: str, device: str = "cpu", dtype: str = "float32") -> tuple[Any, Any]:
     """One loaded LLM per process, shared by every target (prompt) of it: 13 prompts of one LLM, or the jobs
     of a worker, load it once."""
-    return load_causal_lm(name)
+    return load_causal_lm(name, device, getattr(torch, dtype))
 
 
 ANSWER_ROOM = 8  # tokens left free after the fitted context (chat headers, separators around the answer)
@@ -106,10 +120,12 @@ ANSWER_ROOM = 8  # tokens left free after the fitted context (chat headers, sepa
 
 class HFCausalLM(TargetModel):
     """A HF causal LM (hub id, folder, .gguf file or alias such as ``smollm2``) with one prompt; without
-    ``model`` it uses the process's one loaded copy of ``name_or_path`` (``shared_causal_lm``)."""
+    ``model`` it uses the process's one loaded copy of ``name_or_path`` (``shared_causal_lm``), on ``device``
+    in ``dtype`` (``fute.device``: ``auto`` is bfloat16 on a GPU that has it, float32 on the CPU)."""
 
     backend = "hf-lm"
     needs_prompt = True
+    runs_locally = True
     capabilities = frozenset({LABEL_SCORES, TOKEN_LOGPROBS, WORD_LOGPROBS})
 
     def __init__(
@@ -123,13 +139,17 @@ class HFCausalLM(TargetModel):
         chat_template: str = "auto",
         model: Any = None,
         tokenizer: Any = None,
+        device: Any = "auto",
+        dtype: Any = "auto",
     ) -> None:
         if chat_template not in ("auto", "yes", "no"):
             raise ConfigError("chat_template must be auto, yes or no")
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device, "target") if model is None or dtype != "auto" else model.dtype
         if model is None:
-            model, tokenizer = shared_causal_lm(name_or_path)
+            model, tokenizer = shared_causal_lm(name_or_path, str(self.device), dtype_name(self.dtype))
         self.name = name_or_path
-        self.model = model.eval()
+        self.model = model.to(self.device, self.dtype).eval()
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -156,6 +176,8 @@ class HFCausalLM(TargetModel):
             "max_length": self.max_length,
             "truncation": "input-left",  # long inputs lose their beginning; the template always survives
         }
+        if self.dtype != torch.float32:  # float32 identities stay as they were written before dtypes
+            d["dtype"] = dtype_name(self.dtype)
         if self.prompt.type == "cot":
             d["max_reasoning_tokens"] = self.max_reasoning_tokens
         return d
@@ -200,7 +222,7 @@ class HFCausalLM(TargetModel):
                     truncation=True,
                     max_length=self.max_length,
                     return_tensors="pt",
-                )
+                ).to(self.device)
                 gen = self.model.generate(
                     **enc,
                     max_new_tokens=self.max_reasoning_tokens,
@@ -265,14 +287,16 @@ class HFCausalLM(TargetModel):
             mask[r, width - len(s) :] = 1
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
         kw = {"logits_to_keep": keep} if self._keeps_logits else {}
+        ids, mask, positions = ids.to(self.device), mask.to(self.device), positions.to(self.device)
         logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, **kw).logits[:, -keep:]
-        return torch.log_softmax(logits.double(), dim=-1)
+        # float64 where the device has it (MPS does not): label scores are differences of close log-probs
+        return torch.log_softmax(logits.to(torch.float32 if self.device.type == "mps" else torch.float64), dim=-1)
 
     def _last_logprobs(self, seqs: list[list[int]]) -> np.ndarray:
         out = []
         for i in range(0, len(seqs), self.batch_size):
             chunk = [s[-self.max_length :] for s in seqs[i : i + self.batch_size]]
-            out.append(self._forward(chunk, 1)[:, 0].numpy())
+            out.append(self._forward(chunk, 1)[:, 0].cpu().numpy())
         return np.concatenate(out)
 
     def _continuation_logprobs(self, seqs: list[list[int]], spans: list[int]) -> list[float]:
