@@ -88,6 +88,17 @@ GpusOpt = Annotated[
     ),
 ]
 CpusOpt = Annotated[float, typer.Option(help="ray: CPUs per job")]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(help="auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps; recorded, not part of the space"),
+]
+DtypeOpt = Annotated[
+    str,
+    typer.Option(
+        help="auto | float32 | bfloat16 | float16. auto: float32 for the surrogate (the Fisher needs it), bfloat16 "
+        "for LLMs and classifiers on a GPU; a surrogate below float32 makes another space"
+    ),
+]
 
 
 def executor_for(executor: str, address: str | None, gpus_per_job: float, cpus_per_job: float) -> Any:
@@ -157,6 +168,8 @@ def embed_dataset_cmd(
     address: AddressOpt = None,
     gpus_per_job: GpusOpt = 0.0,
     cpus_per_job: CpusOpt = 1.0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
     store: StoreOpt = None,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
@@ -179,6 +192,8 @@ def embed_dataset_cmd(
         "surrogate": surrogate,
         "max_length": max_length,
         "method_options": tuple(sorted(opts.items())),
+        "device": device,
+        "dtype": dtype,
     }
     # a default name needs the data's own: read here, read again by the job (which may run elsewhere)
     specs = [
@@ -274,6 +289,8 @@ def embed_model_cmd(
     address: AddressOpt = None,
     gpus_per_job: GpusOpt = 0.0,
     cpus_per_job: CpusOpt = 1.0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
     store: StoreOpt = None,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
@@ -316,6 +333,8 @@ def embed_model_cmd(
         "surrogate": surrogate,
         "max_length": max_length,
         "method_options": tuple(sorted(opts.items())),
+        "device": device,
+        "dtype": dtype,
     }
     specs = [
         EmbedSpec(
@@ -558,6 +577,7 @@ def rank_cmd(
         list[str] | None, typer.Option(help="A file: field mapping FIELD=COLUMN, e.g. text=review")
     ] = None,
     task: Annotated[str | None, typer.Option(help="A file: classification | regression | qa")] = None,
+    device: DeviceOpt = "auto",
     store: StoreOpt = None,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
@@ -583,6 +603,7 @@ def rank_cmd(
             store=st,
             overwrite=overwrite,
             progress=not quiet,
+            device=device,
         )
         _print_vector(q, False)
         catalog = True if catalog is None else catalog
@@ -723,6 +744,7 @@ def demo_cmd(
         str | None,
         typer.Option(help="Map of the datasets: writes MAP_OUT.png and .html (default: $FUTE_HOME/demo-map)"),
     ] = None,
+    device: DeviceOpt = "auto",
     store: StoreOpt = None,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
@@ -738,6 +760,7 @@ def demo_cmd(
         console=console,
         map_out=map_out or fute_home() / "demo-map",
         overwrite=overwrite,
+        device=device,
     )
 
 
@@ -795,6 +818,7 @@ def transfer_truth_cmd(
     address: AddressOpt = None,
     gpus_per_job: GpusOpt = 0.0,
     cpus_per_job: CpusOpt = 1.0,
+    device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ) -> None:
     """Fine-tune on each source, then on each target from it (and from nothing): the real transfer scores.
@@ -826,6 +850,7 @@ def transfer_truth_cmd(
         progress=not quiet,
         echo=console.print,
         command=_command_line(),
+        device=device,
     )
     md = truth_markdown(truth, truth["command"])
     write_results(results, "transfer_truth", truth, md)
@@ -918,6 +943,7 @@ def prompts_truth_cmd(
     address: AddressOpt = None,
     gpus_per_job: GpusOpt = 0.0,
     cpus_per_job: CpusOpt = 1.0,
+    device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ) -> None:
     """Run every LLM with every prompt of each category on its datasets: real scores, label distributions."""
@@ -948,6 +974,7 @@ def prompts_truth_cmd(
         progress=not quiet,
         echo=console.print,
         command=_command_line(),
+        device=device,
     )
     write_results(results, "prompts_truth", truth, indent=None)  # every label distribution: kept compact
     for line in truth_lines(truth):
@@ -1030,6 +1057,8 @@ def select_prompt_cmd(
     examples: Annotated[int, typer.Option(help="Inputs labeled per prompt")] = 32,
     max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 32,
     seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -1048,6 +1077,8 @@ def select_prompt_cmd(
         max_reasoning_tokens=max_reasoning_tokens,
         store=store,
         progress=not quiet,
+        device=device,
+        dtype=dtype,
     )
     if sel.note:
         err.print(f"[yellow]note:[/] {sel.note}", highlight=False)

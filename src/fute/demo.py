@@ -28,9 +28,10 @@ def run_demo(
     console: Console | None = None,
     map_out: str | Path | None = None,
     overwrite: bool = False,
+    device: str = "auto",
 ) -> dict[str, list[tuple[str, float]]]:
-    """Embed every demo dataset, rank the others for each, and draw them (``map_out``.png/.html, when
-    given and the viz extra is installed); returns {name: [(neighbour, score)]}."""
+    """Embed every demo dataset (on ``device``), rank the others for each, and draw them (``map_out``.png/.html,
+    when given and the viz extra is installed); returns {name: [(neighbour, score)]}."""
     console = console or Console()
     folders = demo_datasets()
     t0 = time.perf_counter()
@@ -38,7 +39,7 @@ def run_demo(
     for i, folder in enumerate(folders, 1):
         t = time.perf_counter()
         vectors[folder.name] = embed_dataset(
-            folder, folder.name, method=method, store=store, progress=progress, overwrite=overwrite
+            folder, folder.name, method=method, store=store, progress=progress, overwrite=overwrite, device=device
         )
         console.print(
             f"[{i}/{len(folders)}] {folder.name}: {vectors[folder.name].vector.size}-d {method} vector "

@@ -62,9 +62,12 @@ class VectorSource:
         surrogate: str = "default",
         progress: bool = True,
         columns: Mapping[str, str] | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
     ) -> None:
         from fute.store import open_store
 
+        self.device, self.dtype = device, dtype  # where the LLM labels and the surrogate embeds (fute.device)
         self.store = open_store(store)
         self.surrogate = surrogate
         self.paths = {n: p for ds in data.values() for n, p in ds.items()}
@@ -91,7 +94,9 @@ class VectorSource:
         ]
         if hit:
             return hit[0]
-        target = prompted_llm(llm, prompt, max_reasoning_tokens=self.max_reasoning_tokens)
+        target = prompted_llm(
+            llm, prompt, max_reasoning_tokens=self.max_reasoning_tokens, device=self.device, dtype=self.dtype
+        )
         if mapped:
             target = MappedTarget(target, labels, label_map(prompt.labels, labels, f"{name}"))
         return embed_model(
@@ -105,6 +110,7 @@ class VectorSource:
             progress=self.progress,
             category=prompt.set_name,
             surrogate=self.surrogate,
+            device=self.device,
         )
 
     def _fits(self, v: Any, prompt: Prompt) -> bool:
@@ -136,6 +142,7 @@ class VectorSource:
             progress=self.progress,
             surrogate=self.surrogate,
             columns=self.columns,
+            device=self.device,
         )
 
     def __call__(self, llm: str, dataset: str, prompts: list[Prompt]) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
@@ -152,12 +159,12 @@ class VectorSource:
         return vectors
 
 
-def hf_scorer(llm: str, prompt: Prompt) -> Callable[[str, list[str]], np.ndarray] | None:
+def hf_scorer(llm: str, prompt: Prompt, **options: Any) -> Callable[[str, list[str]], np.ndarray] | None:
     """log p(word | question), the question as a user turn, from an LLM that gives word log-probs; None
     for one that does not (a served model gives top log-probs of its own answer, not of given words)."""
     from fute.targets.base import WORD_LOGPROBS
 
-    lm = prompted_llm(llm, prompt)
+    lm = prompted_llm(llm, prompt, **options)
     if not lm.can(WORD_LOGPROBS):
         return None
     return lambda text, words: lm.score_words([lm.context([text])], words)[0]
@@ -197,11 +204,14 @@ def select_prompts(
     store: Any = None,
     mte_examples: int = 128,
     progress: bool = True,
+    device: str = "auto",
+    dtype: str = "auto",
 ) -> Selection:
     """Rank the prompts of ``prompt_set`` for ``llm`` on ``dataset`` (a labeled dataset, its fields mapped by
     ``columns``, or a corpus of unlabeled inputs) with ``selectors`` (default: ``DEFAULT_SELECTOR``). Only the
     inputs of ``split`` are used; FUTE also needs the dataset's labeled training split for its DTE, so without
-    labels the label-free selectors run instead, and the note says so."""
+    labels the label-free selectors run instead, and the note says so. The LLM runs on ``device`` in ``dtype``
+    (``fute.device``)."""
     from fute.corpus import load_corpus
     from fute.embed import dataset_name
 
@@ -235,7 +245,7 @@ def select_prompts(
         )
     probs, nll = [], []
     for p in pset:
-        lm = prompted_llm(llm, p, max_reasoning_tokens=max_reasoning_tokens)
+        lm = prompted_llm(llm, p, max_reasoning_tokens=max_reasoning_tokens, device=device, dtype=dtype)
         probs.append(lm.predict(texts, pairs, progress=progress))
         nll.append(rendered_nll(lm, p, rows))
     prompts = list(pset)
@@ -249,6 +259,8 @@ def select_prompts(
             max_reasoning_tokens=max_reasoning_tokens,
             progress=progress,
             columns=columns,
+            device=device,
+            dtype=dtype,
         )
         vectors = source(llm, name, prompts)
     case = PromptCase(
@@ -259,7 +271,7 @@ def select_prompts(
         nll=None if any(x is None for x in nll) else np.stack(nll),
         inputs=list(zip(texts, pairs or [None] * len(texts), strict=True)),
         task=TASKS.get(pset.name, pset.name),
-        score_words=hf_scorer(llm, prompts[0]),
+        score_words=hf_scorer(llm, prompts[0], device=device, dtype=dtype),
         vectors=vectors,
     )
     runnable = [get_selector(s) for s in chosen]

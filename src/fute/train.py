@@ -41,6 +41,7 @@ def train_classifier(
     *,
     backbone_from: str | Path | None = None,
     progress: bool = True,
+    device: Any = "auto",
 ) -> tuple[Any, Any, list[float]]:
     """Fine-tune ``base`` with a fresh head on ``samples``: (model in eval mode, tokenizer, loss per step).
 
@@ -49,10 +50,12 @@ def train_classifier(
     alike whatever the backbone, so that transfer runs differ only in what the backbone learned.
 
     Classification uses cross-entropy on the (possibly soft) targets with the label names as
-    ``id2label``; regression a one-output head with squared error.
+    ``id2label``; regression a one-output head with squared error. Trained in float32 on ``device``
+    (``fute.device``); the model comes back on that device.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from fute.device import resolve_device
     from fute.surrogate import _quiet_transformers
 
     _quiet_transformers()
@@ -81,6 +84,8 @@ def train_classifier(
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
         model.config.pad_token_id = tok.pad_token_id
+    dev = resolve_device(device)
+    model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
     rng = np.random.default_rng(cfg.seed)
     steps = max(1, round(cfg.epochs * -(-len(samples) // cfg.batch_size)))
@@ -89,9 +94,9 @@ def train_classifier(
     model.train()
     for step in tqdm(range(steps), desc=f"fine-tune on {samples.short_name}", disable=not progress, leave=False):
         idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-        enc = tokenize_rows(tok, samples, idx, cfg.max_length)
+        enc = tokenize_rows(tok, samples, idx, cfg.max_length).to(dev)
         logits = model(**enc).logits
-        target = torch.from_numpy(np.asarray(samples.targets[idx]))
+        target = torch.from_numpy(np.asarray(samples.targets[idx])).to(dev)
         if regression:
             loss = ((logits[:, 0] - target) ** 2).mean()
         else:
@@ -103,15 +108,17 @@ def train_classifier(
     return model.eval(), tok, losses
 
 
-def load_frozen_classifier(model_dir: str | Path) -> tuple[Any, Any]:
-    """A saved classifier and its tokenizer, in eval mode with every weight frozen (to be measured, not trained)."""
+def load_frozen_classifier(model_dir: str | Path, device: Any = "auto") -> tuple[Any, Any]:
+    """A saved classifier (on ``device``) and its tokenizer, in eval mode with every weight frozen (to be
+    measured, not trained)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from fute.device import resolve_device
     from fute.surrogate import _quiet_transformers
 
     _quiet_transformers()
     with loading("classifier", str(model_dir)):
-        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).to(resolve_device(device)).eval()
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     for p in model.parameters():
         p.requires_grad_(False)
@@ -145,11 +152,11 @@ def save_classifier(model: Any, tokenizer: Any, out: str | Path) -> Path:
 
 
 @torch.no_grad()
-def evaluate_classifier(path: str | Path, samples: Samples, *, batch_size: int = 64) -> float:
+def evaluate_classifier(path: str | Path, samples: Samples, *, batch_size: int = 64, device: Any = "auto") -> float:
     """Accuracy (classification) or Pearson r (regression) of a saved classifier on samples."""
     from fute.targets.hf_classifier import HFClassifier
 
-    return score_predictions(HFClassifier(str(path), batch_size=batch_size), samples)
+    return score_predictions(HFClassifier(str(path), batch_size=batch_size, device=device), samples)
 
 
 def score_predictions(classifier: Any, samples: Samples) -> float:

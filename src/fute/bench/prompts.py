@@ -69,10 +69,12 @@ def prompt_job(
     examples: int,
     seed: int,
     max_reasoning_tokens: int,
+    device: str = "auto",
 ) -> dict[str, Any]:
-    """One LLM with one prompt on one dataset's evaluation examples (label scores cached per chunk)."""
+    """One LLM with one prompt on one dataset's evaluation examples (label scores cached per chunk), in float32
+    on ``device`` whatever it is, so that jobs run on a GPU and on a CPU make one truth."""
     samples = eval_split(path, examples, seed)
-    lm = prompted_llm(llm, prompt, max_reasoning_tokens=max_reasoning_tokens)
+    lm = prompted_llm(llm, prompt, max_reasoning_tokens=max_reasoning_tokens, device=device, dtype="float32")
     t0 = time.perf_counter()
     probs = lm.predict(samples.texts, samples.text_pairs, progress=False, cache=False)  # honest timings
     seconds = time.perf_counter() - t0
@@ -115,8 +117,10 @@ def run_truth(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     command: str | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
-    """Every (LLM, prompt, dataset) job not done yet; writes and returns ``run_dir/truth.json``."""
+    """Every (LLM, prompt, dataset) job not done yet (on ``device``, which is not in the jobs' keys); writes and
+    returns ``run_dir/truth.json``."""
     from fute.execute import get_executor
 
     run = Path(run_dir or default_run_dir()).expanduser()
@@ -141,6 +145,7 @@ def run_truth(
                                 "examples": bench.examples,
                                 "seed": bench.seed,
                                 "max_reasoning_tokens": bench.max_reasoning_tokens,
+                                "device": device,
                             },
                             f"{llm} {p.full_id} {name}",
                         )

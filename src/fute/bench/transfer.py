@@ -157,16 +157,20 @@ def _key(obj: Any) -> str:
 
 
 def source_job(
-    dataset: Dataset, config: TransferConfig, run_dir: str, held_out: frozenset[str] = frozenset()
+    dataset: Dataset,
+    config: TransferConfig,
+    run_dir: str,
+    held_out: frozenset[str] = frozenset(),
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Intermediate training on a source, on none of the rows any target is scored on (``held_out``): the saved
-    model and its loss curve (CurveGrad reads it)."""
+    model and its loss curve (CurveGrad reads it). ``device`` is where it trains, not part of the job's key."""
     from fute.train import save_classifier, train_classifier
 
     t0 = time.perf_counter()
     samples = train_split(dataset, config.source_examples, config.seed, held_out)
     model, tok, losses = train_classifier(
-        config.base_path(), samples, config.finetune(config.source_epochs), progress=False
+        config.base_path(), samples, config.finetune(config.source_epochs), progress=False, device=device
     )
     out = Path(run_dir) / "models" / f"source-{dataset.name}-{_key([asdict(dataset), asdict(config)])[:12]}"
     save_classifier(model, tok, out)
@@ -188,6 +192,7 @@ def target_job(
     source: str | None = None,
     source_model: str | None = None,
     held_out: frozenset[str] = frozenset(),
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Fine-tune on the target's limited set (from the source's backbone, or from the base when no
     source) and score its dev set. The no-transfer model is kept: it is the target's own model that
@@ -199,9 +204,15 @@ def target_job(
     train = train_split(target, config.target_examples, config.seed, held_out)
     dev = dev_split(target, config.dev_examples, scored_seed(config))
     model, tok, losses = train_classifier(
-        config.base_path(), train, config.finetune(config.target_epochs), backbone_from=source_model, progress=False
+        config.base_path(),
+        train,
+        config.finetune(config.target_epochs),
+        backbone_from=source_model,
+        progress=False,
+        device=device,
     )
-    score = score_predictions(HFClassifier(target.name, model=model, tokenizer=tok, max_length=config.max_length), dev)
+    scorer = HFClassifier(target.name, model=model, tokenizer=tok, max_length=config.max_length, device=device)
+    score = score_predictions(scorer, dev)
     out: dict[str, Any] = {
         "role": "pair" if source else "baseline",
         "target": target.name,
@@ -227,10 +238,12 @@ def run_truth(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     command: str | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Every source, baseline and (source, target) pair, skipping finished jobs; returns the score matrix.
 
-    Writes ``run_dir/truth.json`` (scores, baselines, loss curves, model folders, settings).
+    Writes ``run_dir/truth.json`` (scores, baselines, loss curves, model folders, settings). ``device`` is where
+    the jobs train (``fute.device``); it is not part of their keys, so a run resumes on another machine.
     """
     from fute.execute import get_executor
 
@@ -278,13 +291,15 @@ def run_truth(
     keyed = [(c, *keys(c)) for c in runs]
     jobs_of(
         [
-            (src[d.name], source_job, {"dataset": d, "config": c, "run_dir": str(run), "held_out": held_out},
+            (src[d.name], source_job, {"dataset": d, "config": c, "run_dir": str(run), "held_out": held_out,
+                                       "device": device},
              f"source {d.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else ""))
             for c, src, _, _ in keyed
             for d in datasets
         ]
         + [
-            (base[d.name], target_job, {"target": d, "config": c, "run_dir": str(run), "held_out": held_out},
+            (base[d.name], target_job, {"target": d, "config": c, "run_dir": str(run), "held_out": held_out,
+                                        "device": device},
              f"baseline {d.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else ""))
             for c, _, base, _ in keyed
             for d in datasets
@@ -302,6 +317,7 @@ def run_truth(
                     "config": c,
                     "run_dir": str(run),
                     "held_out": held_out,
+                    "device": device,
                 },
                 f"{a.name} -> {b.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else ""),
             )

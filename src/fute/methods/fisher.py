@@ -196,7 +196,13 @@ def count_sketch(tensors: dict[str, torch.Tensor], dim: int, seed: int) -> np.nd
 
 
 def classifier_fisher(
-    model_dir: str, samples: Samples, *, batch_size: int = 32, max_length: int = 128, block_normalize: str = "l2"
+    model_dir: str,
+    samples: Samples,
+    *,
+    batch_size: int = 32,
+    max_length: int = 128,
+    block_normalize: str = "l2",
+    device: str = "auto",
 ) -> np.ndarray:
     """TaskEmb as Vu et al. (2020) take it: the Fisher on the task's own fine-tuned classifier, with its own
     trained head and no further training.
@@ -208,13 +214,14 @@ def classifier_fisher(
     """
     from fute.train import load_frozen_classifier, tokenize_rows
 
-    model, tok = load_frozen_classifier(model_dir)
+    model, tok = load_frozen_classifier(model_dir, device)
+    dev = model.device
     pairs_all = samples.text_pairs or [""] * len(samples)
     order = np.argsort([len(t) + len(p) for t, p in zip(samples.texts, pairs_all, strict=True)], kind="stable")
     acc: torch.Tensor | None = None
     for i in range(0, len(order), batch_size):
         idx = order[i : i + batch_size]
-        enc = tokenize_rows(tok, samples, idx, max_length)
+        enc = tokenize_rows(tok, samples, idx, max_length).to(dev)
         embeds = model.get_input_embeddings()(enc["input_ids"]).detach().requires_grad_(True)
         out = model(
             inputs_embeds=embeds,
@@ -222,9 +229,9 @@ def classifier_fisher(
             **({"token_type_ids": enc["token_type_ids"]} if "token_type_ids" in enc else {}),
             output_hidden_states=True,
         )
-        target = torch.from_numpy(np.asarray(samples.targets[idx]))
+        target = torch.from_numpy(np.asarray(samples.targets[idx])).to(dev)
         if samples.task == "regression":
-            terms = [(torch.ones(len(idx)), -0.5 * (out.logits[:, 0] - target) ** 2)]
+            terms = [(torch.ones(len(idx), device=dev), -0.5 * (out.logits[:, 0] - target) ** 2)]
         else:
             logp = torch.log_softmax(out.logits, dim=-1)
             terms = [(target[:, c], logp[:, c]) for c in range(target.shape[1]) if bool((target[:, c] > 0).any())]
@@ -238,6 +245,6 @@ def classifier_fisher(
                     for s, g in zip(states, grads, strict=True)
                 ]
             )  # [blocks, B, H]
-            part = (w.unsqueeze(0).unsqueeze(-1) * sq).sum(dim=1).double()
+            part = (w.unsqueeze(0).unsqueeze(-1) * sq).sum(dim=1).cpu().double()
             acc = part if acc is None else acc + part
     return normalize_blocks((acc / len(samples)).numpy(), block_normalize).ravel().astype(np.float32)

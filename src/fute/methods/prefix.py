@@ -145,7 +145,7 @@ def _prefixed_forward(m: nn.Module, original: Any, prefix: nn.Parameter, i: int,
 
 
 def classifier_prefix(
-    model_dir: str, samples: Samples, config: PrefixConfig | None = None, *, max_length: int = 128
+    model_dir: str, samples: Samples, config: PrefixConfig | None = None, *, max_length: int = 128, device: str = "auto"
 ) -> np.ndarray:
     """TuPaTE as Zhou et al. (2022) take it: a prefix tuned on the task's own fine-tuned classifier, whose
     backbone and trained head stay frozen; the vector is taken as ``prefix`` takes it.
@@ -159,16 +159,16 @@ def classifier_prefix(
 
     cfg = config or PrefixConfig()
     torch.manual_seed(cfg.seed)
-    model, tok = load_frozen_classifier(model_dir)
+    model, tok = load_frozen_classifier(model_dir, device)
     layers = attention_layers(model)
     init = initial_prefix(model, layers, cfg.n_tokens, cfg.seed)
     prefix = nn.Parameter(init.clone())
     state: dict[str, Any] = {}
-    targets = torch.from_numpy(np.asarray(samples.targets))
+    targets = torch.from_numpy(np.asarray(samples.targets)).to(model.device)
     task = "regression" if samples.task == "regression" else "classification"
 
     def loss(idx: np.ndarray) -> torch.Tensor:
-        enc = tokenize_rows(tok, samples, idx, max_length)
+        enc = tokenize_rows(tok, samples, idx, max_length).to(model.device)
         state["mask"] = enc["attention_mask"]
         try:
             return head_loss(task, model(**enc).logits, targets[idx])
@@ -201,4 +201,4 @@ def classifier_prefix(
             if stop.step(held_loss(), lambda: prefix.detach().clone()):
                 break
     tuned = (stop.state if stop.state is not None else prefix.detach()) - (init if cfg.relative_to_init else 0)
-    return tuned.mean(dim=0).flatten().double().numpy().astype(np.float32)
+    return tuned.mean(dim=0).flatten().cpu().double().numpy().astype(np.float32)
