@@ -175,3 +175,13 @@ def openai_server() -> Iterator[str]:
 
     with serve() as url:
         yield url
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``gpu`` run where CUDA exists and are skipped, saying why, everywhere else."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (marked gpu)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -3,6 +3,7 @@ runs the same jobs on a local 2-CPU cluster and survives a worker killed mid-job
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -148,6 +149,7 @@ def test_ray_runs_the_same_jobs_to_the_same_vectors(tmp_path, specs, ray_cluster
         assert a.key == b.key
         np.testing.assert_allclose(a.vector, b.vector, rtol=1e-5, atol=1e-8)
     assert {v.name for v in LocalStore(tmp_path / "ray").vectors()} == {"d0", "d1", "d2"}
+    assert {v.card.device for v in remote} == {"cpu"}  # a job that reserved no GPU computes on the CPU
     ex = CountingRay()
     embed_many(specs, store=tmp_path / "ray", executor=ex, progress=False)
     assert ex.ran == []
@@ -199,3 +201,16 @@ def test_ray_worker_killed_mid_job_is_retried_and_nothing_is_lost(tmp_path, spec
     assert set(got) == {"d0", "d1"}
     for name, vec in expected.items():
         np.testing.assert_allclose(got[name].vector, vec.vector, rtol=1e-5, atol=1e-8)  # 1 thread there, 2 here
+
+
+def test_a_cuda_job_under_ray_must_reserve_a_gpu(tmp_path, specs):
+    """Ray hides the GPUs from a job that reserves none: said before any job starts, not as a CUDA error in each."""
+    cuda = [dataclasses.replace(s, device="cuda") for s in specs]
+    with pytest.raises(ConfigError, match="--device cuda with the ray executor needs --gpus-per-job above 0"):
+        embed_many(cuda, store=tmp_path / "st", executor=RayExecutor(), progress=False)
+
+
+@pytest.mark.slow
+def test_gpus_per_job_on_a_cluster_without_gpus_is_an_error_not_a_wait(tmp_path, specs, ray_cluster):
+    with pytest.raises(ConfigError, match=r"--gpus-per-job 0.5: the Ray cluster has 0 GPU\(s\)"):
+        embed_many(specs, store=tmp_path / "st", executor=RayExecutor(gpus_per_job=0.5), progress=False)

@@ -410,11 +410,14 @@ def embed_many(
 
     for method, options in {(s.method, s.method_options) for s in specs}:  # bad options fail here, not in jobs
         get_method(method, **dict(options))
-    from fute.device import check_device
+    from fute.device import check_device, resolve_device
 
     devices = [check_device(s.device) for s in specs]
     if isinstance(ex, RayExecutor):
         ex.check_devices(devices)
+    elif ex.name == "local":  # jobs run here: a device that is not here fails now, before any reading
+        for d in sorted(set(devices)):
+            resolve_device(d)
     results: dict[str, TaskVector] = {}
     jobs = []
     for spec in specs:
