@@ -1,7 +1,8 @@
 """How fast is the `fisher` pass? Examples/s at 128 tokens on the default surrogate (all-MiniLM-L6-v2),
 against a plain per-example backward loop and against this machine's measured fp32 matmul peak.
 
-    python bench/embed_speed.py            # writes bench/results/embed_speed.{json,md}
+    python bench/embed_speed.py                  # writes bench/results/embed_speed.{json,md}
+    python bench/embed_speed.py --device cuda    # on a GPU: bench/results/embed_speed_cuda.{json,md}
 
 What is timed: the per-example diagonal Fisher pass of `fisher` (features="activations"), i.e. the
 batched forward + backward that gives every example's squared gradients w.r.t. each layer's
@@ -29,6 +30,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from fute.demo import demo_datasets
+from fute.device import describe, resolve_device
 from fute.methods import get_method
 from fute.methods.fisher import activation_fisher
 from fute.samples import Samples, load_samples
@@ -37,16 +39,24 @@ from fute.surrogate import TaskHead, load_surrogate
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def matmul_peak(sizes=(1024, 2048, 4096), repeats: int = 5) -> dict:
-    """Best fp32 torch.mm throughput over a few square sizes (the practical peak of this machine)."""
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a timer measures it (CUDA runs asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(device: torch.device, sizes=(1024, 2048, 4096), repeats: int = 5) -> dict:
+    """Best fp32 torch.mm throughput over a few square sizes (the practical peak of this device)."""
     best = {}
     for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
         torch.mm(a, b)
         times = []
         for _ in range(repeats):
+            sync(device)
             t = time.perf_counter()
             torch.mm(a, b)
+            sync(device)
             times.append(time.perf_counter() - t)
         best[n] = 2 * n**3 / min(times)
     return {"gflops": max(best.values()) / 1e9, "by_size": {str(k): v / 1e9 for k, v in best.items()}}
@@ -78,19 +88,24 @@ def plain_loop(sur, model, head, samples, enc) -> np.ndarray:
             h.retain_grad()
         pooled = hidden[-1].mean(dim=1)
         pooled.retain_grad()
-        target = torch.from_numpy(samples.targets[i : i + 1])
+        target = torch.from_numpy(samples.targets[i : i + 1]).to(pooled.device)
         logp = (target * torch.log_softmax(head.linear(pooled), dim=-1)).sum()
         logp.backward()
-        sq = torch.stack([(h.grad[0] ** 2).mean(dim=0) for h in hidden] + [pooled.grad[0] ** 2]).double()
+        sq = torch.stack([(h.grad[0] ** 2).mean(dim=0) for h in hidden] + [pooled.grad[0] ** 2]).cpu().double()
         acc = sq if acc is None else acc + sq
     for p in model.parameters():
         p.requires_grad_(False)
     return (acc / len(enc)).numpy()
 
 
+DEVICE = torch.device("cpu")
+
+
 def timed(fn, *args, **kw):
+    sync(DEVICE)
     t = time.perf_counter()
     out = fn(*args, **kw)
+    sync(DEVICE)
     return out, time.perf_counter() - t
 
 
@@ -100,9 +115,12 @@ def main() -> None:
     ap.add_argument("--loop-examples", type=int, default=64)
     ap.add_argument("--batch-sizes", default="8,16,32,64")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps | auto (results named by device)")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = resolve_device(args.device)
     torch.manual_seed(0)
-    sur = load_surrogate()
+    sur = load_surrogate(device=DEVICE)
     samples = long_samples(args.examples)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # truncation to 128 tokens is the point here
@@ -112,11 +130,11 @@ def main() -> None:
     model = sur.trainable_copy()
     for p in model.parameters():
         p.requires_grad_(False)
-    head = TaskHead("classification", sur.hidden_size, samples.num_labels)
+    head = TaskHead("classification", sur.hidden_size, samples.num_labels).to(DEVICE)
     for p in head.parameters():
         p.requires_grad_(False)
 
-    peak = matmul_peak()
+    peak = matmul_peak(DEVICE)
     print(f"fp32 matmul peak: {peak['gflops']:.1f} GFLOP/s ({torch.get_num_threads()} threads)", flush=True)
 
     rows = []
@@ -201,6 +219,7 @@ def main() -> None:
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "python": platform.python_version(),
+            "device": describe(DEVICE),
         },
         "surrogate": sur.identity.as_dict(),
         "tokens_per_example": 128,
@@ -224,19 +243,20 @@ def main() -> None:
             "examples": args.examples,
             "seconds": full_secs,
             "examples_per_s": args.examples / full_secs,
-            "note": "fine-tune 1 epoch (weights trainable) + Fisher pass",
+            "note": "training to the held-out stop (probe, then fine-tuning with early stopping) + Fisher pass",
         },
         "notes": "the plain loop mean-pools the last layer, as the default surrogate does",
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "embed_speed.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "embed_speed.md").write_text(markdown(result))
+    stem = "embed_speed" if DEVICE.type == "cpu" else f"embed_speed_{DEVICE.type}"  # the CPU rows stay beside
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / f"{stem}.md").write_text(markdown(result))
     print(markdown(result))
 
 
 def markdown(r: dict) -> str:
     lines = [
-        f"# fisher pass speed ({r['surrogate']['name']}, 128 tokens, CPU)",
+        f"# fisher pass speed ({r['surrogate']['name']}, 128 tokens, {r['machine'].get('device', 'cpu')})",
         "",
         f"Command: `{r['command']}`  ",
         f"Machine: {r['machine']['cpu']}, {r['machine']['threads']} threads, "
@@ -274,7 +294,7 @@ def markdown(r: dict) -> str:
         "",
         f"Batched and batch-1 Fisher agree to a max relative difference of {r['batched_vs_batch1_max_rel_diff']:.1e}.",
         "",
-        f"Whole `fisher` embedding (fine-tune 1 epoch + Fisher) of {r['full_fisher_embed']['examples']} "
+        f"Whole `fisher` embedding (training to the held-out stop + Fisher) of {r['full_fisher_embed']['examples']} "
         f"examples: {r['full_fisher_embed']['seconds']:.1f} s ({r['full_fisher_embed']['examples_per_s']:.2f} "
         "examples/s).",
         "",

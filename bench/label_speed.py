@@ -1,6 +1,7 @@
 """How fast does each target backend label the unlabeled corpus U here? Examples/s, CPU.
 
-    python bench/label_speed.py            # writes bench/results/label_speed.{json,md}
+    python bench/label_speed.py                  # writes bench/results/label_speed.{json,md}
+    python bench/label_speed.py --device cuda    # on a GPU (bfloat16 LLMs): bench/results/label_speed_cuda.*
 
 Backends: a sequence classifier with the default surrogate's architecture (all-MiniLM-L6-v2 with a
 fresh 2-way head: the speed of any fine-tuned MiniLM), and the offline LLMs SmolLM2-135M-Instruct and
@@ -29,6 +30,7 @@ from pathlib import Path
 import torch
 
 from fute.corpus import default_corpus
+from fute.device import describe, dtype_name, resolve_device
 from fute.surrogate import default_surrogate_path
 from fute.targets import split_endpoint
 from fute.targets.hf_classifier import HFClassifier
@@ -61,7 +63,9 @@ def main() -> None:
         help="also time the openai backend against this OpenAI-compatible server",
     )
     ap.add_argument("--served-note", default="", help="what serves it (recorded with the results)")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps | auto (results named by device)")
     args = ap.parse_args()
+    device = resolve_device(args.device)
     u = default_corpus()
     texts = u.texts[: args.examples]
     rows = []
@@ -71,7 +75,11 @@ def main() -> None:
     torch.manual_seed(0)
     clf = AutoModelForSequenceClassification.from_pretrained(default_surrogate_path(), num_labels=2)
     target = HFClassifier(
-        "all-MiniLM-L6-v2 + 2-way head", model=clf, tokenizer=AutoTokenizer.from_pretrained(default_surrogate_path())
+        "all-MiniLM-L6-v2 + 2-way head",
+        model=clf,
+        tokenizer=AutoTokenizer.from_pretrained(default_surrogate_path()),
+        device=device,
+        dtype="auto" if device.type == "cpu" else "bfloat16",
     )
     rows.append({"backend": "hf-classifier", "model": "all-MiniLM-L6-v2 (22.7M)", "prompt": "", **rate(target, texts)})
     print(rows[-1], flush=True)
@@ -83,10 +91,10 @@ def main() -> None:
             old = os.environ.get("FUTE_HOME")
             os.environ["FUTE_HOME"] = home
             t = time.perf_counter()
-            load_causal_lm(llm)
+            load_causal_lm(llm, device)
             first = time.perf_counter() - t
             t = time.perf_counter()
-            model, tok = load_causal_lm(llm)
+            model, tok = load_causal_lm(llm, device)
             loads[display] = {"first": first, "cached": time.perf_counter() - t}
             if old is None:
                 del os.environ["FUTE_HOME"]
@@ -94,7 +102,12 @@ def main() -> None:
                 os.environ["FUTE_HOME"] = old
         for pid, n in (("review-sentiment", args.examples), ("cot-step-by-step", args.cot_examples)):
             target = HFCausalLM(
-                llm, sentiment[pid], model=model, tokenizer=tok, max_reasoning_tokens=args.reasoning_tokens
+                llm,
+                sentiment[pid],
+                model=model,
+                tokenizer=tok,
+                max_reasoning_tokens=args.reasoning_tokens,
+                device=device,
             )
             rows.append(
                 {
@@ -102,6 +115,7 @@ def main() -> None:
                     "model": display,
                     "prompt": f"sentiment:{pid}",
                     "chat_template": target.chat,
+                    "dtype": dtype_name(target.dtype),
                     **rate(target, texts[:n]),
                 }
             )
@@ -138,6 +152,7 @@ def main() -> None:
             "torch": torch.__version__,
             "python": platform.python_version(),
             "arch": platform.machine(),
+            "device": describe(device),
         },
         "corpus": "shipped U, single texts",
         "reasoning_tokens": args.reasoning_tokens,
@@ -146,9 +161,10 @@ def main() -> None:
         "rows": rows,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "label_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    stem = "label_speed" if device.type == "cpu" else f"label_speed_{device.type}"  # the CPU rows stay beside
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     md = [
-        "# Labeling throughput (CPU)",
+        f"# Labeling throughput ({result['machine']['device']})",
         "",
         f"Command: `{result['command']}`  ",
         f"{result['machine']['threads']} threads, torch {result['machine']['torch']}; corpus: {result['corpus']}; "
@@ -169,7 +185,7 @@ def main() -> None:
     ]
     md += ["", f"\\* served by: {args.served_note}"] if args.served_note else []
     md += [""]
-    (args.out / "label_speed.md").write_text("\n".join(md))
+    (args.out / f"{stem}.md").write_text("\n".join(md))
     print("\n".join(md))
 
 
