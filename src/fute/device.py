@@ -122,6 +122,15 @@ def describe(device: torch.device) -> str:
     return str(device)
 
 
+def place(model: Any, device: torch.device, dtype: torch.dtype | None = None) -> Any:
+    """``model`` on ``device`` (in ``dtype``); one already there, as a model loaded with a device map is, is
+    left as it is (moving a dispatched model again is what accelerate warns against)."""
+    first = next(iter(model.parameters()), None)
+    if first is not None and first.device == device and (dtype is None or first.dtype == dtype):
+        return model
+    return model.to(device, dtype) if dtype is not None else model.to(device)
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """A device out of memory: CUDA's OutOfMemoryError, or MPS's RuntimeError (read by name and message, so
     that callers need not import torch)."""

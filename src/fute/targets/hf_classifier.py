@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fute.device import dtype_name, resolve_device, resolve_dtype
+from fute.device import dtype_name, place, resolve_device, resolve_dtype
 from fute.paths import loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
 from fute.targets.base import TargetModel
@@ -42,7 +42,7 @@ class HFClassifier(TargetModel):
             with loading("classifier", name_or_path):
                 model = AutoModelForSequenceClassification.from_pretrained(source, dtype=self.dtype)
                 tokenizer = AutoTokenizer.from_pretrained(source)
-        self.model = model.to(self.device, self.dtype).eval()
+        self.model = place(model, self.device, self.dtype).eval()
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fute.device import dtype_name, resolve_device, resolve_dtype
+from fute.device import dtype_name, place, resolve_device, resolve_dtype
 from fute.errors import ConfigError
 from fute.paths import fute_home, loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
@@ -105,7 +105,7 @@ def _from_pretrained(source: str, device: torch.device, dtype: torch.dtype) -> A
     kw: dict[str, Any] = {"dtype": dtype}
     if device.type != "cpu" and importlib.util.find_spec("accelerate") is not None:
         kw["device_map"] = str(device)  # loaded shard by shard onto the device, not through host memory
-    return AutoModelForCausalLM.from_pretrained(source, **kw).to(device)
+    return place(AutoModelForCausalLM.from_pretrained(source, **kw), device)
 
 
 @lru_cache(maxsize=1)
@@ -149,7 +149,7 @@ class HFCausalLM(TargetModel):
         if model is None:
             model, tokenizer = shared_causal_lm(name_or_path, str(self.device), dtype_name(self.dtype))
         self.name = name_or_path
-        self.model = model.to(self.device, self.dtype).eval()
+        self.model = place(model, self.device, self.dtype).eval()
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
