@@ -118,3 +118,17 @@ def test_a_long_input_loses_its_beginning_not_the_question(tiny_llama):
     assert len(lm._ids(context)) <= 48 and context.rstrip().endswith(prompt.render("").rstrip().split("\n")[-1])
     assert lm._fit("a short one", None) == ("a short one", None)
     assert lm.predict([long], progress=False, cache=False).shape == (1, 2)
+
+
+@pytest.mark.parametrize("prompt_id", ["plain", "multi", "cot"])
+def test_length_sorted_batches_give_each_input_its_own_answer(lm, prompt_id):
+    """Inputs are batched shortest first and put back in their order: a batch of mixed lengths labels each input
+    as it is labeled alone, and so do the perplexities (SPELL) and the reasoning."""
+    mixed = [TEXTS[1], TEXTS[3], TEXTS[0] + " and " + TEXTS[2], TEXTS[2]]  # lengths out of order
+    alone = np.concatenate(
+        [target(lm, prompt_id, batch_size=1).predict([x], progress=False, cache=False) for x in mixed]
+    )
+    together = target(lm, prompt_id, batch_size=4).predict(mixed, progress=False, cache=False)
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    t = target(lm, prompt_id, batch_size=8)
+    np.testing.assert_allclose(t.text_nll(mixed), [float(t.text_nll([x])[0]) for x in mixed], atol=1e-5)

@@ -115,6 +115,19 @@ def shared_causal_lm(name: str, device: str = "cpu", dtype: str = "float32") -> 
     return load_causal_lm(name, device, getattr(torch, dtype))
 
 
+def by_length(seqs: list[list[int]]) -> list[int]:
+    """Indices of ``seqs`` from shortest to longest (stable): batches of similar length pad, and compute, little."""
+    return sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+
+
+def unsort(values: list[Any], order: list[int]) -> list[Any]:
+    """``values`` computed in ``order`` put back in the original order."""
+    out: list[Any] = [None] * len(values)
+    for v, i in zip(values, order, strict=True):
+        out[i] = v
+    return out
+
+
 ANSWER_ROOM = 8  # tokens left free after the fitted context (chat headers, separators around the answer)
 
 
@@ -210,13 +223,17 @@ class HFCausalLM(TargetModel):
     # -- model calls ----------------------------------------------------------------------------
     @torch.no_grad()
     def _generate(self, contexts: list[str]) -> list[str]:
+        """Greedy reasoning for each context, in batches of similar length (less padding to compute), with the
+        KV cache ``generate`` keeps; returned in the contexts' order."""
+        order = by_length([self._ids(c) for c in contexts])
+        ordered = [contexts[i] for i in order]
         out = []
         side = self.tokenizer.padding_side
         self.tokenizer.padding_side = "left"
         try:
-            for i in range(0, len(contexts), self.batch_size):
+            for i in range(0, len(ordered), self.batch_size):
                 enc = self.tokenizer(
-                    contexts[i : i + self.batch_size],
+                    ordered[i : i + self.batch_size],
                     add_special_tokens=not self.chat,
                     padding=True,
                     truncation=True,
@@ -233,7 +250,7 @@ class HFCausalLM(TargetModel):
                 out += [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
         finally:
             self.tokenizer.padding_side = side
-        return out
+        return unsort(out, order)
 
     @torch.no_grad()
     def score_words(self, contexts: list[str], words: list[str] | None = None) -> np.ndarray:
@@ -260,17 +277,17 @@ class HFCausalLM(TargetModel):
     @torch.no_grad()
     def text_nll(self, texts: list[str]) -> np.ndarray:
         """Mean negative log-likelihood per token of each text as plain text: log-perplexity, [n]."""
+        ids = [self.tokenizer(t, add_special_tokens=True)["input_ids"][-self.max_length :] for t in texts]
+        order = by_length(ids)  # batches of similar length
         out, step = [], max(1, self.batch_size // 4)  # logits at every position: a vocabulary per token
         for i in range(0, len(texts), step):
-            seqs = [
-                self.tokenizer(t, add_special_tokens=True)["input_ids"][-self.max_length :] for t in texts[i : i + step]
-            ]
+            seqs = [ids[j] for j in order[i : i + step]]
             keep = max(len(s) for s in seqs)
             logp = self._forward(seqs, keep)  # left-padded: position j predicts j + 1
             for r, s in enumerate(seqs):
                 pos = torch.arange(keep - len(s), keep - 1)
                 out.append(-float(logp[r, pos, torch.tensor(s[1:])].mean()) if len(s) > 1 else 0.0)
-        return np.asarray(out)
+        return np.asarray(unsort(out, order))
 
     def _forward(self, seqs: list[list[int]], keep: int) -> torch.Tensor:
         """Log-probs of the last ``keep`` positions of left-padded sequences: [B, keep, vocab].
@@ -293,13 +310,18 @@ class HFCausalLM(TargetModel):
         return torch.log_softmax(logits.to(torch.float32 if self.device.type == "mps" else torch.float64), dim=-1)
 
     def _last_logprobs(self, seqs: list[list[int]]) -> np.ndarray:
+        """Log-probs of the next token after each sequence, in batches of similar length."""
+        order = by_length(seqs)
         out = []
         for i in range(0, len(seqs), self.batch_size):
-            chunk = [s[-self.max_length :] for s in seqs[i : i + self.batch_size]]
+            chunk = [seqs[j][-self.max_length :] for j in order[i : i + self.batch_size]]
             out.append(self._forward(chunk, 1)[:, 0].cpu().numpy())
-        return np.concatenate(out)
+        return np.concatenate(out)[np.argsort(order)]
 
     def _continuation_logprobs(self, seqs: list[list[int]], spans: list[int]) -> list[float]:
+        """Summed log-prob of each sequence's last ``span`` tokens, in batches of similar length."""
+        order = by_length(seqs)
+        seqs, spans = [seqs[j] for j in order], [spans[j] for j in order]
         out = []
         for i in range(0, len(seqs), self.batch_size):
             chunk, lens = seqs[i : i + self.batch_size], spans[i : i + self.batch_size]
@@ -308,7 +330,7 @@ class HFCausalLM(TargetModel):
             for r, (s, k) in enumerate(zip(chunk, lens, strict=True)):
                 rows = torch.arange(keep - 1 - k, keep - 1)
                 out.append(float(logp[r, rows, torch.tensor(s[-k:])].sum()))
-        return out
+        return unsort(out, order)
 
     def _fit(self, text: str, pair: str | None) -> tuple[str, str | None]:
         """The input cut from the left (its beginning dropped, the pair's premise first) so that the whole
