@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from fute.corpus import default_corpus
@@ -39,6 +40,33 @@ from fute.targets.openai_api import OpenAITarget
 from fute.targets.prompts import load_prompt_set
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def non_embedding_params(model) -> int:
+    """Parameters a token's forward pass multiplies by: all but the input embedding table (and the output
+    projection, which fute computes for the last position only)."""
+    skip = {id(p) for p in model.get_input_embeddings().parameters()}
+    out = model.get_output_embeddings()
+    skip |= {id(p) for p in out.parameters()} if out is not None else set()
+    return sum(p.numel() for p in model.parameters() if id(p) not in skip)
+
+
+def flop_bound(target, texts, peak_gflops: float) -> dict:
+    """Examples/s at the machine's matmul peak for the tokens ``target`` runs on these texts: 2 x non-embedding
+    parameters x tokens per example (Kaplan et al.'s forward-pass estimate; attention and the last-position
+    vocabulary projection left out). A CoT prompt runs the question, the reasoning (counted at its full cap: an
+    upper bound on the work, so the fraction of the bound is, if anything, overstated) and the answer turn."""
+    p = target.prompt
+    tokens = []
+    for text in texts:
+        turn = p.render(*target._fit(text, None))
+        n = len(target._ids(target._context([turn])))
+        if p.type == "cot":
+            cap = target.max_reasoning_tokens
+            n += cap + len(target._ids(target._context([turn, "x " * cap, p.answer])))
+        tokens.append(n)
+    flops = 2 * non_embedding_params(target.model) * float(np.mean(tokens))
+    return {"tokens_per_example": float(np.mean(tokens)), "bound_examples_per_s": peak_gflops * 1e9 / flops}
 
 
 def rate(target, texts, pairs=None) -> dict:
@@ -64,8 +92,13 @@ def main() -> None:
     )
     ap.add_argument("--served-note", default="", help="what serves it (recorded with the results)")
     ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps | auto (results named by device)")
+    ap.add_argument("--batch-size", type=int, default=32, help="LLM batch size (HFCausalLM's default: 32)")
     args = ap.parse_args()
     device = resolve_device(args.device)
+    from embed_speed import matmul_peak  # the same measured peak as the Fisher benchmark's
+
+    peak = matmul_peak(device)["gflops"]
+    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s", flush=True)
     u = default_corpus()
     texts = u.texts[: args.examples]
     rows = []
@@ -108,7 +141,10 @@ def main() -> None:
                 tokenizer=tok,
                 max_reasoning_tokens=args.reasoning_tokens,
                 device=device,
+                batch_size=args.batch_size,
             )
+            measured = rate(target, texts[:n])
+            bound = flop_bound(target, texts[:n], peak)
             rows.append(
                 {
                     "backend": "hf-lm",
@@ -116,7 +152,10 @@ def main() -> None:
                     "prompt": f"sentiment:{pid}",
                     "chat_template": target.chat,
                     "dtype": dtype_name(target.dtype),
-                    **rate(target, texts[:n]),
+                    "batch_size": args.batch_size,
+                    **measured,
+                    **bound,
+                    "fraction_of_bound": measured["examples_per_s"] / bound["bound_examples_per_s"],
                 }
             )
             print(rows[-1], flush=True)
@@ -153,6 +192,7 @@ def main() -> None:
             "python": platform.python_version(),
             "arch": platform.machine(),
             "device": describe(device),
+            "matmul_peak_gflops": peak,
         },
         "corpus": "shipped U, single texts",
         "reasoning_tokens": args.reasoning_tokens,
@@ -170,12 +210,20 @@ def main() -> None:
         f"{result['machine']['threads']} threads, torch {result['machine']['torch']}; corpus: {result['corpus']}; "
         f"CoT reasoning capped at {args.reasoning_tokens} tokens.",
         "",
-        "| backend | model | prompt | requests in flight | examples | examples/s |",
-        "|---|---|---|---:|---:|---:|",
+        f"LLM batch size {args.batch_size}; measured fp32 matmul peak {peak:.1f} GFLOP/s. FLOP bound: examples/s at "
+        "that peak for 2 x non-embedding parameters x tokens per example (CoT: reasoning counted at its cap).",
+        "",
+        "| backend | model | prompt | in flight | examples | examples/s | tokens/example | bound | % of bound |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     md += [
         f"| {r['backend']} | {r['model']} | {r['prompt']} | {r.get('concurrency', '')} | {r['examples']} | "
-        f"{r['examples_per_s']:.2f} |"
+        f"{r['examples_per_s']:.2f} | "
+        + (
+            f"{r['tokens_per_example']:.0f} | {r['bound_examples_per_s']:.1f} | {100 * r['fraction_of_bound']:.0f}% |"
+            if "fraction_of_bound" in r
+            else " | | |"
+        )
         for r in rows
     ]
     md += [""] + [

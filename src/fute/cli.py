@@ -235,7 +235,7 @@ def _print_vector(vec: TaskVector, cached: bool) -> None:
 
 
 # U rows an LLM labels per prompt unless --max-examples says otherwise (bench/results/label_speed.md: SmolLM2 on the
-# 2-core CPU labels 7.8 short inputs a second with a vanilla prompt and 0.7 with chain-of-thought)
+# 2-core CPU labels 6.6 short inputs a second with a vanilla prompt and 0.8 with chain-of-thought, at batch 32)
 LLM_U_ROWS = 256
 
 
@@ -312,7 +312,7 @@ def embed_model_cmd(
             if not quiet:
                 console.print(
                     f"U: {LLM_U_ROWS} rows per prompt, the default for an LLM (SmolLM2 on 2 CPU cores: about "
-                    f"{LLM_U_ROWS // 8 // 60 + 1} min a vanilla prompt, {LLM_U_ROWS * 10 // 7 // 60} min a "
+                    f"{LLM_U_ROWS // 8 // 60 + 1} min a vanilla prompt, {LLM_U_ROWS * 10 // 8 // 60} min a "
                     "chain-of-thought one); --max-examples N for more",
                     highlight=False,
                 )
