@@ -164,3 +164,21 @@ def test_fute_combined_is_the_mean_rank_of_fute_and_mi_g_cbm():
     mi_ranks = np.argsort(np.argsort(-mi)) + 1.0
     expected = -(np.array([3.0, 1.0, 2.0]) + mi_ranks) / 2
     assert get_selector("fute-combined").scores(c) == pytest.approx(expected)
+
+
+def test_mi_agl_picks_a_prompt_per_input_by_hand():
+    """UPS's MI_AGL: per input, the prompt with the largest GE_t - H(p_t(y|x)). One-hot GE: p0 0 (always
+    negative), p1 ln 2 (two of each), p2 H(3/4, 1/4) = 0.562 (argmax 0, 1, 0, 0; a tie goes to the first label).
+    Input 0: p0 0 - 0.325, p1 0.693 - 0.325 = 0.368, p2 0.562 - 0.673 -> p1; every input goes to p1, and the
+    answers are p1's CBM-calibrated distributions."""
+    from fute.selectors import cbm
+
+    sel = get_selector("mi-agl")
+    assert sel.choose(case()).tolist() == [1, 1, 1, 1]
+    np.testing.assert_allclose(sel.answers(case()), cbm(PROBS)[1])
+    assert sel.scores(case()).tolist() == [0.0, 1.0, 0.0]  # as a ranking: the share of inputs that took it
+    # p0 made sure of both labels on the first two inputs: GE H(3/4, 1/4) = 0.562; input 0: 0.562 - 0.008 = 0.554
+    # beats p1's 0.368, input 1 likewise; inputs 2 and 3 (p0 unsure) stay with p1
+    probs = PROBS.copy()
+    probs[0] = [[0.999, 0.001], [0.001, 0.999], [0.6, 0.4], [0.5, 0.5]]
+    assert sel.choose(case(probs=probs)).tolist() == [0, 0, 1, 1]

@@ -122,6 +122,12 @@ def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=axis)
 
 
+def label_entropy(probs: np.ndarray) -> np.ndarray:
+    """Per prompt, the entropy of the histogram of its argmax labels over the inputs (GlobalE; UPS's one-hot GE)."""
+    hist = np.stack([np.bincount(a, minlength=probs.shape[2]) for a in probs.argmax(axis=2)]).astype(float)
+    return entropy(hist / hist.sum(axis=1, keepdims=True))
+
+
 @register
 class MI(Selector):
     """MI (Sorensen et al. 2022): the mutual information between inputs and the prompt's outputs,
@@ -136,13 +142,44 @@ class MI(Selector):
 @register
 class MIG(Selector):
     """MI_G (Yang et al. 2024, UPS): MI with the global entropy taken over the one-hot predictions, as GlobalE
-    does: H(histogram of argmax labels over the inputs) - mean_x H(p(y|x)). UPS's MI_AGL selects a prompt per
-    input instead; a per-input pick does not fit this per-prompt interface and is not implemented."""
+    does: H(histogram of argmax labels over the inputs) - mean_x H(p(y|x)). Its per-input form is ``mi-agl``."""
 
     name = "mi-g"
 
     def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
-        return GlobalE()._scores(case, draw) - entropy(case.probs).mean(axis=1)
+        return label_entropy(case.probs) - entropy(case.probs).mean(axis=1)
+
+
+@register
+class MIAGL(Selector):
+    """MI_AGL (Yang et al. 2024, UPS; their ``get_mi_gl`` with calibrated answers): a prompt **per input**. For
+    input x and prompt t, GE_t - H(p_t(y|x)), where GE_t is the entropy of prompt t's histogram of argmax labels
+    over all inputs (G) and H the input's own entropy (L, local); each input takes the prompt that maximises it
+    (the first on a tie) and its answer is the argmax of that prompt's CBM-calibrated distribution (A).
+
+    ``choose`` gives the per-input picks and ``answers`` the answers: the benchmark scores those answers, not one
+    prompt. As a per-prompt ranking (``fute select-prompt``, NDCG) a prompt scores the share of inputs that
+    picked it. ``+cbm`` calibrates the distributions the choice reads as well (UPS's PA)."""
+
+    name = "mi-agl"
+    per_input: ClassVar[bool] = True
+
+    def choose(self, case: PromptCase) -> np.ndarray:
+        """The prompt index picked for each input: [inputs]."""
+        return self._picks(cbm(case.probs) if self.calibration == "cbm" else case.probs)
+
+    def answers(self, case: PromptCase) -> np.ndarray:
+        """Each input's label distribution from its picked prompt, CBM-calibrated: [inputs, labels]."""
+        picks = self.choose(case)
+        return cbm(case.probs)[picks, np.arange(len(picks))]
+
+    @staticmethod
+    def _picks(probs: np.ndarray) -> np.ndarray:
+        return np.argmax(label_entropy(probs)[:, None] - entropy(probs), axis=0)  # argmax: the first of equal maxima
+
+    def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
+        picks = self._picks(case.probs)  # ``scores`` has calibrated case.probs already when asked to
+        return np.bincount(picks, minlength=len(case.prompts)) / len(picks)
 
 
 @register
@@ -153,9 +190,7 @@ class GlobalE(Selector):
     name = "globale"
 
     def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
-        n_labels = case.probs.shape[2]
-        hist = np.stack([np.bincount(a, minlength=n_labels) for a in case.probs.argmax(axis=2)]).astype(float)
-        return entropy(hist / hist.sum(axis=1, keepdims=True))
+        return label_entropy(case.probs)
 
 
 @register

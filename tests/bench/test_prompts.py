@@ -245,3 +245,25 @@ def test_select_prompt_defaults_to_globale_and_maps_columns(run_cli, prompt_run,
     assert "picks: globale -> " in out and "has no labels" not in err
     code, _, err = run_cli(*args, "--column", "text=nope", "--quiet")
     assert code == 2 and "nope" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_per_input_selector_is_scored_on_its_own_answers(prompt_run):
+    """MI_AGL picks a prompt per input: its Performance is the score of those answers against the labels (so its
+    Rate may pass 100), and it has no NDCG, which the table shows as a dash."""
+    from fute.selectors import get_selector
+
+    truth, _, _ = prompt_run
+    judged = run_eval(truth, ["mi-agl", "mi"], llm_scorer=None, echo=lambda _: None)
+    key = next(iter(truth["cases"]))
+    r = judged["cases"]["mi-agl"][key]
+    case = bench_prompts.build_case(truth, key)
+    c, s = truth["cases"][key], truth["settings"]
+    samples = bench_prompts.eval_split(s["data"][c["category"]][c["dataset"]], s["examples"], s["seed"])
+    metric = bench_prompts.metric_of(c["category"])
+    expected = bench_prompts.real_score(get_selector("mi-agl").answers(case), samples.targets, metric)
+    best = max(p["score"] for p in c["prompts"].values())
+    assert r["performance"] == pytest.approx(expected) and r["rate"] == pytest.approx(100 * expected / best)
+    assert r["ndcg"] is None and 1 <= r["prompts_used"] <= len(case.prompts)
+    md = bench_prompts.eval_markdown(truth, judged, "cmd")
+    row = next(line for line in md.splitlines() if line.startswith("| mi-agl |"))
+    assert row.endswith("| — |") and judged["summary"]["mi"]  # the per-prompt selectors are judged as before

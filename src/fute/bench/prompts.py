@@ -270,6 +270,11 @@ def run_eval(
                 )
                 continue
             t0 = time.perf_counter()
+            if getattr(sel, "per_input", False):  # a prompt per input (MI_AGL): its answers are what is scored
+                per_case[sel.name][key] = per_input_result(sel, case, truth, c, real) | {
+                    "seconds": round(time.perf_counter() - t0, 3)
+                }
+                continue
             orders = [sel.order(case, d) for d in range(sel.draws)]
             per_case[sel.name][key] = {
                 "llm": c["llm"],
@@ -297,11 +302,39 @@ def run_eval(
                 continue
             groups.setdefault(f"{r['llm']}|{r['category']}", []).append(r)
         summary[sel] = {
-            g: {k: float(np.mean([r[k] for r in rs if r[k] is not None])) for k in ("performance", "rate", "ndcg")}
-            | {"datasets": len(rs)}
+            g: {k: _mean([r[k] for r in rs]) for k in ("performance", "rate", "ndcg")} | {"datasets": len(rs)}
             for g, rs in groups.items()
         }
     return {"summary": summary, "cases": per_case}
+
+
+def _mean(values: list[float | None]) -> float | None:
+    """The mean of the values that are there; None when none is (NDCG of a per-input selector)."""
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def per_input_result(
+    sel: Any, case: PromptCase, truth: dict[str, Any], c: dict[str, Any], real: dict[str, float]
+) -> dict[str, Any]:
+    """A per-input selector's Performance (its answers scored like a prompt's: accuracy, or macro-F1 for NLI) and
+    Rate (against the best single prompt, so it can pass 100); no NDCG, as it ranks no prompts. ``pick``: the
+    prompt most inputs took."""
+    s = truth["settings"]
+    samples = eval_split(s["data"][c["category"]][c["dataset"]], s["examples"], s["seed"])
+    score = real_score(sel.answers(case), samples.targets, metric_of(c["category"]))
+    picks = np.bincount(sel.choose(case), minlength=len(case.prompts))
+    best = max(real.values())
+    return {
+        "llm": c["llm"],
+        "category": c["category"],
+        "dataset": c["dataset"],
+        "pick": case.prompts[int(np.argmax(picks))].id,
+        "prompts_used": int((picks > 0).sum()),
+        "performance": score,
+        "rate": 100.0 * score / best if best > 0 else None,
+        "ndcg": None,
+    }
 
 
 def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -> str:
@@ -317,7 +350,8 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
         "",
         "Performance: the real score of the chosen prompt (accuracy; macro-F1 for NLI). Rate: chosen / best "
         "prompt x 100. NDCG: of the whole prompt order, relevance = real score min-max scaled over the "
-        "prompts. Means over the category's datasets; random: mean of 1000 seeded choices.",
+        "prompts. Means over the category's datasets; random: mean of 1000 seeded choices. A per-input selector "
+        "(mi-agl) is scored on its own answers, a prompt per input; its Rate can pass 100 and it has no NDCG.",
     ]
     llms = s["llms"]
     for category, datasets in s["data"].items():
@@ -335,7 +369,11 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
                 cells += (
                     ["—"] * 3
                     if g is None
-                    else [f"{100 * g['performance']:.1f}", f"{g['rate']:.1f}", f"{g['ndcg']:.3f}"]
+                    else [
+                        f"{100 * g['performance']:.1f}",
+                        "—" if g["rate"] is None else f"{g['rate']:.1f}",
+                        "—" if g["ndcg"] is None else f"{g['ndcg']:.3f}",
+                    ]
                 )
             lines.append(f"| {sel} | " + " | ".join(cells) + " |")
         best = []
