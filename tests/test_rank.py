@@ -62,3 +62,47 @@ def test_scores_within_the_measured_noise_are_marked_tied(tmp_path, monkeypatch)
     st.put(vec("q2", [1, 0], space="s2"))
     st.put(vec("z", [1, 0.1], space="s2"))
     assert [r.tied for r in rank("q2", st)] == [False]  # no noise measured for that space: no marks
+
+
+def test_measured_transfer_gains_are_shown_beside_the_sources_they_were_measured_for(tmp_path, monkeypatch):
+    """Matched by the training split's fingerprint on the cards (not by name); a pair whose source trained on the
+    target's scored rows is marked, and the note gives the noise of one seed's difference."""
+    import json
+
+    from rich.console import Console
+
+    import fute.rank
+    from fute.rank import measured_gains
+    from fute.tables import gains_note, ranking_table
+
+    ev = tmp_path / "evidence.json"
+    ev.write_text(
+        json.dumps(
+            {
+                "gain_points": {"fp-q": {"fp-a": 7.7, "fp-b": -2.0}},
+                "noise_points": {"fp-q": 3.3},
+                "overlap_rows": {"fp-q": {"fp-a": 26}},
+            }
+        )
+    )
+    monkeypatch.setattr(fute.rank, "TRANSFER_EVIDENCE", ev)
+    st = LocalStore(tmp_path / "st")
+    for name, v in (("q", [1, 0]), ("renamed-a", [1, 0.1]), ("b", [1, 0.3]), ("c", [0, 1])):
+        x = vec(name, v)
+        x.card.data.fingerprint = {"q": "fp-q", "renamed-a": "fp-a", "b": "fp-b"}.get(name, "fp-other")
+        st.put(x)
+    q = st.vectors(name="q")[0]
+    ranked = rank(q, st)
+    gains = measured_gains(q)
+    assert set(gains) == {"fp-a", "fp-b"} and gains["fp-a"].overlap == 26 and gains["fp-b"].overlap == 0
+    console = Console(width=200, record=True)
+    console.print(ranking_table("q", ranked, gains))
+    lines = {ln.split("│")[2].strip(): ln for ln in console.export_text().splitlines() if ln.count("│") > 3}
+    assert lines["renamed-a"].rstrip(" │").endswith("+7.7 *") and lines["b"].rstrip(" │").endswith("-2.0")
+    assert lines["c"].rstrip(" │").endswith("0.0000")  # no measurement for c: an empty cell
+    note = gains_note(ranked, gains)
+    assert "one seed, so +-3.3 points is noise" in note and "up to 26" in note
+    other = vec("p", [1, 0])
+    other.card.data.fingerprint = "fp-unmeasured"
+    assert measured_gains(other) == {} and measured_gains(vec("m", [1, 0], kind="model")) == {}
+    assert gains_note(ranked, {}) is None

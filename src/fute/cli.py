@@ -16,7 +16,7 @@ from rich.table import Table
 from fute.errors import ConfigError, FuteError
 from fute.registry import METHODS, PROJECTIONS, RANKERS, SELECTORS, TARGETS
 from fute.space import Card, TaskVector, category_of
-from fute.tables import ranking_table, ties_note
+from fute.tables import gains_note, ranking_table, ties_note
 
 app = typer.Typer(
     help="Task embeddings of datasets, models and prompts in one space (FUTE).",
@@ -586,7 +586,7 @@ def rank_cmd(
     from pathlib import Path
 
     from fute.catalog import CATALOG, load_catalog
-    from fute.rank import check_options, find_query, rank
+    from fute.rank import check_options, find_query, measured_gains, rank
     from fute.store import open_store
 
     check_options(kind=kind, query_kind=query_kind, k=k)
@@ -618,10 +618,11 @@ def rank_cmd(
         else:
             err.print(f"the catalog is in space {cat.space_id}, '{q.name}' in {q.space_id}: ranked without it")
     ranked = rank(q, st, kind=kind, k=k, catalog=extra)
-    console.print(ranking_table(q.name, ranked))
-    note = ties_note(ranked, q.space_id)
-    if note:
-        console.print(note, highlight=False)
+    gains = measured_gains(q)
+    console.print(ranking_table(q.name, ranked, gains))
+    for note in (ties_note(ranked, q.space_id), gains_note(ranked, gains)):
+        if note:
+            console.print(note, highlight=False)
 
 
 @app.command("catalog")

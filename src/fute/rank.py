@@ -45,6 +45,39 @@ def _noise_table(path: Path, mtime: int) -> dict[str, tuple[str, float]]:
     return {m["space_id"]: (method, float(m["score_sd"])) for method, m in methods.items()}
 
 
+TRANSFER_EVIDENCE = Path(__file__).resolve().parent / "data" / "transfer_evidence.json"
+
+
+@dataclass(frozen=True)
+class Gain:
+    """What training on a source first did to a target, measured (``tools/build_transfer_evidence.py``): points of
+    the target's score, the noise of such a difference, and how many of the target's scored rows the source had
+    trained on (a gain on those is not transfer)."""
+
+    points: float
+    noise: float
+    overlap: int
+
+
+def measured_gains(query: TaskVector) -> dict[str, Gain]:
+    """Source training-split fingerprint -> the measured gain of that source for the query's data, when the
+    transfer benchmark measured it (matched by the fingerprint on the cards, not by name); empty otherwise."""
+    if query.kind != "dataset" or not TRANSFER_EVIDENCE.is_file():
+        return {}
+    ev = _evidence(TRANSFER_EVIDENCE, TRANSFER_EVIDENCE.stat().st_mtime_ns)
+    target = query.card.data.fingerprint
+    gains, overlap = ev["gain_points"].get(target, {}), ev.get("overlap_rows", {}).get(target, {})
+    noise = float(ev["noise_points"].get(target, 0.0))
+    return {src: Gain(float(g), noise, int(overlap.get(src, 0))) for src, g in gains.items()}
+
+
+@lru_cache(maxsize=2)
+def _evidence(path: Path, mtime: int) -> dict:
+    import json
+
+    return json.loads(path.read_text())
+
+
 def find_query(
     store: VectorStore, name: str, *, kind: str | None = None, space: str | None = None, method: str | None = None
 ) -> TaskVector:

@@ -2,24 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rich.table import Table
 
 from fute.space import category_of
 
 
-def ranking_table(name: str, ranked: list) -> Table:
+def ranking_table(name: str, ranked: list, gains: Mapping[str, Any] | None = None) -> Table:
     """The nearest vectors to ``name``, best first: rank, name, kind, category, a dataset's size (rows of the
-    split it was embedded from: the evidence DataSize ranks by), score."""
+    split it was embedded from: the evidence DataSize ranks by), score; with ``gains`` (``fute.rank.measured_gains``)
+    a column of the transfer gain measured for each source that has one."""
     table = Table(title=f"nearest to {name}", title_justify="left")
     columns = (("#", "right"), ("name", "left"), ("kind", "left"), ("category", "left"), ("rows", "right"))
-    for col, justify in (*columns, ("score", "right")):
+    measured = ("measured gain", "right") if gains else None
+    for col, justify in (*columns, ("score", "right"), *([measured] if measured else [])):
         table.add_column(col, justify=justify)
     for r in ranked:
         kind = r.vector.kind + (" (catalog)" if getattr(r, "origin", "store") == "catalog" else "")
         score = f"{r.score:.4f}" + (" ≈" if getattr(r, "tied", False) else "")
         rows = f"{r.vector.card.data.n_total:,}" if r.vector.kind == "dataset" else ""  # a source's size
-        table.add_row(str(r.rank), r.vector.name, kind, category_of(r.vector.card, ""), rows, score)
+        cells = [str(r.rank), r.vector.name, kind, category_of(r.vector.card, ""), rows, score]
+        if gains:
+            g = gains.get(r.vector.card.data.fingerprint) if r.vector.kind == "dataset" else None
+            cells.append("" if g is None else f"{g.points:+.1f}" + (" *" if g.overlap else ""))
+        table.add_row(*cells)
     return table
+
+
+def gains_note(ranked: list, gains: Mapping[str, Any]) -> str | None:
+    """What the measured-gain column means, its noise, and what * marks; None when no row shows a gain."""
+    shown = [gains[r.vector.card.data.fingerprint] for r in ranked if r.vector.card.data.fingerprint in gains]
+    if not shown:
+        return None
+    note = (
+        "measured gain: points of held-out score (accuracy; Pearson r x 100 for regression) that training a MiniLM "
+        "on that source first added to 250 rows of this data, in this project's transfer benchmark "
+        f"(bench/results/transfer_truth.md; one seed, so +-{shown[0].noise:.1f} points is noise)"
+    )
+    marked = [g.overlap for g in shown if g.overlap]
+    if marked:
+        note += (
+            f"; *: the source had trained on some of the scored rows (up to {max(marked)}; measured before sources "
+            "were de-duplicated), so part of that gain is not transfer"
+        )
+    return note
 
 
 def ties_note(ranked: list, space_id: str) -> str | None:
