@@ -53,6 +53,7 @@ def test_embed_list_show_rank(tmp_path, tiny_paths, run_cli):
     assert card["name"] == "a" and card["space"]["method"] == "fisher" and card["method_config"]["max_epochs"] == 1
     code, out, _ = run_cli("show", "a", "--store", store)
     assert "weights sha256" in out and card["data"]["fingerprint"] in out
+    assert card["device"] == "cpu" and "computed on" in out  # recorded and shown, not part of the space
     code, out, _ = run_cli("rank", "a", "--store", store, "-k", "2")
     assert code == 0 and "nearest to a" in out
     assert len([ln for ln in out.splitlines() if ln.startswith("│")]) == 2

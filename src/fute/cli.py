@@ -526,6 +526,8 @@ def _card_extras(c: Card) -> list[tuple[str, str]]:
         rows.append(("model", f"{t.get('model', '?')} [{t.get('backend', '?')}]"))
         if t.get("weights_sha256"):
             rows.append(("model sha256", str(t["weights_sha256"])))
+        if t.get("dtype"):
+            rows.append(("model dtype", str(t["dtype"])))
         if t.get("prompt"):
             pr = t["prompt"]
             cap = f", reasoning cap {t['max_reasoning_tokens']}" if "max_reasoning_tokens" in t else ""
@@ -545,6 +547,11 @@ def _card_extras(c: Card) -> list[tuple[str, str]]:
                 f"converged {tr.get('converged')}, learned {tr.get('learned')}",
             )
         )
+    precision = c.space.surrogate.get("precision")
+    if precision:
+        rows.append(("surrogate precision", f"{precision} (autocast; another space than float32)"))
+    if c.device:
+        rows.append(("computed on", c.device))
     if c.copied_from:
         rows.append(("copied from", c.copied_from))
     return rows
