@@ -31,9 +31,7 @@ def resolve_device(device: Any = "auto") -> torch.device:
     ``--device cpu``, not a CUDA traceback at the first tensor."""
     import torch
 
-    if isinstance(device, torch.device):
-        device = str(device)
-    spec = str(device or "auto").strip().lower()
+    spec = check_device(str(device) if isinstance(device, torch.device) else device)
     if spec == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", torch.cuda.current_device())
@@ -42,25 +40,22 @@ def resolve_device(device: Any = "auto") -> torch.device:
         return torch.device("cpu")
     if spec == "cpu":
         return torch.device("cpu")
-    m = re.fullmatch(r"cuda(?::(\d+))?", spec)
-    if m:
+    if spec.startswith("cuda"):
         if not torch.cuda.is_available():
             built = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
             raise ConfigError(
                 f"--device {spec}: no CUDA device here (torch {torch.__version__}, {built}); use --device cpu (or auto)"
             )
-        index = int(m.group(1)) if m.group(1) else torch.cuda.current_device()
+        index = int(spec[5:]) if ":" in spec else torch.cuda.current_device()
         if index >= torch.cuda.device_count():
             raise ConfigError(
                 f"--device {spec}: this machine has {torch.cuda.device_count()} CUDA device(s), "
                 f"cuda:0 to cuda:{torch.cuda.device_count() - 1}; use one of them or --device cpu"
             )
         return torch.device("cuda", index)
-    if spec == "mps":
-        if not _mps_available():
-            raise ConfigError("--device mps: Apple's MPS is not available here; use --device cpu (or auto)")
-        return torch.device("mps")
-    raise ConfigError(f"unknown device '{device}'; use {DEVICES}")
+    if not _mps_available():  # spelling checked: what is left is mps
+        raise ConfigError("--device mps: Apple's MPS is not available here; use --device cpu (or auto)")
+    return torch.device("mps")
 
 
 def _mps_available() -> bool:

@@ -33,16 +33,17 @@ def score_noise(space_id: str) -> tuple[str, float] | None:
     space where it was not measured."""
     if not SCORE_NOISE.is_file():
         return None
-    return _noise_table(SCORE_NOISE, SCORE_NOISE.stat().st_mtime_ns).get(space_id)
+    methods = _shipped(SCORE_NOISE, SCORE_NOISE.stat().st_mtime_ns)["methods"]
+    return next(((method, float(m["score_sd"])) for method, m in methods.items() if m["space_id"] == space_id), None)
 
 
 @lru_cache(maxsize=4)
-def _noise_table(path: Path, mtime: int) -> dict[str, tuple[str, float]]:
-    """space id -> (method, sd), read once per process (a ranking and its table both ask)."""
+def _shipped(path: Path, mtime: int) -> dict:
+    """A shipped JSON file (score noise, transfer evidence), read once per process while it is unchanged (a
+    ranking and its table both ask)."""
     import json
 
-    methods = json.loads(path.read_text())["methods"]
-    return {m["space_id"]: (method, float(m["score_sd"])) for method, m in methods.items()}
+    return json.loads(path.read_text())
 
 
 TRANSFER_EVIDENCE = Path(__file__).resolve().parent / "data" / "transfer_evidence.json"
@@ -64,18 +65,11 @@ def measured_gains(query: TaskVector) -> dict[str, Gain]:
     transfer benchmark measured it (matched by the fingerprint on the cards, not by name); empty otherwise."""
     if query.kind != "dataset" or not TRANSFER_EVIDENCE.is_file():
         return {}
-    ev = _evidence(TRANSFER_EVIDENCE, TRANSFER_EVIDENCE.stat().st_mtime_ns)
+    ev = _shipped(TRANSFER_EVIDENCE, TRANSFER_EVIDENCE.stat().st_mtime_ns)
     target = query.card.data.fingerprint
     gains, overlap = ev["gain_points"].get(target, {}), ev.get("overlap_rows", {}).get(target, {})
     noise = float(ev["noise_points"].get(target, 0.0))
     return {src: Gain(float(g), noise, int(overlap.get(src, 0))) for src, g in gains.items()}
-
-
-@lru_cache(maxsize=2)
-def _evidence(path: Path, mtime: int) -> dict:
-    import json
-
-    return json.loads(path.read_text())
 
 
 def find_query(
