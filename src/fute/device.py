@@ -103,6 +103,14 @@ def resolve_dtype(dtype: Any, device: torch.device, purpose: str) -> torch.dtype
     return getattr(torch, name)
 
 
+def target_dtype(dtype: Any, device: torch.device, model: Any = None) -> torch.dtype:
+    """A label model's dtype: as asked, else (``auto``) the given model's own, or ``resolve_dtype``'s for a model
+    that is still to be loaded."""
+    if model is not None and str(dtype or "auto") == "auto":
+        return model.dtype
+    return resolve_dtype(dtype, device, "target")
+
+
 def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).replace("torch.", "")
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fute.device import dtype_name, place, resolve_device, resolve_dtype
+from fute.device import dtype_name, place, resolve_device, target_dtype
 from fute.paths import loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
 from fute.targets.base import TargetModel
@@ -36,7 +36,7 @@ class HFClassifier(TargetModel):
         _quiet_transformers()
         self.name = name_or_path
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device, "target") if model is None or dtype != "auto" else model.dtype
+        self.dtype = target_dtype(dtype, self.device, model)
         if model is None:
             source = model_source(name_or_path, "classifier")
             with loading("classifier", name_or_path):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fute.device import dtype_name, place, resolve_device, resolve_dtype
+from fute.device import dtype_name, place, resolve_device, target_dtype
 from fute.errors import ConfigError
 from fute.paths import fute_home, loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
@@ -71,7 +71,7 @@ def load_causal_lm(name: str, device: Any = "cpu", dtype: Any = None) -> tuple[A
 
     _quiet_transformers()
     device = resolve_device(device)
-    dtype = dtype or resolve_dtype("auto", device, "target")
+    dtype = dtype or target_dtype("auto", device)
     source, gguf = resolve_llm(name)
     with loading("LLM", name):
         if gguf is None:
@@ -160,7 +160,7 @@ class HFCausalLM(TargetModel):
         if chat_template not in ("auto", "yes", "no"):
             raise ConfigError("chat_template must be auto, yes or no")
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device, "target") if model is None or dtype != "auto" else model.dtype
+        self.dtype = target_dtype(dtype, self.device, model)
         if model is None:
             model, tokenizer = shared_causal_lm(name_or_path, str(self.device), dtype_name(self.dtype))
         self.name = name_or_path
