@@ -50,6 +50,19 @@ def test_distributions_sum_to_one_and_are_deterministic(lm):
     assert not np.allclose(a[0], a[1])
 
 
+def test_text_nll_is_the_models_own_mean_token_loss(lm):
+    """SPELL's log-perplexity: the mean next-token cross-entropy the model itself reports for the text."""
+    import torch
+
+    model, tok = lm
+    t = target(lm, "plain")
+    for text in TEXTS[:2]:
+        ids = tok(text, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            loss = float(model(input_ids=ids, labels=ids).loss)
+        assert t.text_nll([text])[0] == pytest.approx(loss, rel=1e-5)
+
+
 def test_label_score_is_the_log_softmax_over_label_words(lm):
     """Single-token words: the distribution is softmax over the vocabulary log-probs of the two words."""
     t = target(lm, "plain")
