@@ -919,27 +919,46 @@ bench_app.add_typer(prompts_bench_app, name="prompts")
 PromptRunDirOpt = Annotated[
     str | None, typer.Option(help="Run folder: finished jobs (default: $FUTE_HOME/bench/prompts)")
 ]
+PromptDataOpt = Annotated[
+    list[str],
+    typer.Option(
+        help="CATEGORY=PATH (repeatable): an evaluation dataset of a prompt set (shipped: sentiment, nli), "
+        "e.g. nli=../shared/data/rte"
+    ),
+]
+PromptLlmOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="LLMs (repeatable): alias (smollm2, gemma-3-270m), .gguf, folder or hub id, or MODEL@URL for a model "
+        "behind an OpenAI-compatible endpoint, e.g. qwen@http://127.0.0.1:8000/v1 (completions API, key from "
+        "$OPENAI_API_KEY)"
+    ),
+]
+MteExamplesOpt = Annotated[int, typer.Option(help="U rows per prompt MTE, when one must be computed")]
+DteExamplesOpt = Annotated[
+    int, typer.Option(help="Training rows per dataset DTE (a stored DTE of another size is recomputed)")
+]
+
+
+def _prompt_data(data: list[str]) -> dict[str, dict[str, str]]:
+    """``--data CATEGORY=PATH`` items as {category: {dataset name: path}}."""
+    from fute.embed import dataset_name
+    from fute.samples import load_first_split
+
+    sets: dict[str, dict[str, str]] = {}
+    for item in data:
+        category, sep, path = item.partition("=")
+        if not sep or not path:
+            raise ConfigError(f"--data '{item}' needs the form CATEGORY=PATH, e.g. sentiment=../shared/data/sst2")
+        rows = load_first_split(path, ("train", "test", "dev", "validation"), "to read its name from")
+        sets.setdefault(category, {})[dataset_name(rows, path)] = path
+    return sets
 
 
 @prompts_bench_app.command("truth")
 def prompts_truth_cmd(
-    data: Annotated[
-        list[str],
-        typer.Option(
-            help="CATEGORY=PATH (repeatable): an evaluation dataset of a prompt "
-            "set (shipped: sentiment, nli), e.g. nli=../shared/data/rte"
-        ),
-    ],
-    llm: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="LLMs (repeatable): alias (smollm2, gemma-3-270m), "
-            ".gguf, folder or hub id, or MODEL@URL for a model "
-            "behind an OpenAI-compatible endpoint, e.g. "
-            "qwen@http://127.0.0.1:8000/v1 (completions API, "
-            "key from $OPENAI_API_KEY)"
-        ),
-    ] = None,
+    data: PromptDataOpt,
+    llm: PromptLlmOpt = None,
     examples: Annotated[
         int, typer.Option(help="Evaluation examples per dataset (seeded sample of test, else dev)")
     ] = 32,
@@ -957,20 +976,11 @@ def prompts_truth_cmd(
     """Run every LLM with every prompt of each category on its datasets: real scores, label distributions."""
 
     from fute.bench.jobs import write_results
-    from fute.bench.prompts import PromptBench, run_truth, truth_lines
-    from fute.embed import dataset_name
-    from fute.samples import load_first_split
+    from fute.bench.prompts import DEFAULT_LLMS, PromptBench, run_truth, truth_lines
 
-    sets: dict[str, dict[str, str]] = {}
-    for item in data:
-        category, sep, path = item.partition("=")
-        if not sep or not path:
-            raise ConfigError(f"--data '{item}' needs the form CATEGORY=PATH, e.g. sentiment=../shared/data/sst2")
-        rows = load_first_split(path, ("train", "test", "dev", "validation"), "to read its name from")
-        sets.setdefault(category, {})[dataset_name(rows, path)] = path
     bench = PromptBench(
-        tuple(llm or ["smollm2", "gemma-3-270m"]),
-        sets,
+        tuple(llm or DEFAULT_LLMS),
+        _prompt_data(data),
         examples=examples,
         seed=seed,
         max_reasoning_tokens=max_reasoning_tokens,
@@ -1001,7 +1011,7 @@ def prompts_eval_cmd(
             help="Vector store with (or for) the prompts' MTEs and the datasets' DTEs (default: RUN_DIR/store)"
         ),
     ] = None,
-    mte_examples: Annotated[int, typer.Option(help="U rows per prompt MTE, when one must be computed")] = 128,
+    mte_examples: MteExamplesOpt = 128,
     mte_reasoning_tokens: Annotated[
         int | None,
         typer.Option(
@@ -1009,9 +1019,7 @@ def prompts_eval_cmd(
             "so that the MTE describes the target the truth measured)"
         ),
     ] = None,
-    dte_examples: Annotated[
-        int, typer.Option(help="Training rows per dataset DTE (a stored DTE of another size is recomputed)")
-    ] = 1000,
+    dte_examples: DteExamplesOpt = 1000,
     run_dir: PromptRunDirOpt = None,
     results: ResultsOpt = "bench/results",
 ) -> None:
@@ -1035,6 +1043,41 @@ def prompts_eval_cmd(
     md = eval_markdown(truth, judged, command)
     write_results(results, "prompts_eval", {"command": command, "truth_command": truth.get("command"), **judged}, md)
     console.print(md, highlight=False, markup=False, soft_wrap=True)
+
+
+@prompts_bench_app.command("vectors")
+def prompts_vectors_cmd(
+    data: PromptDataOpt,
+    llm: PromptLlmOpt = None,
+    method: Annotated[
+        list[str] | None, typer.Option(help="Task-embedding methods (repeatable; default: fisher and prompt)")
+    ] = None,
+    store: Annotated[str | None, typer.Option(help="Vector store the eval will read (default: RUN_DIR/store)")] = None,
+    mte_examples: MteExamplesOpt = 128,
+    max_reasoning_tokens: Annotated[
+        int, typer.Option(help="Cap on chain-of-thought reasoning: the truth's own (its default is 32)")
+    ] = 32,
+    dte_examples: DteExamplesOpt = 1000,
+    run_dir: PromptRunDirOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Compute ahead the MTEs and DTEs that `fute bench prompts eval` would compute on its first run (the same
+    settings and store), e.g. on another machine or beside the truth; stored vectors are skipped."""
+    from pathlib import Path
+
+    from fute.bench.prompts import DEFAULT_LLMS, default_run_dir, fill_vectors
+    from fute.select import VectorSource
+
+    sets = _prompt_data(data)
+    vectors = VectorSource(
+        store or Path(run_dir or default_run_dir()).expanduser() / "store",
+        sets,
+        mte_examples=mte_examples,
+        dte_examples=dte_examples,
+        max_reasoning_tokens=max_reasoning_tokens,
+        device=device,
+    )
+    fill_vectors(sets, tuple(llm or DEFAULT_LLMS), vectors, tuple(method or ("fisher", "prompt")), console.print)
 
 
 @app.command("select-prompt")

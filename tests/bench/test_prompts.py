@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from fute.bench import prompts as bench_prompts
-from fute.bench.prompts import PromptBench, collapse, label_map, real_score, run_eval, run_truth
+from fute.bench.prompts import (
+    PromptBench,
+    collapse,
+    fill_vectors,
+    label_map,
+    real_score,
+    run_eval,
+    run_truth,
+)
 from fute.errors import ConfigError
 from fute.select import VectorSource
 from tests.bench.conftest import write_dataset
@@ -121,10 +129,15 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
     originals = embed.default_corpus, corpus.default_corpus
     embed.default_corpus = corpus.default_corpus = lambda pairs=False: embed.load_corpus(u_path)
     try:
+        # vectors computed ahead (`fute bench prompts vectors`) are the very ones the eval asks for: it adds none
+        fill_vectors(bench.data, [str(tiny_llama)], vectors, ["fisher"], echo=lambda _: None)
+        ahead = sorted((v.card.key, v.card.created) for v in vectors.store.vectors())
+        assert len(ahead) == 1 + 3  # the dataset's DTE and one MTE per prompt
         # (self-select is left out: the tiny vocabulary has no option letters)
         judged = run_eval(
             truth, ["fute-fisher", "mi", "zps-vote", "spell", "random"], vectors=vectors, echo=lambda _: None
         )
+        assert sorted((v.card.key, v.card.created) for v in vectors.store.vectors()) == ahead
         # an MTE is made exactly as asked (its own rows and reasoning cap) and reused only on a full match
         other = VectorSource(
             root / "store",

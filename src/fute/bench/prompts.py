@@ -31,6 +31,8 @@ from fute.select import TASKS, VectorSource, hf_scorer, prompted_llm, rendered_n
 from fute.selectors import PromptCase, get_selector
 from fute.targets.prompts import Prompt, collapse, label_map, load_prompt_set
 
+DEFAULT_LLMS = ("smollm2", "gemma-3-270m")  # the offline LLMs
+
 
 def default_run_dir() -> Path:
     return fute_home() / "bench" / "prompts"
@@ -306,6 +308,27 @@ def run_eval(
             for g, rs in groups.items()
         }
     return {"summary": summary, "cases": per_case}
+
+
+def fill_vectors(
+    data: dict[str, dict[str, str]],
+    llms: Sequence[str],
+    vectors: VectorSource,
+    methods: Sequence[str],
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Every vector the FUTE selectors of ``run_eval`` ask ``vectors`` for: per LLM, category and dataset, the
+    dataset's DTE and each prompt's MTE (in the dataset's label space), in each method; the store's hits are
+    reused, so this resumes where it stopped, and the eval then finds them all."""
+    for category, datasets in data.items():
+        prompts = list(load_prompt_set(category))
+        for llm in llms:
+            for name in datasets:
+                get = vectors(llm, name, prompts)
+                for method in methods:
+                    t0 = time.perf_counter()
+                    get(method)
+                    echo(f"{llm} {category} prompts, {name} DTE, {method}: {time.perf_counter() - t0:.0f} s")
 
 
 def _mean(values: list[float | None]) -> float | None:
