@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from tqdm.auto import tqdm
 
 from fute.errors import ConfigError, FuteError
-from fute.hashing import content_hash
+from fute.hashing import content_hash, local_files
 from fute.registry import EXECUTORS
 from fute.space import TaskVector
 from fute.store import VectorStore, open_store
@@ -253,11 +253,8 @@ def _read_data(data: str, split: str, columns: tuple[tuple[str, str], ...], task
 
 def files_state(path: str) -> list[tuple[str, int, int]] | None:
     """What a job key sees of local files: (name, size, modification time) of each; None for a hub id."""
-    p = Path(path).expanduser()
-    if not p.exists():
-        return None  # a hub id or alias: its name is its identity here
-    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
-    return [(str(f.relative_to(p)) if f != p else f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    files = local_files(path)
+    return None if files is None else [(name, f.stat().st_size, f.stat().st_mtime_ns) for name, f in files]
 
 
 @lru_cache(maxsize=2)

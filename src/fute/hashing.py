@@ -19,19 +19,26 @@ def content_hash(obj: Any, n: int = 16, *, ascii: bool = True) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
-def portable_files_state(path: str) -> list[tuple[str, int, str]] | None:
-    """(name, size, sha256) of a file or of every file under a folder; None for a path that is not here (a hub
-    id). Unlike modification times, these are the same on every machine that has the same files."""
+def local_files(path: str) -> list[tuple[str, Path]] | None:
+    """(name, path) of a file, or of every file under a folder (names relative to it, sorted); None for a path
+    that is not here (a hub id or alias: its name is its identity)."""
     p = Path(path).expanduser()
     if not p.exists():
         return None
     files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+    return [(str(f.relative_to(p)) if f != p else f.name, f) for f in files]
+
+
+def portable_files_state(path: str) -> list[tuple[str, int, str]] | None:
+    """(name, size, sha256) of a file or of every file under a folder; None for a path that is not here (a hub
+    id). Unlike modification times, these are the same on every machine that has the same files."""
+    files = local_files(path)
+    if files is None:
+        return None
     out = []
-    for f in files:
+    for name, f in files:
         st = f.stat()
-        out.append(
-            (str(f.relative_to(p)) if f != p else f.name, st.st_size, _file_sha256(str(f), st.st_size, st.st_mtime_ns))
-        )
+        out.append((name, st.st_size, _file_sha256(str(f), st.st_size, st.st_mtime_ns)))
     return out
 
 
