@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -56,13 +57,15 @@ def run_jobs(
         done = folder.get(key)
         if done is not None and (valid is None or valid(done)):
             results[key] = done
-        else:
-            todo.append(Job(key, fn, kwargs, label))
+        else:  # looked up again when its turn comes: another process on the same folder may have done it since
+            again = functools.partial(_unless_done, str(folder.dir.parent), key, valid, fn)
+            todo.append(Job(key, again, kwargs, label))
     if todo:
         echo(f"{len(todo)} job(s) to run, {len(specs) - len(todo)} already done")
 
     def keep(job: Job, result: dict[str, Any]) -> None:
-        folder.put(job.key, result)
+        if folder.get(job.key) != result:  # a result another process saved is not written again
+            folder.put(job.key, result)
         results[job.key] = result
 
     failures = executor.run(todo, keep, progress=progress)
@@ -73,3 +76,13 @@ def run_jobs(
             "and a rerun runs only the rest"
         )
     return results
+
+
+def _unless_done(
+    run_dir: str, key: str, valid: Callable[[dict[str, Any]], bool] | None, fn: Callable[..., Any], /, **kwargs: Any
+) -> Any:
+    """``fn(**kwargs)``, unless the job's result was saved in ``run_dir`` after the list of jobs to run was made
+    (two processes sharing one run folder, e.g. one per dataset, then never repeat each other's work). The
+    parameters are positional-only, so a job's own ``run_dir`` or ``key`` argument passes through."""
+    done = JobFolder(run_dir).get(key)
+    return done if done is not None and (valid is None or valid(done)) else fn(**kwargs)
