@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
+from fute.bench import metrics
 from fute.bench.metrics import mean_rank_of_best, ndcg, performance, rank_of_best, rate, relevance
 
 TRUTH = {"a": 0.80, "b": 0.60, "c": 0.70, "d": 0.60}
@@ -66,3 +68,26 @@ def test_bootstrap_interval_and_paired_test():
     assert paired_p_value([1, 2, 3], [1, 2, 3]) == 1.0  # no difference at all
     assert paired_p_value([2, 3, 4, 5, 6], [1, 2, 3, 4, 5]) == pytest.approx(2 / 32)  # exact, all flips
     assert paired_p_value([2, 1, 4, 3], [1, 2, 3, 4]) == pytest.approx(1.0)  # differences cancel
+
+
+def test_resampled_scores_on_the_identity_resample_are_the_truths_own_scores():
+    from fute.bench.prompts import real_score
+
+    rng = np.random.default_rng(0)
+    probs = rng.random((4, 30, 3))  # 4 prompts, 30 examples, 3 labels
+    targets = np.eye(3)[rng.integers(0, 3, 30)]
+    idx = np.stack([np.arange(30), rng.integers(0, 30, 30)])
+    for metric in ("accuracy", "macro_f1"):
+        got = metrics.resampled_scores(probs, targets, metric, idx)
+        assert got.shape == (2, 4)
+        assert got[0] == pytest.approx([real_score(p, targets, metric) for p in probs])
+        assert got[1] == pytest.approx([real_score(p[idx[1]], targets[idx[1]], metric) for p in probs])
+
+
+def test_ndcg_rows_is_ndcg_of_each_row():
+    rng = np.random.default_rng(1)
+    scores = rng.random((5, 6))
+    scores[2] = 0.5  # all equal: every order is ideal
+    order = [3, 0, 5, 1, 2, 4]
+    want = [metrics.ndcg({str(i): v for i, v in enumerate(row)}, [str(i) for i in order]) for row in scores]
+    assert metrics.ndcg_rows(scores, order) == pytest.approx(want)

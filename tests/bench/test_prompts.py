@@ -280,3 +280,40 @@ def test_a_per_input_selector_is_scored_on_its_own_answers(prompt_run):
     md = bench_prompts.eval_markdown(truth, judged, "cmd")
     row = next(line for line in md.splitlines() if line.startswith("| mi-agl |"))
     assert row.endswith("| — |") and judged["summary"]["mi"]  # the per-prompt selectors are judged as before
+
+
+def test_eval_gives_intervals_the_oracle_and_every_prompts_score(prompt_run):
+    truth, _, _ = prompt_run
+    judged = run_eval(truth, ["mi", "random", "mi-agl"], llm_scorer=None, echo=lambda _: None)
+    key = next(iter(truth["cases"]))
+    c = truth["cases"][key]
+    group = f"{c['llm']}|{c['category']}"
+    oracle = judged["summary"]["oracle"][group]
+    assert oracle["rate"] == 100.0 and oracle["performance"] == max(p["score"] for p in c["prompts"].values())
+    for sel in ("mi", "random", "mi-agl", "oracle"):
+        g = judged["summary"][sel][group]
+        lo, hi = g["performance_ci"]
+        assert 0.0 <= lo <= hi <= 1.0
+    assert judged["summary"]["mi-agl"][group]["ndcg_ci"] is None  # it ranks no prompts
+    assert set(judged["prompt_ci"][key]) == set(c["prompts"])
+    md = bench_prompts.eval_markdown(truth, judged, "cmd")
+    assert md.count("| oracle |") == 1 and "Every prompt's real score" in md
+
+
+def test_a_verdict_compares_fute_with_the_best_baseline_paired():
+    summary = {
+        "fute-x": {"m|c": {"rate": 90.0}},
+        "mi": {"m|c": {"rate": 80.0}},
+        "globale": {"m|c": {"rate": 85.0}},
+        "random": {"m|c": {"rate": 70.0}},
+        "oracle": {"m|c": {"rate": 100.0}},
+    }
+    noise = np.random.default_rng(0).normal(0, 5, 200)  # shared by all: paired differences cancel it
+    spread = {s: {"m|c": {"rate": v["m|c"]["rate"] + noise}} for s, v in summary.items()}
+    v = bench_prompts.verdicts(summary, spread)["m|c"]
+    assert v["best_baseline"] == "globale" and v["best_baseline_rate"] == 85.0  # not random, not the oracle
+    r = v["fute"]["fute-x"]
+    assert r["met"] and r["vs_baseline"]["diff"] == 5.0 and r["vs_baseline"]["significant"]
+    spread["fute-x"]["m|c"]["rate"] = 90.0 + np.random.default_rng(1).normal(0, 20, 200)  # its own noise
+    r = bench_prompts.verdicts(summary, spread)["m|c"]["fute"]["fute-x"]
+    assert r["met"] and not r["vs_baseline"]["significant"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 
 def _check(truth: Mapping[str, float], order: Sequence[str]) -> None:
@@ -109,3 +110,47 @@ def paired_p_value(a: Sequence[float], b: Sequence[float], *, n: int = 20000, se
     else:
         signs = np.random.default_rng(seed).choice((1.0, -1.0), size=(n, len(d)))
     return float((np.abs((signs * d).mean(axis=1)) >= observed - 1e-12).mean())
+
+
+# --- over resamples of the evaluation examples (the prompt benchmark's intervals) ---------------------------
+
+
+def resampled_scores(probs: Any, targets: Any, metric: str, idx: Any) -> Any:
+    """The score of each of P prediction sets ``probs`` [P, n, k] against one-hot ``targets`` [n, k] on each
+    resample ``idx`` [B, n] of the n examples: [B, P]. ``metric``: ``accuracy`` or ``macro_f1`` (each class's
+    F1, 0 for a class never predicted correctly, averaged over the classes), as the truth's own scores."""
+    import numpy as np
+
+    pred, gold = np.asarray(probs).argmax(axis=-1), np.asarray(targets).argmax(axis=-1)
+    if metric == "accuracy":
+        return (pred == gold)[:, idx].mean(axis=-1).T
+    if metric != "macro_f1":
+        raise ValueError(f"metric must be accuracy or macro_f1, not {metric!r}")
+    f1 = []
+    for c in range(np.asarray(targets).shape[1]):
+        p, g = pred == c, gold == c
+        tp, fp, fn = ((p & g)[:, idx].sum(-1), (p & ~g)[:, idx].sum(-1), (~p & g)[:, idx].sum(-1))
+        f1.append(np.where(tp == 0, 0.0, 2 * tp / np.maximum(2 * tp + fp + fn, 1)))
+    return np.mean(f1, axis=0).T
+
+
+def ndcg_rows(scores: Any, order: Sequence[int]) -> Any:
+    """``ndcg`` (linear gain, all places) of one order of candidate indices against each row of ``scores``
+    [B, P]: [B]."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=np.float64)
+    lo, hi = s.min(axis=1, keepdims=True), s.max(axis=1, keepdims=True)
+    rel = np.where(hi > lo, (s - lo) / np.where(hi > lo, hi - lo, 1.0), 1.0)
+    disc = 1.0 / np.log2(np.arange(2, s.shape[1] + 2))
+    dcg = (rel[:, list(order)] * disc).sum(axis=1)
+    ideal = (-np.sort(-rel, axis=1) * disc).sum(axis=1)
+    return np.where(ideal > 0, dcg / np.where(ideal > 0, ideal, 1.0), 1.0)
+
+
+def interval(samples: Any, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap ``samples`` (NaNs left out)."""
+    import numpy as np
+
+    lo, hi = np.nanquantile(np.asarray(samples, dtype=np.float64), [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,6 +243,10 @@ def build_case(
     )
 
 
+BOOTSTRAP = 1000  # resamples of each case's evaluation examples, for the intervals
+FUTE_PREFIX = "fute"  # selectors whose names start so are FUTE's; the others (but random) are the baselines
+
+
 def run_eval(
     truth: dict[str, Any],
     selectors: Sequence[str],
@@ -251,21 +256,29 @@ def run_eval(
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Per selector and (LLM, dataset) case: the pick's Performance and Rate, and NDCG of the order
-    (means over random draws); then means over each category's datasets per LLM."""
+    (means over random draws); then means over each category's datasets per LLM, each with a 95% interval
+    from ``BOOTSTRAP`` resamples of the evaluation examples (the same resamples for every selector, so
+    differences are paired), the oracle (the best prompt, found with the labels) and a verdict per cell."""
     chosen = [get_selector(s) for s in selectors]
-    per_case: dict[str, dict[str, dict[str, Any]]] = {s.name: {} for s in chosen}
+    per_case: dict[str, dict[str, dict[str, Any]]] = {s.name: {} for s in chosen} | {"oracle": {}}
+    boot: dict[str, dict[str, dict[str, np.ndarray | None]]] = {name: {} for name in per_case}
+    prompt_ci: dict[str, dict[str, list[float]]] = {}  # case -> prompt -> 95% interval of its real score
     for key, c in truth["cases"].items():
         case = build_case(truth, key, vectors=vectors, llm_scorer=llm_scorer)
         real = {pid: p["score"] for pid, p in c["prompts"].items()}
+        where = {"llm": c["llm"], "category": c["category"], "dataset": c["dataset"]}
+        targets, metric = case_targets(truth, c), metric_of(c["category"])
+        idx = np.random.default_rng(zlib.crc32(key.encode())).integers(0, len(targets), (BOOTSTRAP, len(targets)))
+        scores = metrics.resampled_scores(case.probs, targets, metric, idx)  # [B, prompts]
+        best = scores.max(axis=1)
+        prompt_ci[key] = {pid: list(metrics.interval(scores[:, i])) for i, pid in enumerate(c["prompts"])}
+        top = max(real, key=real.__getitem__)
+        per_case["oracle"][key] = where | {"pick": top, "performance": real[top], "rate": 100.0, "ndcg": 1.0}
+        boot["oracle"][key] = {"performance": best, "rate": np.full(BOOTSTRAP, 100.0), "ndcg": np.ones(BOOTSTRAP)}
         for sel in chosen:
             missing = sel.missing(case)
             if missing:
-                per_case[sel.name][key] = {
-                    "llm": c["llm"],
-                    "category": c["category"],
-                    "dataset": c["dataset"],
-                    "unavailable": f"needs {', '.join(missing)}",
-                }
+                per_case[sel.name][key] = where | {"unavailable": f"needs {', '.join(missing)}"}
                 echo(
                     f"{sel.name} left out for {c['llm']} on {c['dataset']}: it needs {', '.join(missing)}, "
                     "which this backend does not give"
@@ -273,20 +286,30 @@ def run_eval(
                 continue
             t0 = time.perf_counter()
             if getattr(sel, "per_input", False):  # a prompt per input (MI_AGL): its answers are what is scored
-                per_case[sel.name][key] = per_input_result(sel, case, truth, c, real) | {
-                    "seconds": round(time.perf_counter() - t0, 3)
-                }
+                answers = sel.answers(case)
+                per_case[sel.name][key] = (
+                    where
+                    | per_input_result(sel, case, answers, targets, metric, real)
+                    | {"seconds": round(time.perf_counter() - t0, 3)}
+                )
+                own = metrics.resampled_scores(answers[None], targets, metric, idx)[:, 0]
+                boot[sel.name][key] = {"performance": own, "rate": _rates(own, best), "ndcg": None}
                 continue
             orders = [sel.order(case, d) for d in range(sel.draws)]
-            per_case[sel.name][key] = {
-                "llm": c["llm"],
-                "category": c["category"],
-                "dataset": c["dataset"],
+            seconds = time.perf_counter() - t0
+            per_case[sel.name][key] = where | {
                 "pick": orders[0][0],
                 "performance": float(np.mean([metrics.performance(real, o[0]) for o in orders])),
                 "rate": float(np.mean([metrics.rate(real, o[0]) for o in orders])) if max(real.values()) > 0 else None,
                 "ndcg": float(np.mean([metrics.ndcg(real, o) for o in orders])),
-                "seconds": round(time.perf_counter() - t0, 3),
+                "seconds": round(seconds, 3),
+            }
+            pos = {pid: i for i, pid in enumerate(c["prompts"])}
+            picked = scores[:, [pos[o[0]] for o in orders]].mean(axis=1)
+            boot[sel.name][key] = {
+                "performance": picked,
+                "rate": _rates(picked, best),
+                "ndcg": np.mean([metrics.ndcg_rows(scores, [pos[p] for p in o]) for o in orders], axis=0),
             }
         echo(
             f"{c['llm']} on {c['dataset']}: "
@@ -296,18 +319,63 @@ def run_eval(
                 if "pick" in per_case[s.name][key] and s.draws == 1
             )
         )
-    summary: dict[str, dict[str, dict[str, float]]] = {}
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    spread: dict[str, dict[str, dict[str, np.ndarray | None]]] = {}  # selector -> group -> metric -> [B]
     for sel, cases in per_case.items():
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for r in cases.values():
-            if "unavailable" in r:
-                continue
-            groups.setdefault(f"{r['llm']}|{r['category']}", []).append(r)
-        summary[sel] = {
-            g: {k: _mean([r[k] for r in rs]) for k in ("performance", "rate", "ndcg")} | {"datasets": len(rs)}
-            for g, rs in groups.items()
-        }
-    return {"summary": summary, "cases": per_case}
+        groups: dict[str, list[str]] = {}
+        for key, r in cases.items():
+            if "unavailable" not in r:
+                groups.setdefault(f"{r['llm']}|{r['category']}", []).append(key)
+        summary[sel], spread[sel] = {}, {}
+        for g, keys in groups.items():
+            rs = [cases[k] for k in keys]
+            point = {k: _mean([r[k] for r in rs]) for k in ("performance", "rate", "ndcg")}
+            spread[sel][g] = {
+                k: None if boot[sel][keys[0]][k] is None else np.mean([boot[sel][x][k] for x in keys], axis=0)
+                for k in ("performance", "rate", "ndcg")
+            }
+            cis = {f"{k}_ci": None if v is None else metrics.interval(v) for k, v in spread[sel][g].items()}
+            summary[sel][g] = point | cis | {"datasets": len(rs)}
+    return {"summary": summary, "verdicts": verdicts(summary, spread), "cases": per_case, "prompt_ci": prompt_ci}
+
+
+def _rates(picked: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Rate of each resample (NaN where the best score is 0 and Rate is undefined)."""
+    return np.where(best > 0, 100.0 * picked / np.where(best > 0, best, 1.0), np.nan)
+
+
+def verdicts(
+    summary: dict[str, dict[str, dict[str, Any]]], spread: dict[str, dict[str, dict[str, np.ndarray | None]]]
+) -> dict[str, dict[str, Any]]:
+    """Per (LLM, category) cell: each FUTE selector's mean Rate against the best label-free baseline's (the
+    baseline of the highest mean Rate there, picked after the fact, as the goal asks) and against random, the
+    paired difference with its 95% interval; ``met``: FUTE's Rate at least the best baseline's;
+    ``significant``: the interval leaves out 0."""
+    out: dict[str, dict[str, Any]] = {}
+    groups = sorted({g for sel in summary.values() for g in sel})
+    for g in groups:
+        rate = {s: v[g]["rate"] for s, v in summary.items() if g in v and v[g]["rate"] is not None}
+        baselines = [s for s in rate if not s.startswith(FUTE_PREFIX) and s not in ("random", "oracle")]
+        if not baselines:
+            continue
+        best = max(baselines, key=rate.__getitem__)
+        cell: dict[str, Any] = {"best_baseline": best, "best_baseline_rate": rate[best], "fute": {}}
+        for s in (s for s in rate if s.startswith(FUTE_PREFIX)):
+            row: dict[str, Any] = {"rate": rate[s], "met": rate[s] >= rate[best]}
+            for other, name in ((best, "baseline"), ("random", "random")):
+                if other in rate:
+                    diff = spread[s][g]["rate"] - spread[other][g]["rate"]
+                    lo, hi = metrics.interval(diff)
+                    row[f"vs_{name}"] = {"diff": rate[s] - rate[other], "ci": [lo, hi], "significant": lo > 0 or hi < 0}
+            cell["fute"][s] = row
+        out[g] = cell
+    return out
+
+
+def case_targets(truth: dict[str, Any], c: dict[str, Any]) -> np.ndarray:
+    """The gold labels (one-hot) of a case's evaluation examples, as the truth scored them."""
+    s = truth["settings"]
+    return eval_split(s["data"][c["category"]][c["dataset"]], s["examples"], s["seed"]).targets
 
 
 def fill_vectors(
@@ -338,20 +406,15 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def per_input_result(
-    sel: Any, case: PromptCase, truth: dict[str, Any], c: dict[str, Any], real: dict[str, float]
+    sel: Any, case: PromptCase, answers: np.ndarray, targets: np.ndarray, metric: str, real: dict[str, float]
 ) -> dict[str, Any]:
-    """A per-input selector's Performance (its answers scored like a prompt's: accuracy, or macro-F1 for NLI) and
+    """A per-input selector's Performance (its ``answers`` scored like a prompt's: accuracy, or macro-F1 for NLI) and
     Rate (against the best single prompt, so it can pass 100); no NDCG, as it ranks no prompts. ``pick``: the
     prompt most inputs took."""
-    s = truth["settings"]
-    samples = eval_split(s["data"][c["category"]][c["dataset"]], s["examples"], s["seed"])
-    score = real_score(sel.answers(case), samples.targets, metric_of(c["category"]))
+    score = real_score(answers, targets, metric)
     picks = np.bincount(sel.choose(case), minlength=len(case.prompts))
     best = max(real.values())
     return {
-        "llm": c["llm"],
-        "category": c["category"],
-        "dataset": c["dataset"],
         "pick": case.prompts[int(np.argmax(picks))].id,
         "prompts_used": int((picks > 0).sum()),
         "performance": score,
@@ -361,7 +424,8 @@ def per_input_result(
 
 
 def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -> str:
-    """Paper-shaped: a block per category, rows = selectors, columns per LLM: Performance, Rate, NDCG."""
+    """Paper-shaped: a block per category, rows = selectors (then random and the oracle), columns per LLM:
+    Performance, Rate, NDCG, each with its 95% interval; the verdict per cell; every prompt's real score."""
     s = truth["settings"]
     lines = [
         "# Prompt selection without labels",
@@ -373,10 +437,14 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
         "",
         "Performance: the real score of the chosen prompt (accuracy; macro-F1 for NLI). Rate: chosen / best "
         "prompt x 100. NDCG: of the whole prompt order, relevance = real score min-max scaled over the "
-        "prompts. Means over the category's datasets; random: mean of 1000 seeded choices. A per-input selector "
-        "(mi-agl) is scored on its own answers, a prompt per input; its Rate can pass 100 and it has no NDCG.",
+        "prompts. Means over the category's datasets; random: mean of 1000 seeded choices; oracle: the best "
+        "prompt of each dataset, found with its labels. A per-input selector (mi-agl) is scored on its own "
+        "answers, a prompt per input; its Rate can pass 100 and it has no NDCG. In brackets: 95% interval over "
+        f"{BOOTSTRAP} resamples of the evaluation examples (the truth's noise; the same resamples for every "
+        "selector, so differences are paired). It leaves out the noise of the selectors themselves.",
     ]
     llms = s["llms"]
+    order = [x for x in judged["summary"] if x != "oracle"] + ["oracle"]
     for category, datasets in s["data"].items():
         lines += [
             "",
@@ -385,7 +453,8 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
             "| method | " + " | ".join(f"{m} Perf. | {m} Rate | {m} NDCG" for m in llms) + " |",
             "|---|" + "---:|" * (3 * len(llms)),
         ]
-        for sel, groups in judged["summary"].items():
+        for sel in order:
+            groups = judged["summary"][sel]
             cells = []
             for m in llms:
                 g = groups.get(f"{m}|{category}")
@@ -393,23 +462,12 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
                     ["—"] * 3
                     if g is None
                     else [
-                        f"{100 * g['performance']:.1f}",
-                        "—" if g["rate"] is None else f"{g['rate']:.1f}",
-                        "—" if g["ndcg"] is None else f"{g['ndcg']:.3f}",
+                        _with_ci(g["performance"], g.get("performance_ci"), ".1f", 100),
+                        _with_ci(g["rate"], g.get("rate_ci"), ".1f"),
+                        _with_ci(g["ndcg"], g.get("ndcg_ci"), ".3f"),
                     ]
                 )
             lines.append(f"| {sel} | " + " | ".join(cells) + " |")
-        best = []
-        for m in llms:
-            for d in datasets:
-                c = truth["cases"].get(f"{m}|{d}")
-                if c:
-                    top = max(c["prompts"], key=lambda p: c["prompts"][p]["score"])
-                    worst = min(p["score"] for p in c["prompts"].values())
-                    best.append(
-                        f"{m} on {d}: best {top} {100 * c['prompts'][top]['score']:.1f}, worst {100 * worst:.1f}"
-                    )
-        lines += ["", "Spread of the real scores: " + "; ".join(best) + "."]
         left_out = sorted(
             {
                 (sel, r["llm"], r["unavailable"])
@@ -420,6 +478,8 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
         )
         if left_out:
             lines += ["", "Left out (—): " + "; ".join(f"{sel} for {m} ({why})" for sel, m, why in left_out) + "."]
+        lines += _verdict_lines(judged.get("verdicts", {}), llms, category)
+    lines += _prompt_score_lines(truth, judged.get("prompt_ci", {}))
     lines += [
         "",
         "## Labeling throughput (this machine)",
@@ -435,6 +495,60 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
         for (b, m, t), (n, ex, sec) in sorted(throughput(truth).items())
     ]
     return "\n".join(lines) + "\n"
+
+
+def _with_ci(value: float | None, ci: Sequence[float] | None, fmt: str, scale: float = 1.0) -> str:
+    if value is None:
+        return "—"
+    text = format(scale * value, fmt)
+    return text if ci is None else f"{text} [{format(scale * ci[0], fmt)}, {format(scale * ci[1], fmt)}]"
+
+
+def _verdict_lines(verdicts: dict[str, Any], llms: Sequence[str], category: str) -> list[str]:
+    """One line per LLM: each FUTE selector's Rate against the best baseline's and random's, with the verdict."""
+    lines = []
+    for m in llms:
+        v = verdicts.get(f"{m}|{category}")
+        if not v or not v["fute"]:  # no FUTE selector was judged: nothing to give a verdict on
+            continue
+        parts = []
+        for sel, r in v["fute"].items():
+            text = f"{sel} {r['rate']:.1f}: " + ("**met**" if r["met"] else "not met")
+            for name in ("baseline", "random"):
+                d = r.get(f"vs_{name}")
+                if d:
+                    sig = "significant" if d["significant"] else "within noise"
+                    text += f", {d['diff']:+.1f} [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}] vs {name} ({sig})"
+            parts.append(text)
+        lines.append(
+            f"- **{m}**: best label-free baseline {v['best_baseline']} (Rate {v['best_baseline_rate']:.1f}); "
+            + "; ".join(parts)
+            + "."
+        )
+    if lines:
+        lines = ["", "Verdict (goal: a FUTE selector's Rate at least the best label-free baseline's):", "", *lines]
+    return lines
+
+
+def _prompt_score_lines(truth: dict[str, Any], prompt_ci: dict[str, dict[str, list[float]]]) -> list[str]:
+    """Every prompt's real score per (LLM, dataset) with its 95% interval; the best in bold."""
+    lines = ["", "## Every prompt's real score (x 100, with its 95% interval; best in bold)"]
+    for category, datasets in truth["settings"]["data"].items():
+        keys = [f"{m}|{d}" for m in truth["settings"]["llms"] for d in datasets if f"{m}|{d}" in truth["cases"]]
+        if not keys:
+            continue
+        prompts = list(truth["cases"][keys[0]]["prompts"])
+        lines += ["", f"{category}:", "", "| prompt | " + " | ".join(k.replace("|", " on ") for k in keys) + " |"]
+        lines.append("|---|" + "---:|" * len(keys))
+        for pid in prompts:
+            cells = []
+            for k in keys:
+                c = truth["cases"][k]["prompts"]
+                text = _with_ci(c[pid]["score"], prompt_ci.get(k, {}).get(pid), ".0f", 100)
+                best = c[pid]["score"] == max(p["score"] for p in c.values())
+                cells.append(f"**{text}**" if best else text)
+            lines.append(f"| {pid} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def throughput(truth: dict[str, Any]) -> dict[tuple[str, str, str], tuple[int, int, float]]:
