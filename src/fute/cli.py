@@ -972,6 +972,13 @@ def prompts_truth_cmd(
     cpus_per_job: CpusOpt = 1.0,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
+    finished_only: Annotated[
+        bool,
+        typer.Option(
+            help="Run nothing: write the truth of the (LLM, dataset) cases whose jobs are all finished (an interim "
+            "look; the others are named)"
+        ),
+    ] = False,
 ) -> None:
     """Run every LLM with every prompt of each category on its datasets: real scores, label distributions."""
 
@@ -993,6 +1000,7 @@ def prompts_truth_cmd(
         echo=console.print,
         command=_command_line(),
         device=device,
+        finished_only=finished_only,
     )
     write_results(results, "prompts_truth", truth, indent=None)  # every label distribution: kept compact
     for line in truth_lines(truth):

@@ -96,6 +96,24 @@ def test_truth_resumes(prompt_run, monkeypatch):
     assert run_truth(bench, run_dir=root / "run", progress=False, echo=lambda _: None)["cases"] == truth["cases"]
 
 
+def test_an_interim_truth_keeps_the_finished_cases_and_runs_nothing(prompt_run, monkeypatch, tmp_path):
+    import shutil
+
+    truth, bench, root = prompt_run
+    monkeypatch.setattr(bench_prompts, "prompt_job", lambda **kw: pytest.fail("an interim truth ran a job"))
+    whole = run_truth(bench, run_dir=root / "run", progress=False, echo=lambda _: None, finished_only=True)
+    assert whole["cases"] == truth["cases"] and "incomplete" not in whole
+    shutil.copytree(root / "run" / "jobs", tmp_path / "jobs")
+    next((tmp_path / "jobs").glob("*.json")).unlink()  # one prompt's job not finished yet
+    said: list[str] = []
+    interim = run_truth(bench, run_dir=tmp_path, progress=False, echo=said.append, finished_only=True)
+    case = next(iter(truth["cases"]))
+    assert interim["cases"] == {} and interim["incomplete"] == [case]
+    assert case in said[-1] and "left out" in said[-1]
+    md = bench_prompts.eval_markdown(interim, run_eval(interim, ["random"], echo=lambda _: None), "cmd")
+    assert "**Interim**" in md and case in md
+
+
 def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
     truth, bench, root = prompt_run
     vectors = VectorSource(

@@ -121,9 +121,11 @@ def run_truth(
     echo: Callable[[str], None] = print,
     command: str | None = None,
     device: str = "auto",
+    finished_only: bool = False,
 ) -> dict[str, Any]:
     """Every (LLM, prompt, dataset) job not done yet (on ``device``, which is not in the jobs' keys); writes and
-    returns ``run_dir/truth.json``."""
+    returns ``run_dir/truth.json``. ``finished_only``: run nothing, and keep the (LLM, dataset) cases whose jobs
+    are all finished (an interim truth, which lists the others under ``incomplete``)."""
     from fute.execute import get_executor
 
     run = Path(run_dir or default_run_dir()).expanduser()
@@ -154,7 +156,12 @@ def run_truth(
                         )
                     )
                     index.append((key, llm, category, name, p.id))
-    results = run_jobs(specs, JobFolder(run), get_executor(executor), progress=progress, echo=echo)
+    if finished_only:
+        folder = JobFolder(run)
+        results = {key: r for key, *_ in specs if (r := folder.get(key)) is not None}
+    else:
+        results = run_jobs(specs, JobFolder(run), get_executor(executor), progress=progress, echo=echo)
+    incomplete = sorted({f"{llm}|{name}" for key, llm, _, name, _ in index if key not in results})
     truth: dict[str, Any] = {
         "settings": {
             "llms": list(bench.llms),
@@ -167,6 +174,8 @@ def run_truth(
         "cases": {},
     }
     for key, llm, category, name, pid in index:
+        if f"{llm}|{name}" in incomplete:
+            continue
         case = truth["cases"].setdefault(
             f"{llm}|{name}", {"llm": llm, "category": category, "dataset": name, "prompts": {}}
         )
@@ -176,6 +185,9 @@ def run_truth(
             for k in ("type", "score", "metric", "probs", "nll", "examples", "label_seconds", "examples_per_second")
         }
         case["prompts"][pid]["backend"] = r.get("backend", "hf-lm")  # jobs run before it was recorded: hf-lm
+    if incomplete:
+        truth["incomplete"] = incomplete
+        echo(f"interim truth: {len(incomplete)} (LLM, dataset) case(s) with unfinished jobs left out: {incomplete}")
     atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth)))
     return truth
 
@@ -433,7 +445,12 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
         f"Command: `{command}`  ",
         f"Ground truth: `{truth.get('command', 'fute bench prompts truth')}`: {s['examples']} evaluation "
         f"examples per dataset (seed {s['seed']}), chain-of-thought reasoning capped at "
-        f"{s['max_reasoning_tokens']} tokens.",
+        f"{s['max_reasoning_tokens']} tokens."
+        + (
+            f" **Interim**: the cases {', '.join(truth['incomplete'])} have unfinished jobs and are left out."
+            if truth.get("incomplete")
+            else ""
+        ),
         "",
         "Performance: the real score of the chosen prompt (accuracy; macro-F1 for NLI). Rate: chosen / best "
         "prompt x 100. NDCG: of the whole prompt order, relevance = real score min-max scaled over the "
