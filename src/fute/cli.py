@@ -1030,15 +1030,19 @@ def prompts_eval_cmd(
     dte_examples: DteExamplesOpt = 1000,
     run_dir: PromptRunDirOpt = None,
     results: ResultsOpt = "bench/results",
+    category: Annotated[
+        list[str] | None,
+        typer.Option(help="Judge only these categories (repeatable; default: all of the truth's)"),
+    ] = None,
 ) -> None:
     """Judge prompt selectors against a ground-truth run: Performance, Rate and NDCG per LLM and category."""
     from pathlib import Path
 
     from fute.bench.jobs import write_results
-    from fute.bench.prompts import default_run_dir, eval_markdown, load_truth, run_eval
+    from fute.bench.prompts import default_run_dir, eval_markdown, load_truth, only_categories, run_eval
     from fute.select import VectorSource
 
-    truth = load_truth(run_dir)
+    truth = only_categories(load_truth(run_dir), category)
     vectors = VectorSource(
         store or Path(run_dir or default_run_dir()).expanduser() / "store",
         truth["settings"]["data"],

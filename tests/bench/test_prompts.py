@@ -335,3 +335,15 @@ def test_a_verdict_compares_fute_with_the_best_baseline_paired():
     spread["fute-x"]["m|c"]["rate"] = 90.0 + np.random.default_rng(1).normal(0, 20, 200)  # its own noise
     r = bench_prompts.verdicts(summary, spread)["m|c"]["fute"]["fute-x"]
     assert r["met"] and not r["vs_baseline"]["significant"]
+
+
+def test_eval_of_some_categories_only(prompt_run):
+    truth, _, _ = prompt_run
+    category = next(iter(truth["settings"]["data"]))
+    assert bench_prompts.only_categories(truth, None) is truth
+    kept = bench_prompts.only_categories(truth, [category])
+    assert kept["cases"] == truth["cases"] and kept["settings"] == truth["settings"]
+    with pytest.raises(ConfigError, match="--category nli: not in this truth"):
+        bench_prompts.only_categories(truth, ["nli"])
+    md = bench_prompts.eval_markdown(kept, run_eval(kept, ["random"], echo=lambda _: None), "cmd")
+    assert "Judged here:" in md

@@ -225,6 +225,19 @@ def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
     return json.loads(p.read_text())
 
 
+def only_categories(truth: dict[str, Any], categories: Sequence[str] | None) -> dict[str, Any]:
+    """The truth with the cases of ``categories`` only (None: all). The settings stay whole: the MTEs' U still
+    leaves out every evaluation dataset, as in a full run, so the vectors are the same ones."""
+    if not categories:
+        return truth
+    unknown = sorted(set(categories) - set(truth["settings"]["data"]))
+    if unknown:
+        known = ", ".join(truth["settings"]["data"])
+        raise ConfigError(f"--category {', '.join(unknown)}: not in this truth (its categories: {known})")
+    cases = {k: c for k, c in truth["cases"].items() if c["category"] in categories}
+    return truth | {"cases": cases, "categories": list(categories)}
+
+
 # --- evaluation ----------------------------------------------------------------------------------------
 
 
@@ -450,7 +463,8 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
             f" **Interim**: the cases {', '.join(truth['incomplete'])} have unfinished jobs and are left out."
             if truth.get("incomplete")
             else ""
-        ),
+        )
+        + (f" Judged here: {', '.join(truth['categories'])} only." if truth.get("categories") else ""),
         "",
         "Performance: the real score of the chosen prompt (accuracy; macro-F1 for NLI). Rate: chosen / best "
         "prompt x 100. NDCG: of the whole prompt order, relevance = real score min-max scaled over the "
@@ -463,6 +477,8 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str) -
     llms = s["llms"]
     order = [x for x in judged["summary"] if x != "oracle"] + ["oracle"]
     for category, datasets in s["data"].items():
+        if category not in truth.get("categories", s["data"]):
+            continue
         lines += [
             "",
             f"## {category} ({', '.join(datasets)})",
@@ -551,6 +567,8 @@ def _prompt_score_lines(truth: dict[str, Any], prompt_ci: dict[str, dict[str, li
     """Every prompt's real score per (LLM, dataset) with its 95% interval; the best in bold."""
     lines = ["", "## Every prompt's real score (x 100, with its 95% interval; best in bold)"]
     for category, datasets in truth["settings"]["data"].items():
+        if category not in truth.get("categories", truth["settings"]["data"]):
+            continue
         keys = [f"{m}|{d}" for m in truth["settings"]["llms"] for d in datasets if f"{m}|{d}" in truth["cases"]]
         if not keys:
             continue
