@@ -1036,15 +1036,14 @@ def prompts_eval_cmd(
     ] = None,
 ) -> None:
     """Judge prompt selectors against a ground-truth run: Performance, Rate and NDCG per LLM and category."""
-    from pathlib import Path
 
     from fute.bench.jobs import write_results
-    from fute.bench.prompts import default_run_dir, eval_markdown, load_truth, only_categories, run_eval
+    from fute.bench.prompts import eval_markdown, eval_store, load_truth, only_categories, run_eval
     from fute.select import VectorSource
 
     truth = only_categories(load_truth(run_dir), category)
     vectors = VectorSource(
-        store or Path(run_dir or default_run_dir()).expanduser() / "store",
+        eval_store(store, run_dir),
         truth["settings"]["data"],
         mte_examples=mte_examples,
         dte_examples=dte_examples,
@@ -1075,14 +1074,13 @@ def prompts_vectors_cmd(
 ) -> None:
     """Compute ahead the MTEs and DTEs that `fute bench prompts eval` would compute on its first run (the same
     settings and store), e.g. on another machine or beside the truth; stored vectors are skipped."""
-    from pathlib import Path
 
-    from fute.bench.prompts import DEFAULT_LLMS, default_run_dir, fill_vectors
+    from fute.bench.prompts import DEFAULT_LLMS, eval_store, fill_vectors
     from fute.select import VectorSource
 
     sets = _prompt_data(data)
     vectors = VectorSource(
-        store or Path(run_dir or default_run_dir()).expanduser() / "store",
+        eval_store(store, run_dir),
         sets,
         mte_examples=mte_examples,
         dte_examples=dte_examples,

@@ -39,6 +39,11 @@ def default_run_dir() -> Path:
     return fute_home() / "bench" / "prompts"
 
 
+def eval_store(store: str | None, run_dir: str | Path | None) -> str | Path:
+    """The store the eval reads its vectors from (and ``vectors`` fills): ``store``, else ``RUN_DIR/store``."""
+    return store or Path(run_dir or default_run_dir()).expanduser() / "store"
+
+
 def eval_split(path: str, n: int, seed: int) -> Samples:
     """The evaluation examples: ``n`` seeded rows of the test split, topped up from dev (then validation)."""
     return load_held_out(path, n, seed, "to evaluate prompts on")
