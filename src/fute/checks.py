@@ -255,14 +255,17 @@ def check_interrupted_labeling_resumes(target: Any) -> None:
             raise KeyboardInterrupt
         return real(texts, pairs)
 
+    kept = target.label_cache
     with temporary_home():
         target._predict = flaky  # the instance's, shadowing the class's
+        target.label_cache = None  # an empty cache in the temporary home, whatever the target had
         try:
             with raises(KeyboardInterrupt):
                 target.predict(TEXTS, chunk_size=2, progress=False)
             done = target.predict(TEXTS, chunk_size=2, progress=False)
         finally:
             del target._predict
+            target.label_cache = kept
         fresh = target.predict(TEXTS, progress=False, cache=False)
     assert calls == [2, 2, 2, 2], f"chunks computed {calls}: chunk 1 from the cache, 2 retried, 3 new"
     np.testing.assert_allclose(done, fresh, rtol=1e-6)

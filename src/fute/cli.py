@@ -917,7 +917,7 @@ prompts_bench_app = typer.Typer(
 )
 bench_app.add_typer(prompts_bench_app, name="prompts")
 PromptRunDirOpt = Annotated[
-    str | None, typer.Option(help="Run folder: finished jobs (default: $FUTE_HOME/bench/prompts)")
+    str | None, typer.Option(help="Run folder: finished jobs, LLM labels of U (default: $FUTE_HOME/bench/prompts)")
 ]
 PromptDataOpt = Annotated[
     list[str],
@@ -1038,7 +1038,7 @@ def prompts_eval_cmd(
     """Judge prompt selectors against a ground-truth run: Performance, Rate and NDCG per LLM and category."""
 
     from fute.bench.jobs import write_results
-    from fute.bench.prompts import eval_markdown, eval_store, load_truth, only_categories, run_eval
+    from fute.bench.prompts import eval_labels, eval_markdown, eval_store, load_truth, only_categories, run_eval
     from fute.select import VectorSource
 
     truth = only_categories(load_truth(run_dir), category)
@@ -1048,6 +1048,7 @@ def prompts_eval_cmd(
         mte_examples=mte_examples,
         dte_examples=dte_examples,
         max_reasoning_tokens=mte_reasoning_tokens or int(truth["settings"]["max_reasoning_tokens"]),
+        labels=eval_labels(run_dir),
     )
     judged = run_eval(truth, selector or SELECTORS.in_order(), vectors=vectors, echo=console.print)
     command = _command_line()
@@ -1075,7 +1076,7 @@ def prompts_vectors_cmd(
     """Compute ahead the MTEs and DTEs that `fute bench prompts eval` would compute on its first run (the same
     settings and store), e.g. on another machine or beside the truth; stored vectors are skipped."""
 
-    from fute.bench.prompts import DEFAULT_LLMS, eval_store, fill_vectors
+    from fute.bench.prompts import DEFAULT_LLMS, eval_labels, eval_store, fill_vectors
     from fute.select import VectorSource
 
     sets = _prompt_data(data)
@@ -1086,6 +1087,7 @@ def prompts_vectors_cmd(
         dte_examples=dte_examples,
         max_reasoning_tokens=max_reasoning_tokens,
         device=device,
+        labels=eval_labels(run_dir),
     )
     fill_vectors(sets, tuple(llm or DEFAULT_LLMS), vectors, tuple(method or ("fisher", "prompt")), console.print)
 

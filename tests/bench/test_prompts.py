@@ -124,6 +124,7 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
         max_reasoning_tokens=3,
         surrogate=str(tiny_paths["encoder"]),
         progress=False,
+        labels=root / "labels",
     )
     # the tiny LLM's vocabulary lacks most words of the shipped U: give U from its own words
     u_path = root / "u.jsonl"
@@ -151,6 +152,8 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
         fill_vectors(bench.data, [str(tiny_llama)], vectors, ["fisher"], echo=lambda _: None)
         ahead = sorted((v.card.key, v.card.created) for v in vectors.store.vectors())
         assert len(ahead) == 1 + 3  # the dataset's DTE and one MTE per prompt
+        # each prompt's labels of U are kept in the run folder (they travel with it), not in $FUTE_HOME
+        assert len(list((root / "labels").glob("*/*.npy"))) == 3
         # (self-select is left out: the tiny vocabulary has no option letters)
         judged = run_eval(
             truth, ["fute-fisher", "mi", "zps-vote", "spell", "random"], vectors=vectors, echo=lambda _: None

@@ -120,8 +120,9 @@ def test_bad_callable_output_is_caught():
         t.predict(TEXTS[:2], progress=False, cache=False)
 
 
-def test_a_mapped_target_sums_labels_into_the_datasets_and_conforms():
-    """A 3-way NLI target read as 2-way RTE: not_entailment = neutral + contradiction, from the inner cache."""
+def test_a_mapped_target_sums_labels_into_the_datasets_and_conforms(tmp_path):
+    """A 3-way NLI target read as 2-way RTE: not_entailment = neutral + contradiction, from the inner cache,
+    which stays where the inner target keeps it."""
     from fute.checks import check_target
     from fute.targets.base import MappedTarget
     from fute.targets.prompts import label_map
@@ -131,8 +132,11 @@ def test_a_mapped_target_sums_labels_into_the_datasets_and_conforms():
         ["entailment", "neutral", "contradiction"],
         name="nli",
     )
+    three.label_cache = tmp_path / "labels"
     labels = ("entailment", "not_entailment")
     mapped = MappedTarget(three, labels, label_map(three.label_names, labels, "rte"))
     np.testing.assert_allclose(mapped.predict(TEXTS[:2], progress=False), [[0.5, 0.5], [0.5, 0.5]])
+    kept = {p.parent.name for p in (tmp_path / "labels").glob("*/*.npy")}
+    assert kept == {three.identity_hash(), mapped.identity_hash()}
     assert mapped.identity()["mapped_to"] == list(labels) and mapped.identity()["model"] == "nli"
     check_target(mapped)

@@ -44,6 +44,12 @@ def eval_store(store: str | None, run_dir: str | Path | None) -> str | Path:
     return store or Path(run_dir or default_run_dir()).expanduser() / "store"
 
 
+def eval_labels(run_dir: str | Path | None) -> Path:
+    """Where the eval (and ``vectors``) keep the LLMs' labels of U: ``RUN_DIR/labels``, small files committed
+    with the jobs, so that an MTE cut off on one machine resumes its labeling on the next."""
+    return Path(run_dir or default_run_dir()).expanduser() / "labels"
+
+
 def eval_split(path: str, n: int, seed: int) -> Samples:
     """The evaluation examples: ``n`` seeded rows of the test split, topped up from dev (then validation)."""
     return load_held_out(path, n, seed, "to evaluate prompts on")

@@ -47,6 +47,9 @@ class TargetModel(ABC):
     runs_locally: ClassVar[bool] = False  # its weights are here: load_target passes device= and dtype= on
     label_names: tuple[str, ...] = ()
     task: str = "classification"
+    # where ``predict`` keeps its finished chunks (default $FUTE_HOME/labels): a benchmark puts them in its run
+    # folder, so that labels of U, the costly part of an MTE, travel with a commit to the next machine
+    label_cache: Path | None = None
 
     @abstractmethod
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
@@ -95,7 +98,7 @@ class TargetModel(ABC):
         run resumes where it stopped and a repeated one costs nothing."""
         texts = list(texts)
         pairs = None if text_pairs is None else list(text_pairs)
-        folder = fute_home() / "labels" / self.identity_hash()
+        folder = Path(self.label_cache or fute_home() / "labels") / self.identity_hash()
         out = []
         bar = tqdm(
             total=len(texts), desc=f"labeling with {self.display_name}", unit="ex", disable=not progress, leave=False
@@ -185,6 +188,7 @@ class MappedTarget(TargetModel):
         self.task = inner.task
         self.capabilities = inner.capabilities  # type: ignore[misc]  # what the inner target can do
         self.prompt = getattr(inner, "prompt", None)
+        self.label_cache = inner.label_cache
 
     def identity(self) -> dict[str, Any]:
         """The inner target's identity (model, prompt, ...) plus the label set its distributions are summed into."""
