@@ -182,3 +182,12 @@ def test_mi_agl_picks_a_prompt_per_input_by_hand():
     probs = PROBS.copy()
     probs[0] = [[0.999, 0.001], [0.001, 0.999], [0.6, 0.4], [0.5, 0.5]]
     assert sel.choose(case(probs=probs)).tolist() == [0, 0, 1, 1]
+
+
+def test_the_selectors_that_read_labels_are_the_fute_ones():
+    """FUTE's selectors read the dataset's labels (through its DTE); every baseline is label-free, also calibrated."""
+    from fute.registry import SELECTORS
+
+    reads = {n for n in SELECTORS.in_order() if get_selector(n).uses_labels}
+    assert reads == {"fute-fisher", "fute-prompt", "fute-combined"}
+    assert not get_selector("mi+cbm").uses_labels

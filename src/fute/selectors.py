@@ -89,6 +89,12 @@ class Selector(ABC):
             self.name = f"{type(self).name}+{calibration}"  # type: ignore[misc]  # the instance's own name
         self.calibration = calibration
 
+    @property
+    def uses_labels(self) -> bool:
+        """Whether it reads the dataset's labels: FUTE's selectors do, through the dataset's task embedding (DTE);
+        the label-free baselines see only the LLM's outputs."""
+        return VECTORS in self.needs
+
     def missing(self, case: PromptCase) -> list[str]:
         """What this selector needs that ``case`` does not give (empty when it can run)."""
         return [n for n in sorted(self.needs) if not case.has(n)]

@@ -323,7 +323,7 @@ def test_eval_gives_intervals_the_oracle_and_every_prompts_score(prompt_run):
 
 def test_a_verdict_compares_fute_with_the_best_baseline_paired():
     summary = {
-        "fute-x": {"m|c": {"rate": 90.0}},
+        "fute-fisher": {"m|c": {"rate": 90.0}},
         "mi": {"m|c": {"rate": 80.0}},
         "globale": {"m|c": {"rate": 85.0}},
         "random": {"m|c": {"rate": 70.0}},
@@ -333,10 +333,10 @@ def test_a_verdict_compares_fute_with_the_best_baseline_paired():
     spread = {s: {"m|c": {"rate": v["m|c"]["rate"] + noise}} for s, v in summary.items()}
     v = bench_prompts.verdicts(summary, spread)["m|c"]
     assert v["best_baseline"] == "globale" and v["best_baseline_rate"] == 85.0  # not random, not the oracle
-    r = v["fute"]["fute-x"]
+    r = v["fute"]["fute-fisher"]
     assert r["met"] and r["vs_baseline"]["diff"] == 5.0 and r["vs_baseline"]["significant"]
-    spread["fute-x"]["m|c"]["rate"] = 90.0 + np.random.default_rng(1).normal(0, 20, 200)  # its own noise
-    r = bench_prompts.verdicts(summary, spread)["m|c"]["fute"]["fute-x"]
+    spread["fute-fisher"]["m|c"]["rate"] = 90.0 + np.random.default_rng(1).normal(0, 20, 200)  # its own noise
+    r = bench_prompts.verdicts(summary, spread)["m|c"]["fute"]["fute-fisher"]
     assert r["met"] and not r["vs_baseline"]["significant"]
 
 

@@ -258,12 +258,13 @@ def build_case(
     *,
     vectors: VectorSource | None = None,
     llm_scorer: Callable[[str, Prompt], Callable[[str, list[str]], np.ndarray]] | None = None,
+    samples: Samples | None = None,
 ) -> PromptCase:
+    """A truth case as selectors see it; ``samples``: its evaluation examples (``case_split``), when read already."""
     c = truth["cases"][key]
     pset = load_prompt_set(c["category"])
     prompts = [pset[pid] for pid in c["prompts"]]
-    path = truth["settings"]["data"][c["category"]][c["dataset"]]
-    samples = eval_split(path, truth["settings"]["examples"], truth["settings"]["seed"])
+    samples = case_split(truth, c) if samples is None else samples
     pairs = samples.text_pairs or [None] * len(samples)
     nll = [c["prompts"][p.id]["nll"] for p in prompts]
     return PromptCase(
@@ -280,7 +281,6 @@ def build_case(
 
 
 BOOTSTRAP = 1000  # resamples of each case's evaluation examples, for the intervals
-FUTE_PREFIX = "fute"  # selectors whose names start so are FUTE's; the others (but random) are the baselines
 
 
 def run_eval(
@@ -300,10 +300,11 @@ def run_eval(
     boot: dict[str, dict[str, dict[str, np.ndarray | None]]] = {name: {} for name in per_case}
     prompt_ci: dict[str, dict[str, list[float]]] = {}  # case -> prompt -> 95% interval of its real score
     for key, c in truth["cases"].items():
-        case = build_case(truth, key, vectors=vectors, llm_scorer=llm_scorer)
+        samples = case_split(truth, c)
+        case = build_case(truth, key, vectors=vectors, llm_scorer=llm_scorer, samples=samples)
         real = {pid: p["score"] for pid, p in c["prompts"].items()}
         where = {"llm": c["llm"], "category": c["category"], "dataset": c["dataset"]}
-        targets, metric = case_targets(truth, c), metric_of(c["category"])
+        targets, metric = samples.targets, metric_of(c["category"])
         idx = np.random.default_rng(zlib.crc32(key.encode())).integers(0, len(targets), (BOOTSTRAP, len(targets)))
         scores = metrics.resampled_scores(case.probs, targets, metric, idx)  # [B, prompts]
         best = scores.max(axis=1)
@@ -391,12 +392,13 @@ def verdicts(
     groups = sorted({g for sel in summary.values() for g in sel})
     for g in groups:
         rate = {s: v[g]["rate"] for s, v in summary.items() if g in v and v[g]["rate"] is not None}
-        baselines = [s for s in rate if not s.startswith(FUTE_PREFIX) and s not in ("random", "oracle")]
+        fute = [s for s in rate if s != "oracle" and get_selector(s).uses_labels]
+        baselines = [s for s in rate if s not in fute and s not in ("random", "oracle")]
         if not baselines:
             continue
         best = max(baselines, key=rate.__getitem__)
         cell: dict[str, Any] = {"best_baseline": best, "best_baseline_rate": rate[best], "fute": {}}
-        for s in (s for s in rate if s.startswith(FUTE_PREFIX)):
+        for s in fute:
             row: dict[str, Any] = {"rate": rate[s], "met": rate[s] >= rate[best]}
             for other, name in ((best, "baseline"), ("random", "random")):
                 if other in rate:
@@ -408,10 +410,10 @@ def verdicts(
     return out
 
 
-def case_targets(truth: dict[str, Any], c: dict[str, Any]) -> np.ndarray:
-    """The gold labels (one-hot) of a case's evaluation examples, as the truth scored them."""
+def case_split(truth: dict[str, Any], c: dict[str, Any]) -> Samples:
+    """A case's evaluation examples (inputs and gold labels), as the truth scored them."""
     s = truth["settings"]
-    return eval_split(s["data"][c["category"]][c["dataset"]], s["examples"], s["seed"]).targets
+    return eval_split(s["data"][c["category"]][c["dataset"]], s["examples"], s["seed"])
 
 
 def fill_vectors(
