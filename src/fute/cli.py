@@ -1048,7 +1048,7 @@ def prompts_eval_cmd(
         mte_examples=mte_examples,
         dte_examples=dte_examples,
         max_reasoning_tokens=mte_reasoning_tokens or int(truth["settings"]["max_reasoning_tokens"]),
-        labels=eval_labels(run_dir),
+        label_cache=eval_labels(run_dir),
     )
     judged = run_eval(truth, selector or SELECTORS.in_order(), vectors=vectors, echo=console.print)
     command = _command_line()
@@ -1087,7 +1087,7 @@ def prompts_vectors_cmd(
         dte_examples=dte_examples,
         max_reasoning_tokens=max_reasoning_tokens,
         device=device,
-        labels=eval_labels(run_dir),
+        label_cache=eval_labels(run_dir),
     )
     fill_vectors(sets, tuple(llm or DEFAULT_LLMS), vectors, tuple(method or ("fisher", "prompt")), console.print)
 

@@ -49,7 +49,7 @@ def rendered_nll(lm: Any, prompt: Prompt, samples: Samples) -> np.ndarray | None
 class VectorSource:
     """Task vectors for FUTE: a prompt's MTE and a dataset's DTE from the store, computed when missing
     (MTE: the shipped U without every evaluation dataset, ``mte_examples`` rows, chain-of-thought capped
-    at ``max_reasoning_tokens``; DTE: ``dte_examples`` rows of the training split). ``labels``: the folder
+    at ``max_reasoning_tokens``; DTE: ``dte_examples`` rows of the training split). ``label_cache``: the folder
     that keeps the LLMs' labels of U (default $FUTE_HOME/labels)."""
 
     def __init__(
@@ -65,7 +65,7 @@ class VectorSource:
         columns: Mapping[str, str] | None = None,
         device: str = "auto",
         dtype: str = "auto",
-        labels: str | Path | None = None,
+        label_cache: str | Path | None = None,
     ) -> None:
         from fute.store import open_store
 
@@ -77,7 +77,7 @@ class VectorSource:
         self.max_reasoning_tokens = max_reasoning_tokens
         self.spaces: dict[str, str] = {}  # method -> the space its last vectors were compared in
         self.columns = columns
-        self.labels = None if labels is None else Path(labels).expanduser()
+        self.label_cache = None if label_cache is None else Path(label_cache).expanduser()
 
     def mte(self, llm: str, prompt: Prompt, method: str, labels: Sequence[str] | None = None) -> Any:
         """The prompt's MTE on the shipped U without every evaluation dataset, ``mte_examples`` rows, CoT capped
@@ -100,7 +100,7 @@ class VectorSource:
         target = prompted_llm(
             llm, prompt, max_reasoning_tokens=self.max_reasoning_tokens, device=self.device, dtype=self.dtype
         )
-        target.label_cache = self.labels
+        target.label_cache = self.label_cache
         if mapped:
             target = MappedTarget(target, labels, label_map(prompt.labels, labels, f"{name}"))
         return embed_model(

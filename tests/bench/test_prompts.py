@@ -124,7 +124,7 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
         max_reasoning_tokens=3,
         surrogate=str(tiny_paths["encoder"]),
         progress=False,
-        labels=root / "labels",
+        label_cache=root / "labels",
     )
     # the tiny LLM's vocabulary lacks most words of the shipped U: give U from its own words
     u_path = root / "u.jsonl"
