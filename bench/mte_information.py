@@ -1,0 +1,160 @@
+"""How much do an LLM's labels of U say about the inputs, and how much of that did the surrogate learn?
+
+For every prompt MTE in a prompt run's store whose labels of U are kept in the run folder (``RUN_DIR/labels``):
+
+- *learnable gap*: the loss of a constant prediction (the entropy of the mean label distribution) minus the mean
+  entropy of the label distributions, in nats, over the labeled U rows. It is the most any model of the inputs
+  could lower its soft cross-entropy below the constant: the information the labels carry about the input
+  (their mutual information under the empirical distribution). One-hot labels have a gap equal to the constant's
+  loss; near-uniform soft labels, or one label for every input, have a gap near 0.
+- *held-out gain*: how far the trained surrogate's held-out loss fell below the better constant (the card's
+  ``training``), and *captured*, gain / gap (the gap taken over all labeled rows, the gain over the held-out
+  slice: an estimate).
+
+The ``learned`` flag of a card (held-out loss at least 1% below the constant's) reads the gain against the
+constant's loss, which for soft labels can be many times the gap; this table shows both.
+
+    python bench/mte_information.py --run-dir bench/results/prompts_truth100
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def entropy(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=-1)
+
+
+def label_information(probs: np.ndarray) -> dict[str, float]:
+    """Constant loss, mean entropy and their difference (the learnable gap) of label distributions [n, labels]."""
+    constant = float(entropy(probs.mean(axis=0)))
+    mean_entropy = float(entropy(probs).mean())
+    share = float(np.bincount(probs.argmax(axis=1)).max() / len(probs))
+    return {"constant_loss": constant, "mean_entropy": mean_entropy, "gap": constant - mean_entropy, "top_share": share}
+
+
+def kept_labels(folder: Path) -> np.ndarray | None:
+    """A target's labels of U from its label-cache folder (every chunk; None if there is none)."""
+    chunks = sorted(folder.glob("*.npy"))
+    return np.concatenate([np.load(f) for f in chunks]) if chunks else None
+
+
+def rows(store_path: Path, labels: Path) -> list[dict]:
+    from fute.hashing import content_hash
+    from fute.store import open_store
+
+    out = []
+    for v in open_store(store_path).vectors(kind="prompt"):
+        probs = kept_labels(labels / content_hash(v.card.target, 16))
+        tr = v.card.training or {}
+        if probs is None or probs.ndim != 2 or len(probs) != (v.card.corpus or {}).get("size"):
+            continue  # labels not in this run folder (or of another U sample)
+        info = label_information(probs)
+        bars = [x for x in (tr.get("prior_heldout_loss"), tr.get("initial_heldout_loss")) if x is not None]
+        gain = min(bars) - tr["heldout_loss"] if bars and tr.get("heldout_loss") is not None else None
+        out.append(
+            {
+                "mte": v.card.name,
+                "llm": v.card.name.split("/")[0],
+                "category": v.card.category,
+                "method": v.card.space.method,
+                "rows": len(probs),
+                **{k: round(x, 4) for k, x in info.items()},
+                "heldout_gain": None if gain is None else round(gain, 4),
+                "captured": None if gain is None or info["gap"] <= 0 else round(gain / info["gap"], 3),
+                "learned": tr.get("learned"),
+            }
+        )
+    return sorted(out, key=lambda r: (r["llm"], r["category"], r["method"], r["mte"]))
+
+
+def summary(table: list[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in table:
+        groups.setdefault((r["llm"], r["category"], r["method"]), []).append(r)
+    out = []
+    for (llm, category, method), rs in sorted(groups.items()):
+        gaps = [r["gap"] for r in rs]
+        captured = [r["captured"] for r in rs if r["captured"] is not None]
+        out.append(
+            {
+                "llm": llm,
+                "category": category,
+                "method": method,
+                "mtes": len(rs),
+                "gap_median": round(float(np.median(gaps)), 4),
+                "gap_range": [min(gaps), max(gaps)],
+                "constant_loss_median": round(float(np.median([r["constant_loss"] for r in rs])), 4),
+                "captured_median": round(float(np.median(captured)), 3) if captured else None,
+                "learned": sum(bool(r["learned"]) for r in rs),
+            }
+        )
+    return out
+
+
+def markdown(record: dict) -> str:
+    lines = [
+        "# How much do the LLM's labels of U say about the inputs?",
+        "",
+        f"Command: `{record['command']}`",
+        "",
+        "Gap: constant loss minus mean entropy of the labels of U (nats): the most a model of the inputs can gain. "
+        "Captured: the surrogate's held-out gain over the constant / gap (an estimate). Learned: the card's flag "
+        "(held-out loss at least 1% of the constant's below it).",
+        "",
+        "| LLM | category | method | MTEs | gap, median [min, max] | constant loss, median | captured, median | "
+        "learned |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for s in record["summary"]:
+        lo, hi = s["gap_range"]
+        lines.append(
+            f"| {s['llm']} | {s['category']} | {s['method']} | {s['mtes']} | {s['gap_median']} [{lo}, {hi}] | "
+            f"{s['constant_loss_median']} | {s['captured_median']} | {s['learned']} of {s['mtes']} |"
+        )
+    lines += [
+        "",
+        "| MTE | method | rows | top label share | constant loss | mean entropy | gap | held-out gain | captured | "
+        "learned |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in record["mtes"]:
+        lines.append(
+            f"| {r['mte']} | {r['method']} | {r['rows']} | {r['top_share']} | {r['constant_loss']} | "
+            f"{r['mean_entropy']} | {r['gap']} | {r['heldout_gain']} | {r['captured']} | {r['learned']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fute.bench.jobs import write_results
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run-dir", default="bench/results/prompts_truth100")
+    ap.add_argument("--results", default=None, help="default: the run folder")
+    args = ap.parse_args(argv)
+    run = Path(args.run_dir)
+    table = rows(run / "store", run / "labels")
+    if not table:
+        print(f"{run}: no MTE whose labels of U are in {run / 'labels'}; run `fute bench prompts vectors` first")
+        return 1
+    record = {
+        "command": shlex.join(["python", "bench/mte_information.py", *(argv if argv is not None else sys.argv[1:])]),
+        "summary": summary(table),
+        "mtes": table,
+    }
+    md = markdown(record)
+    write_results(args.results or run, "mte_information", record, md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
