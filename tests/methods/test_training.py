@@ -89,6 +89,22 @@ def test_a_run_that_learns_nothing_says_so(tiny):
     assert not m.training_.learned and np.abs(vec).sum() > 0  # not the zero vector of an untrained head
 
 
+def test_soft_labels_that_say_nothing_about_the_input_are_named_so(tiny):
+    """A model's soft labels: the warning says how much they leave to learn (constant loss minus their entropy),
+    here nothing, as every input gets the same distribution; one-hot labels leave the whole loss (no such clause)."""
+    same = Samples.from_distributions(
+        ["the a is the", "a the is a"] * 100, np.tile([0.6, 0.4], (200, 1)), ["x", "y"], source="soft"
+    )
+    m = get_method("fisher", batch_size=8, max_epochs=1)
+    with pytest.warns(UserWarning, match=r"the labels leave at most 0\.0000 to learn"):
+        m.embed(same, tiny, progress=False)
+    assert m.training_.heldout_label_entropy == pytest.approx(-(0.6 * np.log(0.6) + 0.4 * np.log(0.4)))
+    noise = Samples.from_labels(["the a is the"] * 400, ["x", "y"] * 200, source="noise")
+    with pytest.warns(UserWarning, match="learned nothing") as got:
+        get_method("fisher", batch_size=8, max_epochs=1).embed(noise, tiny, progress=False)
+    assert not any("to learn" in str(w.message) for w in got)
+
+
 def test_budget_without_convergence_warns_once(tiny):
     m = get_method("fisher", batch_size=8, max_epochs=1, patience=3, learning_rate=1e-3)
     with pytest.warns(UserWarning, match="budget") as got:

@@ -69,6 +69,9 @@ class TrainingReport:
     initial_heldout_loss: float | None = None
     converged: bool = False
     prior_heldout_loss: float | None = None  # what predicting the training rows' label frequencies scores
+    # the held-out labels' mean entropy: the least loss any model can reach (0 for one-hot labels; for a model's
+    # soft labels, constant loss minus this is all there is to learn)
+    heldout_label_entropy: float | None = None
     learned: bool = True  # False: held-out loss within 1% of a constant (uniform or label-frequency) prediction
     stopped: str = ""  # patience | budget | probe-only | no-holdout
     history: list[float] = field(default_factory=list)  # held-out loss after the probe, then each epoch
@@ -183,6 +186,14 @@ def prior_loss(samples: Samples, train: np.ndarray, held: np.ndarray) -> float |
     return float(head_loss(samples.task, out, t[held]))
 
 
+def label_entropy(samples: Samples, held: np.ndarray) -> float | None:
+    """Mean entropy of the held-out rows' label distributions (classification only)."""
+    if samples.task != "classification" or not len(held):
+        return None
+    p = np.clip(np.asarray(samples.targets, dtype=np.float64)[held], 1e-12, 1.0)
+    return float(-(p * np.log(p)).sum(axis=1).mean())
+
+
 def constant_loss(report: TrainingReport) -> float | None:
     """The held-out loss to beat: the better constant prediction (uniform, or the training label frequencies)."""
     bars = [x for x in (report.prior_heldout_loss, report.initial_heldout_loss) if x is not None]
@@ -282,6 +293,7 @@ def train_task(
     report.rows_train, report.rows_heldout = len(train), len(held)
     head = zero_head(samples, surrogate.hidden_size, surrogate.device)
     report.prior_heldout_loss = prior_loss(samples, train, held)
+    report.heldout_label_entropy = label_entropy(samples, held)
     if samples.task != "qa":
         fit_probe(
             head,
@@ -433,9 +445,11 @@ def finetune(
 def warn_if_not_converged(report: TrainingReport, where: str, option: str) -> None:
     """One warning for a run that learned nothing, or stopped at its budget while the held-out loss still fell."""
     if not report.learned:
+        bar, floor = constant_loss(report), report.heldout_label_entropy
+        soft = f"; the labels leave at most {bar - floor:.4f} to learn" if floor is not None and floor > 1e-6 else ""
         warnings.warn(
             f"{where}: the surrogate learned nothing that generalises from these {report.rows_train} rows "
-            f"(held-out loss {report.heldout_loss:.4f}, a constant prediction {constant_loss(report):.4f}), "
+            f"(held-out loss {report.heldout_loss:.4f}, a constant prediction {bar:.4f}{soft}), "
             "so the vector says little about the task; more rows or another surrogate may help",
             stacklevel=3,
         )
