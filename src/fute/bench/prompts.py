@@ -39,15 +39,20 @@ def default_run_dir() -> Path:
     return fute_home() / "bench" / "prompts"
 
 
+def run_folder(run_dir: str | Path | None) -> Path:
+    """The run folder: ``run_dir`` (``~`` expanded), else ``default_run_dir()``."""
+    return Path(run_dir or default_run_dir()).expanduser()
+
+
 def eval_store(store: str | None, run_dir: str | Path | None) -> str | Path:
     """The store the eval reads its vectors from (and ``vectors`` fills): ``store``, else ``RUN_DIR/store``."""
-    return store or Path(run_dir or default_run_dir()).expanduser() / "store"
+    return store or run_folder(run_dir) / "store"
 
 
 def eval_labels(run_dir: str | Path | None) -> Path:
     """Where the eval (and ``vectors``) keep the LLMs' labels of U: ``RUN_DIR/labels``, small files committed
     with the jobs, so that an MTE cut off on one machine resumes its labeling on the next."""
-    return Path(run_dir or default_run_dir()).expanduser() / "labels"
+    return run_folder(run_dir) / "labels"
 
 
 def eval_split(path: str, n: int, seed: int) -> Samples:
@@ -139,7 +144,7 @@ def run_truth(
     are all finished (an interim truth, which lists the others under ``incomplete``)."""
     from fute.execute import get_executor
 
-    run = Path(run_dir or default_run_dir()).expanduser()
+    run = run_folder(run_dir)
     specs, index = [], []
     for category, datasets in bench.data.items():
         pset = load_prompt_set(category)
@@ -230,7 +235,7 @@ def truth_lines(truth: dict[str, Any]) -> list[str]:
 
 
 def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
-    p = Path(run_dir or default_run_dir()).expanduser() / "truth.json"
+    p = run_folder(run_dir) / "truth.json"
     if not p.exists():
         raise ConfigError(f"{p}: no prompt ground truth there; run `fute bench prompts truth` first")
     return json.loads(p.read_text())
