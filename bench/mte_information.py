@@ -27,13 +27,10 @@ from pathlib import Path
 import numpy as np
 
 
-def entropy(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1.0)
-    return -(p * np.log(p)).sum(axis=-1)
-
-
 def label_information(probs: np.ndarray) -> dict[str, float]:
     """Constant loss, mean entropy and their difference (the learnable gap) of label distributions [n, labels]."""
+    from fute.selectors import entropy
+
     constant = float(entropy(probs.mean(axis=0)))
     mean_entropy = float(entropy(probs).mean())
     share = float(np.bincount(probs.argmax(axis=1)).max() / len(probs))
@@ -48,6 +45,7 @@ def kept_labels(folder: Path) -> np.ndarray | None:
 
 def rows(store_path: Path, labels: Path) -> list[dict]:
     from fute.hashing import content_hash
+    from fute.methods.training import TrainingReport, constant_loss
     from fute.store import open_store
 
     out = []
@@ -57,8 +55,8 @@ def rows(store_path: Path, labels: Path) -> list[dict]:
         if probs is None or probs.ndim != 2 or len(probs) != (v.card.corpus or {}).get("size"):
             continue  # labels not in this run folder (or of another U sample)
         info = label_information(probs)
-        bars = [x for x in (tr.get("prior_heldout_loss"), tr.get("initial_heldout_loss")) if x is not None]
-        gain = min(bars) - tr["heldout_loss"] if bars and tr.get("heldout_loss") is not None else None
+        bar = constant_loss(TrainingReport(**tr))  # the better constant, as the card's `learned` flag reads it
+        gain = bar - tr["heldout_loss"] if bar is not None and tr.get("heldout_loss") is not None else None
         out.append(
             {
                 "mte": v.card.name,
