@@ -241,8 +241,9 @@ def select_prompts(
     texts, pairs = list(rows.texts), (list(rows.text_pairs) if rows.text_pairs is not None else None)
     note = ""
     chosen = list(selectors or [DEFAULT_SELECTOR])
-    if not labeled and any(get_selector(s).uses_labels for s in chosen):
-        chosen = [s for s in chosen if not get_selector(s).uses_labels] or list(LABEL_FREE)
+    reads_labels = [] if labeled else [s for s in chosen if get_selector(s).uses_labels]
+    if reads_labels:
+        chosen = [s for s in chosen if s not in reads_labels] or list(LABEL_FREE)
         note = (
             f"{dataset} has no labels: FUTE compares each prompt with the dataset's task embedding, which "
             "needs labeled examples; ranked with the label-free selectors instead"
