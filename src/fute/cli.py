@@ -886,15 +886,14 @@ def transfer_eval_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Judge rankers of source datasets against a transfer run: ρ and NDCG, in-class and all-class."""
-    from pathlib import Path
 
-    from fute.bench.jobs import write_results
+    from fute.bench.jobs import run_folder, write_results
     from fute.bench.rankers import RankContext
-    from fute.bench.transfer import default_run_dir, eval_markdown, eval_record, load_truth, run_eval
+    from fute.bench.transfer import eval_markdown, eval_record, load_truth, run_eval
     from fute.store import open_store
 
     truth = load_truth(run_dir)
-    run = Path(run_dir or default_run_dir()).expanduser()
+    run = run_folder(run_dir, "transfer")
     corpus = {k: v for k, v in (("single", corpus_single), ("pair", corpus_pair)) if v}
     ctx = RankContext(
         truth,

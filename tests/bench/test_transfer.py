@@ -103,10 +103,11 @@ def test_paired_tests_compare_fute_with_each_ranker():
     good = {t: [[s for s in sorted(TRUTH["scores"][t], key=lambda s: -TRUTH["scores"][t][s])]] for t in "abcd"}
     bad = {t: [o[0][::-1]] for t, o in good.items()}
     judged = judge(TRUTH, {"fute-x": good, "worst": bad})
-    cell = paired_tests(judged)["fute-x"]["worst"]
+    cell = paired_tests(judged, fute=["fute-x"])["fute-x"]["worst"]
     assert cell["rho_diff"] == pytest.approx(1.0 - 3.0) and cell["ndcg_diff"] > 0
     assert cell["rho_p"] == pytest.approx(2 / 16)  # 4 targets, all better: 2 of the 16 sign patterns as extreme
-    assert "worst" not in paired_tests(judged)  # only FUTE rankers are tested against the others
+    assert "worst" not in paired_tests(judged, fute=["fute-x"])  # only FUTE rankers are tested against the others
+    assert set(paired_tests(judge(TRUTH, {"fute-fisher": good, "taskemb": bad, "datasize": bad}))) == {"fute-fisher"}
 
 
 def test_judge_averages_draws():

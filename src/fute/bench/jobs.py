@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from fute.errors import FuteError
-from fute.paths import atomic_write
+from fute.paths import atomic_write, fute_home
+
+
+def run_folder(run_dir: str | Path | None, bench: str) -> Path:
+    """A benchmark's run folder: ``run_dir`` (``~`` expanded), else ``$FUTE_HOME/bench/BENCH``."""
+    return Path(run_dir or fute_home() / "bench" / bench).expanduser()
 
 
 class JobFolder:

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from fute.bench import metrics
-from fute.bench.jobs import JobFolder, run_jobs
+from fute.bench.jobs import JobFolder, run_folder, run_jobs
 from fute.errors import ConfigError
 from fute.hashing import content_hash
-from fute.paths import atomic_write, fute_home
+from fute.paths import atomic_write
 from fute.samples import Samples, load_held_out
 from fute.select import TASKS, VectorSource, hf_scorer, prompted_llm, rendered_nll
 from fute.selectors import PromptCase, get_selector
@@ -35,24 +35,15 @@ from fute.targets.prompts import Prompt, collapse, label_map, load_prompt_set
 DEFAULT_LLMS = ("smollm2", "gemma-3-270m")  # the offline LLMs
 
 
-def default_run_dir() -> Path:
-    return fute_home() / "bench" / "prompts"
-
-
-def run_folder(run_dir: str | Path | None) -> Path:
-    """The run folder: ``run_dir`` (``~`` expanded), else ``default_run_dir()``."""
-    return Path(run_dir or default_run_dir()).expanduser()
-
-
 def eval_store(store: str | None, run_dir: str | Path | None) -> str | Path:
     """The store the eval reads its vectors from (and ``vectors`` fills): ``store``, else ``RUN_DIR/store``."""
-    return store or run_folder(run_dir) / "store"
+    return store or run_folder(run_dir, "prompts") / "store"
 
 
 def eval_labels(run_dir: str | Path | None) -> Path:
     """Where the eval (and ``vectors``) keep the LLMs' labels of U: ``RUN_DIR/labels``, small files committed
     with the jobs, so that an MTE cut off on one machine resumes its labeling on the next."""
-    return run_folder(run_dir) / "labels"
+    return run_folder(run_dir, "prompts") / "labels"
 
 
 def eval_split(path: str, n: int, seed: int) -> Samples:
@@ -144,7 +135,7 @@ def run_truth(
     are all finished (an interim truth, which lists the others under ``incomplete``)."""
     from fute.execute import get_executor
 
-    run = run_folder(run_dir)
+    run = run_folder(run_dir, "prompts")
     specs, index = [], []
     for category, datasets in bench.data.items():
         pset = load_prompt_set(category)
@@ -235,7 +226,7 @@ def truth_lines(truth: dict[str, Any]) -> list[str]:
 
 
 def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
-    p = run_folder(run_dir) / "truth.json"
+    p = run_folder(run_dir, "prompts") / "truth.json"
     if not p.exists():
         raise ConfigError(f"{p}: no prompt ground truth there; run `fute bench prompts truth` first")
     return json.loads(p.read_text())

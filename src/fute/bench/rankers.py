@@ -132,6 +132,7 @@ class SourceRanker(ABC):
 
     name: ClassVar[str]
     draws: ClassVar[int] = 1
+    is_fute: ClassVar[bool] = False  # a FUTE ranker, which the paired tests compare with every other
 
     def fit(self, context: RankContext) -> SourceRanker:
         self.context_ = context
@@ -169,6 +170,7 @@ class DTERanker(EmbeddingRanker):
     """Target DTE vs source DTE, both on the one surrogate with ``method``."""
 
     method: ClassVar[str]
+    is_fute = True
 
     def target_vector(self, name: str) -> np.ndarray:
         return self.context_.dte(name, self.method)
@@ -205,6 +207,7 @@ class FuteMTE(EmbeddingRanker):
     model fine-tuned on the source (U labeled by that model, embedded on the surrogate)."""
 
     name = "fute-mte"
+    is_fute = True
 
     def target_vector(self, name: str) -> np.ndarray:
         return self.context_.dte(name, "fisher")

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from fute.bench import metrics
-from fute.bench.jobs import JobFolder, run_jobs
+from fute.bench.jobs import JobFolder, run_folder, run_jobs
 from fute.errors import ConfigError, check_at_least
 from fute.hashing import content_hash
-from fute.paths import atomic_write, fute_home
+from fute.paths import atomic_write
 from fute.samples import Samples, load_first_split, load_samples
 
 METRIC = {"classification": "accuracy", "regression": "pearson"}
@@ -77,10 +77,6 @@ class Dataset:
     category: str
     train_size: int
     fingerprint: str
-
-
-def default_run_dir() -> Path:
-    return fute_home() / "bench" / "transfer"
 
 
 def load_datasets(paths: Sequence[str | Path]) -> list[Dataset]:
@@ -249,7 +245,7 @@ def run_truth(
 
     cfg = config or TransferConfig()
     check_at_least("seeds", cfg.seeds, 1)
-    run = Path(run_dir or default_run_dir()).expanduser()
+    run = run_folder(run_dir, "transfer")
     datasets = load_datasets(paths)
     folder = JobFolder(run)
     ex = get_executor(executor)
@@ -382,7 +378,7 @@ def tied_best(means: dict[str, float], se: dict[str, float]) -> list[str]:
 
 
 def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
-    p = Path(run_dir or default_run_dir()).expanduser() / "truth.json"
+    p = run_folder(run_dir, "transfer") / "truth.json"
     if not p.exists():
         raise ConfigError(f"{p}: no transfer ground truth there; run `fute bench transfer truth DATA...` first")
     return json.loads(p.read_text())
@@ -487,11 +483,15 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
     return out
 
 
-def paired_tests(judged: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
-    """Each ``fute-*`` ranker against each other ranker, over the targets both rank (all-class): the mean
-    difference of ρ and of NDCG and the two-sided p of a paired sign-flip permutation test."""
+def paired_tests(judged: dict[str, Any], fute: Sequence[str] | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """Each FUTE ranker (``fute``, default: the registered rankers marked ``is_fute``) against each other
+    ranker, over the targets both rank (all-class): the mean difference of ρ and of NDCG and the two-sided
+    p of a paired sign-flip permutation test."""
+    from fute.registry import RANKERS
+
+    fute = RANKERS.names_where(is_fute=True) if fute is None else fute
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for f in (r for r in judged if r.startswith("fute-")):
+    for f in (r for r in judged if r in fute):
         for other in (r for r in judged if r != f):
             a, b = judged[f]["per_target"], judged[other]["per_target"]
             common = [t for t in a if t in b and "all_rho" in a[t] and "all_rho" in b[t]]
