@@ -14,6 +14,10 @@ For every prompt MTE in a prompt run's store whose labels of U are kept in the r
 The ``learned`` flag of a card (held-out loss at least 1% below the constant's) reads the gain against the
 constant's loss, which for soft labels can be many times the gap; this table shows both.
 
+And, for every case of the prompt truth (``--truth``) whose labels of U are in the run folder, what the FUTE
+cosine follows: its Spearman correlation over the prompts with their real scores and with how close each prompt's
+label marginal on U is to the dataset's gold marginal.
+
     python bench/mte_information.py --run-dir bench/results/prompts_truth100
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -73,12 +78,68 @@ def rows(store_path: Path, labels: Path) -> list[dict]:
     return sorted(out, key=lambda r: (r["llm"], r["category"], r["method"], r["mte"]))
 
 
-def summary(table: list[dict]) -> list[dict]:
-    groups: dict[tuple, list[dict]] = {}
-    for r in table:
-        groups.setdefault((r["llm"], r["category"], r["method"]), []).append(r)
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation (average ranks for ties); nan when either side is constant."""
+    from fute.selectors import _ranks
+
+    ra, rb = -_ranks(np.asarray(a, dtype=float)), -_ranks(np.asarray(b, dtype=float))
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def nearness(run: Path, truth_path: Path) -> list[dict]:
+    """What the FUTE selectors' cosine follows, per (LLM, dataset, method) of the truth: Spearman of the
+    13 prompts' MTE-DTE cosines with their real scores, and with the closeness of the prompt's label marginal
+    on U to the dataset's gold label marginal (minus their total-variation distance). The vectors are the
+    eval's own (``VectorSource`` on the run's store: found there, never computed)."""
+    import json
+
+    from fute.hashing import content_hash
+    from fute.samples import load_samples
+    from fute.select import VectorSource
+    from fute.targets.prompts import load_prompt_set
+
+    truth = json.loads(truth_path.read_text())
+    data = truth["settings"]["data"]
+    src = VectorSource(
+        run / "store",
+        data,
+        max_reasoning_tokens=truth["settings"]["max_reasoning_tokens"],
+        progress=False,
+        label_cache=run / "labels",
+    )
     out = []
-    for (llm, category, method), rs in sorted(groups.items()):
+    for c in truth["cases"].values():
+        prompts = [load_prompt_set(c["category"])[p] for p in c["prompts"]]
+        gold = np.asarray(load_samples(data[c["category"]][c["dataset"]]).targets, dtype=float).mean(axis=0)
+        for method in ("fisher", "prompt"):
+            dte = src.dte(c["dataset"], method)
+            labels = dte.card.data.labels or None
+            mtes = [src.mte(c["llm"], p, method, labels=labels) for p in prompts]
+            marg = [kept_labels(run / "labels" / content_hash(v.card.target, 16)) for v in mtes]
+            if any(m is None for m in marg):
+                continue
+            cos = [float(v.vector @ dte.vector / np.linalg.norm(v.vector) / np.linalg.norm(dte.vector)) for v in mtes]
+            match = [-0.5 * float(np.abs(m.mean(axis=0) - gold).sum()) for m in marg]
+            score = [c["prompts"][p.id]["score"] for p in prompts]
+            out.append(
+                {
+                    "llm": c["llm"],
+                    "dataset": c["dataset"],
+                    "method": method,
+                    "cos_vs_score": round(spearman(cos, score), 3),
+                    "cos_vs_marginal_match": round(spearman(cos, match), 3),
+                    "pick": prompts[int(np.argmax(cos))].id,
+                    "closest_marginal": prompts[int(np.argmax(match))].id,
+                }
+            )
+    return out
+
+
+def summary(table: list[dict]) -> list[dict]:
+    out = []
+    for (llm, category, method), rs in sorted(_groups(table, ("llm", "category", "method")).items()):
         gaps = [r["gap"] for r in rs]
         captured = [r["captured"] for r in rs if r["captured"] is not None]
         out.append(
@@ -128,7 +189,39 @@ def markdown(record: dict) -> str:
             f"| {r['mte']} | {r['method']} | {r['rows']} | {r['top_share']} | {r['constant_loss']} | "
             f"{r['mean_entropy']} | {r['gap']} | {r['heldout_gain']} | {r['captured']} | {r['learned']} |"
         )
+    near = record.get("nearness") or []
+    if near:
+        lines += [
+            "",
+            "## What the FUTE cosine follows",
+            "",
+            "Per truth case and method: Spearman, over the 13 prompts, of the MTE-DTE cosine with the prompt's real "
+            "score, and with how close the prompt's label marginal on U is to the dataset's gold marginal (minus "
+            "their total-variation distance); FUTE's pick and the prompt of the closest marginal.",
+            "",
+            "| LLM | method | cases | mean ρ(cos, score) | mean ρ(cos, marginal match) | pick = closest marginal |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for (llm, method), rs in sorted(_groups(near, ("llm", "method")).items()):
+            a = np.nanmean([r["cos_vs_score"] for r in rs])
+            b = np.nanmean([r["cos_vs_marginal_match"] for r in rs])
+            same = sum(r["pick"] == r["closest_marginal"] for r in rs)
+            lines.append(f"| {llm} | {method} | {len(rs)} | {a:+.3f} | {b:+.3f} | {same} of {len(rs)} |")
+        lines += ["", "| LLM | dataset | method | ρ(cos, score) | ρ(cos, marginal match) | pick | closest marginal |"]
+        lines.append("|---|---|---|---:|---:|---|---|")
+        for r in near:
+            lines.append(
+                f"| {r['llm']} | {r['dataset']} | {r['method']} | {r['cos_vs_score']} | {r['cos_vs_marginal_match']} "
+                f"| {r['pick']} | {r['closest_marginal']} |"
+            )
     return "\n".join(lines) + "\n"
+
+
+def _groups(rows: list[dict], keys: tuple[str, ...]) -> dict[tuple, list[dict]]:
+    out: dict[tuple, list[dict]] = {}
+    for r in rows:
+        out.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run-dir", default="bench/results/prompts_truth100")
     ap.add_argument("--results", default=None, help="default: the run folder")
+    ap.add_argument(
+        "--truth",
+        default="bench/results/prompts_truth.json",
+        help="the prompt truth whose cases the nearness table reads (skipped when missing)",
+    )
     args = ap.parse_args(argv)
     run = Path(args.run_dir)
     table = rows(run / "store", run / "labels")
@@ -147,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": shlex.join(["python", "bench/mte_information.py", *(argv if argv is not None else sys.argv[1:])]),
         "summary": summary(table),
         "mtes": table,
+        "nearness": nearness(run, Path(args.truth)) if Path(args.truth).exists() else [],
     }
     md = markdown(record)
     write_results(args.results or run, "mte_information", record, md)

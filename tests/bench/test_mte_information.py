@@ -34,3 +34,13 @@ def test_soft_labels_that_lean_with_the_input():
     # half the inputs at [0.6, 0.4], half at [0.4, 0.6]: the gap is ln 2 minus H(0.6, 0.4)
     info = mte_information.label_information(np.array([[0.6, 0.4], [0.4, 0.6]] * 3))
     assert info["gap"] == pytest.approx(math.log(2) + 0.6 * math.log(0.6) + 0.4 * math.log(0.4))
+
+
+def test_spearman_on_hand_computed_orders():
+    assert mte_information.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert mte_information.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # ranks (1, 2.5, 2.5, 4) against (1, 2, 3, 4): Pearson of the ranks
+    assert mte_information.spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(
+        np.corrcoef([1, 2.5, 2.5, 4], [1, 2, 3, 4])[0, 1]
+    )
+    assert math.isnan(mte_information.spearman([1, 1, 1], [1, 2, 3]))
