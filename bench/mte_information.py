@@ -82,7 +82,7 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman's rank correlation (average ranks for ties); nan when either side is constant."""
     from fute.selectors import _ranks
 
-    ra, rb = -_ranks(np.asarray(a, dtype=float)), -_ranks(np.asarray(b, dtype=float))
+    ra, rb = _ranks(np.asarray(a, dtype=float)), _ranks(np.asarray(b, dtype=float))  # both ranked the same way
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])
@@ -92,7 +92,7 @@ def nearness(run: Path, truth_path: Path) -> list[dict]:
     """What the FUTE selectors' cosine follows, per (LLM, dataset, method) of the truth: Spearman of the
     13 prompts' MTE-DTE cosines with their real scores, and with the closeness of the prompt's label marginal
     on U to the dataset's gold label marginal (minus their total-variation distance). The vectors are the
-    eval's own (``VectorSource`` on the run's store: found there, never computed)."""
+    eval's own (``VectorSource`` on the run's store, where the eval left them; one missing would be computed)."""
     import json
 
     from fute.hashing import content_hash

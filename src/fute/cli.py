@@ -886,7 +886,6 @@ def transfer_eval_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Judge rankers of source datasets against a transfer run: ρ and NDCG, in-class and all-class."""
-
     from fute.bench.jobs import run_folder, write_results
     from fute.bench.rankers import RankContext
     from fute.bench.transfer import eval_markdown, eval_record, load_truth, run_eval
