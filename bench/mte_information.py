@@ -42,20 +42,22 @@ def label_information(probs: np.ndarray) -> dict[str, float]:
     return {"constant_loss": constant, "mean_entropy": mean_entropy, "gap": constant - mean_entropy, "top_share": share}
 
 
-def kept_labels(folder: Path) -> np.ndarray | None:
-    """A target's labels of U from its label-cache folder (every chunk; None if there is none)."""
-    chunks = sorted(folder.glob("*.npy"))
+def kept_labels(labels: Path, target: dict) -> np.ndarray | None:
+    """A target's labels of U from the label cache ``labels`` (its folder is named by the hash of the target's
+    identity, as on its card; every chunk; None if there is none)."""
+    from fute.hashing import content_hash
+
+    chunks = sorted((labels / content_hash(target, 16)).glob("*.npy"))
     return np.concatenate([np.load(f) for f in chunks]) if chunks else None
 
 
 def rows(store_path: Path, labels: Path) -> list[dict]:
-    from fute.hashing import content_hash
     from fute.methods.training import TrainingReport, constant_loss
     from fute.store import open_store
 
     out = []
     for v in open_store(store_path).vectors(kind="prompt"):
-        probs = kept_labels(labels / content_hash(v.card.target, 16))
+        probs = kept_labels(labels, v.card.target)
         tr = v.card.training or {}
         if probs is None or probs.ndim != 2 or len(probs) != (v.card.corpus or {}).get("size"):
             continue  # labels not in this run folder (or of another U sample)
@@ -80,9 +82,9 @@ def rows(store_path: Path, labels: Path) -> list[dict]:
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman's rank correlation (average ranks for ties); nan when either side is constant."""
-    from fute.selectors import _ranks
+    from fute.methods.fisher import mean_ranks
 
-    ra, rb = _ranks(np.asarray(a, dtype=float)), _ranks(np.asarray(b, dtype=float))  # both ranked the same way
+    ra, rb = mean_ranks(np.asarray(a, dtype=float)), mean_ranks(np.asarray(b, dtype=float))
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])
@@ -95,9 +97,9 @@ def nearness(run: Path, truth_path: Path) -> list[dict]:
     eval's own (``VectorSource`` on the run's store, where the eval left them; one missing would be computed)."""
     import json
 
-    from fute.hashing import content_hash
     from fute.samples import load_samples
     from fute.select import VectorSource
+    from fute.space import cosine_scores
     from fute.targets.prompts import load_prompt_set
 
     truth = json.loads(truth_path.read_text())
@@ -117,10 +119,10 @@ def nearness(run: Path, truth_path: Path) -> list[dict]:
             dte = src.dte(c["dataset"], method)
             labels = dte.card.data.labels or None
             mtes = [src.mte(c["llm"], p, method, labels=labels) for p in prompts]
-            marg = [kept_labels(run / "labels" / content_hash(v.card.target, 16)) for v in mtes]
+            marg = [kept_labels(run / "labels", v.card.target) for v in mtes]
             if any(m is None for m in marg):
                 continue
-            cos = [float(v.vector @ dte.vector / np.linalg.norm(v.vector) / np.linalg.norm(dte.vector)) for v in mtes]
+            cos = cosine_scores(dte.vector, np.stack([v.vector for v in mtes]))  # as the FUTE selectors score
             match = [-0.5 * float(np.abs(m.mean(axis=0) - gold).sum()) for m in marg]
             score = [c["prompts"][p.id]["score"] for p in prompts]
             out.append(
