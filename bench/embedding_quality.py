@@ -73,12 +73,58 @@ class PeakRSS:
         self.peak = max(self.peak, self._proc.memory_info().rss)
 
 
+def split_variant(variant: str) -> tuple[str, int]:
+    """``"A250-seed1"`` -> ``("A250", 1)``; a variant without ``-seedN`` is at seed 0."""
+    base, _, seed = variant.partition("-seed")
+    return base, int(seed or 0)
+
+
+def join_variant(base: str, seed: int) -> str:
+    return base if seed == 0 else f"{base}-seed{seed}"
+
+
+def member_variants(variant: str, n: int) -> list[str]:
+    """The single-seed jobs whose vectors an ``n``-seed ensemble of ``variant`` averages (as
+    ``ensemble_seeds=n`` does in the library: ``fute.methods.base.member_seeds``)."""
+    from fute.methods.base import member_seeds
+
+    base, seed = split_variant(variant)
+    return [join_variant(base, s) for s in member_seeds(seed, n)]
+
+
 def variant_options(variant: str, options: dict) -> dict:
+    base, seed = split_variant(variant)
     return {
         **options,
-        **({"max_examples": 250} if variant == "A250" else {}),
-        **({"seed": 1} if variant == "A-seed1" else {}),
+        **({"max_examples": 250} if base == "A250" else {}),
+        **({"seed": seed} if seed else {}),
     }
+
+
+def ensemble_jobs(jobs: dict, n: int) -> dict:
+    """The jobs of ``n``-seed ensembles {(dataset, variant): job}, from the single-seed jobs {(dataset, variant):
+    job} of their members: the vector is ``combine_members`` of theirs (the library's rule), the cost their sum."""
+    from fute.methods.base import combine_members
+
+    out = {}
+    for d, v in sorted({(d, v) for d, v in jobs if v in VARIANTS}):
+        members = [jobs.get((d, m)) for m in member_variants(v, n)]
+        if any(j is None for j in members):
+            continue
+        first = members[0]
+        out[(d, v)] = {
+            **first,
+            "method": f"{first['method']}-ens{n}",
+            "variant": v,
+            "members": member_variants(v, n),
+            "seconds": round(sum(j["seconds"] for j in members), 2),
+            "peak_rss_mb": max(j["peak_rss_mb"] for j in members),
+            "shared_cpu": any(j.get("shared_cpu") for j in members),
+            "training": None,
+            "trainings": [j["training"] for j in members],
+            "vector": combine_members([np.asarray(j["vector"]) for j in members]).tolist(),
+        }
+    return out
 
 
 def expected(method: str, variant: str, options: dict) -> tuple[dict, int]:
@@ -117,7 +163,7 @@ def run_job(method: str, name: str, variant: str, folder: Path, sur, options: di
     from fute.samples import load_samples
 
     a, b = halves(load_samples(folder))
-    data = b if variant == "B" else a
+    data = b if split_variant(variant)[0] == "B" else a
     m = get_method(method, **variant_options(variant, options))
     with PeakRSS() as mem:
         t0 = time.perf_counter()
@@ -243,7 +289,7 @@ def analyse(jobs: dict, info: dict) -> dict:
             cross_b = [cos(bv[(d, "A")], bv[(e, "A")]) for d, e in pairs]
             rows_b.append({"block": k, "own_half": _mean(own_b), "other_datasets": _mean(cross_b)})
         out["blocks"] = rows_b
-    trained = [j["training"] for j in jobs.values() if j.get("training")]
+    trained = [t for j in jobs.values() for t in ([j["training"]] if j.get("training") else j.get("trainings", []))]
     out["converged"] = {"converged": sum(t["converged"] for t in trained), "of": len(trained)}
     return out
 
@@ -406,6 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--option", action="append", default=[], help="METHOD:KEY=VALUE for every job of METHOD")
     p.add_argument(
+        "--ensemble",
+        action="append",
+        default=[],
+        metavar="METHOD=N",
+        help="also report METHOD-ensN: each vector the ensemble of N seeds (ensemble_seeds=N), from single-seed"
+        " jobs of METHOD (those missing are run); repeatable",
+    )
+    p.add_argument(
         "--not-for-cost",
         action="append",
         default=[],
@@ -423,26 +477,29 @@ def main(argv: list[str] | None = None) -> int:
         m, kv = o.split(":", 1)
         k, v = kv.split("=", 1)
         options.setdefault(m, {})[k] = json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
+    ensembles = [(m, int(n)) for m, n in (e.split("=", 1) for e in args.ensemble)]
     jobs_dir = Path(args.jobs)
+    wanted = [(m, d, v) for m in methods for d in names for v in VARIANTS]
+    for m, n in ensembles:  # members after the plain jobs, variant by variant: the self-retrieval ones first
+        extra = [x for v in VARIANTS for x in member_variants(v, n)]
+        wanted += [(m, d, x) for x in extra for d in names if (m, d, x) not in wanted]
     todo, stale, derived = [], [], []
-    for m in methods:
-        for d in names:
-            for v in VARIANTS:
-                f = jobs_dir / m / f"{d}-{v}.json"
-                if not f.exists():
-                    todo.append((m, d, v))
-                    continue
-                job = json.loads(f.read_text())
-                want, revision = expected(m, v, options.get(m, {}))
-                if job["config"] == want and job.get("revision", 0) == revision:
-                    continue
-                carried = rederive(job, want) if job.get("revision", 0) == revision else None
-                if carried is None:
-                    stale.append((m, d, v))
-                    todo.append((m, d, v))
-                else:
-                    _write(f, json.dumps(carried))
-                    derived.append(f"{m}:{d}-{v}")
+    for m, d, v in wanted:
+        f = jobs_dir / m / f"{d}-{v}.json"
+        if not f.exists():
+            todo.append((m, d, v))
+            continue
+        job = json.loads(f.read_text())
+        want, revision = expected(m, v, options.get(m, {}))
+        if job["config"] == want and job.get("revision", 0) == revision:
+            continue
+        carried = rederive(job, want) if job.get("revision", 0) == revision else None
+        if carried is None:
+            stale.append((m, d, v))
+            todo.append((m, d, v))
+        else:
+            _write(f, json.dumps(carried))
+            derived.append(f"{m}:{d}-{v}")
     for entry in args.not_for_cost:
         m, dv = entry.split(":", 1)
         f = jobs_dir / m / f"{dv}.json"
@@ -462,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
 
         sur = load_surrogate("default")
         print(
-            f"{len(todo)} jobs to run ({sum(1 for _ in names) * len(VARIANTS) * len(methods) - len(todo)} done)",
+            f"{len(todo)} jobs to run ({len(wanted) - len(todo)} done)",
             flush=True,
         )
         t_start = time.perf_counter()
@@ -493,13 +550,17 @@ def main(argv: list[str] | None = None) -> int:
     check = jobs_dir / "derived_check.json"
     if check.exists():
         results["derived_check"] = json.loads(check.read_text())
-    for m in methods:
-        got = {}
-        for d in names:
-            for v in VARIANTS:
-                f = jobs_dir / m / f"{d}-{v}.json"
-                if f.exists() and (m, d, v) not in stale:
-                    got[(d, v)] = json.loads(f.read_text())
+    finished = {
+        (m, d, v): json.loads((jobs_dir / m / f"{d}-{v}.json").read_text())
+        for m, d, v in wanted
+        if (jobs_dir / m / f"{d}-{v}.json").exists() and (m, d, v) not in stale
+    }
+    rows = [(m, {(d, v): j for (m_, d, v), j in finished.items() if m_ == m and v in VARIANTS}) for m in methods]
+    rows += [
+        (f"{m}-ens{n}", ensemble_jobs({(d, v): j for (m_, d, v), j in finished.items() if m_ == m}, n))
+        for m, n in ensembles
+    ]
+    for m, got in rows:
         if got:
             results["not_for_cost"] += [f"{m}:{d}-{v}" for (d, v), j in sorted(got.items()) if j.get("shared_cpu")]
             results["methods"][m] = analyse(got, info)

@@ -358,3 +358,20 @@ def test_ctrl_c_says_what_was_kept(tmp_path, tiny_paths, run_cli):
     assert proc.returncode == 130, err
     assert "interrupted; everything stored before this point is kept" in err and "Traceback" not in err
     assert _tree_bytes(store) == before  # the interrupted job wrote nothing; the stored vector is as it was
+
+
+def test_an_ensemble_of_seeds_is_its_own_space_and_its_card_says_so(tmp_path, tiny_paths, run_cli):
+    store = str(tmp_path / "store")
+    common = ["--surrogate", str(tiny_paths["encoder"]), "--max-length", "32", "--store", store, "--quiet"]
+    opts = ["--option", "max_epochs=1", "--option", "batch_size=8"]
+    data = str(toy_file(tmp_path, "a", 0, False))
+    assert run_cli("embed", "dataset", data, *common, *opts)[0] == 0
+    code, _, err = run_cli("embed", "dataset", data, *common, *opts, "--option", "ensemble_seeds=2")
+    assert code == 0, err
+    cards = json.loads(run_cli("show", "a", "--store", store, "--json")[1])
+    # the ensemble did not replace the plain vector, nor join its space
+    assert len({json.dumps(c["space"], sort_keys=True) for c in cards}) == 2
+    ens = next(c for c in cards if c["method_config"]["ensemble_seeds"] == 2)
+    assert len(ens["training"]["members"]) == 2
+    code, out, _ = run_cli("show", "a", "--store", store)
+    assert code == 0 and "an ensemble of 2 seeds" in out

@@ -144,6 +144,8 @@ def check_config_round_trips(name: str, surrogate: Any, options: dict[str, Any])
     assert type(cfg).from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg, "the config does not round-trip"
     space = cfg.space_dict()
     assert "max_examples" not in space and "seed" in space, "max_examples must be out of the space, seed in it"
+    ensemble = _method(name, {"ensemble_seeds": 2}).config.space_dict()
+    assert "ensemble_seeds" in ensemble, "an ensemble of seeds needs its own space"
     with raises(ConfigError, "unknown option"):
         _method(name, {}, no_such_option=1)
 

@@ -538,7 +538,16 @@ def _card_extras(c: Card) -> list[tuple[str, str]]:
         rows.append(("corpus U", f"{u.get('name', '?')}: {u.get('size', '?')} rows ({sources})"))
         rows.append(("U fingerprint", str(u.get("fingerprint", "?"))))
     tr = c.training
-    if tr:
+    if tr and tr.get("members"):  # an ensemble of seeds
+        rows.append(
+            (
+                "training",
+                f"an ensemble of {len(tr['members'])} seeds; held-out loss "
+                + ", ".join(str(m.get("heldout_loss")) for m in tr["members"])
+                + f"; converged {tr.get('converged')}, learned {tr.get('learned')}",
+            )
+        )
+    elif tr:
         rows.append(
             (
                 "training",

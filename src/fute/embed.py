@@ -109,8 +109,9 @@ def compute_vector(
     with out_of_memory_hint(f"embedding {name}", "the batch size (--option batch_size=8) or --max-length"):
         vector = method.embed(samples, surrogate, progress=progress)
     extra = {"device": describe(surrogate.device), **dict(extra_card or {})}
-    if getattr(method, "training_", None) is not None:  # how the surrogate learned the task: steps, losses, converged
-        extra["training"] = method.training_.as_dict()
+    training = method.training_card()
+    if training is not None:  # how the surrogate learned the task: steps, losses, converged
+        extra["training"] = training
     card = make_card(
         name=name,
         kind=kind,

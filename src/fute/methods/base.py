@@ -21,6 +21,12 @@ def not_in_space(default: Any) -> Any:
     return field(default=default, metadata={"space": False})
 
 
+def in_space_unless_default(default: Any) -> Any:
+    """A config field in the space id only when it is not ``default``: an option added later leaves the ids of
+    the spaces made before it (which all had the default) as they were."""
+    return field(default=default, metadata={"space": "unless-default"})
+
+
 def choice(default: str, *others: str) -> Any:
     """A string option that takes one of a fixed set of values (checked when the config is made)."""
     return field(default=default, metadata={"choices": (default, *others)})
@@ -31,6 +37,7 @@ POSITIVE: dict[str, float] = {
     "max_examples": 1,
     "batch_size": 1,
     "seed": 0,
+    "ensemble_seeds": 1,
     "n_tokens": 1,
     "projection_dim": 1,
     "max_epochs": 0,
@@ -50,6 +57,8 @@ class MethodConfig:
     max_examples: int | None = not_in_space(1000)  # seeded sample cap
     seed: int = 0
     batch_size: int = 32
+    # the vector is the mean of this many runs (unit vectors) at seeds seed*n .. seed*n+n-1; see Method.embed
+    ensemble_seeds: int = in_space_unless_default(1)
 
     def __post_init__(self) -> None:
         """Every option checked against its declared type and range, so a bad value is one line, before work."""
@@ -82,7 +91,12 @@ class MethodConfig:
 
     def space_dict(self) -> dict[str, Any]:
         """The fields that define the coordinate system (all but those marked ``not_in_space``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("space", True)}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.metadata.get("space", True) is True
+            or (f.metadata["space"] == "unless-default" and getattr(self, f.name) != f.default)
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MethodConfig:
@@ -99,7 +113,9 @@ class Method:
     """A task-embedding method F: ``embed(samples, surrogate) -> vector``.
 
     Hyperparameters live in ``self.config`` only; ``embed`` leaves fitted state in attributes ending
-    in ``_`` (e.g. ``head_``) for inspection, and never modifies the surrogate.
+    in ``_`` (e.g. ``head_``) for inspection, and never modifies the surrogate. A method whose coordinates
+    depend on a seed (a seeded start, a random projection) takes it from ``coordinate_seed_``, not
+    ``config.seed``, so that the members of an ensemble share them.
     """
 
     name: ClassVar[str]
@@ -118,7 +134,28 @@ class Method:
         return f"{type(self).__name__}({self.config})"
 
     def embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool = True) -> np.ndarray:
-        """The task vector of ``samples`` (capped at ``max_examples`` with ``seed``), float32 1-D."""
+        """The task vector of ``samples`` (capped at ``max_examples`` with ``seed``), float32 1-D.
+
+        With ``ensemble_seeds`` n > 1 the method runs n times, at seeds ``member_seeds(seed, n)``, each
+        drawing its own row sample, held-out slice and training order, and the vector is the mean of their
+        unit vectors (``combine_members``): less of one run's noise, at n times the cost. What fixes the
+        coordinates (a seeded initial prompt or prefix, a random projection) stays at ``seed`` for every
+        member (``coordinate_seed_``), so the members' vectors share one coordinate system.
+        """
+        cfg = self.config
+        self.coordinate_seed_ = cfg.seed
+        vectors, self.trainings_ = [], []
+        try:
+            for seed in member_seeds(cfg.seed, cfg.ensemble_seeds):
+                self.config = dataclasses.replace(cfg, seed=seed, ensemble_seeds=1)
+                vectors.append(self._embed_once(samples, surrogate, progress))
+                if getattr(self, "training_", None) is not None:
+                    self.trainings_.append(self.training_)
+        finally:
+            self.config = cfg
+        return vectors[0] if len(vectors) == 1 else combine_members(vectors)
+
+    def _embed_once(self, samples: Samples, surrogate: Surrogate, progress: bool) -> np.ndarray:
         seed_everything(self.config.seed)
         capped = samples.take(self.config.max_examples, self.config.seed)
         with torch.random.fork_rng(devices=[]):
@@ -129,12 +166,41 @@ class Method:
             raise ConfigError(f"{self.name}: the vector has non-finite values; lower the learning rate")
         return vec
 
+    def training_card(self) -> dict[str, Any] | None:
+        """How the surrogate learned the task, for the card: one run's report, or an ensemble's (each member's
+        report under ``members``; converged and learned only if every member's was)."""
+        reports = [t.as_dict() for t in getattr(self, "trainings_", [])]
+        if len(reports) <= 1:
+            return reports[0] if reports else None
+        return {
+            "converged": all(r["converged"] for r in reports),
+            "learned": all(r["learned"] for r in reports),
+            "members": reports,
+        }
+
     def _embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool) -> np.ndarray:
         raise NotImplementedError
 
     def scores(self, query: np.ndarray, candidates: np.ndarray, candidate_cards: list[Card]) -> np.ndarray:
         """Similarity of each candidate to the query (higher = nearer); cosine unless a method says otherwise."""
         return cosine_scores(query, candidates)
+
+
+def member_seeds(seed: int, n: int) -> list[int]:
+    """The seeds of an ``n``-seed ensemble at ``seed``: ``seed*n .. seed*n+n-1``. One member is the seed itself,
+    and the ensembles of two seeds share no member, so their agreement is not inflated by a shared run."""
+    return [seed * n + i for i in range(n)]
+
+
+def combine_members(vectors: list[np.ndarray]) -> np.ndarray:
+    """An ensemble's vector: the mean of its members' unit vectors (each member counts alike, whatever its
+    scale). A member that is all zeros adds nothing."""
+    units = []
+    for v in vectors:
+        v = np.asarray(v, dtype=np.float64)
+        norm = np.linalg.norm(v)
+        units.append(v / norm if norm > 0 else v)
+    return np.mean(units, axis=0).astype(np.float32)
 
 
 def seed_everything(seed: int) -> None:

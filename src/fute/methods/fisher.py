@@ -87,7 +87,9 @@ class Fisher(Method):
             return normalize_blocks(blocks, cfg.block_normalize).ravel()
         for p in model.parameters():
             p.requires_grad_(True)
-        return parameter_fisher(surrogate, model, self.head_, samples, enc, cfg.projection_dim, cfg.seed, progress)
+        return parameter_fisher(
+            surrogate, model, self.head_, samples, enc, cfg.projection_dim, self.coordinate_seed_, progress
+        )
 
 
 def normalize_blocks(blocks: np.ndarray, how: str) -> np.ndarray:

@@ -52,7 +52,7 @@ class PrefixTuning(Method):
         cfg: PrefixConfig = self.config
         layers = attention_layers(surrogate)
         enc = surrogate.encode(samples)
-        init = initial_prefix(surrogate, layers, cfg.n_tokens, cfg.seed)  # [L, 2, P, H]
+        init = initial_prefix(surrogate, layers, cfg.n_tokens, self.coordinate_seed_)  # [L, 2, P, H]
         self.prefix_ = nn.Parameter(init.clone())
         state: dict[str, Any] = {}
 
@@ -158,6 +158,8 @@ def classifier_prefix(
     from fute.train import load_frozen_classifier, tokenize_rows
 
     cfg = config or PrefixConfig()
+    if cfg.ensemble_seeds != 1:
+        raise ConfigError("tupate on a task's own classifier: ensemble_seeds is not supported there; leave it at 1")
     torch.manual_seed(cfg.seed)
     model, tok = load_frozen_classifier(model_dir, device)
     layers = attention_layers(model)

@@ -45,7 +45,7 @@ class PromptTuning(Method):
     def _embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool) -> np.ndarray:
         cfg: PromptConfig = self.config
         enc = surrogate.encode(samples, reserve=cfg.n_tokens)
-        init = initial_prompt(surrogate, cfg.n_tokens, cfg.seed)
+        init = initial_prompt(surrogate, cfg.n_tokens, self.coordinate_seed_)
         self.prompt_ = nn.Parameter(init.clone())
         self.head_, self.training_ = train_task(
             surrogate,
