@@ -371,7 +371,7 @@ def test_an_ensemble_of_seeds_is_its_own_space_and_its_card_says_so(tmp_path, ti
     cards = json.loads(run_cli("show", "a", "--store", store, "--json")[1])
     # the ensemble did not replace the plain vector, nor join its space
     assert len({json.dumps(c["space"], sort_keys=True) for c in cards}) == 2
-    ens = next(c for c in cards if c["method_config"]["ensemble_seeds"] == 2)
+    ens = next(c for c in cards if c["method_config"].get("ensemble_seeds") == 2)
     assert len(ens["training"]["members"]) == 2
     code, out, _ = run_cli("show", "a", "--store", store)
     assert code == 0 and "an ensemble of 2 seeds" in out

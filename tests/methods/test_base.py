@@ -60,3 +60,13 @@ def test_the_members_of_an_ensemble_share_one_coordinate_system(tiny, monkeypatc
 def test_ensemble_seeds_below_one_is_a_one_line_error():
     with pytest.raises(ConfigError, match="ensemble_seeds"):
         get_method("fisher", ensemble_seeds=0)
+
+
+def test_a_default_ensemble_leaves_job_keys_and_space_ids_as_they_were():
+    """The option came after vectors were stored: at its default it is in no config dict, so no job key,
+    space id or card moved (stored vectors stay cache hits)."""
+    cfg = get_method("fisher").config
+    assert "ensemble_seeds" not in cfg.to_dict() and "ensemble_seeds" not in cfg.space_dict()
+    assert type(cfg).from_dict(cfg.to_dict()) == cfg
+    two = get_method("fisher", ensemble_seeds=2).config
+    assert two.to_dict()["ensemble_seeds"] == 2 and type(two).from_dict(two.to_dict()) == two

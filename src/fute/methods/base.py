@@ -22,9 +22,15 @@ def not_in_space(default: Any) -> Any:
 
 
 def in_space_unless_default(default: Any) -> Any:
-    """A config field in the space id only when it is not ``default``: an option added later leaves the ids of
-    the spaces made before it (which all had the default) as they were."""
+    """A config field written (in the space id, the job key, the card) only when it is not ``default``: an
+    option added later leaves the spaces, job keys and cached vectors made before it (all at the default) as
+    they were."""
     return field(default=default, metadata={"space": "unless-default"})
+
+
+def _silent(f: Any, value: Any) -> bool:
+    """A field left unwritten: one added later, at its default (``in_space_unless_default``)."""
+    return f.metadata.get("space") == "unless-default" and value == f.default
 
 
 def choice(default: str, *others: str) -> Any:
@@ -87,16 +93,15 @@ class MethodConfig:
                 raise ConfigError(f"option holdout_fraction={value!r}: must be at least 0 and below 1")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every option (those added later only when set), as JSON-ready values: what job keys and cards hold."""
+        d = dataclasses.asdict(self)
+        return {f.name: d[f.name] for f in fields(self) if not _silent(f, d[f.name])}
 
     def space_dict(self) -> dict[str, Any]:
-        """The fields that define the coordinate system (all but those marked ``not_in_space``)."""
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if f.metadata.get("space", True) is True
-            or (f.metadata["space"] == "unless-default" and getattr(self, f.name) != f.default)
-        }
+        """The fields that define the coordinate system: all but those marked ``not_in_space`` (and those
+        added later, at their default)."""
+        d = self.to_dict()
+        return {f.name: d[f.name] for f in fields(self) if f.name in d and f.metadata.get("space", True)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MethodConfig:
