@@ -190,8 +190,9 @@ def label_entropy(samples: Samples, held: np.ndarray) -> float | None:
     """Mean entropy of the held-out rows' label distributions (classification only)."""
     if samples.task != "classification" or not len(held):
         return None
-    p = np.clip(np.asarray(samples.targets, dtype=np.float64)[held], 1e-12, 1.0)
-    return float(-(p * np.log(p)).sum(axis=1).mean())
+    from fute.selectors import entropy
+
+    return float(entropy(np.asarray(samples.targets, dtype=np.float64)[held]).mean())
 
 
 def constant_loss(report: TrainingReport) -> float | None:
