@@ -121,7 +121,7 @@ def ensemble_jobs(jobs: dict, n: int) -> dict:
             "peak_rss_mb": max(j["peak_rss_mb"] for j in members),
             "shared_cpu": any(j.get("shared_cpu") for j in members),
             "training": None,
-            "trainings": [j["training"] for j in members],
+            "trainings": [j["training"] for j in members if j.get("training")],
             "vector": combine_members([np.asarray(j["vector"]) for j in members]).tolist(),
         }
     return out
@@ -294,6 +294,31 @@ def analyse(jobs: dict, info: dict) -> dict:
     return out
 
 
+def paired(single: dict, ensemble: dict, datasets: list[str]) -> dict:
+    """The ensemble against its single-seed method on ``datasets``: per dataset, the mean over its two halves of
+    the self-retrieval margin (own other half minus best other dataset) and of the own-half cosine, ensemble
+    minus single; their mean with a 95% bootstrap interval over datasets and a paired sign-flip p-value.
+    (Datasets are not independent draws: each margin's best other comes from the same pool; an approximation.)"""
+    from fute.bench.metrics import bootstrap_ci, paired_p_value
+
+    def per_dataset(result: dict, key: str) -> dict[str, float]:
+        rows = [x for x in result["self_retrieval"]["rows"] if x["half"].split("/")[0] in datasets]
+        return {d: float(np.mean([x[key] for x in rows if x["half"].split("/")[0] == d])) for d in datasets}
+
+    out = {"datasets": len(datasets)}
+    for key in ("margin", "own"):
+        a, b = per_dataset(ensemble, key), per_dataset(single, key)
+        diff = [a[d] - b[d] for d in datasets]
+        lo, hi = bootstrap_ci(diff)
+        out[key] = {
+            "difference": round(float(np.mean(diff)), 4),
+            "ci95": [round(lo, 4), round(hi, 4)],
+            "p": round(paired_p_value([a[d] for d in datasets], [b[d] for d in datasets]), 4),
+            "higher": sum(x > 0 for x in diff),
+        }
+    return out
+
+
 def _blocks(jobs: dict) -> int:
     """How many unit-norm blocks a method's vectors are made of (fisher: layers + 2), else 0."""
     j = next(iter(jobs.values()))
@@ -351,6 +376,26 @@ def markdown(results: dict, command: str) -> str:
                 f"{x['self_retrieval']['of']} | {x['cap_stability']['holds']} of {x['cap_stability']['of']} | "
                 f"{x['seed_stability']['holds']} of {x['seed_stability']['of']} |"
             )
+    pairs = [(m, r["paired_with_single"]) for m, r in results["methods"].items() if r.get("paired_with_single")]
+    if pairs:
+        lines += [
+            "",
+            "Each ensemble against its single-seed method, per dataset (mean of its two halves), ensemble minus single:"
+            " mean, 95% bootstrap interval over datasets, paired sign-flip p, datasets where the ensemble is higher."
+            " Margin: own other half minus the best other dataset (among all 20).",
+            "",
+            "| ensemble | split | margin difference | interval | p | higher | own-half cosine difference | interval |"
+            " p | higher |",
+            "|---|---|---:|---|---:|---:|---:|---|---:|---:|",
+        ]
+        for m, pw in pairs:
+            for split, x in pw.items():
+                g, o = x["margin"], x["own"]
+                lines.append(
+                    f"| {m} | {split.replace('_', '-')} ({x['datasets']}) | {g['difference']:+} | "
+                    f"[{g['ci95'][0]:+}, {g['ci95'][1]:+}] | {g['p']} | {g['higher']} | {o['difference']:+} | "
+                    f"[{o['ci95'][0]:+}, {o['ci95'][1]:+}] | {o['p']} | {o['higher']} |"
+                )
     lines += ["", "Nearest other vector of the same task family (own other half included):", ""]
     lines += [
         f"- {m}: {r['self_retrieval'].get('nearest_in_family')} of {r['self_retrieval']['of']}"
@@ -574,6 +619,14 @@ def main(argv: list[str] | None = None) -> int:
                         "cap_stability": {k: a["cap_stability"][k] for k in ("holds", "of")},
                         "seed_stability": {k: a["seed_stability"][k] for k in ("holds", "of")},
                     }
+    for m, n in ensembles:
+        single, ens = results["methods"].get(m), results["methods"].get(f"{m}-ens{n}")
+        if single and ens:
+            both = sorted(set(single["datasets"]) & set(ens["datasets"]))
+            ens["paired_with_single"] = {
+                split: paired(single, ens, [d for d in both if (d in DEVELOPMENT) == dev])
+                for split, dev in (("development", True), ("held_out", False))
+            }
     out = Path(args.results)
     _write(out.with_suffix(".json"), json.dumps(results, indent=1))
     _write(out.with_suffix(".md"), markdown(results, results["command"]))

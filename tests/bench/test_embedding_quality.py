@@ -1,0 +1,55 @@
+"""bench/embedding_quality.py: variants, ensemble jobs and the paired comparison, on hand-made cases."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "embedding_quality", Path(__file__).resolve().parents[2] / "bench" / "embedding_quality.py"
+)
+eq = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(eq)
+
+
+def test_variants_name_their_seed_and_ensembles_take_disjoint_members():
+    assert eq.split_variant("A250-seed1") == ("A250", 1) and eq.split_variant("B") == ("B", 0)
+    assert eq.member_variants("A", 2) == ["A", "A-seed1"] and eq.member_variants("A-seed1", 2) == ["A-seed2", "A-seed3"]
+    assert eq.variant_options("A250-seed1", {"x": 1}) == {"x": 1, "max_examples": 250, "seed": 1}
+    assert eq.variant_options("B", {}) == {}
+
+
+def _job(vector, seconds=1.0, training=None):
+    return {"method": "fisher", "vector": vector, "seconds": seconds, "peak_rss_mb": 10, "training": training}
+
+
+def test_an_ensemble_job_is_the_mean_of_its_members_unit_vectors_and_costs_their_sum():
+    jobs = {("d", "A"): _job([2.0, 0.0], 3.0, {"converged": True}), ("d", "A-seed1"): _job([0.0, 5.0], 4.0)}
+    out = eq.ensemble_jobs(jobs, 2)
+    assert list(out) == [("d", "A")]  # A-seed1's members (seeds 2 and 3) are missing: no ensemble for it
+    e = out[("d", "A")]
+    np.testing.assert_allclose(e["vector"], [0.5, 0.5])
+    assert e["seconds"] == 7.0 and e["method"] == "fisher-ens2" and e["members"] == ["A", "A-seed1"]
+    assert e["training"] is None and e["trainings"] == [{"converged": True}]  # a member that did not train: none
+
+
+def test_paired_compares_per_dataset_means_of_the_two_halves():
+    def result(margins):
+        return {
+            "self_retrieval": {
+                "rows": [
+                    {"half": f"{d}/{h}", "margin": m, "own": m + 0.5}
+                    for d, pair in margins.items()
+                    for h, m in zip("AB", pair, strict=True)
+                ]
+            }
+        }
+
+    single = result({"a": (0.0, 0.2), "b": (0.1, 0.1)})
+    ens = result({"a": (0.2, 0.2), "b": (0.1, 0.3)})
+    x = eq.paired(single, ens, ["a", "b"])
+    assert x["margin"]["difference"] == pytest.approx(0.1) and x["margin"]["higher"] == 2
+    assert x["own"]["difference"] == pytest.approx(0.1) and x["margin"]["ci95"] == [0.1, 0.1]
