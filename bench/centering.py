@@ -72,12 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for f in sorted(Path(args.jobs).glob("*.json")):
         j = json.loads(f.read_text())
         jobs[(j["dataset"], j["variant"])] = j
-    info = {}
-    for d in sorted({d for d, _ in jobs}):
-        meta = json.loads((Path(args.data) / d / "dataset.json").read_text())
-        labels = meta.get("labels") or meta.get("label_names") or []
-        n = len(labels) if meta.get("task_type", "classification") == "classification" else 1
-        info[d] = {"family": eq.FAMILY.get(meta.get("category"), meta.get("category")), "labels": n}
+    info = eq.families(Path(args.data), sorted({d for d, _ in jobs}))
     dev = set(eq.DEVELOPMENT) & set(info)
     splits = {"development": dev, "held_out": set(info) - dev}
     kinds = {"single": {k: j for k, j in jobs.items() if k[1] in eq.VARIANTS}}

@@ -17,6 +17,9 @@ Measures (all from cosines of the stored vectors):
 
 Every (method, dataset, variant) job writes one small JSON under ``--jobs`` as it finishes, so an
 interrupted run, or a run on another machine with the committed files, continues where it stopped.
+``--ensemble fisher=2`` adds ``fisher-ens2``: every vector the mean of two seeds' unit vectors, as
+``ensemble_seeds=2`` makes it, combined from single-seed jobs (``A-seed2`` ...; the missing ones are run),
+and compared with one seed dataset by dataset.
 
     python bench/embedding_quality.py --data ../shared/data --method fisher --method textemb
 """
@@ -182,6 +185,17 @@ def run_job(method: str, name: str, variant: str, folder: Path, sur, options: di
         "training": training.as_dict() if training is not None else None,
         "vector": [float(f"{x:.6g}") for x in vec],
     }
+
+
+def families(data: Path, names: list[str]) -> dict[str, dict]:
+    """Each dataset's task family and number of labels (1 for regression), from its ``dataset.json``."""
+    info = {}
+    for d in names:
+        meta = json.loads((data / d / "dataset.json").read_text())
+        labels = meta.get("labels") or meta.get("label_names") or []
+        n = len(labels) if meta.get("task_type", "classification") == "classification" else 1
+        info[d] = {"family": FAMILY.get(meta.get("category"), meta.get("category")), "labels": n}
+    return info
 
 
 def cos(a: np.ndarray, b: np.ndarray) -> float:
@@ -578,12 +592,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"about {per * (len(todo) - i) / 60:.0f} min left",
                 flush=True,
             )
-    info = {}
-    for d in names:
-        meta = json.loads((data / d / "dataset.json").read_text())
-        labels = meta.get("labels") or meta.get("label_names") or []
-        n = len(labels) if meta.get("task_type", "classification") == "classification" else 1
-        info[d] = {"family": FAMILY.get(meta.get("category"), meta.get("category")), "labels": n}
+    info = families(data, names)
     results = {
         "command": "python bench/embedding_quality.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "variants": list(VARIANTS),
