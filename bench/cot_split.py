@@ -1,0 +1,114 @@
+"""Where a chain-of-thought example's labeling time goes: the reasoning (generation) against the answer turn.
+
+The answer turn scores the label words after the question, the reasoning and the answer cue, and today runs
+that whole context again (``HFCausalLM._predict``). Reusing the generation's KV cache would leave only the
+answer cue to compute, so the answer turn's share of the time bounds what that reuse can give: at most
+1 / (1 - share) times faster, the generation alone setting the ceiling.
+
+    python bench/cot_split.py     # writes bench/results/cot_split.{json,md}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fute.corpus import default_corpus
+from fute.paths import atomic_write
+from fute.targets.hf_lm import HFCausalLM
+from fute.targets.prompts import load_prompt_set
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def split(llm: str, prompt_id: str, texts: list[str], cap: int, repeats: int) -> dict:
+    """Seconds of generation and of the answer turn for ``texts``, as ``HFCausalLM._predict`` runs them (the
+    median of ``repeats`` timings of each)."""
+    t = HFCausalLM(llm, load_prompt_set("sentiment")[prompt_id], max_reasoning_tokens=cap, device="cpu")
+    t._predict(texts[:2], None)  # warm-up
+    rendered = [t.prompt.render(a, b) for a, b in (t._fit(x, None) for x in texts)]
+    gens, answers = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        reasons = t._generate([t._context([r]) for r in rendered])
+        gens.append(time.perf_counter() - t0)
+        contexts = [t._context([r, why, t.prompt.answer]) for r, why in zip(rendered, reasons, strict=True)]
+        t0 = time.perf_counter()
+        t.score_words(contexts)
+        answers.append(time.perf_counter() - t0)
+    gen, answer = float(np.median(gens)), float(np.median(answers))
+    return {
+        "llm": llm,
+        "prompt": prompt_id,
+        "examples": len(texts),
+        "reasoning_cap": cap,
+        "repeats": repeats,
+        "generation_s": round(gen, 2),
+        "generation_s_all": [round(x, 2) for x in gens],
+        "answer_turn_s": round(answer, 2),
+        "answer_turn_s_all": [round(x, 2) for x in answers],
+        "answer_share": round(answer / (gen + answer), 3),
+        "examples_per_s": round(len(texts) / (gen + answer), 2),
+        "ceiling_without_answer_turn": round(len(texts) / gen, 2),
+        "question_tokens": round(float(np.mean([len(t._ids(t._context([r]))) for r in rendered])), 1),
+        "answer_context_tokens": round(float(np.mean([len(t._ids(c)) for c in contexts])), 1),
+    }
+
+
+def write(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--examples", type=int, default=32)
+    ap.add_argument("--reasoning-tokens", type=int, default=32, help="the CoT cap (the prompt benchmark's: 32)")
+    ap.add_argument("--llm", action="append", help="default: smollm2 and gemma-3-270m")
+    ap.add_argument("--repeats", type=int, default=3, help="timings of each part; the median is reported")
+    ap.add_argument("--out", default=str(RESULTS / "cot_split"))
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    texts = default_corpus().texts[: args.examples]
+    rows = [
+        split(llm, "cot-step-by-step", texts, args.reasoning_tokens, args.repeats)
+        for llm in args.llm or ["smollm2", "gemma-3-270m"]
+    ]
+    command = "python bench/cot_split.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write(
+        out.with_suffix(".json"),
+        json.dumps({"command": command, "threads": torch.get_num_threads(), "rows": rows}, indent=1),
+    )
+    lines = [
+        "# Chain-of-thought labeling: generation against the answer turn (CPU)",
+        "",
+        f"Command: `{command}`; {torch.get_num_threads()} threads, batch 32, the shipped U's first"
+        f" {args.examples} texts, sentiment:cot-step-by-step, reasoning cap {args.reasoning_tokens}; the median of"
+        f" {args.repeats} timings of each part.",
+        "",
+        "| LLM | generation s | answer turn s | answer share | examples/s | ceiling if the answer turn were free |"
+        " question tokens | answer-turn context tokens |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['llm']} | {r['generation_s']} | {r['answer_turn_s']} | {r['answer_share']:.0%} | {r['examples_per_s']} |"
+        f" {r['ceiling_without_answer_turn']} | {r['question_tokens']} | {r['answer_context_tokens']} |"
+        for r in rows
+    ]
+    write(out.with_suffix(".md"), "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
