@@ -62,8 +62,10 @@ def rows(store_path: Path, labels: Path) -> list[dict]:
         if probs is None or probs.ndim != 2 or len(probs) != (v.card.corpus or {}).get("size"):
             continue  # labels not in this run folder (or of another U sample)
         info = label_information(probs)
-        bar = constant_loss(TrainingReport(**tr))  # the better constant, as the card's `learned` flag reads it
-        gain = bar - tr["heldout_loss"] if bar is not None and tr.get("heldout_loss") is not None else None
+        # the better constant, as the card's `learned` flag reads it; an ensemble's gain is its members' mean
+        reports = [TrainingReport(**r) for r in tr.get("members", [tr] if tr else [])]
+        gains = [constant_loss(r) - r.heldout_loss for r in reports if None not in (constant_loss(r), r.heldout_loss)]
+        gain = float(np.mean(gains)) if gains else None
         out.append(
             {
                 "mte": v.card.name,
