@@ -84,7 +84,7 @@ def rows(store_path: Path, labels: Path) -> list[dict]:
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman's rank correlation (average ranks for ties); nan when either side is constant."""
-    from fute.methods.fisher import mean_ranks
+    from fute.space import mean_ranks
 
     ra, rb = mean_ranks(np.asarray(a, dtype=float)), mean_ranks(np.asarray(b, dtype=float))
     if ra.std() == 0 or rb.std() == 0:

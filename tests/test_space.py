@@ -99,3 +99,10 @@ def test_cross_space_comparison_names_both():
     with pytest.raises(SpaceMismatchError, match=both):
         a.cosine(b)
     assert TaskVector.from_json(a.to_json()).card == a.card
+
+
+def test_mean_ranks_share_ties_as_scipy_rankdata_does():
+    from fute.space import mean_ranks
+
+    np.testing.assert_array_equal(mean_ranks(np.array([10.0, 30.0, 20.0, 30.0])), [0.0, 2.5, 1.0, 2.5])
+    np.testing.assert_array_equal(mean_ranks(np.array([5.0, 5.0, 5.0])), [1.0, 1.0, 1.0])

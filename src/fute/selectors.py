@@ -360,18 +360,9 @@ class FuteCombined(Selector):
 
     def _scores(self, case: PromptCase, draw: int) -> np.ndarray:
         parts = [get_selector("fute-fisher").scores(case), get_selector("mi-g+cbm").scores(case)]
-        return -np.mean([_ranks(p) for p in parts], axis=0)
+        from fute.space import mean_ranks
 
-
-def _ranks(scores: np.ndarray) -> np.ndarray:
-    """1 for the best score, ties sharing their average rank."""
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    for v in np.unique(scores):
-        tied = scores == v
-        ranks[tied] = ranks[tied].mean()
-    return ranks
+        return -np.mean([mean_ranks(-np.asarray(p)) + 1 for p in parts], axis=0)  # rank 1: the best; ties average
 
 
 @register

@@ -262,6 +262,13 @@ def cosine_scores(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return np.where(denom > 0, c @ q / np.where(denom > 0, denom, 1.0), 0.0)
 
 
+def mean_ranks(row: np.ndarray) -> np.ndarray:
+    """0-based ranks of a 1-D array; equal values share their mean rank (scipy's ``rankdata`` - 1)."""
+    _, inverse, counts = np.unique(row, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return (ends - (counts + 1) / 2)[inverse.ravel()]
+
+
 def check_same_space(a: TaskVector, b: TaskVector) -> None:
     if a.space_id != b.space_id:
         raise SpaceMismatchError(

@@ -40,6 +40,7 @@ from fute.errors import ConfigError
 from fute.methods.base import Method, choice, target_tensor
 from fute.methods.training import TrainedConfig, train_task, warn_if_not_converged
 from fute.samples import Samples
+from fute.space import mean_ranks
 from fute.surrogate import Encoded, Surrogate, TaskHead
 
 
@@ -113,13 +114,6 @@ def normalize_blocks(blocks: np.ndarray, how: str) -> np.ndarray:
     norm = np.linalg.norm(x, axis=1, keepdims=True)
     # what centring leaves of a constant block is rounding error: a zero block, not a random direction
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-9 * scale)
-
-
-def mean_ranks(row: np.ndarray) -> np.ndarray:
-    """0-based ranks of a 1-D array; equal values share their mean rank (scipy's ``rankdata`` - 1)."""
-    _, inverse, counts = np.unique(row, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    return (ends - (counts + 1) / 2)[inverse.ravel()]
 
 
 def activation_fisher(
