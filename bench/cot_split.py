@@ -30,21 +30,20 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def split(llm: str, prompt_id: str, texts: list[str], cap: int, repeats: int) -> dict:
-    """Seconds of generation and of the answer turn for ``texts``, as ``HFCausalLM._predict`` runs them (the
-    median of ``repeats`` timings of each)."""
+    """Seconds of ``HFCausalLM.answer_contexts`` (the generation) and of the answer turn (``score_words``), the two
+    steps of ``_predict``, for ``texts`` (the median of ``repeats`` timings of each)."""
     t = HFCausalLM(llm, load_prompt_set("sentiment")[prompt_id], max_reasoning_tokens=cap, device="cpu")
     t._predict(texts[:2], None)  # warm-up
-    rendered = [t.prompt.render(a, b) for a, b in (t._fit(x, None) for x in texts)]
     gens, answers = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        reasons = t._generate([t._context([r]) for r in rendered])
+        contexts = t.answer_contexts(texts)  # fitting, rendering and the generation
         gens.append(time.perf_counter() - t0)
-        contexts = [t._context([r, why, t.prompt.answer]) for r, why in zip(rendered, reasons, strict=True)]
         t0 = time.perf_counter()
         t.score_words(contexts)
         answers.append(time.perf_counter() - t0)
     gen, answer = float(np.median(gens)), float(np.median(answers))
+    questions = [t._context([t.prompt.render(*t._fit(x, None))]) for x in texts]  # the generation's input
     return {
         "llm": llm,
         "prompt": prompt_id,
@@ -58,7 +57,7 @@ def split(llm: str, prompt_id: str, texts: list[str], cap: int, repeats: int) ->
         "answer_share": round(answer / (gen + answer), 3),
         "examples_per_s": round(len(texts) / (gen + answer), 2),
         "ceiling_without_answer_turn": round(len(texts) / gen, 2),
-        "question_tokens": round(float(np.mean([len(t._ids(t._context([r]))) for r in rendered])), 1),
+        "question_tokens": round(float(np.mean([len(t._ids(q)) for q in questions])), 1),
         "answer_context_tokens": round(float(np.mean([len(t._ids(c)) for c in contexts])), 1),
     }
 

@@ -370,16 +370,19 @@ class HFCausalLM(TargetModel):
             pair = self.tokenizer.decode(pair_ids[-keep_pair:])
         return text, pair
 
-    def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
+    def answer_contexts(self, texts: list[str], text_pairs: list[str] | None = None) -> list[str]:
+        """Each input's context at the answer position: its rendered prompt and, for a chain-of-thought prompt,
+        the greedy reasoning and the answer cue after it (the generation happens here)."""
         pairs = text_pairs or [None] * len(texts)
         fitted = [self._fit(t, p) for t, p in zip(texts, pairs, strict=True)]
         rendered = [self.prompt.render(t, p) for t, p in fitted]
-        if self.prompt.type == "cot":
-            reasons = self._generate([self._context([r]) for r in rendered])
-            contexts = [self._context([r, why, self.prompt.answer]) for r, why in zip(rendered, reasons, strict=True)]
-        else:
-            contexts = [self._context([r]) for r in rendered]
-        word_scores = torch.from_numpy(self.score_words(contexts))
+        if self.prompt.type != "cot":
+            return [self._context([r]) for r in rendered]
+        reasons = self._generate([self._context([r]) for r in rendered])
+        return [self._context([r, why, self.prompt.answer]) for r, why in zip(rendered, reasons, strict=True)]
+
+    def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
+        word_scores = torch.from_numpy(self.score_words(self.answer_contexts(texts, text_pairs)))
         labels = [
             torch.logsumexp(word_scores[:, [j for j, (lab, _) in enumerate(self._words) if lab == label]], dim=1)
             for label in self.label_names
