@@ -604,10 +604,11 @@ def main(argv: list[str] | None = None) -> int:
     check = jobs_dir / "derived_check.json"
     if check.exists():
         results["derived_check"] = json.loads(check.read_text())
+    unfit = set(stale) if args.report_only else set()  # stale jobs were run again above, unless report-only
     finished = {
         (m, d, v): json.loads((jobs_dir / m / f"{d}-{v}.json").read_text())
         for m, d, v in wanted
-        if (jobs_dir / m / f"{d}-{v}.json").exists() and (m, d, v) not in stale
+        if (jobs_dir / m / f"{d}-{v}.json").exists() and (m, d, v) not in unfit
     }
     rows = [(m, {(d, v): j for (m_, d, v), j in finished.items() if m_ == m and v in VARIANTS}) for m in methods]
     rows += [

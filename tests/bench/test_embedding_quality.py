@@ -53,3 +53,35 @@ def test_paired_compares_per_dataset_means_of_the_two_halves():
     x = eq.paired(single, ens, ["a", "b"])
     assert x["margin"]["difference"] == pytest.approx(0.1) and x["margin"]["higher"] == 2
     assert x["own"]["difference"] == pytest.approx(0.1) and x["margin"]["ci95"] == [0.1, 0.1]
+
+
+def test_a_stale_job_run_again_is_reported(tmp_path, monkeypatch):
+    """A job made with another config is run again, and the new one is in the report (it used to be left out)."""
+    import json
+
+    import fute.surrogate
+
+    data = tmp_path / "data"
+    for name in ("a", "b", "c"):
+        (data / name).mkdir(parents=True)
+        (data / name / "train.jsonl").write_text("")
+        (data / name / "dataset.json").write_text(json.dumps({"category": "sentiment", "labels": ["x", "y"]}))
+    rng = np.random.default_rng(0)
+
+    def fake_run_job(method, name, variant, folder, sur, options):
+        config, revision = eq.expected(method, variant, options)
+        vector = rng.standard_normal(4).tolist()
+        return {"method": method, "dataset": name, "variant": variant, "config": config, "revision": revision,
+                "rows": 1000, "seconds": 1.0, "peak_rss_mb": 1, "training": None, "vector": vector}  # fmt: skip
+
+    monkeypatch.setattr(eq, "run_job", fake_run_job)
+    monkeypatch.setattr(fute.surrogate, "load_surrogate", lambda name: None)
+    jobs = tmp_path / "jobs"
+    (jobs / "textemb").mkdir(parents=True)
+    old = fake_run_job("textemb", "a", "A", None, None, {})
+    (jobs / "textemb" / "a-A.json").write_text(json.dumps({**old, "config": {"made": "otherwise"}}))
+    argv = ["--data", str(data), "--jobs", str(jobs), "--results", str(tmp_path / "eq"), "--method", "textemb"]
+    eq.main(argv)
+    report = json.loads((tmp_path / "eq.json").read_text())
+    halves = [r["half"] for r in report["methods"]["textemb"]["self_retrieval"]["rows"]]
+    assert "a/A" in halves and json.loads((jobs / "textemb" / "a-A.json").read_text())["config"] == old["config"]
