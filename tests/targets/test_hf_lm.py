@@ -145,3 +145,64 @@ def test_length_sorted_batches_give_each_input_its_own_answer(lm, prompt_id):
     np.testing.assert_allclose(together, alone, atol=1e-5)
     t = target(lm, prompt_id, batch_size=8)
     np.testing.assert_allclose(t.text_nll(mixed), [float(t.text_nll([x])[0]) for x in mixed], atol=1e-5)
+
+
+def reference_cot(t, texts):
+    """A CoT prompt's label distribution the long way: the answer context re-rendered and run whole."""
+    import torch
+
+    scores = torch.from_numpy(t.score_words(t.answer_contexts(texts)))
+    words = [[j for j, (lab, _) in enumerate(t._words) if lab == name] for name in t.label_names]
+    labels = [scores[:, cols].logsumexp(1) for cols in words]
+    return torch.softmax(torch.stack(labels, 1), 1).numpy()
+
+
+def test_chain_of_thought_answer_turn_is_read_from_the_generation_cache(lm, monkeypatch):
+    """The answer turn runs only what the generation's KV cache does not hold, and gives what running the whole
+    re-rendered context gives, for inputs of mixed lengths and for a row whose reasoning stopped early (its
+    cached padding after the stop masked out)."""
+    model, tok = lm
+    mixed = [TEXTS[1], TEXTS[3], TEXTS[0] + " and " + TEXTS[2], TEXTS[2]]
+    t = target(lm, "cot", max_reasoning_tokens=6, batch_size=4)
+    first = t._generate([t._context([t.prompt.render(mixed[3])])])[0].split()[0]
+    monkeypatch.setattr(model.generation_config, "eos_token_id", tok.convert_tokens_to_ids(first))
+    reasons = t._generate([t._context([t.prompt.render(x)]) for x in mixed])
+    assert reasons[3] == first and any(len(r.split()) > 2 for r in reasons)  # one stopped at once, others ran on
+    expected = reference_cot(t, mixed)
+
+    fresh = []
+    monkeypatch.setattr(t, "score_words", lambda contexts, words=None: fresh.append(contexts))
+    got = t.predict(mixed, progress=False, cache=False)
+    assert fresh == []  # the answer turn came from the cache, nothing was run afresh
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("window", [256, 6])
+def test_chain_of_thought_cache_serves_a_sliding_window_model(tiny_llama, window):
+    """gemma-3's mix of local (sliding-window) and global layers gives the same answer turn from the cache; where
+    a local layer's window is shorter than the context, the answer turn is run afresh."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        sliding_window=window,
+        layer_types=["sliding_attention", "full_attention"],
+        max_position_embeddings=256,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=4,
+    )
+    model = Gemma3ForCausalLM(config).eval()
+    prompt = parse_prompt_set(SET, "toy.yaml")["cot"]
+    t = HFCausalLM("tiny-gemma3", prompt, model=model, tokenizer=tok, max_reasoning_tokens=5, batch_size=4)
+    mixed = [TEXTS[1], TEXTS[3], TEXTS[0] + " and " + TEXTS[2]]
+    np.testing.assert_allclose(t.predict(mixed, progress=False, cache=False), reference_cot(t, mixed), atol=1e-5)

@@ -178,7 +178,9 @@ class HFCausalLM(TargetModel):
             raise ConfigError(f"{name_or_path} has no chat template")
         self.chat = has_chat if chat_template == "auto" else chat_template == "yes"
         self._hash = weights_hash(model)
-        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        params = inspect.signature(model.forward).parameters
+        self._keeps_logits = "logits_to_keep" in params
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
         self._words = [(label, w) for label in prompt.labels for w in prompt.verbalizer[label]]
 
     def identity(self) -> dict[str, Any]:
@@ -223,19 +225,18 @@ class HFCausalLM(TargetModel):
         return ids
 
     # -- model calls ----------------------------------------------------------------------------
-    @torch.no_grad()
-    def _generate(self, contexts: list[str]) -> list[str]:
+    def _generations(self, contexts: list[str]):
         """Greedy reasoning for each context, in batches of similar length (less padding to compute), with the
-        KV cache ``generate`` keeps; returned in the contexts' order."""
+        KV cache ``generate`` keeps: yields (the batch's indices into ``contexts``, its reasoning texts, the
+        output of ``generate`` with that cache, its input width)."""
         order = by_length([self._ids(c) for c in contexts])
-        ordered = [contexts[i] for i in order]
-        out = []
         side = self.tokenizer.padding_side
         self.tokenizer.padding_side = "left"
         try:
-            for i in range(0, len(ordered), self.batch_size):
+            for i in range(0, len(order), self.batch_size):
+                rows = order[i : i + self.batch_size]
                 enc = self.tokenizer(
-                    ordered[i : i + self.batch_size],
+                    [contexts[j] for j in rows],
                     add_special_tokens=not self.chat,
                     padding=True,
                     truncation=True,
@@ -247,12 +248,68 @@ class HFCausalLM(TargetModel):
                     max_new_tokens=self.max_reasoning_tokens,
                     do_sample=False,
                     pad_token_id=self.tokenizer.pad_token_id,
+                    return_dict_in_generate=True,
                 )
-                new = gen[:, enc["input_ids"].shape[1] :]
-                out += [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+                width = enc["input_ids"].shape[1]
+                reasons = self.tokenizer.batch_decode(gen.sequences[:, width:], skip_special_tokens=True)
+                yield rows, [t.strip() for t in reasons], gen, enc["attention_mask"]
         finally:
             self.tokenizer.padding_side = side
-        return unsort(out, order)
+
+    @torch.no_grad()
+    def _generate(self, contexts: list[str]) -> list[str]:
+        """Greedy reasoning for each context (``_generations``), in the contexts' order."""
+        out: list[str] = [""] * len(contexts)
+        for rows, reasons, _, _ in self._generations(contexts):
+            for j, why in zip(rows, reasons, strict=True):
+                out[j] = why
+        return out
+
+    @torch.no_grad()
+    def _answer_from_cache(self, gen: Any, mask: torch.Tensor, contexts: list[str]) -> np.ndarray | None:
+        """Log-probs of the next token after each answer context, computed from the generation's KV cache: the
+        context's tokens that the cache already holds (the question and the reasoning, up to where the
+        re-rendered context first differs from what was generated) are not run again, only the rest (the end
+        of the reasoning turn and the answer cue). The same tokens at the same positions as a fresh forward
+        over the whole context, so the same log-probs up to float rounding, as a change of batch gives; the
+        answer turn was 30-40% of a CoT example's time (bench/cot_split.py). None where the cache cannot
+        serve (a context past ``max_length``, or past a sliding-window layer's reach, a model without a returned
+        cache): the caller runs it afresh."""
+        cache = getattr(gen, "past_key_values", None) or getattr(gen, "cache", None)
+        ids2 = [self._ids(c) for c in contexts]
+        if cache is None or any(len(x) > self.max_length for x in ids2):
+            return None
+        held = cache.get_seq_length()  # the input and the generated tokens fed back (not the last one)
+        window = getattr(self.model.config, "sliding_window", None) or 0  # gemma-3's local layers: 512
+        if window and held + max(len(x) for x in ids2) > window:  # a local layer has dropped what we would mask
+            return None
+        pads = (mask.shape[1] - mask.sum(dim=1)).tolist()
+        common, suffix = [], []
+        for r, x in enumerate(ids2):
+            cached = gen.sequences[r, pads[r] : held].tolist()
+            n = next((k for k, (a, b) in enumerate(zip(cached, x, strict=False)) if a != b), min(len(cached), len(x)))
+            n = min(n, len(x) - 1)  # at least the last token runs: its logits are the answer
+            common.append(n)
+            suffix.append(x[n:])
+        width = max(len(x) for x in suffix)
+        ids = torch.full((len(ids2), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        attn = torch.zeros((len(ids2), held + width), dtype=torch.long)
+        positions = torch.zeros((len(ids2), width), dtype=torch.long)
+        for r, x in enumerate(suffix):
+            attn[r, pads[r] : pads[r] + common[r]] = 1  # the cached prefix the context shares; not what follows
+            ids[r, width - len(x) :] = torch.tensor(x)
+            attn[r, held + width - len(x) :] = 1
+            positions[r, width - len(x) :] = torch.arange(common[r], common[r] + len(x))
+        kw = {"logits_to_keep": 1} if self._keeps_logits else {}
+        logits = self.model(
+            input_ids=ids.to(self.device),
+            attention_mask=attn.to(self.device),
+            position_ids=positions.to(self.device),
+            use_cache=True,
+            **{self._cache_arg: cache},
+            **kw,
+        ).logits[:, -1]
+        return self._log_softmax(logits).cpu().numpy()
 
     @torch.no_grad()
     def score_words(self, contexts: list[str], words: list[str] | None = None) -> np.ndarray:
@@ -316,9 +373,10 @@ class HFCausalLM(TargetModel):
         kw = {"logits_to_keep": keep} if self._keeps_logits else {}
         ids, mask, positions = ids.to(self.device), mask.to(self.device), positions.to(self.device)
         logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, **kw).logits[:, -keep:]
-        if not log_softmax:
-            return logits
-        # float64 where the device has it (MPS does not): label scores are differences of close log-probs
+        return self._log_softmax(logits) if log_softmax else logits
+
+    def _log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        """In float64 where the device has it (MPS does not): label scores are differences of close log-probs."""
         return torch.log_softmax(logits.to(torch.float32 if self.device.type == "mps" else torch.float64), dim=-1)
 
     def _last_logprobs(self, seqs: list[list[int]]) -> np.ndarray:
@@ -370,19 +428,45 @@ class HFCausalLM(TargetModel):
             pair = self.tokenizer.decode(pair_ids[-keep_pair:])
         return text, pair
 
+    def _rendered(self, texts: list[str], text_pairs: list[str] | None) -> list[str]:
+        """Each input fitted to ``max_length`` (``_fit``) and rendered in the prompt."""
+        pairs = text_pairs or [None] * len(texts)
+        return [self.prompt.render(*self._fit(t, p)) for t, p in zip(texts, pairs, strict=True)]
+
     def answer_contexts(self, texts: list[str], text_pairs: list[str] | None = None) -> list[str]:
         """Each input's context at the answer position: its rendered prompt and, for a chain-of-thought prompt,
         the greedy reasoning and the answer cue after it (the generation happens here)."""
-        pairs = text_pairs or [None] * len(texts)
-        fitted = [self._fit(t, p) for t, p in zip(texts, pairs, strict=True)]
-        rendered = [self.prompt.render(t, p) for t, p in fitted]
+        rendered = self._rendered(texts, text_pairs)
         if self.prompt.type != "cot":
             return [self._context([r]) for r in rendered]
         reasons = self._generate([self._context([r]) for r in rendered])
         return [self._context([r, why, self.prompt.answer]) for r, why in zip(rendered, reasons, strict=True)]
 
+    def _cot_word_scores(self, rendered: list[str]) -> np.ndarray:
+        """The label words' log-probs after each rendered input's reasoning and answer cue, the answer turn read
+        batch by batch from the generation's KV cache (``_answer_from_cache``); a batch the cache cannot serve,
+        or one with multi-token label words, is scored afresh (``score_words``), as ``answer_contexts`` would."""
+        out = np.zeros((len(rendered), len(self._words)))
+        for rows, reasons, gen, mask in self._generations([self._context([r]) for r in rendered]):
+            contexts = [
+                self._context([rendered[j], why, self.prompt.answer]) for j, why in zip(rows, reasons, strict=True)
+            ]
+            conts = [[self._continuation(c, w) for _, w in self._words] for c in contexts]
+            single = all(len(x) == 1 for row in conts for x in row)
+            logp = self._answer_from_cache(gen, mask, contexts) if single else None
+            if logp is None:
+                out[rows] = self.score_words(contexts)
+            else:
+                out[rows] = [[logp[i, x[0]] for x in row] for i, row in enumerate(conts)]
+        return out
+
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
-        word_scores = torch.from_numpy(self.score_words(self.answer_contexts(texts, text_pairs)))
+        rendered = self._rendered(texts, text_pairs)
+        if self.prompt.type == "cot":
+            scores = self._cot_word_scores(rendered)
+        else:
+            scores = self.score_words([self._context([r]) for r in rendered])
+        word_scores = torch.from_numpy(scores)
         labels = [
             torch.logsumexp(word_scores[:, [j for j, (lab, _) in enumerate(self._words) if lab == label]], dim=1)
             for label in self.label_names
