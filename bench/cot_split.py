@@ -1,9 +1,10 @@
 """Where a chain-of-thought example's labeling time goes: the reasoning (generation) against the answer turn.
 
-The answer turn scores the label words after the question, the reasoning and the answer cue, and today runs
-that whole context again (``HFCausalLM._predict``). Reusing the generation's KV cache would leave only the
-answer cue to compute, so the answer turn's share of the time bounds what that reuse can give: at most
-1 / (1 - share) times faster, the generation alone setting the ceiling.
+The answer turn scores the label words after the question, the reasoning and the answer cue. Run afresh
+(``HFCausalLM.answer_contexts`` then ``score_words``) it computes that whole context again; its share of the time
+bounds what reusing the generation's KV cache can give: at most 1 / (1 - share) times faster, the generation
+alone setting the ceiling. ``HFCausalLM.predict`` reuses the cache (``_answer_from_cache``); it is timed too,
+beside its largest difference from the fresh answer turn's label distributions.
 
     python bench/cot_split.py     # writes bench/results/cot_split.{json,md}
 """
@@ -29,10 +30,10 @@ from fute.targets.prompts import load_prompt_set
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def split(llm: str, prompt_id: str, texts: list[str], cap: int, repeats: int) -> dict:
+def split(llm: str, prompt_id: str, texts: list[str], cap: int, repeats: int, dtype: str = "auto") -> dict:
     """Seconds of ``HFCausalLM.answer_contexts`` (the generation) and of the answer turn (``score_words``), the two
     steps of ``_predict``, for ``texts`` (the median of ``repeats`` timings of each)."""
-    t = HFCausalLM(llm, load_prompt_set("sentiment")[prompt_id], max_reasoning_tokens=cap, device="cpu")
+    t = HFCausalLM(llm, load_prompt_set("sentiment")[prompt_id], max_reasoning_tokens=cap, device="cpu", dtype=dtype)
     t._predict(texts[:2], None)  # warm-up
     gens, answers = [], []
     for _ in range(repeats):
@@ -42,10 +43,19 @@ def split(llm: str, prompt_id: str, texts: list[str], cap: int, repeats: int) ->
         t0 = time.perf_counter()
         t.score_words(contexts)
         answers.append(time.perf_counter() - t0)
-    gen, answer = float(np.median(gens)), float(np.median(answers))
+    probs, reads = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        probs.append(t.predict(texts, progress=False, cache=False))  # the library's path: the cache reused
+        reads.append(time.perf_counter() - t0)
+    fresh = torch.from_numpy(t.score_words(contexts))
+    words = [[j for j, (lab, _) in enumerate(t._words) if lab == name] for name in t.label_names]
+    fresh = torch.softmax(torch.stack([fresh[:, c].logsumexp(1) for c in words], 1), 1).numpy()
+    gen, answer, read = float(np.median(gens)), float(np.median(answers)), float(np.median(reads))
     questions = [t._context([t.prompt.render(*t._fit(x, None))]) for x in texts]  # the generation's input
     return {
         "llm": llm,
+        "dtype": str(t.dtype).replace("torch.", ""),
         "prompt": prompt_id,
         "examples": len(texts),
         "reasoning_cap": cap,
@@ -57,6 +67,10 @@ def split(llm: str, prompt_id: str, texts: list[str], cap: int, repeats: int) ->
         "answer_share": round(answer / (gen + answer), 3),
         "examples_per_s": round(len(texts) / (gen + answer), 2),
         "ceiling_without_answer_turn": round(len(texts) / gen, 2),
+        "with_cache_s": round(read, 2),
+        "with_cache_s_all": [round(x, 2) for x in reads],
+        "with_cache_examples_per_s": round(len(texts) / read, 2),
+        "with_cache_max_abs_diff": float(np.abs(probs[-1] - fresh).max()),
         "question_tokens": round(float(np.mean([len(t._ids(q)) for q in questions])), 1),
         "answer_context_tokens": round(float(np.mean([len(t._ids(c)) for c in contexts])), 1),
     }
@@ -72,13 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reasoning-tokens", type=int, default=32, help="the CoT cap (the prompt benchmark's: 32)")
     ap.add_argument("--llm", action="append", help="default: smollm2 and gemma-3-270m")
     ap.add_argument("--repeats", type=int, default=3, help="timings of each part; the median is reported")
+    ap.add_argument("--dtype", default="auto", help="the LLM's precision (HFCausalLM's dtype)")
     ap.add_argument("--out", default=str(RESULTS / "cot_split"))
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     texts = default_corpus().texts[: args.examples]
     rows = [
-        split(llm, "cot-step-by-step", texts, args.reasoning_tokens, args.repeats)
+        split(llm, "cot-step-by-step", texts, args.reasoning_tokens, args.repeats, args.dtype)
         for llm in args.llm or ["smollm2", "gemma-3-270m"]
     ]
     command = "python bench/cot_split.py " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -93,15 +108,19 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `{command}`; {torch.get_num_threads()} threads, batch 32, the shipped U's first"
         f" {args.examples} texts, sentiment:cot-step-by-step, reasoning cap {args.reasoning_tokens}; the median of"
-        f" {args.repeats} timings of each part.",
+        f" {args.repeats} timings of each part. The first columns run the answer turn afresh; 'with the cache' is"
+        " `HFCausalLM.predict`, which reads it from the generation's KV cache, and its largest difference from the"
+        " fresh answer turn's label probabilities.",
         "",
-        "| LLM | generation s | answer turn s | answer share | examples/s | ceiling if the answer turn were free |"
-        " question tokens | answer-turn context tokens |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| LLM | dtype | generation s | answer turn s | answer share | examples/s | ceiling if the answer turn were"
+        " free | with the cache: s | examples/s | max abs diff | question tokens | answer-turn context tokens |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {r['llm']} | {r['generation_s']} | {r['answer_turn_s']} | {r['answer_share']:.0%} | {r['examples_per_s']} |"
-        f" {r['ceiling_without_answer_turn']} | {r['question_tokens']} | {r['answer_context_tokens']} |"
+        f"| {r['llm']} | {r['dtype']} | {r['generation_s']} | {r['answer_turn_s']} | {r['answer_share']:.0%} |"
+        f" {r['examples_per_s']} | {r['ceiling_without_answer_turn']} | {r['with_cache_s']} |"
+        f" {r['with_cache_examples_per_s']} | {r['with_cache_max_abs_diff']:.1e} | {r['question_tokens']} |"
+        f" {r['answer_context_tokens']} |"
         for r in rows
     ]
     write(out.with_suffix(".md"), "\n".join(lines) + "\n")

@@ -45,11 +45,14 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_peak(device: torch.device, sizes=(1024, 2048, 4096), repeats: int = 5) -> dict:
-    """Best fp32 torch.mm throughput over a few square sizes (the practical peak of this device)."""
+def matmul_peak(
+    device: torch.device, sizes=(1024, 2048, 4096), repeats: int = 5, dtype: torch.dtype = torch.float32
+) -> dict:
+    """Best torch.mm throughput in ``dtype`` (fp32 by default) over a few square sizes (the practical peak of
+    this device)."""
     best = {}
     for n in sizes:
-        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+        a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
         torch.mm(a, b)
         times = []
         for _ in range(repeats):

@@ -96,7 +96,8 @@ DtypeOpt = Annotated[
     str,
     typer.Option(
         help="auto | float32 | bfloat16 | float16. auto: float32 for the surrogate (the Fisher needs it), bfloat16 "
-        "for LLMs and classifiers on a GPU; a surrogate below float32 makes another space"
+        "for LLMs and classifiers on a GPU, float32 on a CPU (bfloat16 labels about 1.5-3x faster on CPUs with AMX, "
+        "but moves the labels: bench/results/label_precision.md); a surrogate below float32 makes another space"
     ),
 ]
 
