@@ -816,7 +816,16 @@ def transfer_truth_cmd(
     ] = "default",
     source_examples: Annotated[int, typer.Option(help="Source training examples (seeded sample)")] = 1000,
     target_examples: Annotated[int, typer.Option(help="Target training examples (the limited-data regime)")] = 250,
-    dev_examples: Annotated[int, typer.Option(help="Target dev examples scored")] = 300,
+    dev_examples: Annotated[
+        int, typer.Option(help="Target rows scored (at most; a seeded sample of the --score-split split)")
+    ] = 1000,
+    score_split: Annotated[
+        str,
+        typer.Option(
+            help="Split a target is scored on: test (where it has one, else dev) or dev (else test; the split of "
+            "truths made before this option)"
+        ),
+    ] = "test",
     source_epochs: Annotated[float, typer.Option(help="Epochs of intermediate training")] = 2.0,
     target_epochs: Annotated[float, typer.Option(help="Epochs on the target")] = 2.0,
     learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 1e-4,
@@ -852,6 +861,7 @@ def transfer_truth_cmd(
         source_examples=source_examples,
         target_examples=target_examples,
         dev_examples=dev_examples,
+        score_split=score_split,
         source_epochs=source_epochs,
         target_epochs=target_epochs,
         learning_rate=learning_rate,

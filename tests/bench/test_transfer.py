@@ -234,3 +234,48 @@ def test_several_seeds_give_means_standard_errors_and_ties(tmp_path, tiny_paths,
     assert judge(tied, orders)["r"]["per_target"]["a"]["all_rho"] == 2
     wide = {**TRUTH, "scores_se": {"a": {"b": 0.45, "c": 0.45, "d": 0.45}}}  # all three within an SE of b
     assert judge(wide, orders)["r"]["per_target"]["a"]["all_rho"] == 1
+
+
+def test_targets_are_scored_on_their_test_split_where_they_have_one(tmp_path):
+    """score_split "test" (the default) takes the test split, else dev; "dev" keeps the first truth's rows, and
+    the keys of jobs made before the option existed."""
+    from dataclasses import asdict
+
+    from fute.bench.transfer import TransferConfig, dev_split, load_datasets
+    from fute.samples import load_samples
+
+    both = write_dataset(tmp_path, "both", "sentiment", splits=("train", "dev", "test"))
+    dev_only = write_dataset(tmp_path, "devonly", "sentiment", seed=1)
+    a, b = load_datasets([both, dev_only])
+    test_rows = load_samples(both, split="test").take(5, 0).texts
+    assert dev_split(a, 5, 0, "test").texts == test_rows != dev_split(a, 5, 0, "dev").texts
+    assert dev_split(b, 5, 0, "test").texts == load_samples(dev_only, split="dev").take(5, 0).texts
+    with pytest.raises(ConfigError, match="score_split must be one of test, dev"):
+        dev_split(a, 5, 0, "train")
+    old = {k: v for k, v in asdict(TransferConfig()).items() if k != "score_split"}
+    assert TransferConfig(score_split="dev").key() == old and TransferConfig().key() == {**old, "score_split": "test"}
+
+
+def test_a_resumed_run_retrains_only_the_models_it_will_use(tmp_path, tiny_paths, datasets, monkeypatch):
+    """On a new machine (the models gone, the job files kept): the first seed's models are trained again (the
+    eval reads them); a later seed's finished source and baseline are not, as nothing left needs their models."""
+    import shutil
+    from dataclasses import replace
+
+    cfg = replace(tiny_config(tiny_paths["encoder"]), seeds=2)
+    run_dir = tmp_path / "run"
+    truth = run_truth(datasets[:2], cfg, run_dir=run_dir, progress=False, echo=lambda _: None)
+    shutil.rmtree(run_dir / "models")
+    calls = []
+    for name in ("source_job", "target_job"):
+        real = getattr(transfer, name)
+        monkeypatch.setattr(transfer, name, lambda real=real, **kw: calls.append(kw) or real(**kw))
+    again = run_truth(datasets[:2], cfg, run_dir=run_dir, progress=False, echo=lambda _: None)
+    assert sorted((c["config"].seed, "source" if "dataset" in c else "baseline") for c in calls) == [
+        (0, "baseline"),
+        (0, "baseline"),
+        (0, "source"),
+        (0, "source"),
+    ]
+    assert again["scores_by_seed"] == truth["scores_by_seed"]
+    assert all(Path(p).is_dir() for p in [*again["source_models"].values(), *again["target_models"].values()])

@@ -49,6 +49,17 @@ class TransferConfig:
     seed: int = 0
     seeds: int = 1  # training runs per job, seeds seed .. seed + seeds - 1; scores are their mean, with an SE
     dev_seed: int | None = None  # the scored rows' draw (default: seed): one set of rows for every training seed
+    # which held-out split a target is scored on: "test" (where there is one, else dev or validation) or "dev"
+    # (dev, else validation, else test: the first truth's rows); ``dev_examples`` rows of it
+    score_split: str = "test"
+
+    def key(self) -> dict[str, Any]:
+        """What a job's key reads of the config: every field, but ``score_split`` only where it is not "dev", so
+        that jobs made before the field existed (when every target was scored on dev) keep their keys."""
+        d = asdict(self)
+        if d["score_split"] == "dev":
+            del d["score_split"]
+        return d
 
     def finetune(self, epochs: float) -> Any:
         from fute.train import FinetuneConfig
@@ -134,11 +145,22 @@ def without(samples: Samples, texts: frozenset[str]) -> tuple[Samples, int]:
 def scored_texts(datasets: Sequence[Dataset], config: TransferConfig) -> frozenset[str]:
     """The normalised texts of every row any target is scored on: no source or target trains on them (SST is
     built from MR's sentences: without this, sst2 and mr each trained on the other's scored rows)."""
-    return frozenset(t for d in datasets for t in row_texts(dev_split(d, config.dev_examples, scored_seed(config))))
+    return frozenset(
+        t
+        for d in datasets
+        for t in row_texts(dev_split(d, config.dev_examples, scored_seed(config), config.score_split))
+    )
 
 
-def dev_split(d: Dataset, n: int, seed: int) -> Samples:
-    return load_first_split(d.path, ("dev", "validation", "test"), "to score the target on").take(n, seed)
+SCORE_SPLITS = {"test": ("test", "dev", "validation"), "dev": ("dev", "validation", "test")}
+SCORED = {"test": "held-out (test split, else dev)", "dev": "dev"}  # how a truth's table names the scored rows
+
+
+def dev_split(d: Dataset, n: int, seed: int, split: str = "dev") -> Samples:
+    """The ``n`` seeded rows a target is scored on, from the first of ``SCORE_SPLITS[split]`` it has."""
+    if split not in SCORE_SPLITS:
+        raise ConfigError(f"score_split must be one of {', '.join(SCORE_SPLITS)}, not '{split}'")
+    return load_first_split(d.path, SCORE_SPLITS[split], "to score the target on").take(n, seed)
 
 
 def scored_seed(config: TransferConfig) -> int:
@@ -168,7 +190,7 @@ def source_job(
     model, tok, losses = train_classifier(
         config.base_path(), samples, config.finetune(config.source_epochs), progress=False, device=device
     )
-    out = Path(run_dir) / "models" / f"source-{dataset.name}-{_key([asdict(dataset), asdict(config)])[:12]}"
+    out = Path(run_dir) / "models" / f"source-{dataset.name}-{_key([asdict(dataset), config.key()])[:12]}"
     save_classifier(model, tok, out)
     return {
         "role": "source",
@@ -198,7 +220,7 @@ def target_job(
 
     t0 = time.perf_counter()
     train = train_split(target, config.target_examples, config.seed, held_out)
-    dev = dev_split(target, config.dev_examples, scored_seed(config))
+    dev = dev_split(target, config.dev_examples, scored_seed(config), config.score_split)
     model, tok, losses = train_classifier(
         config.base_path(),
         train,
@@ -219,7 +241,7 @@ def target_job(
         "losses": losses,
     }
     if source is None:
-        path = Path(run_dir) / "models" / f"target-{target.name}-{_key([asdict(target), asdict(config)])[:12]}"
+        path = Path(run_dir) / "models" / f"target-{target.name}-{_key([asdict(target), config.key()])[:12]}"
         out["model_dir"] = str(save_classifier(model, tok, path))
     out["seconds"] = round(time.perf_counter() - t0, 2)
     return out
@@ -252,8 +274,8 @@ def run_truth(
     settings = asdict(cfg)
     results: dict[str, dict[str, Any]] = {}
 
-    def jobs_of(specs: list[tuple[str, Callable[..., Any], dict[str, Any], str]]) -> None:
-        # a finished job whose saved model has gone (a cleaned cache) is run again
+    def jobs_of(specs: list[tuple[str, Callable[..., Any], dict[str, Any], str]], models: bool = True) -> None:
+        # with ``models``, a finished job whose saved model has gone (a cleaned cache, a new machine) is run again
         results.update(
             run_jobs(
                 specs,
@@ -261,7 +283,7 @@ def run_truth(
                 ex,
                 progress=progress,
                 echo=echo,
-                valid=lambda r: "model_dir" not in r or Path(r["model_dir"]).is_dir(),
+                valid=(lambda r: "model_dir" not in r or Path(r["model_dir"]).is_dir()) if models else None,
             )
         )
 
@@ -273,7 +295,7 @@ def run_truth(
     ]
 
     def keys(c: TransferConfig) -> tuple[dict[str, str], dict[str, str], dict[tuple[str, str], str]]:
-        st = asdict(c)
+        st = c.key()
         src = {d.name: _key(["source", d.fingerprint, st, dedup]) for d in datasets}
         base = {d.name: _key(["baseline", d.fingerprint, st, dedup]) for d in datasets}
         pair = {
@@ -285,22 +307,30 @@ def run_truth(
         return src, base, pair
 
     keyed = [(c, *keys(c)) for c in runs]
-    jobs_of(
-        [
-            (src[d.name], source_job, {"dataset": d, "config": c, "run_dir": str(run), "held_out": held_out,
-                                       "device": device},
-             f"source {d.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else ""))
-            for c, src, _, _ in keyed
-            for d in datasets
-        ]
-        + [
-            (base[d.name], target_job, {"target": d, "config": c, "run_dir": str(run), "held_out": held_out,
-                                        "device": device},
-             f"baseline {d.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else ""))
-            for c, _, base, _ in keyed
-            for d in datasets
-        ]
-    )  # fmt: skip
+
+    def pairs_left(name: str, pair: dict[tuple[str, str], str]) -> bool:
+        return any(folder.get(pair[name, b.name]) is None for b in datasets if b.name != name)
+
+    # (spec, whether its saved model is still needed): the first seed's models are what the eval's model-based
+    # rankers read; a later seed's source model only trains that seed's unfinished pairs, and its baseline's
+    # model nothing. So a run resumed on a new machine retrains only the models it will use.
+    specs = [
+        ((src[d.name], source_job, {"dataset": d, "config": c, "run_dir": str(run), "held_out": held_out,
+                                    "device": device},
+          f"source {d.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else "")),
+         i == 0 or pairs_left(d.name, pair))
+        for i, (c, src, _, pair) in enumerate(keyed)
+        for d in datasets
+    ] + [
+        ((base[d.name], target_job, {"target": d, "config": c, "run_dir": str(run), "held_out": held_out,
+                                     "device": device},
+          f"baseline {d.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else "")),
+         i == 0)
+        for i, (c, _, base, _) in enumerate(keyed)
+        for d in datasets
+    ]  # fmt: skip
+    jobs_of([spec for spec, needed in specs if needed])
+    jobs_of([spec for spec, needed in specs if not needed], models=False)
     jobs_of(
         [
             (
@@ -401,7 +431,8 @@ def truth_markdown(truth: dict[str, Any], command: str) -> str:
             if truth.get("seeds")
             else f"seed {cfg['seed']}"
         )
-        + f"; scored on {cfg['dev_examples']} dev examples (accuracy; Pearson r for regression). "
+        + f"; scored on {cfg['dev_examples']} {SCORED.get(cfg.get('score_split', 'dev'))} examples (accuracy; Pearson"
+        " r for regression). "
         f"Compute: {truth['seconds'] / 60:.1f} min of jobs.",
         "",
         "Rows: targets; columns: the source of intermediate training; **bold**: the best source"
