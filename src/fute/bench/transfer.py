@@ -311,48 +311,35 @@ def run_truth(
     def pairs_left(name: str, pair: dict[tuple[str, str], str]) -> bool:
         return any(folder.get(pair[name, b.name]) is None for b in datasets if b.name != name)
 
-    # (spec, whether its saved model is still needed): the first seed's models are what the eval's model-based
-    # rankers read; a later seed's source model only trains that seed's unfinished pairs, and its baseline's
-    # model nothing. So a run resumed on a new machine retrains only the models it will use.
-    specs = [
-        ((src[d.name], source_job, {"dataset": d, "config": c, "run_dir": str(run), "held_out": held_out,
-                                    "device": device},
-          f"source {d.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else "")),
-         i == 0 or pairs_left(d.name, pair))
-        for i, (c, src, _, pair) in enumerate(keyed)
-        for d in datasets
-    ] + [
-        ((base[d.name], target_job, {"target": d, "config": c, "run_dir": str(run), "held_out": held_out,
-                                     "device": device},
-          f"baseline {d.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else "")),
-         i == 0)
-        for i, (c, _, base, _) in enumerate(keyed)
-        for d in datasets
-    ]  # fmt: skip
-    jobs_of([spec for spec, needed in specs if needed])
-    jobs_of([spec for spec, needed in specs if not needed], models=False)
-    jobs_of(
-        [
+    # Seed by seed (the first seed's truth is whole before the second starts): its sources, its baselines, then its
+    # pairs. A finished job's model is needed again only where something will read it: the first seed's models
+    # (the eval's model-based rankers), and a later seed's source while its pairs are unfinished; so a run
+    # resumed on a new machine retrains no other model.
+    for i, (c, src, base, pair) in enumerate(keyed):
+        tag = f" seed {c.seed}" if cfg.seeds > 1 else ""
+        common = {"config": c, "run_dir": str(run), "held_out": held_out, "device": device}
+        sources = [
             (
-                pair[a.name, b.name],
-                target_job,
-                {
-                    "target": b,
-                    "source": a.name,
-                    "source_model": results[src[a.name]]["model_dir"],
-                    "config": c,
-                    "run_dir": str(run),
-                    "held_out": held_out,
-                    "device": device,
-                },
-                f"{a.name} -> {b.name}" + (f" seed {c.seed}" if cfg.seeds > 1 else ""),
+                (src[d.name], source_job, {"dataset": d, **common}, f"source {d.name}{tag}"),
+                i == 0 or pairs_left(d.name, pair),
             )
-            for c, src, _, pair in keyed
-            for a in datasets
-            for b in datasets
-            if a.name != b.name
-        ]
-    )
+            for d in datasets
+        ] + [((base[d.name], target_job, {"target": d, **common}, f"baseline {d.name}{tag}"), i == 0) for d in datasets]
+        jobs_of([spec for spec, needed in sources if needed])
+        jobs_of([spec for spec, needed in sources if not needed], models=False)
+        jobs_of(
+            [
+                (
+                    pair[a.name, b.name],
+                    target_job,
+                    {"target": b, "source": a.name, "source_model": results[src[a.name]]["model_dir"], **common},
+                    f"{a.name} -> {b.name}{tag}",
+                )
+                for a in datasets
+                for b in datasets
+                if a.name != b.name
+            ]
+        )
     first_src, first_base, _ = keyed[0][1], keyed[0][2], keyed[0][3]
 
     def per_seed(get: Callable[[dict[str, str], dict[str, str], dict[tuple[str, str], str]], str]) -> list[float]:
