@@ -48,9 +48,7 @@ def split(llm: str, prompt_id: str, texts: list[str], cap: int, repeats: int, dt
         t0 = time.perf_counter()
         probs.append(t.predict(texts, progress=False, cache=False))  # the library's path: the cache reused
         reads.append(time.perf_counter() - t0)
-    fresh = torch.from_numpy(t.score_words(contexts))
-    words = [[j for j, (lab, _) in enumerate(t._words) if lab == name] for name in t.label_names]
-    fresh = torch.softmax(torch.stack([fresh[:, c].logsumexp(1) for c in words], 1), 1).numpy()
+    fresh = t.label_distribution(t.score_words(contexts))  # the answer turn run afresh
     gen, answer, read = float(np.median(gens)), float(np.median(answers)), float(np.median(reads))
     questions = [t._context([t.prompt.render(*t._fit(x, None))]) for x in texts]  # the generation's input
     return {

@@ -149,12 +149,7 @@ def test_length_sorted_batches_give_each_input_its_own_answer(lm, prompt_id):
 
 def reference_cot(t, texts):
     """A CoT prompt's label distribution the long way: the answer context re-rendered and run whole."""
-    import torch
-
-    scores = torch.from_numpy(t.score_words(t.answer_contexts(texts)))
-    words = [[j for j, (lab, _) in enumerate(t._words) if lab == name] for name in t.label_names]
-    labels = [scores[:, cols].logsumexp(1) for cols in words]
-    return torch.softmax(torch.stack(labels, 1), 1).numpy()
+    return t.label_distribution(t.score_words(t.answer_contexts(texts)))
 
 
 def test_chain_of_thought_answer_turn_is_read_from_the_generation_cache(lm, monkeypatch):

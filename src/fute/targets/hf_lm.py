@@ -466,9 +466,14 @@ class HFCausalLM(TargetModel):
             scores = self._cot_word_scores(rendered)
         else:
             scores = self.score_words([self._context([r]) for r in rendered])
-        word_scores = torch.from_numpy(scores)
+        return self.label_distribution(scores)
+
+    def label_distribution(self, word_scores: np.ndarray) -> np.ndarray:
+        """Label probabilities [n, labels] from the label words' log-probs [n, words] (``score_words``'s order): a
+        label's score is the log-sum-exp of its words', the distribution their softmax."""
+        scores = torch.from_numpy(word_scores)
         labels = [
-            torch.logsumexp(word_scores[:, [j for j, (lab, _) in enumerate(self._words) if lab == label]], dim=1)
+            torch.logsumexp(scores[:, [j for j, (lab, _) in enumerate(self._words) if lab == label]], dim=1)
             for label in self.label_names
         ]
         return torch.softmax(torch.stack(labels, dim=1), dim=1).numpy()
