@@ -228,7 +228,7 @@ class HFCausalLM(TargetModel):
     def _generations(self, contexts: list[str]):
         """Greedy reasoning for each context, in batches of similar length (less padding to compute), with the
         KV cache ``generate`` keeps: yields (the batch's indices into ``contexts``, its reasoning texts, the
-        output of ``generate`` with that cache, its input width)."""
+        output of ``generate`` with that cache, the batch's left-padded attention mask)."""
         order = by_length([self._ids(c) for c in contexts])
         side = self.tokenizer.padding_side
         self.tokenizer.padding_side = "left"
