@@ -1067,6 +1067,7 @@ def prompts_eval_cmd(
         dte_examples=dte_examples,
         max_reasoning_tokens=mte_reasoning_tokens or int(truth["settings"]["max_reasoning_tokens"]),
         label_cache=eval_labels(run_dir),
+        dtype="float32",  # as the truth's jobs: MTEs made on a GPU and on a CPU are the same ones
     )
     judged = run_eval(truth, selector or SELECTORS.in_order(), vectors=vectors, echo=console.print)
     command = _command_line()
@@ -1106,6 +1107,7 @@ def prompts_vectors_cmd(
         max_reasoning_tokens=max_reasoning_tokens,
         device=device,
         label_cache=eval_labels(run_dir),
+        dtype="float32",  # as the truth's jobs: MTEs made on a GPU and on a CPU are the same ones
     )
     fill_vectors(sets, tuple(llm or DEFAULT_LLMS), vectors, tuple(method or ("fisher", "prompt")), console.print)
 
