@@ -5,7 +5,8 @@ label word is scored as the continuation at the answer position: log p(word | co
 the word's tokens, so multi-token label words count in full. A label's score is the log-sum-exp of
 its words' scores, and the distribution is the softmax over labels (a log-softmax over label words,
 with nothing clamped). Chain-of-thought prompts run two turns: greedy reasoning capped at
-``max_reasoning_tokens``, then the prompt's ``answer`` line, where the label words are scored.
+``max_reasoning_tokens``, then the prompt's ``answer`` line, where the label words are scored; the second turn
+reuses the first's KV cache for the tokens the two share (``_answer_from_cache``).
 """
 
 from __future__ import annotations
