@@ -55,7 +55,9 @@ def flop_bound(target, texts, peak_gflops: float) -> dict:
     """Examples/s at the machine's matmul peak for the tokens ``target`` runs on these texts: 2 x non-embedding
     parameters x tokens per example (Kaplan et al.'s forward-pass estimate; attention and the last-position
     vocabulary projection left out). A CoT prompt runs the question, the reasoning (counted at its full cap: an
-    upper bound on the work, so the fraction of the bound is, if anything, overstated) and the answer turn."""
+    upper bound on the work, so the fraction of the bound is, if anything, overstated) and the answer turn, counted
+    whole as when it was run afresh (comparable with earlier runs); with the KV cache reused, fewer of its tokens
+    run, so a CoT row's fraction overstates the efficiency of the work actually done."""
     p = target.prompt
     tokens = []
     for text in texts:
