@@ -12,7 +12,6 @@ beside its largest difference from the fresh answer turn's label distributions.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -22,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fute.bench.jobs import write_results
 from fute.corpus import default_corpus
-from fute.paths import atomic_write
+from fute.device import dtype_name
 from fute.targets.hf_lm import HFCausalLM
 from fute.targets.prompts import load_prompt_set
 
@@ -50,10 +50,10 @@ def split(llm: str, prompt_id: str, texts: list[str], cap: int, repeats: int, dt
         reads.append(time.perf_counter() - t0)
     fresh = t.label_distribution(t.score_words(contexts))  # the answer turn run afresh
     gen, answer, read = float(np.median(gens)), float(np.median(answers)), float(np.median(reads))
-    questions = [t._context([t.prompt.render(*t._fit(x, None))]) for x in texts]  # the generation's input
+    questions = [t._context([r]) for r in t._rendered(texts, None)]  # the generation's input
     return {
         "llm": llm,
-        "dtype": str(t.dtype).replace("torch.", ""),
+        "dtype": dtype_name(t.dtype),
         "prompt": prompt_id,
         "examples": len(texts),
         "reasoning_cap": cap,
@@ -74,10 +74,6 @@ def split(llm: str, prompt_id: str, texts: list[str], cap: int, repeats: int, dt
     }
 
 
-def write(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--examples", type=int, default=32)
@@ -96,11 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     ]
     command = "python bench/cot_split.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write(
-        out.with_suffix(".json"),
-        json.dumps({"command": command, "threads": torch.get_num_threads(), "rows": rows}, indent=1),
-    )
     lines = [
         "# Chain-of-thought labeling: generation against the answer turn (CPU)",
         "",
@@ -121,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         f" {r['answer_context_tokens']} |"
         for r in rows
     ]
-    write(out.with_suffix(".md"), "\n".join(lines) + "\n")
+    record = {"command": command, "threads": torch.get_num_threads(), "rows": rows}
+    write_results(out.parent, out.name, record, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -13,7 +13,6 @@ labels of U, from a prompt benchmark run's label cache (``--reference-run``; its
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -22,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fute.bench.jobs import write_results
 from fute.corpus import default_corpus
-from fute.paths import atomic_write
 from fute.targets.hf_lm import HFCausalLM, load_causal_lm
 from fute.targets.prompts import load_prompt_set
 
@@ -114,12 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     reference = between_prompts(Path(args.reference_run)) if Path(args.reference_run, "store").exists() else []
     command = "python bench/label_precision.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     out = Path(args.out)
-    atomic_write(
-        out.with_suffix(".json"),
-        lambda tmp: Path(tmp).write_text(
-            json.dumps({"command": command, "rows": rows, "between_prompts": reference}, indent=1)
-        ),
-    )
     lines = [
         "# bfloat16 against float32 labels of U (CPU)",
         "",
@@ -150,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             f" {r['min']} |"
             for r in reference
         ]
-    atomic_write(out.with_suffix(".md"), lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
+    record = {"command": command, "rows": rows, "between_prompts": reference}
+    write_results(out.parent, out.name, record, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

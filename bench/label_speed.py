@@ -60,8 +60,7 @@ def flop_bound(target, texts, peak_gflops: float) -> dict:
     run, so a CoT row's fraction overstates the efficiency of the work actually done."""
     p = target.prompt
     tokens = []
-    for text in texts:
-        turn = p.render(*target._fit(text, None))
+    for turn in target._rendered(texts, None):
         n = len(target._ids(target._context([turn])))
         if p.type == "cot":
             cap = target.max_reasoning_tokens

@@ -64,7 +64,8 @@ def rows(store_path: Path, labels: Path) -> list[dict]:
         info = label_information(probs)
         # the better constant, as the card's `learned` flag reads it; an ensemble's gain is its members' mean
         reports = [TrainingReport(**r) for r in tr.get("members", [tr] if tr else [])]
-        gains = [constant_loss(r) - r.heldout_loss for r in reports if None not in (constant_loss(r), r.heldout_loss)]
+        losses = [(constant_loss(r), r.heldout_loss) for r in reports]
+        gains = [bar - held for bar, held in losses if bar is not None and held is not None]
         gain = float(np.mean(gains)) if gains else None
         out.append(
             {
