@@ -5,7 +5,7 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from fute.errors import ConfigError
-from fute.targets.hf_lm import HFCausalLM
+from fute.targets.hf_lm import HFCausalLM, length_batches
 from fute.targets.prompts import load_prompt_set, parse_prompt_set
 
 SET = {
@@ -66,6 +66,7 @@ def test_text_nll_is_the_models_own_mean_token_loss(lm):
 def test_label_score_is_the_log_softmax_over_label_words(lm):
     """Single-token words: the distribution is softmax over the vocabulary log-probs of the two words."""
     t = target(lm, "plain")
+    assert t._head_is_plain()  # labels come from the label words' rows of the output matrix alone
     scores = t.score_words([t._context([t.prompt.render(x)]) for x in TEXTS])
     probs = t.predict(TEXTS, progress=False, cache=False)
     expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
@@ -147,6 +148,24 @@ def test_length_sorted_batches_give_each_input_its_own_answer(lm, prompt_id):
     np.testing.assert_allclose(t.text_nll(mixed), [float(t.text_nll([x])[0]) for x in mixed], atol=1e-5)
 
 
+def test_length_batches_cut_where_padding_costs_more_than_a_forward_pass():
+    """Hand-computed: three 10-token rows and one of 50 cost 64 + 4 x 50 = 264 as one batch, and 64 + 30 + 64 + 50
+    = 208 as two, so they are cut; at an overhead of 200 one batch is cheaper (400 against 480). The longest batch
+    comes first; every index appears once; no batch exceeds its row limit."""
+    lengths = [10, 50, 10, 10]
+    assert length_batches(lengths, 4, overhead=64) == [[1], [0, 2, 3]]
+    assert length_batches(lengths, 4, overhead=200) == [[0, 2, 3, 1]]
+    assert [len(b) for b in length_batches([7] * 5, 2, overhead=0)] == [2, 2, 1]
+    assert length_batches([], 4) == []
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 80, size=200).tolist()
+    batches = length_batches(lengths, 32)
+    assert sorted(j for b in batches for j in b) == list(range(200)) and max(map(len, batches)) <= 32
+    padded = sum(len(b) * max(lengths[j] for j in b) for b in batches)
+    fixed = sorted(lengths)
+    assert padded < sum(len(fixed[i : i + 32]) * fixed[min(i + 31, 199)] for i in range(0, 200, 32))
+
+
 def reference_cot(t, texts):
     """A CoT prompt's label distribution the long way: the answer context re-rendered and run whole."""
     return t.label_distribution(t.score_words(t.answer_contexts(texts)))
@@ -172,13 +191,10 @@ def test_chain_of_thought_answer_turn_is_read_from_the_generation_cache(lm, monk
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("window", [256, 6])
-def test_chain_of_thought_cache_serves_a_sliding_window_model(tiny_llama, window):
-    """gemma-3's mix of local (sliding-window) and global layers gives the same answer turn from the cache; where
-    a local layer's window is shorter than the context, the answer turn is run afresh."""
+def tiny_gemma3(tok, window: int = 256, softcap: float | None = None):
+    """A random-init two-layer gemma-3 (one local, one global layer) on the tiny word-level tokenizer."""
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
-    tok = AutoTokenizer.from_pretrained(tiny_llama)
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     config = Gemma3TextConfig(
@@ -192,12 +208,40 @@ def test_chain_of_thought_cache_serves_a_sliding_window_model(tiny_llama, window
         sliding_window=window,
         layer_types=["sliding_attention", "full_attention"],
         max_position_embeddings=256,
+        final_logit_softcapping=softcap,
         pad_token_id=0,
         bos_token_id=2,
         eos_token_id=4,
     )
-    model = Gemma3ForCausalLM(config).eval()
+    return Gemma3ForCausalLM(config).eval()
+
+
+@pytest.mark.parametrize("window", [256, 6])
+def test_chain_of_thought_cache_serves_a_sliding_window_model(tiny_llama, window):
+    """gemma-3's mix of local (sliding-window) and global layers gives the same answer turn from the cache; where
+    a local layer's window is shorter than the context, the answer turn is run afresh."""
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
     prompt = parse_prompt_set(SET, "toy.yaml")["cot"]
+    model = tiny_gemma3(tok, window)
     t = HFCausalLM("tiny-gemma3", prompt, model=model, tokenizer=tok, max_reasoning_tokens=5, batch_size=4)
     mixed = [TEXTS[1], TEXTS[3], TEXTS[0] + " and " + TEXTS[2]]
     np.testing.assert_allclose(t.predict(mixed, progress=False, cache=False), reference_cot(t, mixed), atol=1e-5)
+
+
+@pytest.mark.parametrize(("softcap", "plain"), [(None, True), (2.0, False)])
+@pytest.mark.parametrize("prompt_id", ["plain", "cot"])
+def test_labels_from_the_label_words_rows_alone_equal_the_full_vocabulary(tiny_llama, softcap, plain, prompt_id):
+    """Labels are read from the output matrix's label-word rows only where the model's logits are that plain
+    projection; a soft-capped head (a nonlinearity after it) is detected and run whole. Either way the
+    distribution is the softmax of the full-vocabulary log-probs of the words (``score_words``)."""
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
+    t = HFCausalLM(
+        "tiny-gemma3",
+        parse_prompt_set(SET, "toy.yaml")[prompt_id],
+        model=tiny_gemma3(tok, softcap=softcap),
+        tokenizer=tok,
+        max_reasoning_tokens=5,
+    )
+    assert t._head_is_plain() is plain
+    expected = t.label_distribution(t.score_words(t.answer_contexts(TEXTS)))
+    np.testing.assert_allclose(t.predict(TEXTS, progress=False, cache=False), expected, atol=1e-6)

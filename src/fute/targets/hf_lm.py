@@ -116,9 +116,38 @@ def shared_causal_lm(name: str, device: str = "cpu", dtype: str = "float32") -> 
     return load_causal_lm(name, device, getattr(torch, dtype))
 
 
-def by_length(seqs: list[list[int]]) -> list[int]:
-    """Indices of ``seqs`` from shortest to longest (stable): batches of similar length pad, and compute, little."""
-    return sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+# What one more forward pass costs besides its tokens, in tokens: streaming the weights once. Measured on the
+# 2-core CPU in float32 (time = fixed + tokens x per-token, fitted over batch shapes): 49 tokens for SmolLM2-135M,
+# 113 for gemma-3-270m, whose 262k-word output matrix is most of its bytes.
+FORWARD_OVERHEAD_TOKENS = 64
+
+
+def length_batches(lengths: list[int], max_rows: int, overhead: float = FORWARD_OVERHEAD_TOKENS) -> list[list[int]]:
+    """Indices grouped into batches of at most ``max_rows`` that cost the fewest padded tokens plus ``overhead``
+    per batch: sorted by length (stable), cut where the next length's jump costs more padding than another
+    forward pass. Fixed batches of ``max_rows`` sorted rows padded 20% on 128 U texts for gemma-3-270m; the
+    cuts chosen here (dynamic programming over the sorted lengths) pad 8%. Longest batch first, so that an
+    out-of-memory error comes at once."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    sorted_len = np.asarray([lengths[i] for i in order], dtype=float)
+    n = len(order)
+    best, cut = np.zeros(n + 1), np.zeros(n + 1, dtype=int)
+    for j in range(1, n + 1):  # best[j]: the cheapest split of the j shortest; the last batch is (cut[j], j]
+        starts = np.arange(max(0, j - max_rows), j)
+        costs = best[starts] + overhead + (j - starts) * sorted_len[j - 1]
+        k = int(np.argmin(costs))
+        best[j], cut[j] = costs[k], starts[k]
+    batches, j = [], n
+    while j:
+        batches.append(order[cut[j] : j])
+        j = int(cut[j])
+    return batches
+
+
+def _pick(scores: np.ndarray, tokens: list[int], conts: list[list[list[int]]]) -> np.ndarray:
+    """Each context's words' columns of ``scores`` [n, tokens], for single-token continuations ``conts``."""
+    col = {t: k for k, t in enumerate(tokens)}
+    return np.array([[scores[i, col[x[0]]] for x in row] for i, row in enumerate(conts)])
 
 
 def unsort(values: list[Any], order: list[int]) -> list[Any]:
@@ -183,6 +212,7 @@ class HFCausalLM(TargetModel):
         self._keeps_logits = "logits_to_keep" in params
         self._cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
         self._words = [(label, w) for label in prompt.labels for w in prompt.verbalizer[label]]
+        self._plain_head: bool | None = None  # see _head_is_plain
 
     def identity(self) -> dict[str, Any]:
         d = {
@@ -230,12 +260,13 @@ class HFCausalLM(TargetModel):
         """Greedy reasoning for each context, in batches of similar length (less padding to compute), with the
         KV cache ``generate`` keeps: yields (the batch's indices into ``contexts``, its reasoning texts, the
         output of ``generate`` with that cache, the batch's left-padded attention mask)."""
-        order = by_length([self._ids(c) for c in contexts])
+        lengths = [len(self._ids(c)) for c in contexts]
+        # each batch also pays a forward pass per generated token, so it pays to keep batches full
+        overhead = FORWARD_OVERHEAD_TOKENS * (1 + self.max_reasoning_tokens)
         side = self.tokenizer.padding_side
         self.tokenizer.padding_side = "left"
         try:
-            for i in range(0, len(order), self.batch_size):
-                rows = order[i : i + self.batch_size]
+            for rows in length_batches(lengths, self.batch_size, overhead):
                 enc = self.tokenizer(
                     [contexts[j] for j in rows],
                     add_special_tokens=not self.chat,
@@ -267,12 +298,14 @@ class HFCausalLM(TargetModel):
         return out
 
     @torch.no_grad()
-    def _answer_from_cache(self, gen: Any, mask: torch.Tensor, contexts: list[str]) -> np.ndarray | None:
-        """Log-probs of the next token after each answer context, computed from the generation's KV cache: the
+    def _answer_from_cache(
+        self, gen: Any, mask: torch.Tensor, contexts: list[str], tokens: list[int]
+    ) -> np.ndarray | None:
+        """Logits of ``tokens`` (``_next_logits``) after each answer context, from the generation's KV cache: the
         context's tokens that the cache already holds (the question and the reasoning, up to where the
         re-rendered context first differs from what was generated) are not run again, only the rest (the end
         of the reasoning turn and the answer cue). The same tokens at the same positions as a fresh forward
-        over the whole context, so the same log-probs up to float rounding, as a change of batch gives; the
+        over the whole context, so the same logits up to float rounding, as a change of batch gives; the
         answer turn was 30-40% of a CoT example's time (bench/cot_split.py). None where the cache cannot
         serve (a context past ``max_length``, or past a sliding-window layer's reach, a model without a returned
         cache): the caller runs it afresh."""
@@ -301,16 +334,8 @@ class HFCausalLM(TargetModel):
             ids[r, width - len(x) :] = torch.tensor(x)
             attn[r, held + width - len(x) :] = 1
             positions[r, width - len(x) :] = torch.arange(common[r], common[r] + len(x))
-        kw = {"logits_to_keep": 1} if self._keeps_logits else {}
-        logits = self.model(
-            input_ids=ids.to(self.device),
-            attention_mask=attn.to(self.device),
-            position_ids=positions.to(self.device),
-            use_cache=True,
-            **{self._cache_arg: cache},
-            **kw,
-        ).logits[:, -1]
-        return self._log_softmax(logits).cpu().numpy()
+        inputs = {"input_ids": ids, "attention_mask": attn, "position_ids": positions}
+        return self._next_logits(inputs, tokens, cache=cache).cpu().numpy()
 
     @torch.no_grad()
     def score_words(self, contexts: list[str], words: list[str] | None = None) -> np.ndarray:
@@ -343,10 +368,11 @@ class HFCausalLM(TargetModel):
         float64 vocabulary per token cost gemma's 262k-word head a third of this pass (measured on the CPU).
         """
         ids = [self.tokenizer(t, add_special_tokens=True)["input_ids"][-self.max_length :] for t in texts]
-        order = by_length(ids)  # batches of similar length
-        out, step = [], max(1, min(self.batch_size, 8) // 2)  # logits at every position: 1 MB a token for gemma
-        for i in range(0, len(texts), step):
-            seqs = [ids[j] for j in order[i : i + step]]
+        rows_per_batch = max(1, min(self.batch_size, 8) // 2)  # logits at every position: 1 MB a token for gemma
+        batches = length_batches([len(x) for x in ids], rows_per_batch)
+        out = []
+        for rows in batches:
+            seqs = [ids[j] for j in rows]
             keep = max(len(s) for s in seqs)
             logits = self._forward(seqs, keep, log_softmax=False).float()  # left-padded: j predicts j + 1
             lse = torch.logsumexp(logits, dim=-1)
@@ -354,7 +380,7 @@ class HFCausalLM(TargetModel):
                 pos = torch.arange(keep - len(s), keep - 1)
                 nxt = torch.tensor(s[1:], device=logits.device)
                 out.append(-float((logits[r, pos, nxt] - lse[r, pos]).mean()) if len(s) > 1 else 0.0)
-        return np.asarray(unsort(out, order))
+        return np.asarray(unsort(out, [j for rows in batches for j in rows]))
 
     def _forward(self, seqs: list[list[int]], keep: int, *, log_softmax: bool = True) -> torch.Tensor:
         """Log-probs (or, without ``log_softmax``, logits) of the last ``keep`` positions of left-padded
@@ -364,6 +390,12 @@ class HFCausalLM(TargetModel):
         need logits (``logits_to_keep``: for a 262k-word vocabulary that is most of the compute);
         position ids count real tokens only, so padding does not shift them.
         """
+        kw = {"logits_to_keep": keep} if self._keeps_logits else {}
+        logits = self.model(**self._inputs(seqs), **kw).logits[:, -keep:]
+        return self._log_softmax(logits) if log_softmax else logits
+
+    def _inputs(self, seqs: list[list[int]]) -> dict[str, torch.Tensor]:
+        """Left-padded ids, attention mask and position ids (counting real tokens only) on the device."""
         width = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
@@ -371,10 +403,49 @@ class HFCausalLM(TargetModel):
             ids[r, width - len(s) :] = torch.tensor(s)
             mask[r, width - len(s) :] = 1
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-        kw = {"logits_to_keep": keep} if self._keeps_logits else {}
-        ids, mask, positions = ids.to(self.device), mask.to(self.device), positions.to(self.device)
-        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, **kw).logits[:, -keep:]
-        return self._log_softmax(logits) if log_softmax else logits
+        return {
+            "input_ids": ids.to(self.device),
+            "attention_mask": mask.to(self.device),
+            "position_ids": positions.to(self.device),
+        }
+
+    def _next_logits(self, inputs: dict[str, torch.Tensor], tokens: list[int], cache: Any = None) -> torch.Tensor:
+        """Logits of ``tokens`` at the last position of each row, float64 [B, tokens]. Where the model's logits are
+        its output matrix times the decoder's last hidden state (``_head_is_plain``), only those rows of the
+        matrix are multiplied: gemma-3's 262k-word projection, its float64 log-softmax and their memory traffic
+        were 10% of a vanilla labeling pass. Logits, not log-probs: the normaliser is the same for every word
+        of a context, so a label distribution (a softmax over label words) does not need it."""
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        if cache is not None:
+            inputs |= {"use_cache": True, self._cache_arg: cache}
+        if self._head_is_plain():
+            head = self.model.get_output_embeddings()
+            hidden = self.model.get_decoder()(**inputs).last_hidden_state[:, -1]
+            rows = torch.tensor(tokens, device=self.device)
+            bias = None if head.bias is None else head.bias[rows]
+            logits = torch.nn.functional.linear(hidden, head.weight[rows], bias)
+        else:
+            kw = {"logits_to_keep": 1} if self._keeps_logits else {}
+            logits = self.model(**inputs, **kw).logits[:, -1, tokens]
+        return logits.to(torch.float32 if self.device.type == "mps" else torch.float64)
+
+    @torch.no_grad()
+    def _head_is_plain(self) -> bool:
+        """Whether the model's next-token logits are exactly its output embedding (a linear layer) applied to its
+        decoder's last hidden state, with no soft-capping or scaling after: checked once, on a short input,
+        against the model's own logits, since architectures differ in what follows the projection."""
+        if self._plain_head is None:
+            try:
+                head, decoder = self.model.get_output_embeddings(), self.model.get_decoder()
+                ids = torch.tensor([self._ids(self._context(["Is it so?"]))], device=self.device)
+                full = self.model(input_ids=ids).logits[0, -1].float()
+                part = head(decoder(input_ids=ids).last_hidden_state[0, -1]).float()
+                self._plain_head = isinstance(head, torch.nn.Linear) and bool(
+                    torch.allclose(part, full, rtol=1e-3, atol=1e-3 * float(full.abs().max()))
+                )
+            except (AttributeError, TypeError, ValueError, NotImplementedError):
+                self._plain_head = False
+        return self._plain_head
 
     def _log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         """In float64 where the device has it (MPS does not): label scores are differences of close log-probs."""
@@ -382,26 +453,22 @@ class HFCausalLM(TargetModel):
 
     def _last_logprobs(self, seqs: list[list[int]]) -> np.ndarray:
         """Log-probs of the next token after each sequence, in batches of similar length."""
-        order = by_length(seqs)
-        out = []
-        for i in range(0, len(seqs), self.batch_size):
-            chunk = [seqs[j][-self.max_length :] for j in order[i : i + self.batch_size]]
-            out.append(self._forward(chunk, 1)[:, 0].cpu().numpy())
-        return np.concatenate(out)[np.argsort(order)]
+        batches = length_batches([min(len(s), self.max_length) for s in seqs], self.batch_size)
+        out = [self._forward([seqs[j][-self.max_length :] for j in rows], 1)[:, 0].cpu().numpy() for rows in batches]
+        return np.concatenate(out)[np.argsort([j for rows in batches for j in rows])]
 
     def _continuation_logprobs(self, seqs: list[list[int]], spans: list[int]) -> list[float]:
         """Summed log-prob of each sequence's last ``span`` tokens, in batches of similar length."""
-        order = by_length(seqs)
-        seqs, spans = [seqs[j] for j in order], [spans[j] for j in order]
+        batches = length_batches([len(s) for s in seqs], self.batch_size)
         out = []
-        for i in range(0, len(seqs), self.batch_size):
-            chunk, lens = seqs[i : i + self.batch_size], spans[i : i + self.batch_size]
+        for rows in batches:
+            chunk, lens = [seqs[j] for j in rows], [spans[j] for j in rows]
             keep = max(lens) + 1
             logp = self._forward(chunk, keep)  # position j predicts token j + 1
             for r, (s, k) in enumerate(zip(chunk, lens, strict=True)):
-                rows = torch.arange(keep - 1 - k, keep - 1)
-                out.append(float(logp[r, rows, torch.tensor(s[-k:])].sum()))
-        return unsort(out, order)
+                pos = torch.arange(keep - 1 - k, keep - 1)
+                out.append(float(logp[r, pos, torch.tensor(s[-k:])].sum()))
+        return unsort(out, [j for rows in batches for j in rows])
 
     def _fit(self, text: str, pair: str | None) -> tuple[str, str | None]:
         """The input cut from the left (its beginning dropped, the pair's premise first) so that the whole
@@ -443,22 +510,37 @@ class HFCausalLM(TargetModel):
         reasons = self._generate([self._context([r]) for r in rendered])
         return [self._context([r, why, self.prompt.answer]) for r, why in zip(rendered, reasons, strict=True)]
 
+    @torch.no_grad()
+    def _label_word_scores(self, contexts: list[str]) -> np.ndarray:
+        """The label words' scores after each context, [n, words]: ``score_words`` up to one constant per context
+        (its log-normaliser, which a label distribution does not see), from one forward per context that
+        projects onto the label words only (``_next_logits``). Multi-token words need their continuations run,
+        so those go to ``score_words``."""
+        conts = [[self._continuation(c, w) for _, w in self._words] for c in contexts]
+        if any(len(x) != 1 for row in conts for x in row):
+            return self.score_words(contexts)
+        tokens = sorted({x[0] for row in conts for x in row})
+        ids = [self._ids(c)[-self.max_length :] for c in contexts]
+        logits = np.zeros((len(contexts), len(tokens)))
+        for rows in length_batches([len(x) for x in ids], self.batch_size):
+            logits[rows] = self._next_logits(self._inputs([ids[j] for j in rows]), tokens).cpu().numpy()
+        return _pick(logits, tokens, conts)
+
     def _cot_word_scores(self, rendered: list[str]) -> np.ndarray:
-        """The label words' log-probs after each rendered input's reasoning and answer cue, the answer turn read
-        batch by batch from the generation's KV cache (``_answer_from_cache``); a batch the cache cannot serve,
-        or one with multi-token label words, is scored afresh (``score_words``), as ``answer_contexts`` would."""
+        """The label words' scores (as ``_label_word_scores``) after each rendered input's reasoning and answer
+        cue, the answer turn read batch by batch from the generation's KV cache (``_answer_from_cache``); a batch
+        the cache cannot serve, or one with multi-token label words, is scored afresh, as ``answer_contexts``
+        would give it."""
         out = np.zeros((len(rendered), len(self._words)))
         for rows, reasons, gen, mask in self._generations([self._context([r]) for r in rendered]):
             contexts = [
                 self._context([rendered[j], why, self.prompt.answer]) for j, why in zip(rows, reasons, strict=True)
             ]
             conts = [[self._continuation(c, w) for _, w in self._words] for c in contexts]
+            tokens = sorted({x[0] for row in conts for x in row})
             single = all(len(x) == 1 for row in conts for x in row)
-            logp = self._answer_from_cache(gen, mask, contexts) if single else None
-            if logp is None:
-                out[rows] = self.score_words(contexts)
-            else:
-                out[rows] = [[logp[i, x[0]] for x in row] for i, row in enumerate(conts)]
+            logits = self._answer_from_cache(gen, mask, contexts, tokens) if single else None
+            out[rows] = self._label_word_scores(contexts) if logits is None else _pick(logits, tokens, conts)
         return out
 
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
@@ -466,12 +548,13 @@ class HFCausalLM(TargetModel):
         if self.prompt.type == "cot":
             scores = self._cot_word_scores(rendered)
         else:
-            scores = self.score_words([self._context([r]) for r in rendered])
+            scores = self._label_word_scores([self._context([r]) for r in rendered])
         return self.label_distribution(scores)
 
     def label_distribution(self, word_scores: np.ndarray) -> np.ndarray:
-        """Label probabilities [n, labels] from the label words' log-probs [n, words] (``score_words``'s order): a
-        label's score is the log-sum-exp of its words', the distribution their softmax."""
+        """Label probabilities [n, labels] from the label words' log-probs [n, words] (``score_words``'s order; or
+        their logits, which differ by one constant per row): a label's score is the log-sum-exp of its words',
+        the distribution their softmax."""
         scores = torch.from_numpy(word_scores)
         labels = [
             torch.logsumexp(scores[:, [j for j, (lab, _) in enumerate(self._words) if lab == label]], dim=1)
