@@ -228,6 +228,15 @@ def check_label_distributions(target: Any) -> None:
     assert np.array_equal(probs, again), "labels differ between runs"
 
 
+def check_labels_do_not_depend_on_the_batch(target: Any) -> None:
+    """Each input gets its own labels however the inputs are batched: inputs of mixed lengths, out of length
+    order, labeled together (a backend may sort and pad them) equal each labeled alone."""
+    texts = [TEXTS[0], f"{TEXTS[1]} and {TEXTS[2]}", TEXTS[4], TEXTS[3]]
+    together = target.predict(texts, progress=False, cache=False)
+    alone = np.concatenate([target.predict([t], progress=False, cache=False) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5, err_msg="labels depend on the batch")
+
+
 def check_identity(target: Any) -> None:
     """The identity is JSON, names the backend and hashes stably."""
     ident = target.identity()
@@ -300,6 +309,7 @@ def check_capabilities(target: Any) -> None:
 
 TARGET_CHECKS = [
     check_label_distributions,
+    check_labels_do_not_depend_on_the_batch,
     check_identity,
     check_label_gives_soft_samples,
     check_interrupted_labeling_resumes,

