@@ -26,6 +26,8 @@ def test_truth_has_every_pair_and_baseline(tiny_run):
     assert len(truth["source_losses"]["pos"]) == 2  # 16 examples, batch 8, one epoch
     assert len(list((run_dir / "jobs").glob("*.json"))) == 3 + 3 + 6
     assert json.loads((run_dir / "truth.json").read_text())["scores"] == truth["scores"]
+    jobs = [json.loads(f.read_text()) for f in (run_dir / "jobs").glob("*.json")]
+    assert all(j["cpu_seconds"] > 0 and j["seconds"] > 0 for j in jobs)  # CPU time beside wall time, every job
 
 
 def test_truth_resumes_where_it_stopped(tiny_run, datasets, tiny_paths, monkeypatch):

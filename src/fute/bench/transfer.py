@@ -185,7 +185,7 @@ def source_job(
     model and its loss curve (CurveGrad reads it). ``device`` is where it trains, not part of the job's key."""
     from fute.train import save_classifier, train_classifier
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     samples = train_split(dataset, config.source_examples, config.seed, held_out)
     model, tok, losses = train_classifier(
         config.base_path(), samples, config.finetune(config.source_epochs), progress=False, device=device
@@ -200,6 +200,7 @@ def source_job(
         "examples": len(samples),
         "removed_as_scored_elsewhere": without(load_samples(dataset.path), held_out)[1],
         "seconds": round(time.perf_counter() - t0, 2),
+        "cpu_seconds": round(time.process_time() - c0, 2),  # all threads; not inflated by a paused or crowded machine
     }
 
 
@@ -218,7 +219,7 @@ def target_job(
     from fute.targets.hf_classifier import HFClassifier
     from fute.train import save_classifier, score_predictions, train_classifier
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     train = train_split(target, config.target_examples, config.seed, held_out)
     dev = dev_split(target, config.dev_examples, scored_seed(config), config.score_split)
     model, tok, losses = train_classifier(
@@ -244,6 +245,7 @@ def target_job(
         path = Path(run_dir) / "models" / f"target-{target.name}-{_key([asdict(target), config.key()])[:12]}"
         out["model_dir"] = str(save_classifier(model, tok, path))
     out["seconds"] = round(time.perf_counter() - t0, 2)
+    out["cpu_seconds"] = round(time.process_time() - c0, 2)
     return out
 
 
