@@ -214,6 +214,15 @@ def test_no_training_row_is_a_row_any_target_is_scored_on(tmp_path, tiny_paths):
     assert not {normalized(t) for t in train.texts} & held
     truth = run_truth([a, b], cfg, run_dir=tmp_path / "run", progress=False, echo=lambda _: None)
     assert truth["removed_as_scored_elsewhere"]["a"] >= 5
+    # the rankers read the same rows: a target's vectors from its task model's training rows, no source's from a
+    # scored text; a truth made before the guard (no removal recorded) keeps its full training splits
+    from fute.bench.rankers import RankContext
+
+    ctx = RankContext(truth, store=None)
+    assert ctx.samples("a").take(8, 0).texts == train_split(datasets[0], 8, 0, held).texts
+    assert not {normalized(t) for t in ctx.samples("a").texts} & held
+    old = {k: v for k, v in truth.items() if k != "removed_as_scored_elsewhere"}
+    assert len(RankContext(old, store=None).samples("a")) == len(a_train) + len(leaked)
 
 
 def test_several_seeds_give_means_standard_errors_and_ties(tmp_path, tiny_paths, datasets):

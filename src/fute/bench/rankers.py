@@ -52,7 +52,27 @@ class RankContext:
         return list(self.truth["datasets"])
 
     def samples(self, name: str) -> Any:
-        return load_samples(self.truth["datasets"][name]["path"])
+        """A dataset's training rows as the run's jobs drew from them: where the run kept every target's scored
+        rows out of training (it records ``removed_as_scored_elsewhere``), without those rows too. So a
+        target's vector, LogME labels and own-model embedding are made from the very rows its task model
+        trained on (the first seed's draw), and no source's vector reads a text some target is scored on."""
+        from fute.bench.transfer import without
+
+        rows = load_samples(self.truth["datasets"][name]["path"])
+        return without(rows, self.held_out())[0] if "removed_as_scored_elsewhere" in self.truth else rows
+
+    def held_out(self) -> frozenset[str]:
+        """The normalised texts of every row any target of the run is scored on (``scored_texts``)."""
+        if getattr(self, "_held_out", None) is None:
+            from fute.bench.transfer import Dataset, TransferConfig, scored_texts
+
+            datasets = [
+                Dataset(n, d["path"], d["category"], d["train_size"], d["fingerprint"])
+                for n, d in self.truth["datasets"].items()
+            ]
+            settings = {"score_split": "dev", **self.truth["settings"]}  # written before the field: dev
+            self._held_out = scored_texts(datasets, TransferConfig(**settings))
+        return self._held_out
 
     def dte(self, name: str, method: str, surrogate: str | None = None) -> np.ndarray:
         """A dataset's task embedding (cached in the store), capped at ``embed_examples`` with seed 0."""
