@@ -290,3 +290,27 @@ def test_a_resumed_run_retrains_only_the_models_it_will_use(tmp_path, tiny_paths
     ]
     assert again["scores_by_seed"] == truth["scores_by_seed"]
     assert all(Path(p).is_dir() for p in [*again["source_models"].values(), *again["target_models"].values()])
+
+
+def test_first_seed_truth_is_what_the_truth_records_of_its_run(tiny_run, datasets, tiny_paths, capsys):
+    """Once the first seed's sources and baselines are done, the eval's rankers can read the run as truth.json will
+    describe it (bench/transfer_vectors.py makes their vectors then); other settings find no jobs: one line."""
+    import importlib.util
+    from dataclasses import replace
+
+    from fute.bench.transfer import first_seed_truth
+
+    truth, run_dir = tiny_run
+    cfg = tiny_config(tiny_paths["encoder"])
+    early = first_seed_truth(datasets, cfg, run_dir)
+    assert early == {k: truth[k] for k in early} and "scores" not in early
+    with pytest.raises(ConfigError, match="no finished source and baseline of the first seed for pos, neg, sim"):
+        first_seed_truth(datasets, replace(cfg, source_examples=12), run_dir)
+    spec = importlib.util.spec_from_file_location(
+        "transfer_vectors", Path(__file__).resolve().parents[2] / "bench" / "transfer_vectors.py"
+    )
+    tv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tv)
+    assert tv.main([*map(str, datasets), "--run-dir", str(run_dir)]) == 2  # the default model: not this run's
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no finished source" in err and err.count("\n") == 1

@@ -249,6 +249,30 @@ def target_job(
     return out
 
 
+def seed_configs(config: TransferConfig) -> list[TransferConfig]:
+    """The one-seed configs a run of ``config.seeds`` seeds trains with, first seed first: each scores the same
+    rows (``dev_seed``), so seeds differ in training only."""
+    if config.seeds == 1:
+        return [config]
+    return [replace(config, seed=config.seed + i, seeds=1, dev_seed=scored_seed(config)) for i in range(config.seeds)]
+
+
+def job_keys(
+    datasets: Sequence[Dataset], config: TransferConfig, held_out: frozenset[str]
+) -> tuple[dict[str, str], dict[str, str], dict[tuple[str, str], str]]:
+    """The job keys of one seed's run (``seed_configs``): sources and baselines by name, pairs by (source, target)."""
+    st, dedup = config.key(), content_hash(sorted(held_out), 16)
+    src = {d.name: _key(["source", d.fingerprint, st, dedup]) for d in datasets}
+    base = {d.name: _key(["baseline", d.fingerprint, st, dedup]) for d in datasets}
+    pair = {
+        (a.name, b.name): _key(["pair", src[a.name], b.fingerprint, st])
+        for a in datasets
+        for b in datasets
+        if a.name != b.name
+    }
+    return src, base, pair
+
+
 def run_truth(
     paths: Sequence[str | Path],
     config: TransferConfig | None = None,
@@ -273,7 +297,6 @@ def run_truth(
     datasets = load_datasets(paths)
     folder = JobFolder(run)
     ex = get_executor(executor)
-    settings = asdict(cfg)
     results: dict[str, dict[str, Any]] = {}
 
     def jobs_of(specs: list[tuple[str, Callable[..., Any], dict[str, Any], str]], models: bool = True) -> None:
@@ -290,25 +313,8 @@ def run_truth(
         )
 
     held_out = scored_texts(datasets, cfg)  # no training row is a row any target is scored on
-    dedup = content_hash(sorted(held_out), 16)
-    runs = [
-        replace(cfg, seed=cfg.seed + i, seeds=1, dev_seed=scored_seed(cfg)) if cfg.seeds > 1 else cfg
-        for i in range(cfg.seeds)
-    ]
-
-    def keys(c: TransferConfig) -> tuple[dict[str, str], dict[str, str], dict[tuple[str, str], str]]:
-        st = c.key()
-        src = {d.name: _key(["source", d.fingerprint, st, dedup]) for d in datasets}
-        base = {d.name: _key(["baseline", d.fingerprint, st, dedup]) for d in datasets}
-        pair = {
-            (a.name, b.name): _key(["pair", src[a.name], b.fingerprint, st])
-            for a in datasets
-            for b in datasets
-            if a.name != b.name
-        }
-        return src, base, pair
-
-    keyed = [(c, *keys(c)) for c in runs]
+    runs = seed_configs(cfg)
+    keyed = [(c, *job_keys(datasets, c, held_out)) for c in runs]
 
     def pairs_left(name: str, pair: dict[tuple[str, str], str]) -> bool:
         return any(folder.get(pair[name, b.name]) is None for b in datasets if b.name != name)
@@ -353,20 +359,15 @@ def run_truth(
     }
     baseline = {d.name: per_seed(lambda s_, b_, p_, d=d: b_[d.name]) for d in datasets}
     truth = {
-        "settings": settings,
-        "datasets": {
-            d.name: {"path": d.path, "category": d.category, "train_size": d.train_size, "fingerprint": d.fingerprint}
-            for d in datasets
-        },
+        **run_record(
+            cfg,
+            datasets,
+            {d.name: results[first_src[d.name]] for d in datasets},
+            {d.name: results[first_base[d.name]] for d in datasets},
+        ),
         "metric": {d.name: results[first_base[d.name]]["metric"] for d in datasets},
         "baseline": {n: _mean(v) for n, v in baseline.items()},
         "scores": {t: {a: _mean(v) for a, v in row.items()} for t, row in scores.items()},
-        "source_losses": {d.name: results[first_src[d.name]]["losses"] for d in datasets},
-        "source_models": {d.name: results[first_src[d.name]]["model_dir"] for d in datasets},
-        "target_models": {d.name: results[first_base[d.name]]["model_dir"] for d in datasets},
-        "removed_as_scored_elsewhere": {
-            d.name: results[first_src[d.name]].get("removed_as_scored_elsewhere", 0) for d in datasets
-        },
         "seconds": round(sum(r.get("seconds", 0.0) for r in results.values()), 1),
         "command": command,
     }
@@ -378,6 +379,50 @@ def run_truth(
         truth["best_tied"] = {t: tied_best(truth["scores"][t], truth["scores_se"][t]) for t in truth["scores"]}
     atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
     return truth
+
+
+def first_seed_truth(
+    paths: Sequence[str | Path], config: TransferConfig | None = None, run_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """What the eval's rankers read of a run whose first seed's sources and baselines are done, before its pairs
+    are: datasets, settings, models and loss curves, as ``truth.json`` will hold them, without scores. So the
+    vectors the eval caches in its store can be made while the truth still runs (``bench/transfer_vectors.py``).
+    ``config`` must be the run's: a job missing under its keys is a one-line error."""
+    cfg = config or TransferConfig()
+    run = run_folder(run_dir, "transfer")
+    datasets = load_datasets(paths)
+    held_out = scored_texts(datasets, cfg)
+    src, base, _ = job_keys(datasets, seed_configs(cfg)[0], held_out)
+    folder = JobFolder(run)
+    jobs = {d.name: (folder.get(src[d.name]), folder.get(base[d.name])) for d in datasets}
+    missing = [n for n, (s, b) in jobs.items() if s is None or b is None]
+    if missing:
+        raise ConfigError(
+            f"{run}: no finished source and baseline of the first seed for {', '.join(missing)} under these "
+            "settings; run the truth until they are done, with the same datasets and options"
+        )
+    return run_record(cfg, datasets, {n: s for n, (s, _) in jobs.items()}, {n: b for n, (_, b) in jobs.items()})
+
+
+def run_record(
+    config: TransferConfig,
+    datasets: Sequence[Dataset],
+    sources: dict[str, dict[str, Any]],
+    baselines: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """A truth's description of its run, from the first seed's source and baseline jobs: settings, datasets,
+    loss curves, model folders, and the training rows the leak guard removed."""
+    return {
+        "settings": asdict(config),
+        "datasets": {
+            d.name: {"path": d.path, "category": d.category, "train_size": d.train_size, "fingerprint": d.fingerprint}
+            for d in datasets
+        },
+        "source_losses": {n: j["losses"] for n, j in sources.items()},
+        "source_models": {n: j["model_dir"] for n, j in sources.items()},
+        "target_models": {n: j["model_dir"] for n, j in baselines.items()},
+        "removed_as_scored_elsewhere": {n: j.get("removed_as_scored_elsewhere", 0) for n, j in sources.items()},
+    }
 
 
 def _mean(v: Sequence[float]) -> float:

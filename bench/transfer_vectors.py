@@ -1,0 +1,54 @@
+"""Make the vectors ``fute bench transfer eval`` will read, while the truth still runs.
+
+The eval's embedding rankers cache each vector in the run's store by key. Once a truth run's first seed has its
+sources and baselines (the models the eval reads), those vectors can be made: the truth's pairs and later seeds
+change nothing they read. Made now, on this machine or another, they are found by the eval later instead of made
+then; commit the run's ``store`` folder with its jobs.
+
+    python bench/transfer_vectors.py ../shared/data/{sst2,mr,cr,mpqa,sst5,snli,mnli,rte,cb,wnli,qqp,stsb} \\
+        --seeds 3 --run-dir bench/results/transfer_truth3 --ranker fute-fisher --ranker textemb
+
+The options must be the truth's (``fute bench transfer truth``'s defaults otherwise): a first-seed job missing
+under their keys is a one-line error. Rankers whose vectors are not stored (taskemb, tupate, logme, esm-logme,
+datasize, curvegrad, random) gain nothing here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from fute.bench.rankers import RankContext, get_ranker
+from fute.bench.transfer import TransferConfig, first_seed_truth
+from fute.errors import FuteError
+from fute.store import open_store
+
+STORED = ("fute-fisher", "fute-prompt", "fute-prefix", "fute-mte", "textemb")  # rankers whose vectors are cached
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", nargs="+", help="the truth's datasets, in its order")
+    ap.add_argument("--run-dir", required=True, help="the truth's run folder")
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--dev-examples", type=int, default=1000, help="the truth's --dev-examples (its default: 1000)")
+    ap.add_argument("--score-split", default="test")
+    ap.add_argument("--ranker", action="append", choices=STORED, help=f"default: all of {', '.join(STORED)}")
+    args = ap.parse_args(argv)
+    cfg = TransferConfig(dev_examples=args.dev_examples, seeds=args.seeds, score_split=args.score_split)
+    try:
+        truth = first_seed_truth(args.data, cfg, args.run_dir)
+        ctx = RankContext(truth, open_store(f"{args.run_dir}/store"), progress=False)
+        for name in args.ranker or STORED:
+            t = time.perf_counter()
+            get_ranker(name).fit(ctx)
+            print(f"{name}: {len(ctx.names)} datasets' vectors stored ({time.perf_counter() - t:.0f} s)", flush=True)
+    except FuteError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
