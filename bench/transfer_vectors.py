@@ -19,12 +19,14 @@ import argparse
 import sys
 import time
 
-from fute.bench.rankers import RankContext, get_ranker
+from fute.bench.rankers import DTERanker, FuteMTE, RankContext, get_ranker
 from fute.bench.transfer import TransferConfig, first_seed_truth
 from fute.errors import FuteError
+from fute.registry import RANKERS
 from fute.store import open_store
 
-STORED = ("fute-fisher", "fute-prompt", "fute-prefix", "fute-mte", "textemb")  # rankers whose vectors are cached
+# the rankers whose vectors the store caches: dataset vectors (DTEs) and source models' MTEs
+STORED = [n for n in RANKERS.in_order() if issubclass(RANKERS.get_class(n), (DTERanker, FuteMTE))]
 
 
 def main(argv: list[str] | None = None) -> int:

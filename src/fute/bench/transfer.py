@@ -394,14 +394,15 @@ def first_seed_truth(
     held_out = scored_texts(datasets, cfg)
     src, base, _ = job_keys(datasets, seed_configs(cfg)[0], held_out)
     folder = JobFolder(run)
-    jobs = {d.name: (folder.get(src[d.name]), folder.get(base[d.name])) for d in datasets}
-    missing = [n for n, (s, b) in jobs.items() if s is None or b is None]
+    sources = {d.name: folder.get(src[d.name]) for d in datasets}
+    baselines = {d.name: folder.get(base[d.name]) for d in datasets}
+    missing = [n for n in sources if sources[n] is None or baselines[n] is None]
     if missing:
         raise ConfigError(
             f"{run}: no finished source and baseline of the first seed for {', '.join(missing)} under these "
             "settings; run the truth until they are done, with the same datasets and options"
         )
-    return run_record(cfg, datasets, {n: s for n, (s, _) in jobs.items()}, {n: b for n, (_, b) in jobs.items()})
+    return run_record(cfg, datasets, sources, baselines)
 
 
 def run_record(

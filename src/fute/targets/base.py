@@ -60,6 +60,11 @@ def length_batches(lengths: list[int], max_rows: int, overhead: float = FORWARD_
     return batches
 
 
+def in_input_order(values: Any, batches: list[list[int]]) -> np.ndarray:
+    """Results computed batch by batch (``length_batches``), concatenated in that order, put back in the inputs'."""
+    return np.asarray(values)[np.argsort([j for rows in batches for j in rows], kind="stable")]
+
+
 class TargetModel(ABC):
     """A model to embed: ``predict(texts, pairs) -> [N, C]`` label distributions (or [N] values).
 

@@ -10,7 +10,7 @@ import torch
 from fute.device import dtype_name, place, resolve_device, target_dtype
 from fute.paths import loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
-from fute.targets.base import TargetModel, length_batches
+from fute.targets.base import TargetModel, in_input_order, length_batches
 
 
 class HFClassifier(TargetModel):
@@ -73,12 +73,10 @@ class HFClassifier(TargetModel):
     def _predict(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
         """Tokenized once, then run in batches of similar length (``length_batches``: less padding to compute)."""
         enc = self.tokenizer(texts, text_pairs, truncation=True, max_length=self.max_length)
-        out: np.ndarray | None = None
-        for rows in length_batches([len(x) for x in enc["input_ids"]], self.batch_size):
+        batches = length_batches([len(x) for x in enc["input_ids"]], self.batch_size)
+        out = []
+        for rows in batches:
             batch = self.tokenizer.pad({k: [v[j] for j in rows] for k, v in enc.items()}, return_tensors="pt")
             logits = self.model(**batch.to(self.device)).logits.float().cpu().double()
-            probs = (logits[:, 0] if self.task == "regression" else torch.softmax(logits, dim=-1)).numpy()
-            if out is None:
-                out = np.zeros((len(texts), *probs.shape[1:]))
-            out[rows] = probs
-        return out if out is not None else np.zeros((0,) if self.task == "regression" else (0, len(self.label_names)))
+            out.append((logits[:, 0] if self.task == "regression" else torch.softmax(logits, dim=-1)).numpy())
+        return in_input_order(np.concatenate(out), batches)

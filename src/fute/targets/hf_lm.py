@@ -35,6 +35,7 @@ from fute.targets.base import (
     TOKEN_LOGPROBS,
     WORD_LOGPROBS,
     TargetModel,
+    in_input_order,
     length_batches,
 )
 from fute.targets.prompts import Prompt, chat_messages
@@ -127,14 +128,6 @@ def _pick(scores: np.ndarray, tokens: list[int], conts: list[list[list[int]]]) -
     """Each context's words' columns of ``scores`` [n, tokens], for single-token continuations ``conts``."""
     col = {t: k for k, t in enumerate(tokens)}
     return np.array([[scores[i, col[x[0]]] for x in row] for i, row in enumerate(conts)])
-
-
-def unsort(values: list[Any], order: list[int]) -> list[Any]:
-    """``values`` computed in ``order`` put back in the original order."""
-    out: list[Any] = [None] * len(values)
-    for v, i in zip(values, order, strict=True):
-        out[i] = v
-    return out
 
 
 ANSWER_ROOM = 8  # tokens left free after the fitted context (chat headers, separators around the answer)
@@ -359,7 +352,7 @@ class HFCausalLM(TargetModel):
                 pos = torch.arange(keep - len(s), keep - 1)
                 nxt = torch.tensor(s[1:], device=logits.device)
                 out.append(-float((logits[r, pos, nxt] - lse[r, pos]).mean()) if len(s) > 1 else 0.0)
-        return np.asarray(unsort(out, [j for rows in batches for j in rows]))
+        return in_input_order(out, batches)
 
     def _forward(self, seqs: list[list[int]], keep: int, *, log_softmax: bool = True) -> torch.Tensor:
         """Log-probs (or, without ``log_softmax``, logits) of the last ``keep`` positions of left-padded
@@ -434,9 +427,9 @@ class HFCausalLM(TargetModel):
         """Log-probs of the next token after each sequence, in batches of similar length."""
         batches = length_batches([min(len(s), self.max_length) for s in seqs], self.batch_size)
         out = [self._forward([seqs[j][-self.max_length :] for j in rows], 1)[:, 0].cpu().numpy() for rows in batches]
-        return np.concatenate(out)[np.argsort([j for rows in batches for j in rows])]
+        return in_input_order(np.concatenate(out), batches)
 
-    def _continuation_logprobs(self, seqs: list[list[int]], spans: list[int]) -> list[float]:
+    def _continuation_logprobs(self, seqs: list[list[int]], spans: list[int]) -> np.ndarray:
         """Summed log-prob of each sequence's last ``span`` tokens, in batches of similar length."""
         batches = length_batches([len(s) for s in seqs], self.batch_size)
         out = []
@@ -447,7 +440,7 @@ class HFCausalLM(TargetModel):
             for r, (s, k) in enumerate(zip(chunk, lens, strict=True)):
                 pos = torch.arange(keep - 1 - k, keep - 1)
                 out.append(float(logp[r, pos, torch.tensor(s[-k:])].sum()))
-        return unsort(out, [j for rows in batches for j in rows])
+        return in_input_order(out, batches)
 
     def _fit(self, text: str, pair: str | None) -> tuple[str, str | None]:
         """The input cut from the left (its beginning dropped, the pair's premise first) so that the whole
@@ -500,10 +493,9 @@ class HFCausalLM(TargetModel):
             return self.score_words(contexts)
         tokens = sorted({x[0] for row in conts for x in row})
         ids = [self._ids(c)[-self.max_length :] for c in contexts]
-        logits = np.zeros((len(contexts), len(tokens)))
-        for rows in length_batches([len(x) for x in ids], self.batch_size):
-            logits[rows] = self._next_logits(self._inputs([ids[j] for j in rows]), tokens).cpu().numpy()
-        return _pick(logits, tokens, conts)
+        batches = length_batches([len(x) for x in ids], self.batch_size)
+        logits = [self._next_logits(self._inputs([ids[j] for j in rows]), tokens).cpu().numpy() for rows in batches]
+        return _pick(in_input_order(np.concatenate(logits), batches), tokens, conts)
 
     def _cot_word_scores(self, rendered: list[str]) -> np.ndarray:
         """The label words' scores (as ``_label_word_scores``) after each rendered input's reasoning and answer
