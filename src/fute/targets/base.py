@@ -128,30 +128,51 @@ class TargetModel(ABC):
         cache: bool = True,
     ) -> np.ndarray:
         """Labels for all inputs, chunk by chunk; each finished chunk is cached on disk, so an interrupted
-        run resumes where it stopped and a repeated one costs nothing."""
+        run resumes where it stopped and a repeated one costs nothing.
+
+        Consecutive uncached chunks go to ``_predict`` together, up to the target's ``batch_size`` rows, so a
+        batch size above ``chunk_size`` (a GPU) is used whole; each chunk is still saved under its own key."""
         texts = list(texts)
         pairs = None if text_pairs is None else list(text_pairs)
         folder = Path(self.label_cache or fute_home() / "labels") / self.identity_hash()
-        out = []
+        starts = range(0, len(texts), chunk_size)
+        files = [
+            folder / f"{content_hash(self._slice(texts, pairs, i, chunk_size), 24, ascii=False)}.npy" for i in starts
+        ]
+        parts: list[np.ndarray | None] = [np.load(f) if cache and f.is_file() else None for f in files]
         bar = tqdm(
             total=len(texts), desc=f"labeling with {self.display_name}", unit="ex", disable=not progress, leave=False
         )
-        for i in range(0, len(texts), chunk_size):
-            t = texts[i : i + chunk_size]
-            p = None if pairs is None else pairs[i : i + chunk_size]
-            key = content_hash([t, p], 24, ascii=False)
-            file = folder / f"{key}.npy"
-            if cache and file.is_file():
-                part = np.load(file)
-            else:
-                part = np.asarray(self._predict_fitting(t, p), dtype=np.float64)
-                self._check(part, len(t))
+        bar.update(sum(len(p) for p in parts if p is not None))
+        for group in self._groups([k for k, p in enumerate(parts) if p is None], chunk_size):
+            lo, hi = group[0] * chunk_size, min(len(texts), (group[-1] + 1) * chunk_size)
+            t, p = self._slice(texts, pairs, lo, hi - lo)
+            values = np.asarray(self._predict_fitting(t, p), dtype=np.float64)
+            self._check(values, len(t))
+            for k in group:  # each chunk saved as it would be alone: the keys do not depend on the grouping
+                parts[k] = values[k * chunk_size - lo : (k + 1) * chunk_size - lo]
                 if cache:
-                    _atomic_save(file, part)
-            out.append(part)
+                    _atomic_save(files[k], parts[k])
             bar.update(len(t))
         bar.close()
-        return np.concatenate(out, axis=0)
+        if not parts:
+            return np.zeros((0,) if self.task == "regression" else (0, len(self.label_names)))
+        return np.concatenate(parts, axis=0)
+
+    @staticmethod
+    def _slice(texts: list[str], pairs: list[str] | None, start: int, n: int) -> list[Any]:
+        return [texts[start : start + n], None if pairs is None else pairs[start : start + n]]
+
+    def _groups(self, missing: list[int], chunk_size: int) -> list[list[int]]:
+        """Runs of consecutive missing chunks, cut at ``batch_size`` rows (at least one chunk each)."""
+        per = max(1, int(getattr(self, "batch_size", 1) or 1) // chunk_size)
+        groups: list[list[int]] = []
+        for k in missing:
+            if groups and groups[-1][-1] == k - 1 and len(groups[-1]) < per:
+                groups[-1].append(k)
+            else:
+                groups.append([k])
+        return groups
 
     def _predict_fitting(self, texts: list[str], text_pairs: list[str] | None) -> np.ndarray:
         """``_predict`` at a batch size the device holds: out of memory, the batch is halved (with one warning)
