@@ -18,6 +18,7 @@ import inspect
 import os
 import shutil
 import tempfile
+import weakref
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,10 @@ def _pick(scores: np.ndarray, tokens: list[int], conts: list[list[list[int]]]) -
     return np.array([[scores[i, col[x[0]]] for x in row] for i, row in enumerate(conts)])
 
 
+# per loaded model (weakly held, so a freed model leaves): whether its logits are its output matrix times the
+# decoder's last hidden state (``HFCausalLM._head_is_plain``)
+_PLAIN_HEADS: weakref.WeakKeyDictionary[torch.nn.Module, bool] = weakref.WeakKeyDictionary()
+
 ANSWER_ROOM = 8  # tokens left free after the fitted context (chat headers, separators around the answer)
 
 
@@ -184,7 +189,6 @@ class HFCausalLM(TargetModel):
         self._keeps_logits = "logits_to_keep" in params
         self._cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
         self._words = [(label, w) for label in prompt.labels for w in prompt.verbalizer[label]]
-        self._plain_head: bool | None = None  # see _head_is_plain
 
     def identity(self) -> dict[str, Any]:
         d = {
@@ -405,19 +409,20 @@ class HFCausalLM(TargetModel):
     def _head_is_plain(self) -> bool:
         """Whether the model's next-token logits are exactly its output embedding (a linear layer) applied to its
         decoder's last hidden state, with no soft-capping or scaling after: checked once, on a short input,
-        against the model's own logits, since architectures differ in what follows the projection."""
-        if self._plain_head is None:
+        against the model's own logits, since architectures differ in what follows the projection. Once per loaded
+        model: the 13 prompts of one LLM share the answer."""
+        if self.model not in _PLAIN_HEADS:
             try:
                 head, decoder = self.model.get_output_embeddings(), self.model.get_decoder()
                 ids = torch.tensor([self._ids(self._context(["Is it so?"]))], device=self.device)
                 full = self.model(input_ids=ids).logits[0, -1].float()
                 part = head(decoder(input_ids=ids).last_hidden_state[0, -1]).float()
-                self._plain_head = isinstance(head, torch.nn.Linear) and bool(
+                _PLAIN_HEADS[self.model] = isinstance(head, torch.nn.Linear) and bool(
                     torch.allclose(part, full, rtol=1e-3, atol=1e-3 * float(full.abs().max()))
                 )
             except (AttributeError, TypeError, ValueError, NotImplementedError):
-                self._plain_head = False
-        return self._plain_head
+                _PLAIN_HEADS[self.model] = False
+        return _PLAIN_HEADS[self.model]
 
     def _log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         """In float64 where the device has it (MPS does not): label scores are differences of close log-probs."""
