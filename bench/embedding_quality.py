@@ -543,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = [x for v in VARIANTS for x in member_variants(v, n)]
         wanted += [(m, d, x) for x in extra for d in names if (m, d, x) not in wanted]
     todo, stale, derived = [], [], []
+    finished: dict[tuple[str, str, str], dict] = {}  # each job file read once, kept as the report reads it
     for m, d, v in wanted:
         f = jobs_dir / m / f"{d}-{v}.json"
         if not f.exists():
@@ -551,22 +552,28 @@ def main(argv: list[str] | None = None) -> int:
         job = json.loads(f.read_text())
         want, revision = expected(m, v, options.get(m, {}))
         if job["config"] == want and job.get("revision", 0) == revision:
+            finished[m, d, v] = job
             continue
         carried = rederive(job, want) if job.get("revision", 0) == revision else None
         if carried is None:
-            stale.append((m, d, v))
+            stale.append((m, d, v))  # left out of the report unless run again below
             todo.append((m, d, v))
         else:
             _write(f, json.dumps(carried))
+            finished[m, d, v] = carried
             derived.append(f"{m}:{d}-{v}")
     for entry in args.not_for_cost:
         m, dv = entry.split(":", 1)
         f = jobs_dir / m / f"{dv}.json"
         if not f.exists():
             raise SystemExit(f"--not-for-cost {entry}: no finished job {f}")
-        job = json.loads(f.read_text())
+        key = next((k for k in finished if k[0] == m and f"{k[1]}-{k[2]}" == dv), None)
+        job = finished[key] if key else json.loads(f.read_text())
         if not job.get("shared_cpu"):
-            _write(f, json.dumps({**job, "shared_cpu": True}))
+            job = {**job, "shared_cpu": True}
+            _write(f, json.dumps(job))
+            if key:
+                finished[key] = job
     if derived:
         print(f"{len(derived)} jobs carried to the current config without retraining (see rederive)", flush=True)
     if stale:
@@ -585,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, (m, d, v) in enumerate(todo, 1):
             job = run_job(m, d, v, data / d, sur, options.get(m, {}))
             _write(jobs_dir / m / f"{d}-{v}.json", json.dumps(job))
+            finished[m, d, v] = job
             per = (time.perf_counter() - t_start) / i
             print(
                 f"[{i}/{len(todo)}] {m} {d} {v}: {job['seconds']} s, {job['peak_rss_mb']} MB"
@@ -604,12 +612,6 @@ def main(argv: list[str] | None = None) -> int:
     check = jobs_dir / "derived_check.json"
     if check.exists():
         results["derived_check"] = json.loads(check.read_text())
-    unfit = set(stale) if args.report_only else set()  # stale jobs were run again above, unless report-only
-    finished = {
-        (m, d, v): json.loads((jobs_dir / m / f"{d}-{v}.json").read_text())
-        for m, d, v in wanted
-        if (jobs_dir / m / f"{d}-{v}.json").exists() and (m, d, v) not in unfit
-    }
     rows = [(m, {(d, v): j for (m_, d, v), j in finished.items() if m_ == m and v in VARIANTS}) for m in methods]
     rows += [
         (f"{m}-ens{n}", ensemble_jobs({(d, v): j for (m_, d, v), j in finished.items() if m_ == m}, n))
