@@ -8,37 +8,45 @@ then; commit the run's ``store`` folder with its jobs.
     python bench/transfer_vectors.py ../shared/data/{sst2,mr,cr,mpqa,sst5,snli,mnli,rte,cb,wnli,qqp,stsb} \\
         --seeds 3 --run-dir bench/results/transfer_truth3 --ranker fute-fisher --ranker textemb
 
-The options must be the truth's (``fute bench transfer truth``'s defaults otherwise): a first-seed job missing
-under their keys is a one-line error. Rankers whose vectors are not stored (taskemb, tupate, logme, esm-logme,
-datasize, curvegrad, random) gain nothing here.
+The options are the truth's, with its defaults (read from ``fute bench transfer truth`` itself); they must be
+the run's: a first-seed job missing under their keys is a one-line error. Rankers whose vectors are not stored
+(taskemb, tupate, logme, esm-logme, datasize, curvegrad, random) gain nothing here.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
+from dataclasses import fields
 
 from fute.bench.rankers import DTERanker, FuteMTE, RankContext, get_ranker
 from fute.bench.transfer import TransferConfig, first_seed_truth
+from fute.cli import transfer_truth_cmd
 from fute.errors import FuteError
 from fute.registry import RANKERS
 from fute.store import open_store
 
 # the rankers whose vectors the store caches: dataset vectors (DTEs) and source models' MTEs
 STORED = [n for n in RANKERS.in_order() if issubclass(RANKERS.get_class(n), (DTERanker, FuteMTE))]
+# the truth command's options that set its config (and so its job keys), with the command's own defaults
+TRUTH_OPTIONS = {
+    f.name: p.default
+    for f in fields(TransferConfig)
+    if (p := inspect.signature(transfer_truth_cmd).parameters.get(f.name)) is not None
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", nargs="+", help="the truth's datasets, in its order")
     ap.add_argument("--run-dir", required=True, help="the truth's run folder")
-    ap.add_argument("--seeds", type=int, default=1)
-    ap.add_argument("--dev-examples", type=int, default=1000, help="the truth's --dev-examples (its default: 1000)")
-    ap.add_argument("--score-split", default="test")
+    for name, default in TRUTH_OPTIONS.items():
+        ap.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default, help=f"default: {default}")
     ap.add_argument("--ranker", action="append", choices=STORED, help=f"default: all of {', '.join(STORED)}")
     args = ap.parse_args(argv)
-    cfg = TransferConfig(dev_examples=args.dev_examples, seeds=args.seeds, score_split=args.score_split)
+    cfg = TransferConfig(**{name: getattr(args, name) for name in TRUTH_OPTIONS})
     try:
         truth = first_seed_truth(args.data, cfg, args.run_dir)
         ctx = RankContext(truth, open_store(f"{args.run_dir}/store"), progress=False)

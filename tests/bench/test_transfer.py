@@ -296,7 +296,7 @@ def test_first_seed_truth_is_what_the_truth_records_of_its_run(tiny_run, dataset
     """Once the first seed's sources and baselines are done, the eval's rankers can read the run as truth.json will
     describe it (bench/transfer_vectors.py makes their vectors then); other settings find no jobs: one line."""
     import importlib.util
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     from fute.bench.transfer import first_seed_truth
 
@@ -314,3 +314,6 @@ def test_first_seed_truth_is_what_the_truth_records_of_its_run(tiny_run, dataset
     assert tv.main([*map(str, datasets), "--run-dir", str(run_dir)]) == 2  # the default model: not this run's
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no finished source" in err and err.count("\n") == 1
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in asdict(cfg).items() if k in tv.TRUTH_OPTIONS]
+    assert tv.main([*map(str, datasets), "--run-dir", str(run_dir), *options, "--ranker", "textemb"]) == 0
+    assert "textemb: 3 datasets' vectors stored" in capsys.readouterr().out

@@ -53,6 +53,11 @@ class TransferConfig:
     # (dev, else validation, else test: the first truth's rows); ``dev_examples`` rows of it
     score_split: str = "test"
 
+    def __post_init__(self) -> None:
+        # epochs and rate as floats, as the CLI gives them: source_epochs=2 and 2.0 are one job key
+        for name in ("source_epochs", "target_epochs", "learning_rate"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
     def key(self) -> dict[str, Any]:
         """What a job's key reads of the config: every field, but ``score_split`` only where it is not "dev", so
         that jobs made before the field existed (when every target was scored on dev) keep their keys."""
