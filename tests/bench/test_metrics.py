@@ -70,6 +70,22 @@ def test_bootstrap_interval_and_paired_test():
     assert paired_p_value([2, 1, 4, 3], [1, 2, 3, 4]) == pytest.approx(1.0)  # differences cancel
 
 
+def test_nested_bootstrap_resamples_each_targets_seeds():
+    """[targets, resamples]: a target that scores alike under every seed resample gives the plain interval (the
+    same draws of targets); one whose resamples differ widens it; the seed resamples are the exact distribution
+    of drawing n of n seeds with replacement (3 seeds: 10 multisets, 1/27 for each seed thrice, 6/27 for all three)."""
+    from fute.bench.metrics import bootstrap_ci, seed_resamples
+
+    assert bootstrap_ci([[1.0, 1.0], [3.0, 3.0]]) == bootstrap_ci([1.0, 3.0])
+    assert bootstrap_ci([[0.0, 1.0]], weights=[1.0, 0.0]) == (0.0, 0.0)
+    lo, hi = bootstrap_ci([[0.0, 4.0], [4.0, 4.0]], weights=[0.5, 0.5])
+    assert (lo, hi) == (0.0, 4.0)
+    three = dict(seed_resamples(3))
+    assert len(three) == 10 and sum(three.values()) == pytest.approx(1.0)
+    assert three[(0, 0, 0)] == pytest.approx(1 / 27) and three[(0, 1, 2)] == pytest.approx(6 / 27)
+    assert three[(0, 0, 1)] == pytest.approx(3 / 27) and seed_resamples(1) == [((0,), 1.0)]
+
+
 def test_resampled_scores_on_the_identity_resample_are_the_truths_own_scores():
     from fute.bench.prompts import real_score
 

@@ -247,6 +247,37 @@ def test_several_seeds_give_means_standard_errors_and_ties(tmp_path, tiny_paths,
     assert judge(wide, orders)["r"]["per_target"]["a"]["all_rho"] == 1
 
 
+def test_with_seeds_the_interval_holds_the_seeds_noise():
+    """Scores on the seeds' mean; the interval resamples each target's seeds too. Seeds that agree give the
+    targets-only interval; for one target ordered c, b, d, two seeds that disagree (b 0.95 then 0.45; c 0.6, d 0.7
+    both times) give ρ 2 on seeds (0, 0) (b alone best), 1 on (0, 1) (b 0.70 ± 0.25 ties c) and 3 on (1, 1) (d best):
+    the interval [1, 3], where one target alone gives a zero-width one over targets."""
+    orders = {"r": {t: [o] for t, o in {"a": ["c", "b", "d"], "b": ["c", "a", "d"], "d": ["a", "b", "c"]}.items()}}
+
+    def seeded(runs: dict) -> dict:
+        by = {t: {s: runs.get((t, s), [v, v]) for s, v in row.items()} for t, row in TRUTH["scores"].items()}
+        return {
+            **TRUTH,
+            "seeds": [0, 1],
+            "scores_by_seed": by,
+            "scores": {t: {s: float(np.mean(v)) for s, v in row.items()} for t, row in by.items()},
+            "scores_se": {
+                t: {s: float(np.std(v, ddof=1) / np.sqrt(2)) for s, v in row.items()} for t, row in by.items()
+            },
+        }
+
+    plain = judge(TRUTH, orders)["r"]["summary"]["all"]["overall"]
+    agree = judge(seeded({}), orders)["r"]["summary"]["all"]["overall"]
+    assert agree["rho"] == plain["rho"] and agree["rho_ci"] == plain["rho_ci"]
+    split = seeded({("a", "b"): [0.95, 0.45], ("a", "c"): [0.6, 0.6], ("a", "d"): [0.7, 0.7]})
+    alone = judge(split, {"r": {"a": orders["r"]["a"]}})["r"]
+    assert alone["per_target"]["a"]["all_rho"] == 1
+    assert alone["summary"]["all"]["overall"]["rho_ci"] == [1.0, 3.0]
+    assert judge({**TRUTH, "scores": split["scores"]}, {"r": {"a": orders["r"]["a"]}})["r"]["summary"]["all"][
+        "overall"
+    ]["rho_ci"] == [2.0, 2.0]  # no seeds: the targets' interval alone (b best at 0.70)
+
+
 def test_targets_are_scored_on_their_test_split_where_they_have_one(tmp_path):
     """score_split "test" (the default) takes the test split, else dev; "dev" keeps the first truth's rows, and
     the keys of jobs made before the option existed."""

@@ -81,16 +81,49 @@ def regret_at_k(truth: Mapping[str, float], order: Sequence[str], k: int) -> flo
     return 100.0 * (best - max(truth[c] for c in order[:k])) / best
 
 
-def bootstrap_ci(values: Sequence[float], *, n: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (targets resampled with replacement, seeded)."""
+def bootstrap_ci(
+    values: Sequence[Any],
+    *,
+    weights: Sequence[float] | None = None,
+    n: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (targets resampled with replacement, seeded).
+
+    Nested, where ``values`` is [targets, M]: row i holds target i's value under each of M resamples of its
+    seeds (``seed_resamples``, probabilities ``weights``); each bootstrap draw resamples the targets, then one
+    seed resample for each, so the interval holds the seeds' noise as well as the targets'."""
     import numpy as np
 
     v = np.asarray(values, dtype=np.float64)
     if len(v) == 0:
         raise ValueError("no values")
-    means = v[np.random.default_rng(seed).integers(0, len(v), (n, len(v)))].mean(axis=1)
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, len(v), (n, len(v)))
+    if v.ndim == 1:
+        means = v[rows].mean(axis=1)
+    else:
+        p = np.full(v.shape[1], 1.0 / v.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
+        cols = rng.choice(v.shape[1], size=(n, len(v)), p=p / p.sum())
+        means = v[rows, cols].mean(axis=1)
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
+
+
+def seed_resamples(n: int) -> list[tuple[tuple[int, ...], float]]:
+    """Every distinct resample with replacement of ``n`` seeds (as a sorted tuple of their indices) with its
+    probability: the exact distribution that drawing n of n seeds gives (10 resamples for 3 seeds), so a
+    nested bootstrap needs to score each only once."""
+    import itertools
+
+    out = []
+    for combo in itertools.combinations_with_replacement(range(n), n):
+        count = math.factorial(n)
+        for i in set(combo):
+            count //= math.factorial(combo.count(i))
+        out.append((combo, count / n**n))
+    return out
 
 
 def paired_p_value(a: Sequence[float], b: Sequence[float], *, n: int = 20000, seed: int = 0) -> float:

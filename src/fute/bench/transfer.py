@@ -502,17 +502,49 @@ def candidates(truth: dict[str, Any], target: str, scope: str) -> list[str]:
     return [s for s in ds if s != target and (scope == "all" or ds[s]["category"] == ds[target]["category"])]
 
 
+def _order_metrics(scores: dict[str, float], best: list[str] | None, draws: list[list[str]]) -> dict[str, float]:
+    """ρ, NDCG (linear, exponential) and Regret@1, @3 of ``draws`` (orders; their mean) against one target's
+    ``scores``, with ``best`` the sources counted as best (None: the highest score)."""
+    orders = [[s for s in o if s in scores] for o in draws]
+    vals = {
+        "rho": float(np.mean([metrics.rank_of_best(scores, o, best) for o in orders])),
+        "ndcg": float(np.mean([metrics.ndcg(scores, o) for o in orders])),
+        "ndcg_exp": float(np.mean([metrics.ndcg(scores, o, gain="exponential") for o in orders])),
+    }
+    if max(scores.values()) > 0:  # regret is relative to the best score
+        for k in (1, 3):
+            vals[f"regret{k}"] = float(np.mean([metrics.regret_at_k(scores, o, k) for o in orders]))
+    return vals
+
+
+def _interval(cell: dict[str, list[Any]], k: str, weights: list[float]) -> list[float]:
+    """95% bootstrap interval of metric ``k`` over a cell's targets: nested over their seeds where it has them."""
+    nested = bool(cell[f"{k}_resampled"][0])
+    return list(metrics.bootstrap_ci(cell[f"{k}_resampled"] if nested else cell[k], weights=weights or None))
+
+
 def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) -> dict[str, Any]:
     """Metrics of each ranker: ``orders[ranker][target]`` is a list of rankings of all-class candidates
     (one, or many draws for random); in-class rankings are the same orders restricted to the class.
 
     Returns, per ranker, per scope (in, all) and per class plus ``overall``: mean ρ, NDCG (linear and
-    exponential) and the number of targets; and per target the rank of the best source.
+    exponential), Regret@1 and @3, each with a 95% bootstrap interval, and the number of targets; and per
+    target each metric. With several seeds the metrics are scored on the seeds' mean (a best source within one
+    SE ties), and the interval is nested: targets resampled, then each target's seeds (``seed_resamples``).
     """
     ds = truth["datasets"]
+    by_seed = truth.get("scores_by_seed") if truth.get("seeds") else None
+    resamples = metrics.seed_resamples(len(truth["seeds"])) if by_seed else []
+    weights = [w for _, w in resamples]
+
+    def under(t: str, cands: list[str], seeds: tuple[int, ...]) -> tuple[dict[str, float], list[str]]:
+        runs = {s: [by_seed[t][s][i] for i in seeds] for s in cands}
+        means = {s: _mean(v) for s, v in runs.items()}
+        return means, tied_best(means, {s: _se(v) for s, v in runs.items()})
+
     out: dict[str, Any] = {}
     for ranker, per_target in orders.items():
-        rows: dict[str, dict[str, dict[str, list[float]]]] = {}
+        rows: dict[str, dict[str, dict[str, list[Any]]]] = {}
         per: dict[str, dict[str, float]] = {}
         for t, draws in per_target.items():
             for scope in ("in", "all"):
@@ -521,28 +553,22 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
                     continue  # one candidate (or none) is no ranking
                 scores = {s: truth["scores"][t][s] for s in cands}
                 se = truth.get("scores_se", {}).get(t)  # several seeds: a best source within one SE ties
-                best = tied_best(scores, {s: se[s] for s in cands}) if se else None
-                r = [metrics.rank_of_best(scores, [s for s in o if s in scores], best) for o in draws]
-                n_lin = [metrics.ndcg(scores, [s for s in o if s in scores]) for o in draws]
-                n_exp = [metrics.ndcg(scores, [s for s in o if s in scores], gain="exponential") for o in draws]
-                vals = {"rho": float(np.mean(r)), "ndcg": float(np.mean(n_lin)), "ndcg_exp": float(np.mean(n_exp))}
-                if max(scores.values()) > 0:  # regret is relative to the best score
-                    for k in (1, 3):
-                        vals[f"regret{k}"] = float(
-                            np.mean([metrics.regret_at_k(scores, [s for s in o if s in scores], k) for o in draws])
-                        )
+                vals = _order_metrics(scores, tied_best(scores, {s: se[s] for s in cands}) if se else None, draws)
+                spread = [_order_metrics(*under(t, cands, seeds), draws) for seeds, _ in resamples]
                 for group in (ds[t]["category"], "overall"):
                     cell = rows.setdefault(scope, {}).setdefault(group, {})
                     for k, v in vals.items():
                         cell.setdefault(k, []).append(v)
+                        # (a resample whose best score is not positive has no regret: the point value stands in)
+                        cell.setdefault(f"{k}_resampled", []).append([m.get(k, v) for m in spread])
                 per.setdefault(t, {}).update({f"{scope}_{k}": v for k, v in vals.items()})
         out[ranker] = {
             "draws": len(next(iter(per_target.values()))),
             "summary": {
                 scope: {
                     g: {
-                        **{k: float(np.mean(v)) for k, v in cell.items()},
-                        **{f"{k}_ci": list(metrics.bootstrap_ci(v)) for k, v in cell.items()},
+                        **{k: float(np.mean(v)) for k, v in cell.items() if not k.endswith("_resampled")},
+                        **{f"{k}_ci": _interval(cell, k, weights) for k in cell if not k.endswith("_resampled")},
                         "targets": len(cell["rho"]),
                     }
                     for g, cell in groups.items()
@@ -624,8 +650,8 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, n
         v = judged[r]["summary"].get(scope, {}).get(group)
         return "—" if v is None or k not in v else format(v[k], fmt)
 
-    def interval(r: str, k: str, fmt: str = ".3f") -> str:
-        v = judged[r]["summary"].get("all", {}).get("overall", {}).get(f"{k}_ci")
+    def interval(r: str, k: str, fmt: str = ".3f", scope: str = "all") -> str:
+        v = judged[r]["summary"].get(scope, {}).get("overall", {}).get(f"{k}_ci")
         return "" if v is None else f"[{format(v[0], fmt)}, {format(v[1], fmt)}]"
 
     n_in = next(iter(judged.values()))["summary"].get("in", {}).get("overall", {}).get("targets", 0)
@@ -648,19 +674,26 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, n
     ]
     for r in judged:
         lines.append(
-            f"| {r} | {cell(r, 'in', 'overall', 'rho', '.2f')} | {cell(r, 'in', 'overall', 'ndcg')} "
-            f"({cell(r, 'in', 'overall', 'ndcg_exp')}) | {cell(r, 'all', 'overall', 'rho', '.2f')} "
+            f"| {r} | {cell(r, 'in', 'overall', 'rho', '.2f')} {interval(r, 'rho', '.2f', 'in')} | "
+            f"{cell(r, 'in', 'overall', 'ndcg')} ({cell(r, 'in', 'overall', 'ndcg_exp')}) "
+            f"{interval(r, 'ndcg', scope='in')} | {cell(r, 'all', 'overall', 'rho', '.2f')} "
             f"{interval(r, 'rho', '.2f')} | {cell(r, 'all', 'overall', 'ndcg')} "
             f"({cell(r, 'all', 'overall', 'ndcg_exp')}) {interval(r, 'ndcg')} | "
-            f"{cell(r, 'all', 'overall', 'regret1', '.1f')} | "
-            f"{cell(r, 'all', 'overall', 'regret3', '.1f')} |"
+            f"{cell(r, 'all', 'overall', 'regret1', '.1f')} {interval(r, 'regret1', '.1f')} | "
+            f"{cell(r, 'all', 'overall', 'regret3', '.1f')} {interval(r, 'regret3', '.1f')} |"
         )
     paired = paired_tests(judged)
     if paired:
         lines += [
             "",
-            "All-class ρ and NDCG: the bracket is a 95% bootstrap interval over targets; Regret@k (all-class): the "
-            "relative loss in % of the best real score among the top k against the best.",
+            "Square brackets: a 95% bootstrap interval over targets"
+            + (
+                " and, within each target, its seeds (nested: the truth's scores re-averaged over a resample of them)"
+                if truth.get("seeds")
+                else ""
+            )
+            + " (exponential-gain NDCG's are in the JSON); Regret@k (all-class): the relative loss in % of the best "
+            "real score among the top k against the best.",
             "",
             "## Paired tests (all-class, per target): FUTE against each other ranker",
             "",
