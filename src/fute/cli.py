@@ -839,6 +839,13 @@ def transfer_truth_cmd(
             "each score is their mean with a standard error, and sources within one SE of the best tie"
         ),
     ] = 1,
+    only_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Run only this seed's jobs (a second worker on the same run folder, e.g. the last seed while "
+            "another process works through the first ones); the command without it assembles the truth"
+        ),
+    ] = None,
     run_dir: RunDirOpt = None,
     results: ResultsOpt = "bench/results",
     executor: ExecutorOpt = "local",
@@ -879,7 +886,10 @@ def transfer_truth_cmd(
         echo=console.print,
         command=_command_line(),
         device=device,
+        only_seed=only_seed,
     )
+    if truth is None:  # one seed's jobs: no truth to write yet
+        return
     md = truth_markdown(truth, truth["command"])
     write_results(results, "transfer_truth", truth, md)
     console.print(md, highlight=False, markup=False, soft_wrap=True)

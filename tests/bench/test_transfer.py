@@ -247,6 +247,29 @@ def test_several_seeds_give_means_standard_errors_and_ties(tmp_path, tiny_paths,
     assert judge(wide, orders)["r"]["per_target"]["a"]["all_rho"] == 1
 
 
+def test_a_second_worker_takes_one_seed_and_the_full_run_does_only_the_rest(
+    tmp_path, tiny_paths, datasets, monkeypatch
+):
+    """--only-seed 1 runs seed 1's sources, baselines and pairs and writes no truth; the run without it then trains
+    seed 0's jobs alone and assembles both seeds. A seed the run does not have is a one-line error."""
+    from dataclasses import replace
+
+    cfg = replace(tiny_config(tiny_paths["encoder"]), seeds=2)
+    run = tmp_path / "run"
+    said: list[str] = []
+    assert run_truth(datasets[:2], cfg, run_dir=run, progress=False, echo=said.append, only_seed=1) is None
+    jobs = [json.loads(f.read_text()) for f in (run / "jobs").glob("*.json")]
+    assert len(jobs) == 6 and not (run / "truth.json").exists() and "without --only-seed" in said[-1]
+    calls = []
+    for name in ("source_job", "target_job"):
+        real = getattr(transfer, name)
+        monkeypatch.setattr(transfer, name, lambda real=real, **kw: calls.append(kw["config"].seed) or real(**kw))
+    truth = run_truth(datasets[:2], cfg, run_dir=run, progress=False, echo=lambda _: None)
+    assert calls == [0] * 6 and truth["seeds"] == [0, 1] and (run / "truth.json").exists()
+    with pytest.raises(ConfigError, match="--only-seed 5: this run's seeds are 0, 1"):
+        run_truth(datasets[:2], cfg, run_dir=run, progress=False, echo=lambda _: None, only_seed=5)
+
+
 def test_with_seeds_the_interval_holds_the_seeds_noise():
     """Scores on the seeds' mean; the interval resamples each target's seeds too. Seeds that agree give the
     targets-only interval; for one target ordered c, b, d, two seeds that disagree (b 0.95 then 0.45; c 0.6, d 0.7

@@ -288,11 +288,15 @@ def run_truth(
     echo: Callable[[str], None] = print,
     command: str | None = None,
     device: str = "auto",
-) -> dict[str, Any]:
+    only_seed: int | None = None,
+) -> dict[str, Any] | None:
     """Every source, baseline and (source, target) pair, skipping finished jobs; returns the score matrix.
 
     Writes ``run_dir/truth.json`` (scores, baselines, loss curves, model folders, settings). ``device`` is where
     the jobs train (``fute.device``); it is not part of their keys, so a run resumes on another machine.
+    ``only_seed``: run that seed's jobs alone and return None, so a second worker (another process or machine,
+    its job files shared through the run folder) takes a later seed while the first works through the earlier
+    ones; a run without it assembles the truth.
     """
     from fute.execute import get_executor
 
@@ -319,6 +323,10 @@ def run_truth(
 
     held_out = scored_texts(datasets, cfg)  # no training row is a row any target is scored on
     runs = seed_configs(cfg)
+    if only_seed is not None and only_seed not in [c.seed for c in runs]:
+        raise ConfigError(
+            f"--only-seed {only_seed}: this run's seeds are {', '.join(str(c.seed) for c in runs)}; pick one of them"
+        )
     keyed = [(c, *job_keys(datasets, c, held_out)) for c in runs]
 
     def pairs_left(name: str, pair: dict[tuple[str, str], str]) -> bool:
@@ -329,6 +337,8 @@ def run_truth(
     # (the eval's model-based rankers), and a later seed's source while its pairs are unfinished; so a run
     # resumed on a new machine retrains no other model.
     for i, (c, src, base, pair) in enumerate(keyed):
+        if only_seed is not None and c.seed != only_seed:
+            continue
         tag = f" seed {c.seed}" if cfg.seeds > 1 else ""
         common = {"config": c, "run_dir": str(run), "held_out": held_out, "device": device}
         sources = [
@@ -353,6 +363,9 @@ def run_truth(
                 if a.name != b.name
             ]
         )
+    if only_seed is not None:
+        echo(f"seed {only_seed}'s jobs are done; the same command without --only-seed assembles the truth")
+        return None
     first_src, first_base, _ = keyed[0][1], keyed[0][2], keyed[0][3]
 
     def per_seed(get: Callable[[dict[str, str], dict[str, str], dict[tuple[str, str], str]], str]) -> list[float]:
