@@ -39,10 +39,10 @@ def test_truth_resumes_where_it_stopped(tiny_run, datasets, tiny_paths, monkeypa
     calls = []
     real = transfer.target_job
     monkeypatch.setattr(transfer, "target_job", lambda **kw: calls.append(kw) or real(**kw))
-    again = run_truth(
-        datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False, echo=lambda _: None
-    )
+    said: list[str] = []
+    again = run_truth(datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False, echo=said.append)
     assert [(c["source"], c["target"].name) for c in calls] == [(kept["source"], kept["target"])]
+    assert said[0].startswith("11 of 12 jobs done; about ") and said[0].endswith(" min left at their pace")
     assert again["scores"] == truth["scores"]  # deterministic: the redone pair scores the same
 
 

@@ -328,6 +328,7 @@ def run_truth(
             f"--only-seed {only_seed}: this run's seeds are {', '.join(str(c.seed) for c in runs)}; pick one of them"
         )
     keyed = [(c, *job_keys(datasets, c, held_out)) for c in runs]
+    echo(progress_line(folder, [k for k in keyed if only_seed is None or k[0].seed == only_seed]))
 
     def pairs_left(name: str, pair: dict[tuple[str, str], str]) -> bool:
         return any(folder.get(pair[name, b.name]) is None for b in datasets if b.name != name)
@@ -397,6 +398,27 @@ def run_truth(
         truth["best_tied"] = {t: tied_best(truth["scores"][t], truth["scores_se"][t]) for t in truth["scores"]}
     atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
     return truth
+
+
+def progress_line(folder: JobFolder, keyed: Sequence[tuple[Any, dict, dict, dict]]) -> str:
+    """How far a run is: jobs finished of all, and the time left at the finished jobs' pace (mean wall seconds per
+    role: a source trains on more rows than a pair)."""
+    roles = [
+        (role, folder.get(key))
+        for _, src, base, pair in keyed
+        for role, keys in (("source", src), ("baseline", base), ("pair", pair))
+        for key in keys.values()
+    ]
+    done = [(role, j) for role, j in roles if j is not None]
+    line = f"{len(done)} of {len(roles)} jobs done"
+    if not done or len(done) == len(roles):
+        return line
+    seconds: dict[str, list[float]] = {}
+    for role, j in done:
+        seconds.setdefault(role, []).append(j.get("seconds", 0.0))
+    overall = float(np.mean([t for ts in seconds.values() for t in ts]))
+    left = sum(float(np.mean(seconds[r])) if r in seconds else overall for r, j in roles if j is None)
+    return f"{line}; about {f'{left / 3600:.1f} h' if left >= 3600 else f'{left / 60:.0f} min'} left at their pace"
 
 
 def first_seed_truth(
