@@ -12,6 +12,7 @@ from fute.bench import transfer
 from fute.bench.metrics import ndcg
 from fute.bench.transfer import judge, run_truth
 from fute.errors import ConfigError
+from fute.registry import RANKERS
 from tests.bench.conftest import tiny_config, write_dataset
 
 
@@ -110,6 +111,10 @@ def test_paired_tests_compare_fute_with_each_ranker():
     assert cell["rho_p"] == pytest.approx(2 / 16)  # 4 targets, all better: 2 of the 16 sign patterns as extreme
     assert "worst" not in paired_tests(judged, fute=["fute-x"])  # only FUTE rankers are tested against the others
     assert set(paired_tests(judge(TRUTH, {"fute-fisher": good, "taskemb": bad, "datasize": bad}))) == {"fute-fisher"}
+    # the registered FUTE rankers are the fute-* ones: textemb shares their DTE machinery but is a baseline
+    both = judge(TRUTH, {"fute-fisher": good, "textemb": bad})
+    assert set(paired_tests(both)) == {"fute-fisher"}
+    assert RANKERS.names_where(is_fute=True) == [n for n in RANKERS.in_order() if n.startswith("fute-")]
 
 
 def test_judge_averages_draws():

@@ -366,6 +366,7 @@ class TextEmb(DTERanker):
 
     name = "textemb"
     method = "textemb"
+    is_fute = False  # a baseline that shares the DTE machinery, not a FUTE method: no paired-test rows of its own
 
 
 @register

@@ -727,7 +727,7 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, n
                 if truth.get("seeds")
                 else ""
             )
-            + " (exponential-gain NDCG's are in the JSON); Regret@k (all-class): the relative loss in % of the best "
+            + " (for exponential-gain NDCG, in the JSON); Regret@k (all-class): the relative loss in % of the best "
             "real score among the top k against the best.",
             "",
             "## Paired tests (all-class, per target): FUTE against each other ranker",
