@@ -306,6 +306,20 @@ def test_with_seeds_the_interval_holds_the_seeds_noise():
     ]["rho_ci"] == [2.0, 2.0]  # no seeds: the targets' interval alone (b best at 0.70)
 
 
+def test_the_per_target_table_names_the_sources_tied_with_the_best():
+    from fute.bench.transfer import eval_markdown
+
+    truth = {
+        **TRUTH,
+        "seeds": [0, 1],
+        "baseline": dict.fromkeys("abcd", 0.5),
+        "best_tied": {"a": ["b", "d"], "b": ["c"], "c": ["a"], "d": ["c"]},
+    }
+    orders = {"r": {t: [sorted(TRUTH["scores"][t])] for t in "abcd"}}
+    md = eval_markdown(truth, judge(truth, orders), "cmd")
+    assert "| a | 0.500 | b (0.900); tied: d |" in md and "| b | 0.500 | c (0.800) |" in md
+
+
 def test_targets_are_scored_on_their_test_split_where_they_have_one(tmp_path):
     """score_split "test" (the default) takes the test split, else dev; "dev" keeps the first truth's rows, and
     the keys of jobs made before the option existed."""

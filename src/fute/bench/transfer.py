@@ -764,15 +764,27 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, n
         "",
         "## Per target: the best source, and the rank each method gives it (all-class)",
         "",
+        *(
+            [
+                "With seeds: the best mean first, then the sources tied with it (within one SE); a rank is that of the "
+                "first of them in the method's order.",
+                "",
+            ]
+            if truth.get("best_tied")
+            else []
+        ),
         "| target | no transfer | best source | " + " | ".join(judged) + " |",
         "|---|---:|---|" + "---:|" * len(judged),
     ]
     for t in names:
         row = truth["scores"][t]
         best = max(row, key=lambda s: row[s])
+        tied = [s for s in sorted(truth.get("best_tied", {}).get(t, []), key=lambda s: -row[s]) if s != best]
         ranks = [judged[r]["per_target"].get(t, {}).get("all_rho") for r in judged]
         lines.append(
-            f"| {t} | {truth['baseline'][t]:.3f} | {best} ({row[best]:.3f}) | "
+            f"| {t} | {truth['baseline'][t]:.3f} | {best} ({row[best]:.3f})"
+            + (f"; tied: {', '.join(tied)}" if tied else "")
+            + " | "
             + " | ".join("—" if v is None else f"{v:g}" if float(v).is_integer() else f"{v:.2f}" for v in ranks)
             + " |"
         )
