@@ -8,6 +8,7 @@ best first (``order``). Ties are broken by name, so every order is reproducible.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -281,11 +282,16 @@ class TuPaTEOriginal(OwnModelRanker):
 
 def model_features(model_dir: str, samples: Any, max_length: int = 128) -> np.ndarray:
     """The pooled output of a fine-tuned model's backbone (its head left off) on ``samples``, [N, H]."""
+    return _feature_encoder(model_dir, max_length)(samples)
+
+
+def _feature_encoder(model_dir: str, max_length: int = 128) -> Callable[[Any], np.ndarray]:
+    """``model_features`` of one model, loaded once, for many sample sets."""
     from fute.methods.training import frozen_features
     from fute.surrogate import Surrogate
 
     sur = Surrogate(model_dir, max_length=max_length)
-    return frozen_features(sur, sur.encode(samples)).numpy().astype(np.float64)
+    return lambda samples: frozen_features(sur, sur.encode(samples)).numpy().astype(np.float64)
 
 
 def label_array(samples: Any) -> tuple[np.ndarray, bool]:
@@ -300,19 +306,28 @@ class LogME(SourceRanker):
     """LogME (You et al., ICML 2021): the evidence of a Bayesian linear model of the target's labels on each
     source model's features (``fute.bench.logme``), i.e. the pooled backbone output of the task model the
     truth run fine-tuned on that source, computed on the target's training rows (``embed_examples``, seed 0).
-    Higher evidence: the source's representation carries the target's labels more linearly."""
+    Higher evidence: the source's representation carries the target's labels more linearly. Every (source,
+    target) score is computed in ``fit``, source by source, so each source model is loaded once."""
 
     name = "logme"
 
-    def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
+    def fit(self, context: RankContext) -> SourceRanker:
+        super().fit(context)
         from fute.bench.logme import logme
 
-        ctx = self.context_
-        samples = ctx.samples(target).take(ctx.embed_examples, 0)
-        y, regression = label_array(samples)
-        return np.array(
-            [logme(model_features(ctx.truth["source_models"][s], samples), y, regression=regression) for s in sources]
-        )
+        rows = {t: context.samples(t).take(context.embed_examples, 0) for t in context.names}
+        labels = {t: label_array(r) for t, r in rows.items()}
+        self.scores_: dict[str, dict[str, float]] = {t: {} for t in context.names}
+        for s in context.names:
+            encoder = _feature_encoder(context.truth["source_models"][s])
+            for t in context.names:
+                if t != s:
+                    y, regression = labels[t]
+                    self.scores_[t][s] = logme(encoder(rows[t]), y, regression=regression)
+        return self
+
+    def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
+        return np.array([self.scores_[target][s] for s in sources])
 
 
 @register
