@@ -1,16 +1,17 @@
-"""Make the vectors ``fute bench transfer eval`` will read, while the truth still runs.
+"""Make the vectors and score tables ``fute bench transfer eval`` will read, while the truth still runs.
 
-The eval's embedding rankers cache each vector in the run's store by key. Once a truth run's first seed has its
-sources and baselines (the models the eval reads), those vectors can be made: the truth's pairs and later seeds
+The eval's embedding rankers cache each vector in the run's store by key; the rankers that read the run's models
+(taskemb, tupate, logme, esm-logme) keep their score tables in the run's ``rankers`` folder. Once a truth run's first
+seed has its sources and baselines (the models the eval reads), both can be made: the truth's pairs and later seeds
 change nothing they read. Made now, on this machine or another, they are found by the eval later instead of made
-then; commit the run's ``store`` folder with its jobs.
+then; commit the run's ``store`` and ``rankers`` folders with its jobs.
 
     python bench/transfer_vectors.py ../shared/data/{sst2,mr,cr,mpqa,sst5,snli,mnli,rte,cb,wnli,qqp,stsb} \\
         --seeds 3 --run-dir bench/results/transfer_truth3 --ranker fute-fisher --ranker textemb
 
 The options are the truth's, with its defaults (read from ``fute bench transfer truth`` itself); they must be
-the run's: a first-seed job missing under their keys is a one-line error. Rankers whose vectors are not stored
-(taskemb, tupate, logme, esm-logme, datasize, curvegrad, random) gain nothing here.
+the run's: a first-seed job missing under their keys is a one-line error. The cheap rankers (datasize, curvegrad,
+random) keep nothing and gain nothing here.
 """
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ import inspect
 import sys
 import time
 from dataclasses import fields
+from pathlib import Path
 
-from fute.bench.rankers import DTERanker, FuteMTE, RankContext, get_ranker
+from fute.bench.rankers import DTERanker, FuteMTE, RankContext, fit_kept, get_ranker
 from fute.bench.transfer import TransferConfig, first_seed_truth
 from fute.cli import transfer_truth_cmd
 from fute.errors import FuteError
 from fute.registry import RANKERS
 from fute.store import open_store
 
-# the rankers whose vectors the store caches: dataset vectors (DTEs) and source models' MTEs
-STORED = [n for n in RANKERS.in_order() if issubclass(RANKERS.get_class(n), (DTERanker, FuteMTE))]
+# the rankers whose work is kept: vectors in the store (DTEs, source models' MTEs), or score tables
+STORED = [
+    n for n in RANKERS.in_order() if issubclass(cls := RANKERS.get_class(n), (DTERanker, FuteMTE)) or cls.keeps_scores
+]
 # the truth command's options that set its config (and so its job keys), with the command's own defaults
 TRUTH_OPTIONS = {
     f.name: p.default
@@ -49,11 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TransferConfig(**{name: getattr(args, name) for name in TRUTH_OPTIONS})
     try:
         truth = first_seed_truth(args.data, cfg, args.run_dir)
-        ctx = RankContext(truth, open_store(f"{args.run_dir}/store"), progress=False)
+        ctx = RankContext(
+            truth, open_store(f"{args.run_dir}/store"), progress=False, tables=Path(args.run_dir) / "rankers"
+        )
         for name in args.ranker or STORED:
             t = time.perf_counter()
-            get_ranker(name).fit(ctx)
-            print(f"{name}: {len(ctx.names)} datasets' vectors stored ({time.perf_counter() - t:.0f} s)", flush=True)
+            fit_kept(get_ranker(name), ctx)
+            print(f"{name}: {len(ctx.names)} datasets' work kept ({time.perf_counter() - t:.0f} s)", flush=True)
     except FuteError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

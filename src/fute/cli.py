@@ -931,6 +931,7 @@ def transfer_eval_cmd(
         surrogate=surrogate,
         corpus=corpus,
         progress=not quiet,
+        tables=run / "rankers",
     )
     judged, orders = run_eval(truth, ranker or RANKERS.in_order(), ctx, echo=console.print)
     command = _command_line()

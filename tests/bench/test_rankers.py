@@ -54,6 +54,39 @@ def test_embedding_rankers_reuse_stored_vectors(context):
     assert len(context.store.vectors()) == stored
 
 
+def test_rankers_that_read_the_models_keep_their_score_tables(context, tmp_path, monkeypatch):
+    """A kept table orders as the fitted ranker does; a rerun reads it without fitting (fit would fail here);
+    another row count is another table; a cheap ranker keeps nothing."""
+    from dataclasses import replace
+
+    from fute.bench.rankers import LogME, fit_kept
+
+    kept = replace(context, tables=tmp_path)
+    names = context.names
+    plain = get_ranker("logme").fit(context)
+    first = fit_kept(get_ranker("logme"), kept)
+    assert [f.name for f in tmp_path.iterdir()] == [f"logme-{kept.table_key(plain)}.json"]
+    for t in names:
+        sources = [s for s in names if s != t]
+        assert first.order(t, sources) == plain.order(t, sources)
+        np.testing.assert_allclose(first.scores(t, sources), plain.scores(t, sources))
+    monkeypatch.setattr(LogME, "fit", lambda self, ctx: (_ for _ in ()).throw(AssertionError("fitted again")))
+    again = fit_kept(get_ranker("logme"), kept)
+    assert again.name == "logme" and again.order(names[0], names[1:]) == plain.order(names[0], names[1:])
+    other = replace(kept, embed_examples=6)
+    assert other.table_key(plain) != kept.table_key(plain)
+    with pytest.raises(AssertionError, match="fitted again"):
+        fit_kept(get_ranker("logme"), other)
+    fit_kept(get_ranker("datasize"), kept)
+    assert len(list(tmp_path.iterdir())) == 1
+    assert {n for n in RANKERS.in_order() if RANKERS.get_class(n).keeps_scores} == {
+        "taskemb",
+        "tupate",
+        "logme",
+        "esm-logme",
+    }
+
+
 def test_own_model_rankers_take_each_task_model_with_its_own_head(context, tmp_path):
     """TaskEmb and TuPaTE as first proposed: the task model's own trained head, nothing retrained."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -389,4 +389,4 @@ def test_first_seed_truth_is_what_the_truth_records_of_its_run(tiny_run, dataset
     assert err.startswith("error: ") and "no finished source" in err and err.count("\n") == 1
     options = [f"--{k.replace('_', '-')}={v}" for k, v in asdict(cfg).items() if k in tv.TRUTH_OPTIONS]
     assert tv.main([*map(str, datasets), "--run-dir", str(run_dir), *options, "--ranker", "textemb"]) == 0
-    assert "textemb: 3 datasets' vectors stored" in capsys.readouterr().out
+    assert "textemb: 3 datasets' work kept" in capsys.readouterr().out

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,6 +44,9 @@ class RankContext:
     corpus: dict[str, str] = field(default_factory=dict)
     progress: bool = True
     u_removed: dict[str, int] = field(default_factory=dict)  # U rows dropped as an evaluated dataset's text
+    # where the score tables of rankers that read the run's models (``keeps_scores``) are kept: a rerun, or an
+    # eval after one interrupted, reads them instead of computing them again (None: not kept)
+    tables: Path | None = None
 
     def __post_init__(self) -> None:
         if self.embed_examples is None:
@@ -74,6 +78,28 @@ class RankContext:
             settings = {"score_split": "dev", **self.truth["settings"]}  # written before the field: dev
             self._held_out = scored_texts(datasets, TransferConfig(**settings))
         return self._held_out
+
+    def table_key(self, ranker: SourceRanker) -> str:
+        """What a kept score table depends on: the ranker (and its revision), the library version, the run's
+        datasets, settings, models and leak guard, the rows per embedding and the surrogate."""
+        from fute import __version__
+        from fute.hashing import content_hash
+
+        t = self.truth
+        return content_hash(
+            {
+                "ranker": ranker.name,
+                "revision": ranker.revision,
+                "fute": __version__,
+                "datasets": t["datasets"],
+                "settings": t["settings"],
+                "models": [t["source_models"], t["target_models"]],
+                "removed": t.get("removed_as_scored_elsewhere"),
+                "embed_examples": self.embed_examples,
+                "surrogate": self.surrogate,
+            },
+            16,
+        )
 
     def dte(self, name: str, method: str, surrogate: str | None = None) -> np.ndarray:
         """A dataset's task embedding (cached in the store), capped at ``embed_examples`` with seed 0."""
@@ -154,6 +180,9 @@ class SourceRanker(ABC):
     name: ClassVar[str]
     draws: ClassVar[int] = 1
     is_fute: ClassVar[bool] = False  # a FUTE ranker, which the paired tests compare with every other
+    # a ranker that reads the run's models, costly, and does not cache in the store: ``fit_kept`` keeps its table
+    keeps_scores: ClassVar[bool] = False
+    revision: ClassVar[int] = 1  # raise it when what the ranker computes changes: kept tables are then remade
 
     def fit(self, context: RankContext) -> SourceRanker:
         self.context_ = context
@@ -166,6 +195,37 @@ class SourceRanker(ABC):
     def order(self, target: str, sources: list[str], draw: int = 0) -> list[str]:
         s = self.scores(target, sources, draw)
         return [sources[i] for i in sorted(range(len(sources)), key=lambda i: (-s[i], sources[i]))]
+
+
+class TableRanker(SourceRanker):
+    """A ranker's kept scores ({target: {source: score}}), ordering as the ranker did."""
+
+    def __init__(self, name: str, table: dict[str, dict[str, float]]) -> None:
+        self.name, self.table_ = name, table
+
+    def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
+        return np.array([self.table_[target][s] for s in sources])
+
+
+def fit_kept(ranker: SourceRanker, context: RankContext) -> SourceRanker:
+    """``ranker.fit(context)``, except that a ranker that ``keeps_scores`` computes its whole score table once, in
+    ``context.tables`` (one atomic JSON, keyed by ``RankContext.table_key``), and later reads it back."""
+    if not ranker.keeps_scores or context.tables is None:
+        return ranker.fit(context)
+    import json
+
+    from fute.paths import atomic_write
+
+    file = Path(context.tables) / f"{ranker.name}-{context.table_key(ranker)}.json"
+    if file.exists():
+        return TableRanker(ranker.name, json.loads(file.read_text()))
+    ranker.fit(context)
+    table = {}
+    for t in context.names:
+        others = [s for s in context.names if s != t]
+        table[t] = dict(zip(others, map(float, ranker.scores(t, others)), strict=True))
+    atomic_write(file, lambda tmp: Path(tmp).write_text(json.dumps(table)))
+    return TableRanker(ranker.name, table)
 
 
 class EmbeddingRanker(SourceRanker):
@@ -243,6 +303,8 @@ class OwnModelRanker(EmbeddingRanker):
     retrained. Every vector then lives in a space of its own; the cosine across those spaces is what the
     original methods compute (same architecture, same coordinates by name), done here on purpose."""
 
+    keeps_scores = True
+
     def target_vector(self, name: str) -> np.ndarray:
         samples = self.context_.samples(name).take(self.context_.embed_examples, 0)
         return self.own_vector(self.context_.truth["target_models"][name], samples)
@@ -310,6 +372,7 @@ class LogME(SourceRanker):
     target) score is computed in ``fit``, source by source, so each source model is loaded once."""
 
     name = "logme"
+    keeps_scores = True
 
     def fit(self, context: RankContext) -> SourceRanker:
         super().fit(context)
@@ -339,6 +402,7 @@ class ESMLogME(SourceRanker):
     models are needed only to fit the maps; scoring a new target needs the base model alone."""
 
     name = "esm-logme"
+    keeps_scores = True
     ridge: ClassVar[float] = 1e-3
 
     def fit(self, context: RankContext) -> SourceRanker:

@@ -641,18 +641,19 @@ def paired_tests(judged: dict[str, Any], fute: Sequence[str] | None = None) -> d
 def run_eval(
     truth: dict[str, Any], rankers: Sequence[str], context: Any, echo: Callable[[str], None] = print
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fit each ranker (``fute.bench.rankers``) on the run, order every target's candidates, judge them.
+    """Fit each ranker (``fute.bench.rankers``) on the run, order every target's candidates, judge them. The
+    rankers that read the run's models keep their score tables in ``context.tables`` (``fit_kept``).
 
     Returns (metrics per ranker, orders per ranker and target).
     """
-    from fute.bench.rankers import get_ranker, rank_all
+    from fute.bench.rankers import fit_kept, get_ranker, rank_all
 
     fitted = []
     for name in rankers:
         r = get_ranker(name)
         echo(f"ranker {name}: fitting")
         t0 = time.perf_counter()
-        fitted.append(r.fit(context))
+        fitted.append(fit_kept(r, context))
         echo(f"ranker {name}: ready ({time.perf_counter() - t0:.0f} s)")
     orders = rank_all(fitted, truth)
     return judge(truth, orders), orders
