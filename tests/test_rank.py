@@ -66,7 +66,8 @@ def test_scores_within_the_measured_noise_are_marked_tied(tmp_path, monkeypatch)
 
 def test_measured_transfer_gains_are_shown_beside_the_sources_they_were_measured_for(tmp_path, monkeypatch):
     """Matched by the training split's fingerprint on the cards (not by name); a pair whose source trained on the
-    target's scored rows is marked, and the note gives the noise of one seed's difference."""
+    target's scored rows is marked; each gain shows its own standard error, and the note says over how many seeds
+    and in which truth it was measured."""
     import json
 
     from rich.console import Console
@@ -80,8 +81,11 @@ def test_measured_transfer_gains_are_shown_beside_the_sources_they_were_measured
         json.dumps(
             {
                 "gain_points": {"fp-q": {"fp-a": 7.7, "fp-b": -2.0}},
-                "noise_points": {"fp-q": 3.3},
+                "noise_points": {"fp-q": {"fp-a": 1.2, "fp-b": 3.3}},
                 "overlap_rows": {"fp-q": {"fp-a": 26}},
+                "seeds": 3,
+                "settings": {"target_examples": 250},
+                "truth": "runs/t/truth.json",
             }
         )
     )
@@ -98,10 +102,11 @@ def test_measured_transfer_gains_are_shown_beside_the_sources_they_were_measured
     console = Console(width=200, record=True)
     console.print(ranking_table("q", ranked, gains))
     lines = {ln.split("│")[2].strip(): ln for ln in console.export_text().splitlines() if ln.count("│") > 3}
-    assert lines["renamed-a"].rstrip(" │").endswith("+7.7 *") and lines["b"].rstrip(" │").endswith("-2.0")
+    assert lines["renamed-a"].rstrip(" │").endswith("+7.7 ±1.2 *") and lines["b"].rstrip(" │").endswith("-2.0 ±3.3")
     assert lines["c"].rstrip(" │").endswith("0.0000")  # no measurement for c: an empty cell
     note = gains_note(ranked, gains)
-    assert "one seed, so +-3.3 points is noise" in note and "up to 26" in note
+    assert "250 rows" in note and "mean of 3 seeds; runs/t/truth.json" in note and "up to 26" in note
+    assert gains["fp-a"].noise == 1.2 and gains["fp-b"].noise == 3.3  # each pair its own standard error
     other = vec("p", [1, 0])
     other.card.data.fingerprint = "fp-unmeasured"
     assert measured_gains(other) == {} and measured_gains(vec("m", [1, 0], kind="model")) == {}

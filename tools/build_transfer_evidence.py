@@ -1,18 +1,21 @@
-"""The measured transfer gains that `fute rank` shows beside each source, from the committed transfer truth.
+"""The measured transfer gains that `fute rank` shows beside each source, from a committed transfer truth.
 
-    python tools/build_transfer_evidence.py      # writes src/fute/data/transfer_evidence.json
+    python tools/build_transfer_evidence.py [TRUTH]   # writes src/fute/data/transfer_evidence.json
 
-For every (source, target) pair of ``bench/results/transfer_truth.json`` (a MiniLM trained on the source, then on
-the target's small training set, scored on the target's held-out rows), the gain is the pair's score minus the
-target's score without the source, in points (accuracy, or Pearson r x 100 for regression). Datasets are named
-by the fingerprint of their training split, which a DTE's card carries (``card.data.fingerprint``), so the
-evidence is shown for the very data it was measured on, whatever the vector's name. The noise figure is the
-standard error of a difference of two accuracies on the target's scored rows (binomial, one seed each).
+TRUTH defaults to the leak-free 3-seed truth, ``bench/results/transfer_truth3/truth.json``.
 
-The truth was made before sources were de-duplicated against the scored rows, so the tool also counts, per pair,
-the target's scored rows whose normalised text is in the source's training rows (SST is built from MR's
-sentences: a gain measured on rows the source trained on is not a transfer gain); `fute rank` marks those pairs.
-Reads the datasets where the truth names them (``../shared/data``).
+For every (source, target) pair of the truth (a MiniLM trained on the source, then on the target's small training
+set, scored on the target's held-out rows), the gain is the pair's score minus the target's score without the
+source, in points (accuracy, or Pearson r x 100 for regression), averaged over the truth's seeds. Its noise is the
+standard error of that gain: over seeds, of each seed's pair minus the same seed's baseline; with one seed, the
+binomial standard error of a difference of two accuracies on the target's scored rows. Datasets are named by the
+fingerprint of their training split, which a DTE's card carries (``card.data.fingerprint``), so the evidence is
+shown for the very data it was measured on, whatever the vector's name.
+
+The tool also counts, per pair, the target's scored rows whose normalised text is among the rows the source
+trained on (any seed). A truth with the leak guard has none; the first truth (made before it) has some, where SST
+is built from MR's sentences: a gain measured on rows the source trained on is not a transfer gain, and `fute rank`
+marks those pairs. Reads the datasets where the truth names them (``../shared/data``).
 """
 
 from __future__ import annotations
@@ -24,44 +27,60 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TRUTH = ROOT / "bench" / "results" / "transfer_truth.json"
+TRUTH = ROOT / "bench" / "results" / "transfer_truth3" / "truth.json"
 OUT = ROOT / "src" / "fute" / "data" / "transfer_evidence.json"
 
 
-def main() -> None:
-    from fute.bench.transfer import Dataset, dev_split, row_texts, train_split
+def main(argv: list[str]) -> None:
+    import numpy as np
+
+    from fute.bench.rankers import RankContext
+    from fute.bench.transfer import dev_split, row_texts, scored_seed, seed_configs, truth_config, truth_datasets
     from fute.paths import atomic_write
 
-    truth = json.loads(TRUTH.read_text())
-    fp = {name: d["fingerprint"] for name, d in truth["datasets"].items()}
-    rows, seed = truth["settings"]["dev_examples"], truth["settings"]["seed"]
-    ds = {
-        n: Dataset(n, d["path"], d["category"], d["train_size"], d["fingerprint"]) for n, d in truth["datasets"].items()
+    path = Path(argv[0]) if argv else TRUTH
+    truth = json.loads(path.read_text())
+    cfg, datasets = truth_config(truth), truth_datasets(truth)
+    fp = {d.name: d.fingerprint for d in datasets}
+    ctx = RankContext(truth, store=None)  # each source's training rows as the run's jobs drew them
+    scored = {d.name: row_texts(dev_split(d, cfg.dev_examples, scored_seed(cfg), cfg.score_split)) for d in datasets}
+    trained = {
+        d.name: {t for c in seed_configs(cfg) for t in row_texts(ctx.samples(d.name).take(cfg.source_examples, c.seed))}
+        for d in datasets
     }
-    scored = {n: row_texts(dev_split(d, rows, seed)) for n, d in ds.items()}
-    trained = {n: set(row_texts(train_split(d, truth["settings"]["source_examples"], seed))) for n, d in ds.items()}
-    overlap = {fp[t]: {fp[s]: n for s in ds if s != t and (n := sum(x in trained[s] for x in scored[t]))} for t in ds}
+    overlap = {fp[t]: {fp[s]: n for s in fp if s != t and (n := sum(x in trained[s] for x in scored[t]))} for t in fp}
+    pairs = truth.get("scores_by_seed") or {t: {s: [v] for s, v in row.items()} for t, row in truth["scores"].items()}
+    base = truth.get("baseline_by_seed") or {t: [v] for t, v in truth["baseline"].items()}
     gains: dict[str, dict[str, float]] = {}
-    noise: dict[str, float] = {}
-    for target, by_source in truth["scores"].items():
-        base = truth["baseline"][target]
-        gains[fp[target]] = {fp[s]: round(100 * (score - base), 2) for s, score in by_source.items()}
-        p = min(max(base, 0.05), 0.95)
-        noise[fp[target]] = round(100 * math.sqrt(2 * p * (1 - p) / rows), 2)  # sd of a difference of two scores
+    noise: dict[str, dict[str, float]] = {}
+    for target, by_source in pairs.items():
+        gains[fp[target]], noise[fp[target]] = {}, {}
+        for source, scores in by_source.items():
+            diff = 100 * (np.asarray(scores) - np.asarray(base[target]))
+            if len(diff) > 1:
+                se = float(np.std(diff, ddof=1) / math.sqrt(len(diff)))
+            else:  # one seed: the binomial SE of a difference of two accuracies on the scored rows
+                p = min(max(float(np.mean(base[target])), 0.05), 0.95)
+                se = 100 * math.sqrt(2 * p * (1 - p) / len(scored[target]))
+            gains[fp[target]][fp[source]] = round(float(diff.mean()), 2)
+            noise[fp[target]][fp[source]] = round(se, 2)
     record = {
-        "command": "python tools/build_transfer_evidence.py " + shlex.join(sys.argv[1:]),
+        "command": "python tools/build_transfer_evidence.py " + shlex.join(argv),
+        "truth": str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path),
         "truth_command": truth["command"],
         "settings": truth["settings"],
+        "seeds": len(next(iter(base.values()))),
         "names": {v: k for k, v in fp.items()},
         "metric": truth["metric"],
         "gain_points": gains,
-        "noise_points": noise,
+        "noise_points": noise,  # target -> source -> standard error of the gain, in points
         "overlap_rows": {t: o for t, o in overlap.items() if o},  # target -> source -> scored rows it trained on
-        "scored_rows": rows,
+        "scored_rows": {fp[n]: len(v) for n, v in scored.items()},
     }
     atomic_write(OUT, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1) + "\n"))
-    print(f"{OUT}: gains of {sum(len(g) for g in gains.values())} pairs over {len(gains)} targets")
+    marked = sum(len(o) for o in record["overlap_rows"].values())
+    print(f"{OUT}: gains of {sum(len(g) for g in gains.values())} pairs over {len(gains)} targets, {marked} marked")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

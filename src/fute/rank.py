@@ -52,12 +52,16 @@ TRANSFER_EVIDENCE = Path(__file__).resolve().parent / "data" / "transfer_evidenc
 @dataclass(frozen=True)
 class Gain:
     """What training on a source first did to a target, measured (``tools/build_transfer_evidence.py``): points of
-    the target's score, the noise of such a difference, and how many of the target's scored rows the source had
-    trained on (a gain on those is not transfer)."""
+    the target's score (the mean over ``seeds`` training seeds), the standard error of that gain, and how many of
+    the target's scored rows the source had trained on (a gain on those is not transfer); ``rows``: the target's
+    training rows, ``truth``: the truth file it was measured in."""
 
     points: float
     noise: float
     overlap: int
+    seeds: int
+    rows: int
+    truth: str
 
 
 def measured_gains(query: TaskVector) -> dict[str, Gain]:
@@ -68,8 +72,11 @@ def measured_gains(query: TaskVector) -> dict[str, Gain]:
     ev = _shipped(TRANSFER_EVIDENCE, TRANSFER_EVIDENCE.stat().st_mtime_ns)
     target = query.card.data.fingerprint
     gains, overlap = ev["gain_points"].get(target, {}), ev.get("overlap_rows", {}).get(target, {})
-    noise = float(ev["noise_points"].get(target, 0.0))
-    return {src: Gain(float(g), noise, int(overlap.get(src, 0))) for src, g in gains.items()}
+    noise, about = (
+        ev["noise_points"].get(target, {}),
+        (int(ev["seeds"]), int(ev["settings"]["target_examples"]), ev["truth"]),
+    )
+    return {src: Gain(float(g), float(noise[src]), int(overlap.get(src, 0)), *about) for src, g in gains.items()}
 
 
 def find_query(

@@ -26,7 +26,7 @@ def ranking_table(name: str, ranked: list, gains: Mapping[str, Any] | None = Non
         cells = [str(r.rank), r.vector.name, kind, category_of(r.vector.card, ""), rows, score]
         if gains:
             g = gains.get(r.vector.card.data.fingerprint) if r.vector.kind == "dataset" else None
-            cells.append("" if g is None else f"{g.points:+.1f}" + (" *" if g.overlap else ""))
+            cells.append("" if g is None else f"{g.points:+.1f} ±{g.noise:.1f}" + (" *" if g.overlap else ""))
         table.add_row(*cells)
     return table
 
@@ -36,16 +36,17 @@ def gains_note(ranked: list, gains: Mapping[str, Any]) -> str | None:
     shown = [gains[r.vector.card.data.fingerprint] for r in ranked if r.vector.card.data.fingerprint in gains]
     if not shown:
         return None
+    g = shown[0]
     note = (
-        "measured gain: points of held-out score (accuracy; Pearson r x 100 for regression) that training a MiniLM "
-        "on that source first added to 250 rows of this data, in this project's transfer benchmark "
-        f"(bench/results/transfer_truth.md; one seed, so +-{shown[0].noise:.1f} points is noise)"
+        "measured gain ± its standard error: points of held-out score (accuracy; Pearson r x 100 for regression) "
+        f"that training a MiniLM on that source first added to {g.rows} rows of this data, in this project's "
+        f"transfer benchmark ({f'mean of {g.seeds} seeds' if g.seeds > 1 else 'one seed'}; {g.truth})"
     )
     marked = [g.overlap for g in shown if g.overlap]
     if marked:
         note += (
-            f"; *: the source had trained on some of the scored rows (up to {max(marked)}; measured before sources "
-            "were de-duplicated), so part of that gain is not transfer"
+            f"; *: the source had trained on some of the scored rows (up to {max(marked)}: a truth made without the "
+            "leak guard), so part of that gain is not transfer"
         )
     return note
 

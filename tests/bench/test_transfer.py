@@ -243,6 +243,7 @@ def test_several_seeds_give_means_standard_errors_and_ties(tmp_path, tiny_paths,
     pair = truth["scores_by_seed"]["pos"]["neg"]
     assert len(pair) == 2 and truth["scores"]["pos"]["neg"] == pytest.approx(np.mean(pair))
     assert truth["scores_se"]["pos"]["neg"] == pytest.approx(np.std(pair, ddof=1) / np.sqrt(2))
+    assert np.mean(truth["baseline_by_seed"]["pos"]) == pytest.approx(truth["baseline"]["pos"])
     assert tied_best({"a": 0.80, "b": 0.78, "c": 0.70}, {"a": 0.01, "b": 0.03, "c": 0.01}) == ["a", "b"]
     assert tied_best({"a": 0.80, "b": 0.78}, {"a": 0.0, "b": 0.0}) == ["a"]
     orders = {"r": {"a": [["c", "b", "d"]]}}

@@ -69,14 +69,9 @@ class RankContext:
     def held_out(self) -> frozenset[str]:
         """The normalised texts of every row any target of the run is scored on (``scored_texts``)."""
         if getattr(self, "_held_out", None) is None:
-            from fute.bench.transfer import Dataset, TransferConfig, scored_texts
+            from fute.bench.transfer import scored_texts, truth_config, truth_datasets
 
-            datasets = [
-                Dataset(n, d["path"], d["category"], d["train_size"], d["fingerprint"])
-                for n, d in self.truth["datasets"].items()
-            ]
-            settings = {"score_split": "dev", **self.truth["settings"]}  # written before the field: dev
-            self._held_out = scored_texts(datasets, TransferConfig(**settings))
+            self._held_out = scored_texts(truth_datasets(self.truth), truth_config(self.truth))
         return self._held_out
 
     def table_key(self, ranker: SourceRanker) -> str:

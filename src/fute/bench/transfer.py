@@ -393,6 +393,7 @@ def run_truth(
     if cfg.seeds > 1:
         truth["seeds"] = [c.seed for c in runs]
         truth["scores_by_seed"] = scores
+        truth["baseline_by_seed"] = baseline
         truth["scores_se"] = {t: {a: _se(v) for a, v in row.items()} for t, row in scores.items()}
         truth["baseline_se"] = {n: _se(v) for n, v in baseline.items()}
         truth["best_tied"] = {t: tied_best(truth["scores"][t], truth["scores_se"][t]) for t in truth["scores"]}
@@ -443,6 +444,18 @@ def first_seed_truth(
             "settings; run the truth until they are done, with the same datasets and options"
         )
     return run_record(cfg, datasets, sources, baselines)
+
+
+def truth_datasets(truth: dict[str, Any]) -> list[Dataset]:
+    """The datasets a truth (``truth.json``) was run on, as it recorded them."""
+    return [
+        Dataset(n, d["path"], d["category"], d["train_size"], d["fingerprint"]) for n, d in truth["datasets"].items()
+    ]
+
+
+def truth_config(truth: dict[str, Any]) -> TransferConfig:
+    """The config a truth was run with; one written before ``score_split`` existed scored every target on dev."""
+    return TransferConfig(**{"score_split": "dev", **truth["settings"]})
 
 
 def run_record(
