@@ -38,13 +38,18 @@ def test_trainable_copy_leaves_surrogate_untouched(tiny):
     assert weights_hash(tiny.model) == before and all(not p.requires_grad for p in tiny.model.parameters())
 
 
-def test_truncation_warns_once(tiny_paths):
+def test_truncation_warns_once(tiny_paths, monkeypatch):
+    """Once per data source, not once per loaded model (LogME loads one per source model)."""
+    import fute.surrogate
+
+    monkeypatch.setattr(fute.surrogate, "_TRUNCATION_WARNED", set())
     s = Surrogate(str(tiny_paths["encoder"]), max_length=5)
     data = make_classification(6)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         enc = s.encode(data)
         s.encode(data)
+        Surrogate(str(tiny_paths["encoder"]), max_length=5).encode(data)
     assert max(len(x) for x in enc.input_ids) == 5
     assert len([w for w in caught if "truncated" in str(w.message)]) == 1
     assert "6 of 6 inputs" in str(caught[0].message)

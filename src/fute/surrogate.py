@@ -29,6 +29,7 @@ from fute.samples import Samples
 DEFAULT_SURROGATE = "sentence-transformers/all-MiniLM-L6-v2"
 _ALIASES = {"default", "all-minilm-l6-v2", "all-MiniLM-L6-v2", DEFAULT_SURROGATE}
 _CACHE: dict[tuple[str, int, str, str, str], Surrogate] = {}
+_TRUNCATION_WARNED: set[tuple[str, int, int, int]] = set()  # (data source, rows, truncated, limit) said once
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,6 @@ class Surrogate:
         )
         self._accepts_token_types = "token_type_ids" in inspect.signature(self.model.forward).parameters
         self._identity: SurrogateIdentity | None = None
-        self._warned_truncation: set[str] = set()  # one warning per data source
 
     # -- identity -------------------------------------------------------------------------------
     @property
@@ -179,7 +179,7 @@ class Surrogate:
     # -- tokenization ---------------------------------------------------------------------------
     def encode(self, samples: Samples, *, reserve: int = 0) -> Encoded:
         """Tokenize without padding; inputs over the limit (less ``reserve`` slots) are truncated, with one warning
-        per data source."""
+        per data source and limit in a process (not one per loaded model: LogME loads a model per source)."""
         limit = self.max_length - reserve
         pairs = samples.text_pairs
         qa = samples.task == "qa"
@@ -190,14 +190,15 @@ class Surrogate:
             enc = self.tokenizer(samples.texts, pairs, return_offsets_mapping=qa, **kw)
         else:
             enc = full
-        if too_long and samples.where not in self._warned_truncation:
+        said = (samples.where, len(samples), too_long, limit)
+        if too_long and said not in _TRUNCATION_WARNED:
             room = f" ({self.max_length} less {reserve} soft-prompt positions)" if reserve else ""
             warnings.warn(
                 f"{samples.where}: {too_long} of {len(samples)} inputs are longer than the surrogate's "
                 f"limit of {limit} tokens{room} and were truncated",
                 stacklevel=2,
             )
-            self._warned_truncation.add(samples.where)
+            _TRUNCATION_WARNED.add(said)
         tt = enc.get("token_type_ids") if self._accepts_token_types else None
         out = Encoded(
             [list(x) for x in enc["input_ids"]], None if tt is None else [list(x) for x in tt], truncated=too_long
