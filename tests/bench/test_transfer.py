@@ -100,6 +100,15 @@ def test_judge_by_hand():
     assert "in_rho" not in out["per_target"]["d"]
 
 
+def test_holm_adjusts_each_p_by_its_rank_and_keeps_the_order():
+    """Holm 1979 by hand: sorted p 0.01, 0.02, 0.04 of m = 3 become 0.03, 0.04, 0.04 (0.04 x 1 is raised to the
+    running maximum); a large p is capped at 1."""
+    from fute.bench.metrics import holm
+
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm([0.6, 0.5]) == pytest.approx([1.0, 1.0]) and holm([]) == []
+
+
 def test_paired_tests_compare_fute_with_each_ranker():
     from fute.bench.transfer import paired_tests
 
@@ -109,7 +118,15 @@ def test_paired_tests_compare_fute_with_each_ranker():
     cell = paired_tests(judged, fute=["fute-x"])["fute-x"]["worst"]
     assert cell["rho_diff"] == pytest.approx(1.0 - 3.0) and cell["ndcg_diff"] > 0
     assert cell["rho_p"] == pytest.approx(2 / 16)  # 4 targets, all better: 2 of the 16 sign patterns as extreme
+    assert cell["rho_p_holm"] == pytest.approx(2 / 16)  # one comparison: Holm changes nothing
     assert "worst" not in paired_tests(judged, fute=["fute-x"])  # only FUTE rankers are tested against the others
+    # in-class: a, b and c rank their class mates (d has none), so three targets; the reversed order ranks worse
+    inner = paired_tests(judged, fute=["fute-x"], scope="in")["fute-x"]["worst"]
+    assert inner["rho_diff"] == pytest.approx(
+        np.mean(
+            [judged["fute-x"]["per_target"][t]["in_rho"] - judged["worst"]["per_target"][t]["in_rho"] for t in "abc"]
+        )
+    )
     assert set(paired_tests(judge(TRUTH, {"fute-fisher": good, "taskemb": bad, "datasize": bad}))) == {"fute-fisher"}
     # the registered FUTE rankers are the fute-* ones: textemb shares their DTE machinery but is a baseline
     both = judge(TRUTH, {"fute-fisher": good, "textemb": bad})

@@ -145,6 +145,18 @@ def paired_p_value(a: Sequence[float], b: Sequence[float], *, n: int = 20000, se
     return float((np.abs((signs * d).mean(axis=1)) >= observed - 1e-12).mean())
 
 
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (Holm 1979), in the input's order: the i-th smallest of m is multiplied by
+    m - i + 1, made non-decreasing and capped at 1. One adjusted p below alpha controls the family-wise error
+    of the m tests at alpha, where an uncorrected p would not."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    out, running = [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        out[i] = running
+    return out
+
+
 # --- over resamples of the evaluation examples (the prompt benchmark's intervals) ---------------------------
 
 

@@ -628,10 +628,13 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
     return out
 
 
-def paired_tests(judged: dict[str, Any], fute: Sequence[str] | None = None) -> dict[str, dict[str, dict[str, float]]]:
+def paired_tests(
+    judged: dict[str, Any], fute: Sequence[str] | None = None, scope: str = "all"
+) -> dict[str, dict[str, dict[str, float]]]:
     """Each FUTE ranker (``fute``, default: the registered rankers marked ``is_fute``) against each other
-    ranker, over the targets both rank (all-class): the mean difference of ρ and of NDCG and the two-sided
-    p of a paired sign-flip permutation test."""
+    ranker, over the targets both rank in ``scope`` (all-class, or in-class): the mean difference of ρ and of
+    NDCG, the two-sided p of a paired sign-flip permutation test, and that p Holm-adjusted over the FUTE
+    ranker's comparisons (``p_holm``: one family per FUTE ranker, scope and metric)."""
     from fute.registry import RANKERS
 
     fute = RANKERS.names_where(is_fute=True) if fute is None else fute
@@ -639,15 +642,19 @@ def paired_tests(judged: dict[str, Any], fute: Sequence[str] | None = None) -> d
     for f in (r for r in judged if r in fute):
         for other in (r for r in judged if r != f):
             a, b = judged[f]["per_target"], judged[other]["per_target"]
-            common = [t for t in a if t in b and "all_rho" in a[t] and "all_rho" in b[t]]
+            common = [t for t in a if t in b and f"{scope}_rho" in a[t] and f"{scope}_rho" in b[t]]
             if len(common) < 2:
                 continue
             cell = {}
             for k in ("rho", "ndcg"):
-                x, y = [a[t][f"all_{k}"] for t in common], [b[t][f"all_{k}"] for t in common]
+                x, y = [a[t][f"{scope}_{k}"] for t in common], [b[t][f"{scope}_{k}"] for t in common]
                 cell[f"{k}_diff"] = float(np.mean(x) - np.mean(y))
                 cell[f"{k}_p"] = metrics.paired_p_value(x, y)
             out.setdefault(f, {})[other] = cell
+        for k in ("rho", "ndcg"):
+            family = list(out.get(f, {}).values())
+            for cell, adjusted in zip(family, metrics.holm([c[f"{k}_p"] for c in family]), strict=True):
+                cell[f"{k}_p_holm"] = adjusted
     return out
 
 
@@ -685,7 +692,7 @@ def eval_record(
         "corpus": ctx.corpus or "shipped U without the run's datasets",
         "u_rows_removed_as_evaluated_text": ctx.u_removed,
         "metrics": judged,
-        "paired": paired_tests(judged),
+        "paired": {scope: paired_tests(judged, scope=scope) for scope in ("all", "in")},
         "orders": {r: {t: o[0] for t, o in per.items()} for r, per in orders.items()},
     }
 
@@ -731,8 +738,8 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, n
             f"{cell(r, 'all', 'overall', 'regret1', '.1f')} {interval(r, 'regret1', '.1f')} | "
             f"{cell(r, 'all', 'overall', 'regret3', '.1f')} {interval(r, 'regret3', '.1f')} |"
         )
-    paired = paired_tests(judged)
-    if paired:
+    paired = {scope: paired_tests(judged, scope=scope) for scope in ("all", "in")}
+    if paired["all"]:
         lines += [
             "",
             "Square brackets: a 95% bootstrap interval over targets"
@@ -744,20 +751,28 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, n
             + " (for exponential-gain NDCG, in the JSON); Regret@k (all-class): the relative loss in % of the best "
             "real score among the top k against the best.",
             "",
-            "## Paired tests (all-class, per target): FUTE against each other ranker",
+            "## Paired tests (per target): FUTE against each other ranker",
             "",
             "Mean difference (FUTE minus the other; ρ lower and NDCG higher is better for FUTE) and the two-sided p "
-            "of a paired sign-flip permutation test; * marks p < 0.05.",
+            "of a paired sign-flip permutation test over the targets; * marks p < 0.05, ** a p that stays below 0.05 "
+            "after Holm's correction for the FUTE ranker's comparisons (one family per ranker, scope and metric).",
             "",
-            "| FUTE ranker | against | Δρ | p | ΔNDCG | p |",
-            "|---|---|---:|---:|---:|---:|",
+            "| FUTE ranker | against | all-class Δρ | p | ΔNDCG | p | in-class Δρ | p | ΔNDCG | p |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for f, others in paired.items():
+
+        def test(c: dict[str, float] | None, k: str, fmt: str) -> str:
+            if c is None:
+                return "— | —"
+            star = "**" if c[f"{k}_p_holm"] < 0.05 else "*" if c[f"{k}_p"] < 0.05 else ""
+            return f"{format(c[f'{k}_diff'], fmt)} | {c[f'{k}_p']:.3f}{star}"
+
+        for f, others in paired["all"].items():
             for o, c in others.items():
-                star = lambda p: "*" if p < 0.05 else ""  # noqa: E731
+                inner = paired["in"].get(f, {}).get(o)
                 lines.append(
-                    f"| {f} | {o} | {c['rho_diff']:+.2f} | {c['rho_p']:.3f}{star(c['rho_p'])} | "
-                    f"{c['ndcg_diff']:+.3f} | {c['ndcg_p']:.3f}{star(c['ndcg_p'])} |"
+                    f"| {f} | {o} | {test(c, 'rho', '+.2f')} | {test(c, 'ndcg', '+.3f')} | "
+                    f"{test(inner, 'rho', '+.2f')} | {test(inner, 'ndcg', '+.3f')} |"
                 )
     lines += [
         "",
