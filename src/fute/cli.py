@@ -918,7 +918,7 @@ def transfer_eval_cmd(
     """Judge rankers of source datasets against a transfer run: ρ and NDCG, in-class and all-class."""
     from fute.bench.jobs import run_folder, write_results
     from fute.bench.rankers import RankContext
-    from fute.bench.transfer import eval_markdown, eval_record, load_truth, run_eval
+    from fute.bench.transfer import eval_markdown, eval_plot, eval_record, load_truth, run_eval
     from fute.store import open_store
 
     truth = load_truth(run_dir)
@@ -938,6 +938,8 @@ def transfer_eval_cmd(
     md = eval_markdown(truth, judged, command)
     write_results(results, "transfer_eval", eval_record(truth, judged, orders, ctx, command), md)
     console.print(md, highlight=False, markup=False, soft_wrap=True)
+    plot = eval_plot(judged, f"{results}/transfer_eval.png")
+    console.print(f"plot: {plot}" if plot else "no plot: matplotlib is not installed (pip install 'fute[viz]')")
 
 
 prompts_bench_app = typer.Typer(

@@ -408,3 +408,23 @@ def test_first_seed_truth_is_what_the_truth_records_of_its_run(tiny_run, dataset
     options = [f"--{k.replace('_', '-')}={v}" for k, v in asdict(cfg).items() if k in tv.TRUTH_OPTIONS]
     assert tv.main([*map(str, datasets), "--run-dir", str(run_dir), *options, "--ranker", "textemb"]) == 0
     assert "textemb: 3 datasets' work kept" in capsys.readouterr().out
+
+
+def test_the_eval_plot_is_a_png_of_every_ranker_and_none_without_matplotlib(tmp_path, monkeypatch):
+    import builtins
+
+    from fute.bench.transfer import eval_plot
+
+    good = {t: [[s for s in sorted(TRUTH["scores"][t], key=lambda s: -TRUTH["scores"][t][s])]] for t in "abcd"}
+    judged = judge(TRUTH, {"fute-fisher": good, "datasize": {t: [o[0][::-1]] for t, o in good.items()}})
+    out = eval_plot(judged, tmp_path / "eval.png")
+    assert out is not None and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    assert eval_plot(judged, tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()

@@ -697,6 +697,46 @@ def eval_record(
     }
 
 
+def eval_plot(judged: dict[str, Any], path: str | Path) -> Path | None:
+    """The eval's headline as a figure: each ranker's ρ and NDCG, in-class and all-class, with its 95% interval
+    (FUTE rankers in one colour, the others in another, random's point as a dashed line). None (nothing written)
+    without matplotlib, the ``viz`` extra."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fute.paths import atomic_write
+    from fute.registry import RANKERS
+
+    fute = set(RANKERS.names_where(is_fute=True))
+    names = list(judged)[::-1]  # the table's order, top to bottom
+    panels = [(s, k) for s in ("all", "in") for k in ("rho", "ndcg")]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 0.42 * len(names) + 1.6), sharey=True)
+    for ax, (scope, k) in zip(axes, panels, strict=True):
+        for y, r in enumerate(names):
+            cell = judged[r]["summary"].get(scope, {}).get("overall", {})
+            if k not in cell:
+                continue
+            lo, hi = cell.get(f"{k}_ci", (cell[k], cell[k]))
+            colour = "tab:blue" if r in fute else "tab:grey"
+            ax.plot([lo, hi], [y, y], color=colour, lw=2)
+            ax.plot(cell[k], y, "o", color=colour)
+            if r == "random":
+                ax.axvline(cell[k], color="tab:red", ls="--", lw=1)
+        better = "lower is better" if k == "rho" else "higher is better"
+        ax.set(title=f"{'all' if scope == 'all' else 'in'}-class {'ρ' if k == 'rho' else 'NDCG'} ({better})")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(names)), names)
+    fig.suptitle("Source-dataset selection: point and 95% interval per ranker (blue: FUTE; dashed: random)")
+    fig.tight_layout()
+    out = atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return out
+
+
 def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, notes: Sequence[str] = ()) -> str:
     """The paper-shaped tables: methods x (ρ, NDCG) in-class and all-class; per class; per target."""
     names = list(truth["datasets"])
