@@ -846,6 +846,14 @@ def transfer_truth_cmd(
             "another process works through the first ones); the command without it assembles the truth"
         ),
     ] = None,
+    models: Annotated[
+        bool,
+        typer.Option(
+            "--models",
+            help="Also retrain the first seed's finished models that are missing here (a run resumed on another "
+            "machine): the eval's model-reading rankers need them where their vectors and score tables are not kept",
+        ),
+    ] = False,
     run_dir: RunDirOpt = None,
     results: ResultsOpt = "bench/results",
     executor: ExecutorOpt = "local",
@@ -887,6 +895,7 @@ def transfer_truth_cmd(
         command=_command_line(),
         device=device,
         only_seed=only_seed,
+        models=models,
     )
     if truth is None:  # one seed's jobs: no truth to write yet
         return

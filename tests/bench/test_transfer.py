@@ -209,7 +209,7 @@ def test_truth_retrains_a_source_whose_model_is_gone(tiny_run, datasets, tiny_pa
     truth, run_dir = tiny_run
     shutil.rmtree(truth["source_models"]["pos"])
     again = run_truth(
-        datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False, echo=lambda _: None
+        datasets, tiny_config(tiny_paths["encoder"]), run_dir=run_dir, progress=False, echo=lambda _: None, models=True
     )
     assert Path(again["source_models"]["pos"]).is_dir()
     assert again["scores"] == truth["scores"]
@@ -359,10 +359,13 @@ def test_targets_are_scored_on_their_test_split_where_they_have_one(tmp_path):
 
 
 def test_a_resumed_run_retrains_only_the_models_it_will_use(tmp_path, tiny_paths, datasets, monkeypatch):
-    """On a new machine (the models gone, the job files kept): the first seed's models are trained again (the
-    eval reads them); a later seed's finished source and baseline are not, as nothing left needs their models."""
+    """On a new machine (the models gone, the job files kept), a finished run assembles its truth without training;
+    with ``models`` it retrains the first seed's models (the eval's model-reading rankers read them), not a later
+    seed's, which nothing left needs. Without them, such a ranker says so in one line."""
     import shutil
     from dataclasses import replace
+
+    from fute.bench.rankers import RankContext
 
     cfg = replace(tiny_config(tiny_paths["encoder"]), seeds=2)
     run_dir = tmp_path / "run"
@@ -373,6 +376,10 @@ def test_a_resumed_run_retrains_only_the_models_it_will_use(tmp_path, tiny_paths
         real = getattr(transfer, name)
         monkeypatch.setattr(transfer, name, lambda real=real, **kw: calls.append(kw) or real(**kw))
     again = run_truth(datasets[:2], cfg, run_dir=run_dir, progress=False, echo=lambda _: None)
+    assert calls == [] and again["scores_by_seed"] == truth["scores_by_seed"]
+    with pytest.raises(ConfigError, match="not on this machine; rerun the truth command with --models"):
+        RankContext(again, store=None).model_dir("source", "pos")
+    again = run_truth(datasets[:2], cfg, run_dir=run_dir, progress=False, echo=lambda _: None, models=True)
     assert sorted((c["config"].seed, "source" if "dataset" in c else "baseline") for c in calls) == [
         (0, "baseline"),
         (0, "baseline"),
@@ -381,6 +388,7 @@ def test_a_resumed_run_retrains_only_the_models_it_will_use(tmp_path, tiny_paths
     ]
     assert again["scores_by_seed"] == truth["scores_by_seed"]
     assert all(Path(p).is_dir() for p in [*again["source_models"].values(), *again["target_models"].values()])
+    assert RankContext(again, store=None).model_dir("source", "pos") == again["source_models"]["pos"]
 
 
 def test_first_seed_truth_is_what_the_truth_records_of_its_run(tiny_run, datasets, tiny_paths, capsys):

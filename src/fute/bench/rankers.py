@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from fute.errors import ConfigError
 from fute.registry import RANKERS
 from fute.samples import load_samples
 from fute.space import cosine_scores
@@ -65,6 +66,17 @@ class RankContext:
 
         rows = load_samples(self.truth["datasets"][name]["path"])
         return without(rows, self.held_out())[0] if "removed_as_scored_elsewhere" in self.truth else rows
+
+    def model_dir(self, role: str, name: str) -> str:
+        """The folder of the run's first-seed ``role`` ("source" or "target") model of ``name``; a one-line error
+        where it is not on this machine (the run was made elsewhere, and its models are not committed)."""
+        folder = self.truth[f"{role}_models"][name]
+        if not Path(folder).is_dir():
+            raise ConfigError(
+                f"{folder}: the run's {role} model of {name} is not on this machine; rerun the truth command with "
+                "--models to retrain the first seed's models (no score changes), or leave out the rankers reading them"
+            )
+        return folder
 
     def held_out(self) -> frozenset[str]:
         """The normalised texts of every row any target of the run is scored on (``scored_texts``)."""
@@ -289,7 +301,7 @@ class FuteMTE(EmbeddingRanker):
         return self.context_.dte(name, "fisher")
 
     def source_vector(self, name: str) -> np.ndarray:
-        return self.context_.mte(name, self.context_.truth["source_models"][name], "fisher")
+        return self.context_.mte(name, self.context_.model_dir("source", name), "fisher")
 
 
 class OwnModelRanker(EmbeddingRanker):
@@ -302,7 +314,7 @@ class OwnModelRanker(EmbeddingRanker):
 
     def target_vector(self, name: str) -> np.ndarray:
         samples = self.context_.samples(name).take(self.context_.embed_examples, 0)
-        return self.own_vector(self.context_.truth["target_models"][name], samples)
+        return self.own_vector(self.context_.model_dir("target", name), samples)
 
     @staticmethod
     def own_vector(model_dir: str, samples: Any) -> np.ndarray:
@@ -377,7 +389,7 @@ class LogME(SourceRanker):
         labels = {t: label_array(r) for t, r in rows.items()}
         self.scores_: dict[str, dict[str, float]] = {t: {} for t in context.names}
         for s in context.names:
-            encoder = _feature_encoder(context.truth["source_models"][s])
+            encoder = _feature_encoder(context.model_dir("source", s))
             for t in context.names:
                 if t != s:
                     y, regression = labels[t]
@@ -410,7 +422,7 @@ class ESMLogME(SourceRanker):
         for name in context.names:
             rows = context.samples(name).take(context.embed_examples, 0)
             x = frozen_features(self.base_, self.base_.encode(rows)).numpy().astype(np.float64)
-            z = model_features(context.truth["source_models"][name], rows)
+            z = model_features(context.model_dir("source", name), rows)
             self.maps_[name] = fit_linear_map(x, z, self.ridge)
         return self
 

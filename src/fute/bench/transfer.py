@@ -289,6 +289,7 @@ def run_truth(
     command: str | None = None,
     device: str = "auto",
     only_seed: int | None = None,
+    models: bool = False,
 ) -> dict[str, Any] | None:
     """Every source, baseline and (source, target) pair, skipping finished jobs; returns the score matrix.
 
@@ -296,7 +297,10 @@ def run_truth(
     the jobs train (``fute.device``); it is not part of their keys, so a run resumes on another machine.
     ``only_seed``: run that seed's jobs alone and return None, so a second worker (another process or machine,
     its job files shared through the run folder) takes a later seed while the first works through the earlier
-    ones; a run without it assembles the truth.
+    ones; a run without it assembles the truth. ``models``: also retrain the first seed's finished models that are
+    missing (a run resumed on another machine), which the eval's model-reading rankers read where their vectors and
+    score tables are not kept (``RankContext.model_dir`` says so); without it, a finished job's model is retrained
+    only while its seed's pairs still need it.
     """
     from fute.execute import get_executor
 
@@ -334,9 +338,9 @@ def run_truth(
         return any(folder.get(pair[name, b.name]) is None for b in datasets if b.name != name)
 
     # Seed by seed (the first seed's truth is whole before the second starts): its sources, its baselines, then its
-    # pairs. A finished job's model is needed again only where something will read it: the first seed's models
-    # (the eval's model-based rankers), and a later seed's source while its pairs are unfinished; so a run
-    # resumed on a new machine retrains no other model.
+    # pairs. A finished job's model is needed again only where something will read it: a source while its seed's
+    # pairs are unfinished, and, with ``models``, the first seed's models (the eval's model-reading rankers); so a
+    # run resumed on a new machine retrains no other model, and a finished one none.
     for i, (c, src, base, pair) in enumerate(keyed):
         if only_seed is not None and c.seed != only_seed:
             continue
@@ -345,10 +349,13 @@ def run_truth(
         sources = [
             (
                 (src[d.name], source_job, {"dataset": d, **common}, f"source {d.name}{tag}"),
-                i == 0 or pairs_left(d.name, pair),
+                (i == 0 and models) or pairs_left(d.name, pair),
             )
             for d in datasets
-        ] + [((base[d.name], target_job, {"target": d, **common}, f"baseline {d.name}{tag}"), i == 0) for d in datasets]
+        ] + [
+            ((base[d.name], target_job, {"target": d, **common}, f"baseline {d.name}{tag}"), i == 0 and models)
+            for d in datasets
+        ]
         jobs_of([spec for spec, needed in sources if needed])
         jobs_of([spec for spec, needed in sources if not needed], models=False)
         jobs_of(
