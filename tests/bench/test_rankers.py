@@ -80,11 +80,19 @@ def test_rankers_that_read_the_models_keep_their_score_tables(context, tmp_path,
     fit_kept(get_ranker("datasize"), kept)
     assert len(list(tmp_path.iterdir())) == 1
     assert {n for n in RANKERS.in_order() if RANKERS.get_class(n).keeps_scores} == {
+        "fute-mte",  # its vectors are found in the store by its models' weights hashes
         "taskemb",
         "tupate",
         "logme",
         "esm-logme",
     }
+    # a given U is part of the key (by content), the shipped one is not (the version and datasets fix it)
+    u = tmp_path / "u.jsonl"
+    u.write_text('{"text": "a"}\n')
+    given = replace(kept, corpus={"single": str(u)}).table_key(plain)
+    assert given != kept.table_key(plain)
+    u.write_text('{"text": "b"}\n')
+    assert replace(kept, corpus={"single": str(u)}).table_key(plain) != given
 
 
 def test_own_model_rankers_take_each_task_model_with_its_own_head(context, tmp_path):

@@ -88,7 +88,9 @@ class RankContext:
 
     def table_key(self, ranker: SourceRanker) -> str:
         """What a kept score table depends on: the ranker (and its revision), the library version, the run's
-        datasets, settings, models and leak guard, the rows per embedding and the surrogate."""
+        datasets, settings, models and leak guard, the rows per embedding, the surrogate and a given U."""
+        import hashlib
+
         from fute import __version__
         from fute.hashing import content_hash
 
@@ -104,6 +106,12 @@ class RankContext:
                 "removed": t.get("removed_as_scored_elsewhere"),
                 "embed_examples": self.embed_examples,
                 "surrogate": self.surrogate,
+                # a given U (the shipped one is fixed by the version and the datasets), by content
+                **(
+                    {"corpus": {k: hashlib.sha256(Path(p).read_bytes()).hexdigest() for k, p in self.corpus.items()}}
+                    if self.corpus
+                    else {}
+                ),
             },
             16,
         )
@@ -187,7 +195,8 @@ class SourceRanker(ABC):
     name: ClassVar[str]
     draws: ClassVar[int] = 1
     is_fute: ClassVar[bool] = False  # a FUTE ranker, which the paired tests compare with every other
-    # a ranker that reads the run's models, costly, and does not cache in the store: ``fit_kept`` keeps its table
+    # a ranker that reads the run's models (costly, or, for fute-mte, to find its vectors in the store: an MTE's key
+    # holds its model's weights hash): ``fit_kept`` keeps its table, so an eval without the models can read it
     keeps_scores: ClassVar[bool] = False
     revision: ClassVar[int] = 1  # raise it when what the ranker computes changes: kept tables are then remade
 
@@ -296,6 +305,7 @@ class FuteMTE(EmbeddingRanker):
 
     name = "fute-mte"
     is_fute = True
+    keeps_scores = True
 
     def target_vector(self, name: str) -> np.ndarray:
         return self.context_.dte(name, "fisher")
