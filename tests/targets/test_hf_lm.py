@@ -227,3 +227,31 @@ def test_labels_from_the_label_words_rows_alone_equal_the_full_vocabulary(tiny_l
     assert t._head_is_plain() is plain
     expected = t.label_distribution(t.score_words(t.answer_contexts(TEXTS)))
     np.testing.assert_allclose(t.predict(TEXTS, progress=False, cache=False), expected, atol=1e-6)
+
+
+LONG = ("the movie was good and the food was happy " * 3) + "review {text} sentiment"  # 27 shared words
+
+
+@pytest.mark.parametrize("model_kind", ["llama", "gemma3", "gemma3-window"])
+def test_the_prefix_every_input_shares_runs_once(tiny_llama, model_kind, monkeypatch):
+    """A vanilla prompt's text before the input runs once per batch, its KV cache repeated for each row, and the
+    labels equal the full-vocabulary log-probs of each whole context (``score_words``). A prefix too short to save
+    a forward pass, or a sliding window shorter than the context, runs everything as before."""
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
+    model = {
+        "llama": lambda: AutoModelForCausalLM.from_pretrained(tiny_llama),
+        "gemma3": lambda: tiny_gemma3(tok),
+        "gemma3-window": lambda: tiny_gemma3(tok, window=20),
+    }[model_kind]()
+    long = parse_prompt_set({**SET, "prompts": [{"id": "long", "template": LONG}]}, "toy.yaml")["long"]
+    mixed = [TEXTS[1], TEXTS[3], TEXTS[0] + " and " + TEXTS[2], TEXTS[2]]
+    shared = []
+    real = HFCausalLM._after_cache
+    monkeypatch.setattr(HFCausalLM, "_after_cache", lambda self, *a: shared.append(a[0]) or real(self, *a))
+    for prompt, rows in ((long, 27), (parse_prompt_set(SET, "toy.yaml")["plain"], None)):
+        t = HFCausalLM("tiny", prompt, model=model, tokenizer=tok, batch_size=4)
+        expected = t.label_distribution(t.score_words(t.answer_contexts(mixed)))
+        shared.clear()
+        np.testing.assert_allclose(t.predict(mixed, progress=False, cache=False), expected, atol=1e-5)
+        runs_once = rows is not None and model_kind != "gemma3-window"
+        assert (shared and all(held >= 27 for held in shared)) if runs_once else shared == []

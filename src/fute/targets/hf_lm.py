@@ -301,17 +301,44 @@ class HFCausalLM(TargetModel):
             n = min(n, len(x) - 1)  # at least the last token runs: its logits are the answer
             common.append(n)
             suffix.append(x[n:])
+        inputs = self._after_cache(held, pads, common, suffix)
+        return self._next_logits(inputs, tokens, cache=cache).cpu().numpy()
+
+    def _after_cache(
+        self, held: int, starts: list[int], common: list[int], suffix: list[list[int]]
+    ) -> dict[str, torch.Tensor]:
+        """Inputs that go on from a KV cache of ``held`` positions: row r reads its cached tokens at ``starts[r]`` ..
+        ``starts[r] + common[r]`` (the rest of the cache masked out), then runs its ``suffix``, left-padded, at
+        positions ``common[r]`` onwards, as if the whole context had run."""
         width = max(len(x) for x in suffix)
-        ids = torch.full((len(ids2), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        attn = torch.zeros((len(ids2), held + width), dtype=torch.long)
-        positions = torch.zeros((len(ids2), width), dtype=torch.long)
+        ids = torch.full((len(suffix), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        attn = torch.zeros((len(suffix), held + width), dtype=torch.long)
+        positions = torch.zeros((len(suffix), width), dtype=torch.long)
         for r, x in enumerate(suffix):
-            attn[r, pads[r] : pads[r] + common[r]] = 1  # the cached prefix the context shares; not what follows
+            attn[r, starts[r] : starts[r] + common[r]] = 1  # the cached prefix the context shares; not what follows
             ids[r, width - len(x) :] = torch.tensor(x)
             attn[r, held + width - len(x) :] = 1
             positions[r, width - len(x) :] = torch.arange(common[r], common[r] + len(x))
-        inputs = {"input_ids": ids, "attention_mask": attn, "position_ids": positions}
-        return self._next_logits(inputs, tokens, cache=cache).cpu().numpy()
+        return {"input_ids": ids, "attention_mask": attn, "position_ids": positions}
+
+    @torch.no_grad()
+    def _batch_logits(self, seqs: list[list[int]], tokens: list[int]) -> torch.Tensor:
+        """``_next_logits`` of ``tokens`` after each sequence. The prefix that every sequence of the batch shares
+        (a chat template's system turn, the prompt's text before the input: half of SmolLM2's vanilla tokens on U)
+        runs once, its KV cache repeated for each row, and only each row's rest runs; the same tokens at the same
+        positions, so the same logits up to float rounding. Where that saves less than a forward pass costs
+        (``FORWARD_OVERHEAD_TOKENS``), or a sliding-window layer could not see the whole context, all of it runs."""
+        shared = min(len(s) for s in seqs) - 1  # each row keeps at least its last token: its logits are the answer
+        p = next((k for k in range(shared) if any(s[k] != seqs[0][k] for s in seqs)), shared)
+        window = getattr(self.model.config, "sliding_window", None) or 0
+        if (len(seqs) - 1) * p <= FORWARD_OVERHEAD_TOKENS or (window and max(len(s) for s in seqs) > window):
+            return self._next_logits(self._inputs(seqs), tokens)
+        kw = {"logits_to_keep": 1} if self._keeps_logits else {}
+        prefix = torch.tensor([seqs[0][:p]], device=self.device)
+        cache = self.model(input_ids=prefix, use_cache=True, **kw).past_key_values
+        cache.batch_repeat_interleave(len(seqs))
+        inputs = self._after_cache(p, [0] * len(seqs), [p] * len(seqs), [s[p:] for s in seqs])
+        return self._next_logits(inputs, tokens, cache=cache)
 
     @torch.no_grad()
     def score_words(self, contexts: list[str], words: list[str] | None = None) -> np.ndarray:
@@ -499,7 +526,7 @@ class HFCausalLM(TargetModel):
         tokens = sorted({x[0] for row in conts for x in row})
         ids = [self._ids(c)[-self.max_length :] for c in contexts]
         batches = length_batches([len(x) for x in ids], self.batch_size)
-        logits = [self._next_logits(self._inputs([ids[j] for j in rows]), tokens).cpu().numpy() for rows in batches]
+        logits = [self._batch_logits([ids[j] for j in rows], tokens).cpu().numpy() for rows in batches]
         return _pick(in_input_order(np.concatenate(logits), batches), tokens, conts)
 
     def _cot_word_scores(self, rendered: list[str]) -> np.ndarray:
