@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fute.bench.jobs import JobFolder, run_jobs
@@ -67,13 +69,14 @@ def test_a_job_may_take_arguments_named_like_the_runners_own(tmp_path):
     assert results["j"] == {"value": ["elsewhere", "k", "f", "v"]}
 
 
-def claim_as(folder: JobFolder, key: str, pid: int, host: str | None = None) -> None:
-    """A claim file as another process (``pid``, on ``host``) writes it."""
+def claim_as(folder: JobFolder, key: str, pid: int, host: str | None = None, start: str | None = None) -> None:
+    """A claim file as another process (``pid``, started at ``start``, on ``host``) writes it."""
     import json
     import socket
 
     folder.dir.mkdir(parents=True, exist_ok=True)
-    (folder.dir / f"{key}.claim").write_text(json.dumps({"host": host or socket.gethostname(), "pid": pid}))
+    holder = {"host": host or socket.gethostname(), "pid": pid, "start": start}
+    (folder.dir / f"{key}.claim").write_text(json.dumps(holder))
 
 
 def dead_pid() -> int:
@@ -130,6 +133,13 @@ def test_an_abandoned_claim_is_taken_over(tmp_path, monkeypatch):
     os.utime(folder.dir / "b.claim", (old, old))
     claim_as(folder, "c", 1, host="another-machine")
     assert not folder.claimed("a") and not folder.claimed("b") and folder.claimed("c")
+    parent = os.getppid()
+    if Path(f"/proc/{parent}/stat").exists():  # where start times are known, a reused pid is not its old holder
+        from fute.bench.jobs import _started
+
+        claim_as(folder, "d", parent, start=_started(parent))
+        claim_as(folder, "e", parent, start="1")
+        assert folder.claimed("d") and not folder.claimed("e")
     specs = [(k, work, {"name": k}, f"job {k}") for k in ("a", "b")]
     run_jobs(specs, folder, get_executor("local"), progress=False, echo=lambda _: None)
     assert CALLS == ["a", "b"] and not (folder.dir / "a.claim").exists()

@@ -28,7 +28,8 @@ CLAIM_POLL_S = 5.0  # how often a process waiting for another's job looks again
 
 class JobFolder:
     """One JSON file per finished job under ``run_dir/jobs``, written atomically; a job in progress holds a claim
-    (``KEY.claim``: host and process id), so that processes sharing the folder each take other jobs."""
+    (``KEY.claim``: host, process id and its start time), so that processes sharing the folder each take other
+    jobs."""
 
     def __init__(self, run_dir: str | Path) -> None:
         self.dir = Path(run_dir) / "jobs"
@@ -54,7 +55,7 @@ class JobFolder:
                 p.unlink(missing_ok=True)  # abandoned: its process died without releasing it
                 continue
             with os.fdopen(fd, "w") as f:
-                json.dump({"host": socket.gethostname(), "pid": os.getpid()}, f)
+                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "start": _started(os.getpid())}, f)
             return True
         return False
 
@@ -79,10 +80,19 @@ class JobFolder:
             return False
         except PermissionError:
             pass
-        return True
+        started = holder.get("start")  # a live process with another start time took over a dead one's pid
+        return started is None or _started(pid) in (None, started)
 
     def release(self, key: str) -> None:
         (self.dir / f"{key}.claim").unlink(missing_ok=True)
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux's /proc); None where that is not known."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def write_results(
