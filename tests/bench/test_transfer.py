@@ -47,6 +47,19 @@ def test_truth_resumes_where_it_stopped(tiny_run, datasets, tiny_paths, monkeypa
     assert again["scores"] == truth["scores"]  # deterministic: the redone pair scores the same
 
 
+def test_the_time_left_counts_a_jobs_cpu_time_where_its_clock_ran_on(tmp_path):
+    """A paused job (wall 600 s, CPU 60 s) counts 60 s, a two-thread one (wall 50 s, CPU 100 s) 50 s: 2 pairs left at
+    a mean of 55 s, about 2 min."""
+    from fute.bench.jobs import JobFolder
+    from fute.bench.transfer import progress_line
+
+    folder = JobFolder(tmp_path)
+    folder.put("p1", {"role": "pair", "seconds": 600.0, "cpu_seconds": 60.0})
+    folder.put("p2", {"role": "pair", "seconds": 50.0, "cpu_seconds": 100.0})
+    keyed = [(None, {}, {}, {("a", "b"): "p1", ("b", "a"): "p2", ("a", "c"): "p3", ("c", "a"): "p4"})]
+    assert progress_line(folder, keyed) == "2 of 4 jobs done; about 2 min left at their pace"
+
+
 def test_truth_refuses_bad_input(tmp_path, tiny_paths, datasets):
     lone = write_dataset(tmp_path, "lone", "topic", splits=("train",))
     with pytest.raises(ConfigError, match="lone.*no dev, validation or test split"):

@@ -409,8 +409,10 @@ def run_truth(
 
 
 def progress_line(folder: JobFolder, keyed: Sequence[tuple[Any, dict, dict, dict]]) -> str:
-    """How far a run is: jobs finished of all, and the time left at the finished jobs' pace (mean wall seconds per
-    role: a source trains on more rows than a pair)."""
+    """How far a run is: jobs finished of all, and the time left at the finished jobs' pace (mean seconds per role: a
+    source trains on more rows than a pair). A job's time is the lower of its wall and CPU seconds: a paused or
+    crowded process's clock runs on while its CPU time does not, and a multi-thread job's CPU time exceeds its wall
+    time."""
     roles = [
         (role, folder.get(key))
         for _, src, base, pair in keyed
@@ -423,7 +425,7 @@ def progress_line(folder: JobFolder, keyed: Sequence[tuple[Any, dict, dict, dict
         return line
     seconds: dict[str, list[float]] = {}
     for role, j in done:
-        seconds.setdefault(role, []).append(j.get("seconds", 0.0))
+        seconds.setdefault(role, []).append(min(j.get("seconds", 0.0), j.get("cpu_seconds", float("inf"))))
     overall = float(np.mean([t for ts in seconds.values() for t in ts]))
     left = sum(float(np.mean(seconds[r])) if r in seconds else overall for r, j in roles if j is None)
     return f"{line}; about {f'{left / 3600:.1f} h' if left >= 3600 else f'{left / 60:.0f} min'} left at their pace"
