@@ -89,10 +89,8 @@ class RankContext:
     def table_key(self, ranker: SourceRanker) -> str:
         """What a kept score table depends on: the ranker (and its revision), the library version, the run's
         datasets, settings, models and leak guard, the rows per embedding, the surrogate and a given U."""
-        import hashlib
-
         from fute import __version__
-        from fute.hashing import content_hash
+        from fute.hashing import content_hash, portable_files_state
 
         t = self.truth
         return content_hash(
@@ -107,11 +105,7 @@ class RankContext:
                 "embed_examples": self.embed_examples,
                 "surrogate": self.surrogate,
                 # a given U (the shipped one is fixed by the version and the datasets), by content
-                **(
-                    {"corpus": {k: hashlib.sha256(Path(p).read_bytes()).hexdigest() for k, p in self.corpus.items()}}
-                    if self.corpus
-                    else {}
-                ),
+                **({"corpus": {k: portable_files_state(p) for k, p in self.corpus.items()}} if self.corpus else {}),
             },
             16,
         )
