@@ -1,10 +1,10 @@
 """Make the vectors and score tables ``fute bench transfer eval`` will read, while the truth still runs.
 
 The eval's embedding rankers cache each vector in the run's store by key; the rankers that read the run's models
-(taskemb, tupate, logme, esm-logme) keep their score tables in the run's ``rankers`` folder. Once a truth run's first
-seed has its sources and baselines (the models the eval reads), both can be made: the truth's pairs and later seeds
-change nothing they read. Made now, on this machine or another, they are found by the eval later instead of made
-then; commit the run's ``store`` and ``rankers`` folders with its jobs.
+(fute-mte, taskemb, tupate, logme, esm-logme) keep their score tables in the run's ``rankers`` folder. Once a
+truth run's first seed has its sources and baselines (the models the eval reads), both can be made: the truth's
+pairs and later seeds change nothing they read. Made now, on this machine or another, they are found by the eval
+later instead of made then; commit the run's ``store`` and ``rankers`` folders with its jobs.
 
     python bench/transfer_vectors.py ../shared/data/{sst2,mr,cr,mpqa,sst5,snli,mnli,rte,cb,wnli,qqp,stsb} \\
         --seeds 3 --run-dir bench/results/transfer_truth3 --ranker fute-fisher --ranker textemb
@@ -23,17 +23,15 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from fute.bench.rankers import DTERanker, FuteMTE, RankContext, fit_kept, get_ranker
+from fute.bench.rankers import DTERanker, RankContext, fit_kept, get_ranker
 from fute.bench.transfer import TransferConfig, first_seed_truth
 from fute.cli import transfer_truth_cmd
 from fute.errors import FuteError
 from fute.registry import RANKERS
 from fute.store import open_store
 
-# the rankers whose work is kept: vectors in the store (DTEs, source models' MTEs), or score tables
-STORED = [
-    n for n in RANKERS.in_order() if issubclass(cls := RANKERS.get_class(n), (DTERanker, FuteMTE)) or cls.keeps_scores
-]
+# the rankers whose work is kept: DTEs in the store, or score tables (fute-mte's MTEs are in the store too)
+STORED = [n for n in RANKERS.in_order() if issubclass(cls := RANKERS.get_class(n), DTERanker) or cls.keeps_scores]
 # the truth command's options that set its config (and so its job keys), with the command's own defaults
 TRUTH_OPTIONS = {
     f.name: p.default
