@@ -157,3 +157,9 @@ def test_u_holds_no_text_of_an_evaluated_dataset(context, tmp_path):
     ctx = replace(context, corpus={"single": str(write_jsonl(tmp_path / "u.jsonl", rows))}, u_removed={})
     u = ctx.unlabeled(pairs=False)
     assert u.texts == ["a red car", "the big dog"] and ctx.u_removed == {"single": 1}
+    # an eval that reads fute-mte's kept table labels no U, yet reports the counts labeling U gives (both kinds:
+    # the run has single-text and text-pair datasets)
+    ctx.unlabeled(pairs=True)
+    fresh = replace(ctx, u_removed={})
+    assert fresh.u_removed_counts() == ctx.u_removed and set(ctx.u_removed) == {"single", "pair"}
+    assert get_ranker("fute-mte").reads_u

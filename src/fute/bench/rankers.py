@@ -143,6 +143,14 @@ class RankContext:
         self.u_removed[kind] = len(u) - len(keep)
         return u.select(keep)
 
+    def u_removed_counts(self) -> dict[str, int]:
+        """``u_removed`` for every kind of U the run's source models take (single texts, text pairs), counted here
+        where labeling U did not count them (a kept score table stood in for it)."""
+        for pairs in sorted({self.samples(n).text_pairs is not None for n in self.names}):
+            if ("pair" if pairs else "single") not in self.u_removed:
+                self.unlabeled(pairs)
+        return self.u_removed
+
     def evaluated_texts(self) -> frozenset[str]:
         """Normalised texts (and text pairs) of every split of every dataset of the run."""
         if getattr(self, "_texts", None) is None:
@@ -193,6 +201,7 @@ class SourceRanker(ABC):
     # holds its model's weights hash): ``fit_kept`` keeps its table, so an eval without the models can read it
     keeps_scores: ClassVar[bool] = False
     revision: ClassVar[int] = 1  # raise it when what the ranker computes changes: kept tables are then remade
+    reads_u: ClassVar[bool] = False  # it labels U (``RankContext.unlabeled``), whose cleaning the eval reports
 
     def fit(self, context: RankContext) -> SourceRanker:
         self.context_ = context
@@ -300,6 +309,7 @@ class FuteMTE(EmbeddingRanker):
     name = "fute-mte"
     is_fute = True
     keeps_scores = True
+    reads_u = True
 
     def target_vector(self, name: str) -> np.ndarray:
         return self.context_.dte(name, "fisher")

@@ -667,6 +667,11 @@ def paired_tests(
     return out
 
 
+def paired_by_scope(judged: dict[str, Any]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """``paired_tests`` all-class and in-class: what the eval's JSON keeps and its markdown shows."""
+    return {scope: paired_tests(judged, scope=scope) for scope in ("all", "in")}
+
+
 def run_eval(
     truth: dict[str, Any], rankers: Sequence[str], context: Any, echo: Callable[[str], None] = print
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -684,6 +689,8 @@ def run_eval(
         t0 = time.perf_counter()
         fitted.append(fit_kept(r, context))
         echo(f"ranker {name}: ready ({time.perf_counter() - t0:.0f} s)")
+    if any(get_ranker(name).reads_u for name in rankers):  # a kept table does not count U's cleaning: count it
+        context.u_removed_counts()
     orders = rank_all(fitted, truth)
     return judge(truth, orders), orders
 
@@ -701,7 +708,7 @@ def eval_record(
         "corpus": ctx.corpus or "shipped U without the run's datasets",
         "u_rows_removed_as_evaluated_text": ctx.u_removed,
         "metrics": judged,
-        "paired": {scope: paired_tests(judged, scope=scope) for scope in ("all", "in")},
+        "paired": paired_by_scope(judged),
         "orders": {r: {t: o[0] for t, o in per.items()} for r, per in orders.items()},
     }
 
@@ -746,8 +753,15 @@ def eval_plot(judged: dict[str, Any], path: str | Path) -> Path | None:
     return out
 
 
-def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, notes: Sequence[str] = ()) -> str:
-    """The paper-shaped tables: methods x (ρ, NDCG) in-class and all-class; per class; per target."""
+def eval_markdown(
+    truth: dict[str, Any],
+    judged: dict[str, Any],
+    command: str,
+    notes: Sequence[str] = (),
+    paired: dict[str, Any] | None = None,
+) -> str:
+    """The paper-shaped tables: methods x (ρ, NDCG) in-class and all-class; per class; per target. ``paired``: the
+    record's ``paired_by_scope`` (computed here when not given)."""
     names = list(truth["datasets"])
     classes = sorted({d["category"] for d in truth["datasets"].values()})
 
@@ -787,7 +801,7 @@ def eval_markdown(truth: dict[str, Any], judged: dict[str, Any], command: str, n
             f"{cell(r, 'all', 'overall', 'regret1', '.1f')} {interval(r, 'regret1', '.1f')} | "
             f"{cell(r, 'all', 'overall', 'regret3', '.1f')} {interval(r, 'regret3', '.1f')} |"
         )
-    paired = {scope: paired_tests(judged, scope=scope) for scope in ("all", "in")}
+    paired = paired_by_scope(judged) if paired is None else paired
     if paired["all"]:
         lines += [
             "",
