@@ -290,8 +290,7 @@ class HFCausalLM(TargetModel):
         if cache is None or any(len(x) > self.max_length for x in ids2):
             return None
         held = cache.get_seq_length()  # the input and the generated tokens fed back (not the last one)
-        window = getattr(self.model.config, "sliding_window", None) or 0  # gemma-3's local layers: 512
-        if window and held + max(len(x) for x in ids2) > window:  # a local layer has dropped what we would mask
+        if self._past_window(held + max(len(x) for x in ids2)):
             return None
         pads = (mask.shape[1] - mask.sum(dim=1)).tolist()
         common, suffix = [], []
@@ -303,6 +302,12 @@ class HFCausalLM(TargetModel):
             suffix.append(x[n:])
         inputs = self._after_cache(held, pads, common, suffix)
         return self._next_logits(inputs, tokens, cache=cache).cpu().numpy()
+
+    def _past_window(self, span: int) -> bool:
+        """Whether ``span`` positions reach past a sliding-window layer (gemma-3's local layers: 512): its cache has
+        then dropped positions that a mask over the whole context would let the next tokens see."""
+        window = getattr(self.model.config, "sliding_window", None) or 0
+        return bool(window) and span > window
 
     def _after_cache(
         self, held: int, starts: list[int], common: list[int], suffix: list[list[int]]
@@ -330,8 +335,7 @@ class HFCausalLM(TargetModel):
         (``FORWARD_OVERHEAD_TOKENS``), or a sliding-window layer could not see the whole context, all of it runs."""
         shared = min(len(s) for s in seqs) - 1  # each row keeps at least its last token: its logits are the answer
         p = next((k for k in range(shared) if any(s[k] != seqs[0][k] for s in seqs)), shared)
-        window = getattr(self.model.config, "sliding_window", None) or 0
-        if (len(seqs) - 1) * p <= FORWARD_OVERHEAD_TOKENS or (window and max(len(s) for s in seqs) > window):
+        if (len(seqs) - 1) * p <= FORWARD_OVERHEAD_TOKENS or self._past_window(max(len(s) for s in seqs)):
             return self._next_logits(self._inputs(seqs), tokens)
         kw = {"logits_to_keep": 1} if self._keeps_logits else {}
         prefix = torch.tensor([seqs[0][:p]], device=self.device)
