@@ -72,10 +72,8 @@ def measured_gains(query: TaskVector) -> dict[str, Gain]:
     ev = _shipped(TRANSFER_EVIDENCE, TRANSFER_EVIDENCE.stat().st_mtime_ns)
     target = query.card.data.fingerprint
     gains, overlap = ev["gain_points"].get(target, {}), ev.get("overlap_rows", {}).get(target, {})
-    noise, about = (
-        ev["noise_points"].get(target, {}),
-        (int(ev["seeds"]), int(ev["settings"]["target_examples"]), ev["truth"]),
-    )
+    noise = ev["noise_points"].get(target, {})
+    about = (int(ev["seeds"]), int(ev["settings"]["target_examples"]), ev["truth"])  # the same for every pair
     return {src: Gain(float(g), float(noise[src]), int(overlap.get(src, 0)), *about) for src, g in gains.items()}
 
 

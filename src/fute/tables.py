@@ -36,11 +36,11 @@ def gains_note(ranked: list, gains: Mapping[str, Any]) -> str | None:
     shown = [gains[r.vector.card.data.fingerprint] for r in ranked if r.vector.card.data.fingerprint in gains]
     if not shown:
         return None
-    g = shown[0]
+    first = shown[0]  # seeds, rows and truth are the same for every gain
     note = (
         "measured gain ± its standard error: points of held-out score (accuracy; Pearson r x 100 for regression) "
-        f"that training a MiniLM on that source first added to {g.rows} rows of this data, in this project's "
-        f"transfer benchmark ({f'mean of {g.seeds} seeds' if g.seeds > 1 else 'one seed'}; {g.truth})"
+        f"that training a MiniLM on that source first added to {first.rows} rows of this data, in this project's "
+        f"transfer benchmark ({f'mean of {first.seeds} seeds' if first.seeds > 1 else 'one seed'}; {first.truth})"
     )
     marked = [g.overlap for g in shown if g.overlap]
     if marked:
