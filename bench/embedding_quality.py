@@ -139,13 +139,24 @@ def expected(method: str, variant: str, options: dict) -> tuple[dict, int]:
 
 
 def rederive(job: dict, config: dict) -> dict | None:
-    """A committed fisher job made with ``layer_normalize=true`` (each block L2-normalised), carried to the
-    current ``block_normalize``: a positive per-block scale changes no rank and no centred direction, so
-    this is the vector the current config computes, up to the 6 significant digits the job stored.
-    Anything else that differs: None (the job is run again)."""
+    """A committed fisher job carried to ``config`` without training, where that provably gives the vector the
+    config computes (up to the 6 significant digits the job stored); anything else: None (the job is run again).
+
+    - made with ``layer_normalize=true`` (each block L2-normalised), carried to the current ``block_normalize``:
+      a positive per-block scale changes no rank and no centred direction;
+    - made with the probe's state a candidate, carried to ``keep_probe=false`` when its first fine-tuned epoch
+      beat the probe (the stopping rule's margin): from there both runs keep and try the same states."""
     from fute.methods.fisher import normalize_blocks
 
     old = dict(job["config"])
+    if job["method"] == "fisher" and config.get("keep_probe") is False and old.get("keep_probe", True):
+        h = (job.get("training") or {}).get("history") or []
+        same = {**old, "keep_probe": False} == config
+        if not same or len(h) < 2 or not h[1] < h[0] - 1e-4 * abs(h[0]):
+            return None
+        note = "the default job, whose first fine-tuned epoch beat the probe: the same states; training not rerun"
+        earlier = job.get("derived_from")
+        return {**job, "config": config, "derived_from": f"{earlier}; then {note}" if earlier else note}
     if job["method"] != "fisher" or old.pop("layer_normalize", None) is not True or "block_normalize" not in config:
         return None
     if old != {k: v for k, v in config.items() if k != "block_normalize"} or config["features"] != "activations":

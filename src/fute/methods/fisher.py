@@ -37,7 +37,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fute.errors import ConfigError
-from fute.methods.base import Method, choice, target_tensor
+from fute.methods.base import Method, choice, in_space_unless_default, target_tensor
 from fute.methods.training import TrainedConfig, train_task, warn_if_not_converged
 from fute.samples import Samples
 from fute.space import mean_ranks
@@ -54,6 +54,9 @@ class FisherConfig(TrainedConfig):
     head_learning_rate: float = 1e-3
     block_normalize: str = choice("centered", "rank", "l2", "none")  # activations only; see normalize_blocks
     projection_dim: int = 4096  # features="parameters" only
+    # whether the probe's state (before fine-tuning) may be the kept one: with it, a run whose first fine-tuned
+    # epoch does not beat the probe takes its Fisher in another state than one whose epoch does, for the same task
+    keep_probe: bool = in_space_unless_default(True)
 
 
 class Fisher(Method):
@@ -74,6 +77,7 @@ class Fisher(Method):
             cfg,
             params=[p for p in model.parameters() if p.requires_grad] if tuned else [],
             model=model if tuned else None,
+            keep_start=cfg.keep_probe,
             desc=f"fisher: fine-tune {samples.short_name}",
             progress=progress,
         )
