@@ -470,15 +470,12 @@ def markdown(results: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _check_derived(jobs_dir: Path, data: Path, k: int, options: dict) -> None:
-    """Run the K cheapest carried jobs in full and store cos(carried, computed) in derived_check.json."""
+def _check_derived(jobs_dir: Path, data: Path, k: int, options: dict, finished: dict) -> None:
+    """Run the K cheapest carried jobs of this run (finished, and made for today's config) in full and store
+    cos(carried, computed) in derived_check.json."""
     from fute.surrogate import load_surrogate
 
-    carried = []
-    for f in sorted(jobs_dir.glob("*/*.json")):
-        job = json.loads(f.read_text())
-        if job.get("derived_from"):
-            carried.append(job)
+    carried = [job for job in finished.values() if job.get("derived_from")]
     carried.sort(key=lambda j: (j["seconds"], j["dataset"], j["variant"]))
     sur, rows = load_surrogate("default"), []
     for job in carried[:k]:
@@ -590,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     if stale:
         print(f"{len(stale)} jobs were made with another config: run again", flush=True)
     if args.check_derived and not args.report_only:
-        _check_derived(jobs_dir, data, args.check_derived, options)
+        _check_derived(jobs_dir, data, args.check_derived, options, finished)
     if todo and not args.report_only:
         from fute.surrogate import load_surrogate
 

@@ -19,6 +19,8 @@ OUT_OF_SPACE = {"max_examples"}
 # out of the space id at their default only: a space made before the option existed had that default
 # (tests/methods/test_base.py: the default leaves the vector as it was)
 OUT_AT_DEFAULT = {"ensemble_seeds"}
+# a method's own options of that kind, each with a value that is not its default
+ADDED_LATER = {"fisher": {"keep_probe": False}}
 
 
 def place_task(n: int, seed: int = 0) -> Samples:
@@ -151,11 +153,29 @@ def test_cap_and_seed_move_less_than_task(tiny):
 def test_every_config_field_is_in_the_space_or_known_not_to_move_it(name):
     cfg = get_method(name).config
     out = {f.name for f in dataclasses.fields(cfg)} - set(cfg.space_dict())
-    assert out == OUT_OF_SPACE | OUT_AT_DEFAULT, (
+    later = ADDED_LATER.get(name, {})
+    assert out == OUT_OF_SPACE | OUT_AT_DEFAULT | set(later), (
         f"{name}: fields out of the space id need a test that they do not move coordinates"
     )
-    other = get_method(name, ensemble_seeds=2).config
-    assert set(other.space_dict()) >= OUT_AT_DEFAULT, "an ensemble's vectors must be in a space of their own"
+    other = get_method(name, ensemble_seeds=2, **later).config
+    assert set(other.space_dict()) >= OUT_AT_DEFAULT | set(later), "set, each is a space of its own"
+
+
+def test_keep_probe_false_takes_the_fisher_after_fine_tuning(tiny_mean):
+    """With the probe's state a candidate, an epoch that does worse than the probe leaves the probe's state (and
+    its Fisher); ``keep_probe=False`` keeps the fine-tuned epoch instead, so every vector is of one kind of state."""
+    task = make_classification(160)
+    kw = {"batch_size": 8, "max_epochs": 1, "learning_rate": 0.3}  # a step size that undoes what the probe learned
+    probe = get_method("fisher", **kw)
+    kept_probe = probe.embed(task, tiny_mean, progress=False)
+    h = probe.training_.history
+    assert h[1] > h[0] and probe.training_.heldout_loss == pytest.approx(h[0])  # the probe's state was kept
+    tuned = get_method("fisher", keep_probe=False, **kw)
+    with pytest.warns(UserWarning, match="learned nothing"):  # the kept epoch is worse than a constant
+        kept_tuned = tuned.embed(task, tiny_mean, progress=False)
+    assert tuned.training_.history == pytest.approx(h)  # the same run, another state kept
+    assert tuned.training_.heldout_loss == pytest.approx(h[1])
+    assert cos(kept_probe, kept_tuned) < 0.999
 
 
 def test_frozen_features_do_not_depend_on_what_was_computed_before(tiny):
