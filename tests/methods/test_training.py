@@ -20,7 +20,7 @@ OUT_OF_SPACE = {"max_examples"}
 # (tests/methods/test_base.py: the default leaves the vector as it was)
 OUT_AT_DEFAULT = {"ensemble_seeds"}
 # a method's own options of that kind, each with a value that is not its default
-ADDED_LATER = {"fisher": {"keep_probe": False}}
+ADDED_LATER = {"fisher": {"keep_probe": False, "fine_tune": "unless-probe-learns"}}
 
 
 def place_task(n: int, seed: int = 0) -> Samples:
@@ -176,6 +176,26 @@ def test_keep_probe_false_takes_the_fisher_after_fine_tuning(tiny_mean):
     assert tuned.training_.history == pytest.approx(h)  # the same run, another state kept
     assert tuned.training_.heldout_loss == pytest.approx(h[1])
     assert cos(kept_probe, kept_tuned) < 0.999
+
+
+def test_fine_tune_unless_probe_learns(tiny_mean):
+    """Where the probe learned the task, its state is measured and nothing is fine-tuned: the probe-only vector.
+    Where it did not (here: no probe epochs at all), fine-tuning runs and a fine-tuned state is kept."""
+    task = make_classification(160)
+    kw = {"batch_size": 8, "learning_rate": 1e-3}
+    probe_only = get_method("fisher", max_epochs=0, **kw).embed(task, tiny_mean, progress=False)
+    m = get_method("fisher", fine_tune="unless-probe-learns", max_epochs=3, **kw)
+    vec = m.embed(task, tiny_mean, progress=False)
+    r = m.training_
+    assert r.stopped == "probe-learned" and r.finetune_steps == 0 and r.learned and r.converged
+    assert np.allclose(vec, probe_only, atol=1e-6)
+    m = get_method(
+        "fisher", fine_tune="unless-probe-learns", probe_max_epochs=0, max_epochs=2, head_learning_rate=0.05, **kw
+    )
+    m.embed(task, tiny_mean, progress=False)
+    r = m.training_
+    assert r.finetune_steps > 0 and r.stopped in ("patience", "budget") and r.learned
+    assert r.heldout_loss == pytest.approx(min(r.history[1:])) and r.heldout_loss < r.history[0]
 
 
 def test_frozen_features_do_not_depend_on_what_was_computed_before(tiny):

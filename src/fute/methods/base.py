@@ -21,11 +21,12 @@ def not_in_space(default: Any) -> Any:
     return field(default=default, metadata={"space": False})
 
 
-def in_space_unless_default(default: Any) -> Any:
+def in_space_unless_default(default: Any, *others: Any) -> Any:
     """A config field written (in the space id, the job key, the card) only when it is not ``default``: an
     option added later leaves the spaces, job keys and cached vectors made before it (all at the default) as
-    they were."""
-    return field(default=default, metadata={"space": "unless-default"})
+    they were. ``others``: the values it may take besides the default, where they are a fixed set (``choice``)."""
+    meta = {"space": "unless-default", **({"choices": (default, *others)} if others else {})}
+    return field(default=default, metadata=meta)
 
 
 def _silent(f: Any, value: Any) -> bool:

@@ -57,6 +57,9 @@ class FisherConfig(TrainedConfig):
     # whether the probe's state (before fine-tuning) may be the kept one: with it, a run whose first fine-tuned
     # epoch does not beat the probe takes its Fisher in another state than one whose epoch does, for the same task
     keep_probe: bool = in_space_unless_default(True)
+    # "unless-probe-learns": fine-tune only where the probe did not learn the task (then keep a fine-tuned state);
+    # where it did, its state is measured (bench/results/embedding_quality_finetuned_rule.md)
+    fine_tune: str = in_space_unless_default("always", "unless-probe-learns")
 
 
 class Fisher(Method):
@@ -78,6 +81,7 @@ class Fisher(Method):
             params=[p for p in model.parameters() if p.requires_grad] if tuned else [],
             model=model if tuned else None,
             keep_start=cfg.keep_probe,
+            unless_probe_learns=cfg.fine_tune == "unless-probe-learns",
             desc=f"fisher: fine-tune {samples.short_name}",
             progress=progress,
         )

@@ -73,7 +73,7 @@ class TrainingReport:
     # soft labels, constant loss minus this is all there is to learn)
     heldout_label_entropy: float | None = None
     learned: bool = True  # False: held-out loss within 1% of a constant (uniform or label-frequency) prediction
-    stopped: str = ""  # patience | budget | probe-only | no-holdout
+    stopped: str = ""  # patience | budget | probe-only | probe-learned | no-holdout
     history: list[float] = field(default_factory=list)  # held-out loss after the probe, then each epoch
 
     def as_dict(self) -> dict[str, Any]:
@@ -280,6 +280,7 @@ def train_task(
     model: nn.Module | None = None,
     forward: Callable[[dict[str, torch.Tensor]], Forward] | None = None,
     keep_start: bool = True,
+    unless_probe_learns: bool = False,
     desc: str = "training",
     progress: bool = True,
 ) -> tuple[TaskHead, TrainingReport]:
@@ -288,7 +289,10 @@ def train_task(
 
     ``keep_start=False``: the state before the second stage (the probe's head, untouched ``params``) is
     not a candidate for the best epoch. Methods whose vector *is* what they tuned need it: a kept start
-    is an untuned prefix, the same (zero) vector for every task."""
+    is an untuned prefix, the same (zero) vector for every task.
+
+    ``unless_probe_learns``: the second stage runs only when the probe did not learn the task (``_learned``), and
+    then keeps a tuned state; where the probe learned, its state is kept (``stopped == "probe-learned"``)."""
     report = TrainingReport()
     train, held = holdout_split(len(samples), cfg.holdout_fraction, cfg.seed)
     report.rows_train, report.rows_heldout = len(train), len(held)
@@ -311,6 +315,14 @@ def train_task(
         )
     else:  # span heads read token states, which the pooled cache does not hold: a small seeded init instead
         head = TaskHead(samples.task, surrogate.hidden_size, samples.num_labels, device=surrogate.device)
+    probe_learned = (
+        unless_probe_learns
+        and len(held) > 0
+        and report.probe_heldout_loss is not None
+        and _learned(report, report.probe_heldout_loss)
+    )
+    if unless_probe_learns:
+        keep_start = False  # the second stage runs because the probe failed: its state is not a candidate
     finetune(
         surrogate,
         enc,
@@ -321,7 +333,7 @@ def train_task(
         params=params,
         learning_rate=cfg.learning_rate,
         head_learning_rate=cfg.head_learning_rate,
-        max_epochs=cfg.max_epochs,
+        max_epochs=0 if probe_learned else cfg.max_epochs,
         patience=cfg.patience,
         batch_size=cfg.batch_size,
         seed=cfg.seed,
@@ -332,6 +344,8 @@ def train_task(
         desc=desc,
         progress=progress,
     )
+    if probe_learned:
+        report.stopped = "probe-learned"
     return head, report
 
 
@@ -454,7 +468,7 @@ def warn_if_not_converged(report: TrainingReport, where: str, option: str) -> No
             "so the vector says little about the task; more rows or another surrogate may help",
             stacklevel=3,
         )
-    elif report.stopped == "budget" or (report.stopped == "probe-only" and not report.converged):
+    elif report.stopped == "budget" or (report.stopped in ("probe-only", "probe-learned") and not report.converged):
         epochs = report.finetune_epochs if report.stopped == "budget" else report.probe_epochs
         warnings.warn(
             f"{where}: training stopped at its budget of {epochs} epochs while the held-out "
