@@ -138,26 +138,54 @@ def expected(method: str, variant: str, options: dict) -> tuple[dict, int]:
     return m.config.to_dict(), m.revision
 
 
+def _carried(job: dict, config: dict, note: str, **changes) -> dict:
+    earlier = job.get("derived_from")
+    return {**job, **changes, "config": config, "derived_from": f"{earlier}; then {note}" if earlier else note}
+
+
+def _probe_learned(training: dict) -> bool:
+    """The library's test (``fute.methods.training._learned``) on a job's probe: its held-out loss below 0.99 x
+    the better constant prediction's."""
+    bars = [x for x in (training.get("prior_heldout_loss"), training.get("initial_heldout_loss")) if x is not None]
+    loss = training.get("probe_heldout_loss")
+    return loss is not None and (not bars or loss < 0.99 * min(bars))
+
+
 def rederive(job: dict, config: dict) -> dict | None:
     """A committed fisher job carried to ``config`` without training, where that provably gives the vector the
     config computes (up to the 6 significant digits the job stored); anything else: None (the job is run again).
 
-    - made with ``layer_normalize=true`` (each block L2-normalised), carried to the current ``block_normalize``:
-      a positive per-block scale changes no rank and no centred direction;
     - made with the probe's state a candidate, carried to ``keep_probe=false`` when its first fine-tuned epoch
-      beat the probe (the stopping rule's margin): from there both runs keep and try the same states."""
+      beat the probe (the stopping rule's margin): from there both runs keep and try the same states;
+    - carried to ``fine_tune="unless-probe-learns"``: a probe-only job (``max_epochs=0``) whose probe learned (the
+      probe's state, nothing fine-tuned), or a ``keep_probe=false`` job whose probe did not (the same run);
+    - made with ``layer_normalize=true`` (each block L2-normalised), carried to the current ``block_normalize``:
+      a positive per-block scale changes no rank and no centred direction."""
     from fute.methods.fisher import normalize_blocks
 
-    old = dict(job["config"])
-    if job["method"] == "fisher" and config.get("keep_probe") is False and old.get("keep_probe", True):
-        h = (job.get("training") or {}).get("history") or []
+    old, training = dict(job["config"]), job.get("training") or {}
+    if job["method"] != "fisher":
+        return None
+    if config.get("fine_tune") == "unless-probe-learns" and old.get("fine_tune", "always") == "always":
+        rest = {k: v for k, v in config.items() if k != "fine_tune"}
+        if old.get("max_epochs") == 0 and {**old, "max_epochs": config["max_epochs"]} == rest:
+            if not _probe_learned(training):
+                return None
+            note = "a probe-only job whose probe learned: the same state; training not rerun"
+            return _carried(job, config, note, training={**training, "stopped": "probe-learned"})
+        if old.get("keep_probe") is False and {k: v for k, v in old.items() if k != "keep_probe"} == rest:
+            if _probe_learned(training):
+                return None
+            return _carried(job, config, "a keep_probe=false job whose probe did not learn: the same run")
+        return None
+    if config.get("keep_probe") is False and old.get("keep_probe", True):
+        h = training.get("history") or []
         same = {**old, "keep_probe": False} == config
         if not same or len(h) < 2 or not h[1] < h[0] - 1e-4 * abs(h[0]):
             return None
         note = "the default job, whose first fine-tuned epoch beat the probe: the same states; training not rerun"
-        earlier = job.get("derived_from")
-        return {**job, "config": config, "derived_from": f"{earlier}; then {note}" if earlier else note}
-    if job["method"] != "fisher" or old.pop("layer_normalize", None) is not True or "block_normalize" not in config:
+        return _carried(job, config, note)
+    if old.pop("layer_normalize", None) is not True or "block_normalize" not in config:
         return None
     if old != {k: v for k, v in config.items() if k != "block_normalize"} or config["features"] != "activations":
         return None
@@ -511,6 +539,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default=str(RESULTS / "embedding_quality"))
     p.add_argument("--report-only", action="store_true", help="tables from the finished jobs; compute nothing")
     p.add_argument(
+        "--carry-from",
+        action="append",
+        default=[],
+        metavar="JOBS",
+        help="another jobs folder: a job missing here is taken from it, as is or carried (rederive); repeatable",
+    )
+    p.add_argument(
         "--check-derived",
         type=int,
         default=0,
@@ -554,22 +589,27 @@ def main(argv: list[str] | None = None) -> int:
     finished: dict[tuple[str, str, str], dict] = {}  # each job file read once, kept as the report reads it
     for m, d, v in wanted:
         f = jobs_dir / m / f"{d}-{v}.json"
-        if not f.exists():
-            todo.append((m, d, v))
-            continue
-        job = json.loads(f.read_text())
         want, revision = expected(m, v, options.get(m, {}))
-        if job["config"] == want and job.get("revision", 0) == revision:
-            finished[m, d, v] = job
-            continue
-        carried = rederive(job, want) if job.get("revision", 0) == revision else None
-        if carried is None:
-            stale.append((m, d, v))  # left out of the report unless run again below
-            todo.append((m, d, v))
+        sources = [x for x in [f, *(Path(c) / m / f.name for c in args.carry_from)] if x.exists()]
+        for source in sources:
+            job = json.loads(source.read_text())
+            if job.get("revision", 0) != revision:
+                continue
+            if job["config"] == want:
+                if source != f:
+                    _write(f, json.dumps(job))
+                finished[m, d, v] = job
+                break
+            carried = rederive(job, want)
+            if carried is not None:
+                _write(f, json.dumps(carried))
+                finished[m, d, v] = carried
+                derived.append(f"{m}:{d}-{v}")
+                break
         else:
-            _write(f, json.dumps(carried))
-            finished[m, d, v] = carried
-            derived.append(f"{m}:{d}-{v}")
+            if f.exists():
+                stale.append((m, d, v))  # left out of the report unless run again below
+            todo.append((m, d, v))
     for entry in args.not_for_cost:
         m, dv = entry.split(":", 1)
         f = jobs_dir / m / f"{dv}.json"

@@ -85,3 +85,57 @@ def test_a_stale_job_run_again_is_reported(tmp_path, monkeypatch):
     report = json.loads((tmp_path / "eq.json").read_text())
     halves = [r["half"] for r in report["methods"]["textemb"]["self_retrieval"]["rows"]]
     assert "a/A" in halves and json.loads((jobs / "textemb" / "a-A.json").read_text())["config"] == old["config"]
+
+
+def _fisher_job(config: dict, **training) -> dict:
+    return {"method": "fisher", "config": config, "training": training, "vector": [1.0, 0.0]}
+
+
+def test_jobs_are_carried_only_where_the_same_state_is_measured():
+    """rederive carries a job to another config only where that config keeps the same state of the same run."""
+    default, _ = eq.expected("fisher", "A", {})
+    learned = {"probe_heldout_loss": 0.40, "prior_heldout_loss": 0.69, "initial_heldout_loss": 0.693}
+    failed = {"probe_heldout_loss": 0.688, "prior_heldout_loss": 0.69, "initial_heldout_loss": 0.693}  # > 0.99 x 0.69
+    # keep_probe=false: the same run where its first fine-tuned epoch beat the probe
+    no_probe, _ = eq.expected("fisher", "A", {"keep_probe": False})
+    assert eq.rederive(_fisher_job(default, history=[0.5, 0.4, 0.45]), no_probe)["config"] == no_probe
+    assert eq.rederive(_fisher_job(default, history=[0.5, 0.55]), no_probe) is None
+    # unless-probe-learns: a probe-only job whose probe learned, a keep_probe=false job whose probe did not
+    hybrid, _ = eq.expected("fisher", "A", {"fine_tune": "unless-probe-learns"})
+    probe_only, _ = eq.expected("fisher", "A", {"max_epochs": 0})
+    carried = eq.rederive(_fisher_job(probe_only, **learned), hybrid)
+    assert carried["config"] == hybrid and carried["training"]["stopped"] == "probe-learned"
+    assert carried["vector"] == [1.0, 0.0] and "probe learned" in carried["derived_from"]
+    assert eq.rederive(_fisher_job(probe_only, **failed), hybrid) is None
+    assert eq.rederive(_fisher_job(no_probe, **failed), hybrid)["config"] == hybrid
+    assert eq.rederive(_fisher_job(no_probe, **learned), hybrid) is None
+    assert eq.rederive(_fisher_job(default, **failed, history=[0.5, 0.4]), hybrid) is None  # the probe was a candidate
+    other, _ = eq.expected("fisher", "A", {"max_epochs": 0, "seed": 3})
+    assert eq.rederive(_fisher_job(other, **learned), hybrid) is None  # another config besides
+
+
+def test_a_job_is_taken_from_a_carry_from_folder(tmp_path, monkeypatch):
+    """--carry-from: a job missing in --jobs that another folder holds for today's config is copied, not run."""
+    import json
+
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere" / "textemb"
+    elsewhere.mkdir(parents=True)
+    for i, name in enumerate(("a", "b")):
+        (data / name).mkdir(parents=True)
+        (data / name / "train.jsonl").write_text("")
+        (data / name / "dataset.json").write_text(json.dumps({"category": "sentiment", "labels": ["x", "y"]}))
+        for v in eq.VARIANTS:
+            config, revision = eq.expected("textemb", v, {})
+            job = {"method": "textemb", "dataset": name, "variant": v, "config": config, "revision": revision,
+                   "rows": 1000, "seconds": 1.0, "peak_rss_mb": 1, "training": None, "vector": [1.0, i]}  # fmt: skip
+            (elsewhere / f"{name}-{v}.json").write_text(json.dumps(job))
+
+    def must_not_run(*args):
+        raise AssertionError("a job in the carry-from folder was run again")
+
+    monkeypatch.setattr(eq, "run_job", must_not_run)
+    jobs = tmp_path / "jobs"
+    argv = ["--data", str(data), "--jobs", str(jobs), "--results", str(tmp_path / "eq"), "--method", "textemb"]
+    eq.main([*argv, "--carry-from", str(tmp_path / "elsewhere")])
+    want = sorted(f"{d}-{v}.json" for d in "ab" for v in eq.VARIANTS)
+    assert sorted(p.name for p in (jobs / "textemb").iterdir()) == want
