@@ -337,6 +337,32 @@ def test_with_seeds_the_interval_holds_the_seeds_noise():
     ]["rho_ci"] == [2.0, 2.0]  # no seeds: the targets' interval alone (b best at 0.70)
 
 
+def test_the_paired_interval_holds_the_seeds_noise_too():
+    """The difference's interval is nested like the rankers' own: target a's seeds disagree (as above), where
+    fute-x (c, b, d) has ρ 2, 1, 3 on seeds (0, 0), (0, 1), (1, 1) and the other (b, c, d) 1, 1, 3: differences
+    1, 0, 0 with probabilities 1/4, 1/2, 1/4; target b, where both give the same order, differs by 0. Over the two
+    targets the mean difference is 1 only when a is drawn twice with 1 both times (1.6%), so the interval is
+    [0, 0.5]; on the seeds' means alone (b 0.70 +- 0.25 ties c) both rank a's best first, and it is [0, 0]."""
+    from fute.bench.transfer import paired_tests
+
+    by = {t: {s: [v, v] for s, v in row.items()} for t, row in TRUTH["scores"].items()}
+    by["a"].update({"b": [0.95, 0.45], "c": [0.6, 0.6], "d": [0.7, 0.7]})
+    seeded = {
+        **TRUTH,
+        "seeds": [0, 1],
+        "scores_by_seed": by,
+        "scores": {t: {s: float(np.mean(v)) for s, v in row.items()} for t, row in by.items()},
+        "scores_se": {t: {s: float(np.std(v, ddof=1) / np.sqrt(2)) for s, v in row.items()} for t, row in by.items()},
+    }
+    same = [["c", "a", "d"]]
+    orders = {"fute-x": {"a": [["c", "b", "d"]], "b": same}, "other": {"a": [["b", "c", "d"]], "b": same}}
+    judged = judge(seeded, orders)
+    cell = paired_tests(judged, fute=["fute-x"])["fute-x"]["other"]
+    assert cell["rho_diff"] == 0 and cell["rho_diff_ci"] == [0.0, 0.5]
+    means_only = {r: {k: v for k, v in x.items() if k != "per_target_resampled"} for r, x in judged.items()}
+    assert paired_tests(means_only, fute=["fute-x"])["fute-x"]["other"]["rho_diff_ci"] == [0.0, 0.0]
+
+
 def test_the_per_target_table_names_the_sources_tied_with_the_best():
     from fute.bench.transfer import eval_markdown
 

@@ -603,6 +603,7 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
     for ranker, per_target in orders.items():
         rows: dict[str, dict[str, dict[str, list[Any]]]] = {}
         per: dict[str, dict[str, float]] = {}
+        resampled: dict[str, dict[str, list[float]]] = {}
         for t, draws in per_target.items():
             for scope in ("in", "all"):
                 cands = candidates(truth, t, scope)
@@ -619,6 +620,9 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
                         # (a resample whose best score is not positive has no regret: the point value stands in)
                         cell.setdefault(f"{k}_resampled", []).append([m.get(k, v) for m in spread])
                 per.setdefault(t, {}).update({f"{scope}_{k}": v for k, v in vals.items()})
+                if spread:  # what the paired intervals resample: rho and NDCG under each seed resample
+                    res = resampled.setdefault(t, {})
+                    res.update({f"{scope}_{k}": [m.get(k, vals[k]) for m in spread] for k in ("rho", "ndcg")})
         out[ranker] = {
             "draws": len(next(iter(per_target.values()))),
             "summary": {
@@ -633,6 +637,7 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
                 for scope, groups in rows.items()
             },
             "per_target": per,
+            **({"per_target_resampled": resampled, "seed_resample_weights": weights} if resampled else {}),
         }
     return out
 
@@ -642,8 +647,10 @@ def paired_tests(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Each FUTE ranker (``fute``, default: the registered rankers marked ``is_fute``) against each other
     ranker, over the targets both rank in ``scope`` (all-class, or in-class): the mean difference of ρ and of
-    NDCG, the two-sided p of a paired sign-flip permutation test, and that p Holm-adjusted over the FUTE
-    ranker's comparisons (``p_holm``: one family per FUTE ranker, scope and metric)."""
+    NDCG with its 95% bootstrap interval (``diff_ci``: nested over each target's seeds where the truth has them,
+    both rankers scored on the same resample, so the truth's seed noise is in it), the two-sided p of a paired
+    sign-flip permutation test over the targets, and that p Holm-adjusted over the FUTE ranker's comparisons
+    (``p_holm``: one family per FUTE ranker, scope and metric)."""
     from fute.registry import RANKERS
 
     fute = RANKERS.names_where(is_fute=True) if fute is None else fute
@@ -658,6 +665,7 @@ def paired_tests(
             for k in ("rho", "ndcg"):
                 x, y = [a[t][f"{scope}_{k}"] for t in common], [b[t][f"{scope}_{k}"] for t in common]
                 cell[f"{k}_diff"] = float(np.mean(x) - np.mean(y))
+                cell[f"{k}_diff_ci"] = _paired_interval(judged[f], judged[other], common, f"{scope}_{k}")
                 cell[f"{k}_p"] = metrics.paired_p_value(x, y)
             out.setdefault(f, {})[other] = cell
         for k in ("rho", "ndcg"):
@@ -665,6 +673,16 @@ def paired_tests(
             for cell, adjusted in zip(family, metrics.holm([c[f"{k}_p"] for c in family]), strict=True):
                 cell[f"{k}_p_holm"] = adjusted
     return out
+
+
+def _paired_interval(a: dict[str, Any], b: dict[str, Any], targets: list[str], key: str) -> list[float]:
+    """95% bootstrap interval of mean(a - b) over ``targets``: nested over each target's seed resamples when both
+    judged rankers kept them (the same resample for both: they are scored against the same truth)."""
+    ra, rb = a.get("per_target_resampled", {}), b.get("per_target_resampled", {})
+    if all(key in ra.get(t, {}) and key in rb.get(t, {}) for t in targets):
+        d = [np.subtract(ra[t][key], rb[t][key]) for t in targets]
+        return list(metrics.bootstrap_ci(d, weights=a["seed_resample_weights"]))
+    return list(metrics.bootstrap_ci([a["per_target"][t][key] - b["per_target"][t][key] for t in targets]))
 
 
 def paired_by_scope(judged: dict[str, Any]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
@@ -816,9 +834,12 @@ def eval_markdown(
             "",
             "## Paired tests (per target): FUTE against each other ranker",
             "",
-            "Mean difference (FUTE minus the other; ρ lower and NDCG higher is better for FUTE) and the two-sided p "
-            "of a paired sign-flip permutation test over the targets; * marks p < 0.05, ** a p that stays below 0.05 "
-            "after Holm's correction for the FUTE ranker's comparisons (one family per ranker, scope and metric).",
+            "Mean difference (FUTE minus the other; ρ lower and NDCG higher is better for FUTE) with its 95% "
+            "bootstrap interval over the targets"
+            + (" and their seeds (nested; both rankers on the same resample)" if truth.get("seeds") else "")
+            + ", and the two-sided p of a paired sign-flip permutation test over the targets; * marks p < 0.05, ** a "
+            "p that stays below 0.05 after Holm's correction for the FUTE ranker's comparisons (one family per "
+            "ranker, scope and metric).",
             "",
             "| FUTE ranker | against | all-class Δρ | p | ΔNDCG | p | in-class Δρ | p | ΔNDCG | p |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -828,7 +849,9 @@ def eval_markdown(
             if c is None:
                 return "— | —"
             star = "**" if c[f"{k}_p_holm"] < 0.05 else "*" if c[f"{k}_p"] < 0.05 else ""
-            return f"{format(c[f'{k}_diff'], fmt)} | {c[f'{k}_p']:.3f}{star}"
+            ci = c.get(f"{k}_diff_ci")  # (a record made before the intervals has none)
+            band = f" [{format(ci[0], fmt)}, {format(ci[1], fmt)}]" if ci else ""
+            return f"{format(c[f'{k}_diff'], fmt)}{band} | {c[f'{k}_p']:.3f}{star}"
 
         for f, others in paired["all"].items():
             for o, c in others.items():
