@@ -22,6 +22,11 @@ interrupted run, or a run on another machine with the committed files, continues
 and compared with one seed dataset by dataset.
 
     python bench/embedding_quality.py --data ../shared/data --method fisher --method textemb
+
+A variant of a method (``--option fisher:KEY=VALUE``) gets its own ``--jobs`` folder; ``--carry-from`` names
+folders whose jobs it may take without training where ``rederive`` shows the variant computes the same vector
+(e.g. ``fine_tune=unless-probe-learns`` from probe-only and ``keep_probe=false`` jobs); ``--check-derived K``
+retrains K of them to confirm.
 """
 
 from __future__ import annotations
