@@ -306,24 +306,24 @@ def test_a_second_worker_takes_one_seed_and_the_full_run_does_only_the_rest(
         run_truth(datasets[:2], cfg, run_dir=run, progress=False, echo=lambda _: None, only_seed=5)
 
 
+def seeded(runs: dict) -> dict:
+    """TRUTH with two seeds: each score twice, except the (target, source) pairs of ``runs``, given per seed."""
+    by = {t: {s: runs.get((t, s), [v, v]) for s, v in row.items()} for t, row in TRUTH["scores"].items()}
+    return {
+        **TRUTH,
+        "seeds": [0, 1],
+        "scores_by_seed": by,
+        "scores": {t: {s: float(np.mean(v)) for s, v in row.items()} for t, row in by.items()},
+        "scores_se": {t: {s: float(np.std(v, ddof=1) / np.sqrt(2)) for s, v in row.items()} for t, row in by.items()},
+    }
+
+
 def test_with_seeds_the_interval_holds_the_seeds_noise():
     """Scores on the seeds' mean; the interval resamples each target's seeds too. Seeds that agree give the
     targets-only interval; for one target ordered c, b, d, two seeds that disagree (b 0.95 then 0.45; c 0.6, d 0.7
     both times) give ρ 2 on seeds (0, 0) (b alone best), 1 on (0, 1) (b 0.70 ± 0.25 ties c) and 3 on (1, 1) (d best):
     the interval [1, 3], where one target alone gives a zero-width one over targets."""
     orders = {"r": {t: [o] for t, o in {"a": ["c", "b", "d"], "b": ["c", "a", "d"], "d": ["a", "b", "c"]}.items()}}
-
-    def seeded(runs: dict) -> dict:
-        by = {t: {s: runs.get((t, s), [v, v]) for s, v in row.items()} for t, row in TRUTH["scores"].items()}
-        return {
-            **TRUTH,
-            "seeds": [0, 1],
-            "scores_by_seed": by,
-            "scores": {t: {s: float(np.mean(v)) for s, v in row.items()} for t, row in by.items()},
-            "scores_se": {
-                t: {s: float(np.std(v, ddof=1) / np.sqrt(2)) for s, v in row.items()} for t, row in by.items()
-            },
-        }
 
     plain = judge(TRUTH, orders)["r"]["summary"]["all"]["overall"]
     agree = judge(seeded({}), orders)["r"]["summary"]["all"]["overall"]
@@ -345,18 +345,10 @@ def test_the_paired_interval_holds_the_seeds_noise_too():
     [0, 0.5]; on the seeds' means alone (b 0.70 +- 0.25 ties c) both rank a's best first, and it is [0, 0]."""
     from fute.bench.transfer import paired_tests
 
-    by = {t: {s: [v, v] for s, v in row.items()} for t, row in TRUTH["scores"].items()}
-    by["a"].update({"b": [0.95, 0.45], "c": [0.6, 0.6], "d": [0.7, 0.7]})
-    seeded = {
-        **TRUTH,
-        "seeds": [0, 1],
-        "scores_by_seed": by,
-        "scores": {t: {s: float(np.mean(v)) for s, v in row.items()} for t, row in by.items()},
-        "scores_se": {t: {s: float(np.std(v, ddof=1) / np.sqrt(2)) for s, v in row.items()} for t, row in by.items()},
-    }
+    split = seeded({("a", "b"): [0.95, 0.45], ("a", "c"): [0.6, 0.6], ("a", "d"): [0.7, 0.7]})
     same = [["c", "a", "d"]]
     orders = {"fute-x": {"a": [["c", "b", "d"]], "b": same}, "other": {"a": [["b", "c", "d"]], "b": same}}
-    judged = judge(seeded, orders)
+    judged = judge(split, orders)
     cell = paired_tests(judged, fute=["fute-x"])["fute-x"]["other"]
     assert cell["rho_diff"] == 0 and cell["rho_diff_ci"] == [0.0, 0.5]
     means_only = {r: {k: v for k, v in x.items() if k != "per_target_resampled"} for r, x in judged.items()}
