@@ -613,16 +613,17 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
                 se = truth.get("scores_se", {}).get(t)  # several seeds: a best source within one SE ties
                 vals = _order_metrics(scores, tied_best(scores, {s: se[s] for s in cands}) if se else None, draws)
                 spread = [_order_metrics(*under(t, cands, seeds), draws) for seeds, _ in resamples]
+                # each metric under each seed resample (one whose best score is not positive has no regret: the
+                # point value stands in)
+                under_seeds = {k: [m.get(k, v) for m in spread] for k, v in vals.items()}
                 for group in (ds[t]["category"], "overall"):
                     cell = rows.setdefault(scope, {}).setdefault(group, {})
                     for k, v in vals.items():
                         cell.setdefault(k, []).append(v)
-                        # (a resample whose best score is not positive has no regret: the point value stands in)
-                        cell.setdefault(f"{k}_resampled", []).append([m.get(k, v) for m in spread])
+                        cell.setdefault(f"{k}_resampled", []).append(under_seeds[k])
                 per.setdefault(t, {}).update({f"{scope}_{k}": v for k, v in vals.items()})
-                if spread:  # what the paired intervals resample: rho and NDCG under each seed resample
-                    res = resampled.setdefault(t, {})
-                    res.update({f"{scope}_{k}": [m.get(k, vals[k]) for m in spread] for k in ("rho", "ndcg")})
+                if spread:  # what the paired intervals resample
+                    resampled.setdefault(t, {}).update({f"{scope}_{k}": under_seeds[k] for k in ("rho", "ndcg")})
         out[ranker] = {
             "draws": len(next(iter(per_target.values()))),
             "summary": {
@@ -849,9 +850,8 @@ def eval_markdown(
             if c is None:
                 return "— | —"
             star = "**" if c[f"{k}_p_holm"] < 0.05 else "*" if c[f"{k}_p"] < 0.05 else ""
-            ci = c.get(f"{k}_diff_ci")  # (a record made before the intervals has none)
-            band = f" [{format(ci[0], fmt)}, {format(ci[1], fmt)}]" if ci else ""
-            return f"{format(c[f'{k}_diff'], fmt)}{band} | {c[f'{k}_p']:.3f}{star}"
+            lo, hi = c[f"{k}_diff_ci"]
+            return f"{format(c[f'{k}_diff'], fmt)} [{format(lo, fmt)}, {format(hi, fmt)}] | {c[f'{k}_p']:.3f}{star}"
 
         for f, others in paired["all"].items():
             for o, c in others.items():
