@@ -149,11 +149,14 @@ def _carried(job: dict, config: dict, note: str, **changes) -> dict:
 
 
 def _probe_learned(training: dict) -> bool:
-    """The library's test (``fute.methods.training._learned``) on a job's probe: its held-out loss below 0.99 x
-    the better constant prediction's."""
-    bars = [x for x in (training.get("prior_heldout_loss"), training.get("initial_heldout_loss")) if x is not None]
-    loss = training.get("probe_heldout_loss")
-    return loss is not None and (not bars or loss < 0.99 * min(bars))
+    """The library's test (``fute.methods.training.probe_learned``) on a job's stored training report."""
+    from dataclasses import fields
+
+    from fute.methods.training import TrainingReport, probe_learned
+
+    return probe_learned(
+        TrainingReport(**{f.name: training[f.name] for f in fields(TrainingReport) if f.name in training})
+    )
 
 
 def rederive(job: dict, config: dict) -> dict | None:

@@ -206,6 +206,12 @@ def _learned(report: TrainingReport, best: float) -> bool:
     return bar is None or best < 0.99 * bar
 
 
+def probe_learned(report: TrainingReport) -> bool:
+    """Whether the linear probe learned the task: a held-out loss (none without a held-out slice) below 0.99 x the
+    better constant prediction's."""
+    return report.probe_heldout_loss is not None and _learned(report, report.probe_heldout_loss)
+
+
 def fit_probe(
     head: TaskHead,
     features: torch.Tensor,
@@ -291,7 +297,7 @@ def train_task(
     not a candidate for the best epoch. Methods whose vector *is* what they tuned need it: a kept start
     is an untuned prefix, the same (zero) vector for every task.
 
-    ``unless_probe_learns``: the second stage runs only when the probe did not learn the task (``_learned``), and
+    ``unless_probe_learns``: the second stage runs only when the probe did not learn the task (``probe_learned``), and
     then keeps a tuned state; where the probe learned, its state is kept (``stopped == "probe-learned"``)."""
     report = TrainingReport()
     train, held = holdout_split(len(samples), cfg.holdout_fraction, cfg.seed)
@@ -315,12 +321,7 @@ def train_task(
         )
     else:  # span heads read token states, which the pooled cache does not hold: a small seeded init instead
         head = TaskHead(samples.task, surrogate.hidden_size, samples.num_labels, device=surrogate.device)
-    probe_learned = (
-        unless_probe_learns
-        and len(held) > 0
-        and report.probe_heldout_loss is not None
-        and _learned(report, report.probe_heldout_loss)
-    )
+    skip_second = unless_probe_learns and probe_learned(report)
     if unless_probe_learns:
         keep_start = False  # the second stage runs because the probe failed: its state is not a candidate
     finetune(
@@ -333,7 +334,7 @@ def train_task(
         params=params,
         learning_rate=cfg.learning_rate,
         head_learning_rate=cfg.head_learning_rate,
-        max_epochs=0 if probe_learned else cfg.max_epochs,
+        max_epochs=0 if skip_second else cfg.max_epochs,
         patience=cfg.patience,
         batch_size=cfg.batch_size,
         seed=cfg.seed,
@@ -344,7 +345,7 @@ def train_task(
         desc=desc,
         progress=progress,
     )
-    if probe_learned:
+    if skip_second:
         report.stopped = "probe-learned"
     return head, report
 
