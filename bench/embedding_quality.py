@@ -159,6 +159,16 @@ def _probe_learned(training: dict) -> bool:
     )
 
 
+def all_rows_either_way(job: dict, config: dict) -> bool:
+    """Whether ``job`` took all its rows (fewer than its cap) and ``config`` differs only in a cap that takes them all:
+    ``Samples.take`` then returns the rows untouched, so the two compute the same vector."""
+    old, cap = dict(job["config"]), config.get("max_examples")
+    rows = job.get("rows", 0)
+    if old.get("max_examples") is None or not 0 < rows < old["max_examples"] or (cap is not None and cap < rows):
+        return False
+    return old != config and {**old, "max_examples": cap} == config
+
+
 def rederive(job: dict, config: dict) -> dict | None:
     """A committed fisher job carried to ``config`` without training, where that provably gives the vector the
     config computes (up to the 6 significant digits the job stored); anything else: None (the job is run again).
@@ -168,10 +178,14 @@ def rederive(job: dict, config: dict) -> dict | None:
     - carried to ``fine_tune="unless-probe-learns"``: a probe-only job (``max_epochs=0``) whose probe learned (the
       probe's state, nothing fine-tuned), or a ``keep_probe=false`` job whose probe did not (the same run);
     - made with ``layer_normalize=true`` (each block L2-normalised), carried to the current ``block_normalize``:
-      a positive per-block scale changes no rank and no centred direction."""
+      a positive per-block scale changes no rank and no centred direction;
+    - any method's job that used all its half's rows, carried to another row cap that still takes them all
+      (``all_rows_either_way``)."""
     from fute.methods.fisher import normalize_blocks
 
     old, training = dict(job["config"]), job.get("training") or {}
+    if all_rows_either_way(job, config):
+        return _carried(job, config, f"all {job['rows']} rows under either row cap: the same rows; training not rerun")
     if job["method"] != "fisher":
         return None
     if config.get("fine_tune") == "unless-probe-learns" and old.get("fine_tune", "always") == "always":
@@ -380,6 +394,39 @@ def paired(single: dict, ensemble: dict, datasets: list[str]) -> dict:
     return out
 
 
+def read_jobs(folder: Path, names: list[str]) -> dict:
+    """A method's finished half jobs {(dataset, "A" | "B"): job} in ``folder``."""
+    paths = {(d, h): folder / f"{d}-{h}.json" for d in names for h in ("A", "B")}
+    return {k: json.loads(f.read_text()) for k, f in paths.items() if f.exists()}
+
+
+def compare_jobs(jobs: dict, base: dict, info: dict) -> dict:
+    """``jobs`` against ``base`` (the same method made otherwise, e.g. at another row cap), per split: the datasets
+    whose two halves both hold, each side scored among them alone, then ``paired`` per dataset (``jobs`` minus
+    ``base``) beside each side's self-retrieval count and mean margin."""
+    out = {}
+    for split, dev in (("development", True), ("held_out", False)):
+        names = sorted(
+            {d for d, _ in jobs if (d in DEVELOPMENT) == dev and all((d, h) in x for h in "AB" for x in (jobs, base))}
+        )
+        if len(names) < 2:
+            continue
+        a, b = ({(d, h): x[(d, h)] for d in names for h in "AB"} for x in (jobs, base))
+        ra, rb = analyse(a, info), analyse(b, info)
+        out[split] = {
+            **paired(rb, ra, names),
+            "self_retrieval": {
+                "this": ra["self_retrieval"]["hits"],
+                "base": rb["self_retrieval"]["hits"],
+                "of": ra["self_retrieval"]["of"],
+            },
+            "mean_margin": {
+                k: _mean([x["margin"] for x in r["self_retrieval"]["rows"]]) for k, r in (("this", ra), ("base", rb))
+            },
+        }
+    return out
+
+
 def _blocks(jobs: dict) -> int:
     """How many unit-norm blocks a method's vectors are made of (fisher: layers + 2), else 0."""
     j = next(iter(jobs.values()))
@@ -401,6 +448,29 @@ def _median(x: list[float]) -> float | None:
     return round(float(np.median(x)), 2) if x else None
 
 
+def compared_markdown(method: str, compared: dict) -> list[str]:
+    """The table of ``compare_jobs``: this run's jobs of ``method`` against another folder's, split by split."""
+    lines = [
+        "",
+        f"{method} against the jobs in `{compared['jobs']}`, each split scored among its own datasets; per dataset"
+        " (mean of its two halves), this run minus those: mean, 95% bootstrap interval over datasets, paired"
+        " sign-flip p, datasets where this run is higher.",
+        "",
+        "| split | self-retrieval (this / those) | mean margin (this / those) | margin difference | interval | p |"
+        " higher | own-half cosine difference | interval | p | higher |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for split, x in compared["splits"].items():
+        g, o, sr, mm = x["margin"], x["own"], x["self_retrieval"], x["mean_margin"]
+        lines.append(
+            f"| {split.replace('_', '-')} ({x['datasets']}) | {sr['this']} / {sr['base']} of {sr['of']} | "
+            f"{mm['this']:+} / {mm['base']:+} | {g['difference']:+} | [{g['ci95'][0]:+}, {g['ci95'][1]:+}] | "
+            f"{g['p']} | {g['higher']} | {o['difference']:+} | [{o['ci95'][0]:+}, {o['ci95'][1]:+}] | {o['p']} | "
+            f"{o['higher']} |"
+        )
+    return lines
+
+
 def markdown(results: dict, command: str) -> str:
     lines = [
         "# Embedding quality: do the vectors measure the task?",
@@ -409,7 +479,7 @@ def markdown(results: dict, command: str) -> str:
         "",
         "| method | self-retrieval | mean margin | cap 250 vs 1000 holds | seed 0 vs 1 holds | "
         "same family, other label count | other family, same label count | confound gone | "
-        "s / 1000-row vector (median, max) | peak RSS MB | converged |",
+        "s / cold vector of 1,000+ rows (median, max) | peak RSS MB | converged |",
         "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for m, r in results["methods"].items():
@@ -457,6 +527,9 @@ def markdown(results: dict, command: str) -> str:
                     f"[{g['ci95'][0]:+}, {g['ci95'][1]:+}] | {g['p']} | {g['higher']} | {o['difference']:+} | "
                     f"[{o['ci95'][0]:+}, {o['ci95'][1]:+}] | {o['p']} | {o['higher']} |"
                 )
+    for m, r in results["methods"].items():
+        if r.get("paired_with_jobs"):
+            lines += compared_markdown(m, r["paired_with_jobs"])
     lines += ["", "Nearest other vector of the same task family (own other half included):", ""]
     lines += [
         f"- {m}: {r['self_retrieval'].get('nearest_in_family')} of {r['self_retrieval']['of']}"
@@ -562,6 +635,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--option", action="append", default=[], help="METHOD:KEY=VALUE for every job of METHOD")
     p.add_argument(
+        "--variant", action="append", choices=VARIANTS, help="only these variants (repeat); default all four"
+    )
+    p.add_argument(
+        "--paired-with",
+        metavar="JOBS",
+        help="another jobs folder of the same methods (e.g. at another row cap): per split, each dataset's two"
+        " halves compared with that folder's, both scored among the split's own datasets",
+    )
+    p.add_argument(
         "--ensemble",
         action="append",
         default=[],
@@ -589,7 +671,8 @@ def main(argv: list[str] | None = None) -> int:
         options.setdefault(m, {})[k] = json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
     ensembles = [(m, int(n)) for m, n in (e.split("=", 1) for e in args.ensemble)]
     jobs_dir = Path(args.jobs)
-    wanted = [(m, d, v) for m in methods for d in names for v in VARIANTS]
+    variants = tuple(args.variant or VARIANTS)
+    wanted = [(m, d, v) for m in methods for d in names for v in variants]
     for m, n in ensembles:  # members after the plain jobs, variant by variant: the self-retrieval ones first
         extra = [x for v in VARIANTS for x in member_variants(v, n)]
         wanted += [(m, d, x) for x in extra for d in names if (m, d, x) not in wanted]
@@ -659,7 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     info = families(data, names)
     results = {
         "command": "python bench/embedding_quality.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "variants": list(VARIANTS),
+        "variants": list(variants),
         "families": info,
         "not_for_cost": [],
         "development": list(DEVELOPMENT),
@@ -695,6 +778,14 @@ def main(argv: list[str] | None = None) -> int:
                 split: paired(single, ens, [d for d in both if (d in DEVELOPMENT) == dev])
                 for split, dev in (("development", True), ("held_out", False))
             }
+    if args.paired_with:
+        for m, got in rows[: len(methods)]:
+            base = read_jobs(Path(args.paired_with) / m, names)
+            if got and base:
+                results["methods"][m]["paired_with_jobs"] = {
+                    "jobs": args.paired_with,
+                    "splits": compare_jobs(got, base, info),
+                }
     out = Path(args.results)
     _write(out.with_suffix(".json"), json.dumps(results, indent=1))
     _write(out.with_suffix(".md"), markdown(results, results["command"]))

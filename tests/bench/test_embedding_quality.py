@@ -139,3 +139,44 @@ def test_a_job_is_taken_from_a_carry_from_folder(tmp_path, monkeypatch):
     eq.main([*argv, "--carry-from", str(tmp_path / "elsewhere")])
     want = sorted(f"{d}-{v}.json" for d in "ab" for v in eq.VARIANTS)
     assert sorted(p.name for p in (jobs / "textemb").iterdir()) == want
+
+
+def test_a_job_that_used_all_its_rows_is_carried_to_a_higher_cap_only():
+    """Under any cap at or above a half's size the same rows are taken (``Samples.take``), so the same vector."""
+    default, _ = eq.expected("fisher", "A", {})
+    more, _ = eq.expected("fisher", "A", {"max_examples": 2000})
+    fewer, _ = eq.expected("fisher", "A", {"max_examples": 500})
+    small = {**_fisher_job(default), "rows": 671}
+    carried = eq.rederive(small, more)
+    assert carried["config"] == more and carried["vector"] == [1.0, 0.0] and "all 671 rows" in carried["derived_from"]
+    assert eq.rederive(small, fewer) is None  # 500 rows of 671: other rows
+    assert eq.rederive({**_fisher_job(default), "rows": 1000}, more) is None  # capped: 2,000 would take more
+    other, _ = eq.expected("fisher", "A", {"max_examples": 2000, "seed": 3})
+    assert eq.rederive(small, other) is None  # another seed besides
+
+
+def test_compare_jobs_scores_each_split_among_its_own_datasets():
+    """Two folders' half jobs, per split: counts and margins among the split's datasets, differences per dataset."""
+    info = {
+        d: {"family": d, "labels": 2} for d in ("agnews", "cb", "mr", "sst2")
+    }  # agnews, cb: development; mr, sst2: held out
+    unit = np.eye(4)
+
+    def jobs(spread):
+        # each dataset's halves: its own axis, tilted towards the next axis by +-spread
+        names = sorted(info)
+        return {
+            (d, h): {**_job((unit[i] + sign * spread * unit[(i + 1) % 4]).tolist()), "rows": 10, "config": {}}
+            for i, d in enumerate(names)
+            for h, sign in (("A", 1), ("B", -1))
+        }
+
+    out = eq.compare_jobs(jobs(0.2), jobs(1.0), info)
+    assert sorted(out) == ["development", "held_out"] and out["development"]["datasets"] == 2
+    dev = out["development"]
+    # spread 1: agnews/A = e0 + e1 and B = e0 - e1 (cosine 0), cb/A = e1 + e2 and B = e1 - e2; agnews/A, cb/A and cb/B
+    # each have cosine 1/2 with a half of the other dataset, and only agnews/B (-1/2 to both of cb's) finds its own
+    assert dev["self_retrieval"] == {"this": 4, "base": 1, "of": 4}
+    own_this, own_base = (1 - 0.04) / 1.04, 0.0
+    assert dev["own"]["difference"] == pytest.approx(own_this - own_base, abs=1e-4) and dev["own"]["higher"] == 2
+    assert dev["mean_margin"]["this"] > dev["mean_margin"]["base"]
