@@ -131,6 +131,11 @@ def test_block_normalize_is_one_of_its_choices():
         get_method("fisher", block_normalize="z")
 
 
+def test_options_that_contradict_each_other_are_one_error():
+    with pytest.raises(ConfigError, match="fine_tune=unless-probe-learns and keep_probe=false contradict"):
+        get_method("fisher", fine_tune="unless-probe-learns", keep_probe=False)
+
+
 def test_layer_blocks_are_unit_norm(tiny):
     vec = get_method("fisher", max_epochs=1, batch_size=8).embed(make_classification(8), tiny, progress=False)
     blocks = vec.reshape(-1, 32)

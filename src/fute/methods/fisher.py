@@ -61,6 +61,14 @@ class FisherConfig(TrainedConfig):
     # where it did, its state is measured (bench/results/embedding_quality_finetuned_rule.md)
     fine_tune: str = in_space_unless_default("always", "unless-probe-learns")
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.fine_tune == "unless-probe-learns" and not self.keep_probe:
+            raise ConfigError(
+                "options fine_tune=unless-probe-learns and keep_probe=false contradict each other (the first keeps "
+                "the probe's state where the probe learned); drop one"
+            )
+
 
 class Fisher(Method):
     name = "fisher"
