@@ -375,3 +375,13 @@ def test_an_ensemble_of_seeds_is_its_own_space_and_its_card_says_so(tmp_path, ti
     assert len(ens["training"]["members"]) == 2
     code, out, _ = run_cli("show", "a", "--store", store)
     assert code == 0 and "an ensemble of 2 seeds" in out
+
+
+def test_options_by_method_reads_method_key_value_or_says_the_form():
+    from fute.cli import options_by_method
+    from fute.errors import ConfigError
+
+    got = options_by_method(["fisher:keep_probe=false", "fisher:max-epochs=2", "prompt:n_tokens=4"])
+    assert got == {"fisher": {"keep_probe": False, "max_epochs": 2}, "prompt": {"n_tokens": 4}}
+    with pytest.raises(ConfigError, match="METHOD:KEY=VALUE"):
+        options_by_method(["keep_probe=false"])

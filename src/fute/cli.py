@@ -130,6 +130,17 @@ def method_options(option: list[str] | None, max_examples: int | None) -> dict[s
     return opts
 
 
+def options_by_method(option: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``METHOD:KEY=VALUE`` items as {method: {key: value}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in option or []:
+        method, sep, pair = item.partition(":")
+        if not sep or not method.strip():
+            raise ConfigError(f"--option '{item}' needs the form METHOD:KEY=VALUE, e.g. fisher:keep_probe=false")
+        out.setdefault(method.strip(), {}).update(method_options([pair], None))
+    return out
+
+
 def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
@@ -922,6 +933,10 @@ def transfer_eval_cmd(
     run_dir: RunDirOpt = None,
     results: ResultsOpt = "bench/results",
     store: Annotated[str | None, typer.Option(help="Vector store (default: RUN_DIR/store)")] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(help="METHOD:KEY=VALUE for every embedding of METHOD (repeatable), e.g. fisher:keep_probe=false"),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Judge rankers of source datasets against a transfer run: ρ and NDCG, in-class and all-class."""
@@ -941,6 +956,7 @@ def transfer_eval_cmd(
         corpus=corpus,
         progress=not quiet,
         tables=run / "rankers",
+        method_options=options_by_method(option),
     )
     judged, orders = run_eval(truth, ranker or RANKERS.in_order(), ctx, echo=console.print)
     command = _command_line()

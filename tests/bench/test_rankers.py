@@ -163,3 +163,29 @@ def test_u_holds_no_text_of_an_evaluated_dataset(context, tmp_path):
     fresh = replace(ctx, u_removed={})
     assert fresh.u_removed_counts() == ctx.u_removed and set(ctx.u_removed) == {"single", "pair"}
     assert get_ranker("fute-mte").reads_u
+
+
+def test_method_options_reach_the_embeddings_and_the_kept_tables_key(context):
+    """``method_options``: a variant of a method judged on the same run. Its DTE is the one the method makes with
+    the option, its kept tables are others, and a bad option is one error before any work."""
+    from dataclasses import replace
+
+    from fute.methods import get_method
+    from fute.surrogate import load_surrogate
+
+    variant = replace(context, method_options={"fisher": {"max_epochs": 0}})
+    name = context.names[0]
+    got = variant.dte(name, "fisher")
+    rows = context.samples(name)
+    want = get_method("fisher", max_epochs=0, max_examples=8).embed(
+        rows, load_surrogate(context.surrogate), progress=False
+    )
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert not np.allclose(got, context.dte(name, "fisher"), atol=1e-3)  # the default fine-tunes: another vector
+    mte = get_ranker("fute-mte")
+    assert variant.table_key(mte) != context.table_key(mte)
+    assert replace(context, method_options={}).table_key(mte) == context.table_key(mte)  # kept tables stay valid
+    with pytest.raises(ConfigError, match="keep_probe"):
+        replace(context, method_options={"fisher": {"keep_probe": "maybe"}})
+    with pytest.raises(ConfigError, match="--embed-examples"):
+        replace(context, method_options={"fisher": {"max_examples": 4}})

@@ -35,7 +35,9 @@ class RankContext:
     ``embed_examples`` caps every embedding (default: the run's target examples, so that a target's
     vector is made from exactly the examples its task model was trained on). ``corpus`` maps
     ``single``/``pair`` to the unlabeled corpus U that source models label (default: the shipped U
-    without the benchmark's datasets).
+    without the benchmark's datasets). ``method_options`` ({method: {option: value}}) go to every embedding made
+    with that method on the surrogate (DTEs and MTEs), e.g. ``{"fisher": {"keep_probe": False}}``: a variant
+    judged on the same truth.
     """
 
     truth: dict[str, Any]
@@ -48,10 +50,17 @@ class RankContext:
     # where the score tables of rankers that read the run's models (``keeps_scores``) are kept: a rerun, or an
     # eval after one interrupted, reads them instead of computing them again (None: not kept)
     tables: Path | None = None
+    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from fute.methods import get_method
+
         if self.embed_examples is None:
             self.embed_examples = int(self.truth["settings"]["target_examples"])
+        for method, options in self.method_options.items():
+            if "max_examples" in options:
+                raise ConfigError(f"{method}: the rows per embedding are --embed-examples, not option max_examples")
+            get_method(method, **options)  # a bad option is one line here, before any work
 
     @property
     def names(self) -> list[str]:
@@ -104,6 +113,7 @@ class RankContext:
                 "removed": t.get("removed_as_scored_elsewhere"),
                 "embed_examples": self.embed_examples,
                 "surrogate": self.surrogate,
+                **({"method_options": self.method_options} if self.method_options else {}),
                 # a given U (the shipped one is fixed by the version and the datasets), by content
                 **({"corpus": {k: portable_files_state(p) for k, p in self.corpus.items()}} if self.corpus else {}),
             },
@@ -123,6 +133,7 @@ class RankContext:
             overwrite=True,  # this benchmark's own store, a cache it reruns at other caps
             progress=self.progress,
             max_examples=self.embed_examples,
+            **self.method_options.get(method, {}),
         ).vector
 
     def unlabeled(self, pairs: bool) -> Any:
@@ -188,6 +199,7 @@ class RankContext:
             progress=self.progress,
             category=self.truth["datasets"][name]["category"],
             max_examples=self.embed_examples,
+            **self.method_options.get(method, {}),
         ).vector
 
 

@@ -726,6 +726,7 @@ def eval_record(
         "surrogate": ctx.surrogate,
         "corpus": ctx.corpus or "shipped U without the run's datasets",
         "u_rows_removed_as_evaluated_text": ctx.u_removed,
+        **({"method_options": ctx.method_options} if ctx.method_options else {}),
         "metrics": judged,
         "paired": paired_by_scope(judged),
         "orders": {r: {t: o[0] for t, o in per.items()} for r, per in orders.items()},
