@@ -26,7 +26,8 @@ and compared with one seed dataset by dataset.
 A variant of a method (``--option fisher:KEY=VALUE``) gets its own ``--jobs`` folder; ``--carry-from`` names
 folders whose jobs it may take without training where ``rederive`` shows the variant computes the same vector
 (e.g. ``fine_tune=unless-probe-learns`` from probe-only and ``keep_probe=false`` jobs); ``--check-derived K``
-retrains K of them to confirm.
+retrains K of them to confirm. ``--variant A --variant B`` runs the halves only, and ``--paired-with JOBS`` compares
+them dataset by dataset with another folder's (e.g. ``--option fisher:max_examples=2000`` against the defaults).
 """
 
 from __future__ import annotations
