@@ -184,6 +184,8 @@ def test_method_options_reach_the_embeddings_and_the_kept_tables_key(context):
     assert not np.allclose(got, context.dte(name, "fisher"), atol=1e-3)  # the default fine-tunes: another vector
     mte = get_ranker("fute-mte")
     assert variant.table_key(mte) != context.table_key(mte)
+    logme = get_ranker("logme")  # embeds nothing with fisher: its kept table stays valid
+    assert variant.table_key(logme) == context.table_key(logme)
     assert replace(context, method_options={}).table_key(mte) == context.table_key(mte)  # kept tables stay valid
     with pytest.raises(ConfigError, match="keep_probe"):
         replace(context, method_options={"fisher": {"keep_probe": "maybe"}})

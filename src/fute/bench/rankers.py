@@ -97,11 +97,14 @@ class RankContext:
 
     def table_key(self, ranker: SourceRanker) -> str:
         """What a kept score table depends on: the ranker (and its revision), the library version, the run's
-        datasets, settings, models and leak guard, the rows per embedding, the surrogate and a given U."""
+        datasets, settings, models and leak guard, the rows per embedding, the surrogate, a given U and the given
+        options of the methods it embeds with."""
         from fute import __version__
         from fute.hashing import content_hash, portable_files_state
 
         t = self.truth
+        # the options of the methods it embeds with, where given: a table they cannot move keeps its key
+        options = self.options_of(ranker.surrogate_methods)
         return content_hash(
             {
                 "ranker": ranker.name,
@@ -113,12 +116,16 @@ class RankContext:
                 "removed": t.get("removed_as_scored_elsewhere"),
                 "embed_examples": self.embed_examples,
                 "surrogate": self.surrogate,
-                **({"method_options": self.method_options} if self.method_options else {}),
+                **({"method_options": options} if options else {}),
                 # a given U (the shipped one is fixed by the version and the datasets), by content
                 **({"corpus": {k: portable_files_state(p) for k, p in self.corpus.items()}} if self.corpus else {}),
             },
             16,
         )
+
+    def options_of(self, methods: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """The given ``method_options`` of ``methods``."""
+        return {m: self.method_options[m] for m in methods if self.method_options.get(m)}
 
     def dte(self, name: str, method: str, surrogate: str | None = None) -> np.ndarray:
         """A dataset's task embedding (cached in the store), capped at ``embed_examples`` with seed 0."""
@@ -214,6 +221,7 @@ class SourceRanker(ABC):
     keeps_scores: ClassVar[bool] = False
     revision: ClassVar[int] = 1  # raise it when what the ranker computes changes: kept tables are then remade
     reads_u: ClassVar[bool] = False  # it labels U (``RankContext.unlabeled``), whose cleaning the eval reports
+    surrogate_methods: ClassVar[tuple[str, ...]] = ()  # the methods it embeds with on the surrogate, if it keeps scores
 
     def fit(self, context: RankContext) -> SourceRanker:
         self.context_ = context
@@ -322,6 +330,7 @@ class FuteMTE(EmbeddingRanker):
     is_fute = True
     keeps_scores = True
     reads_u = True
+    surrogate_methods = ("fisher",)
 
     def target_vector(self, name: str) -> np.ndarray:
         return self.context_.dte(name, "fisher")
