@@ -752,7 +752,8 @@ def main(argv: list[str] | None = None) -> int:
     check = jobs_dir / "derived_check.json"
     if check.exists():
         results["derived_check"] = json.loads(check.read_text())
-    rows = [(m, {(d, v): j for (m_, d, v), j in finished.items() if m_ == m and v in VARIANTS}) for m in methods]
+    plain = {m: {(d, v): j for (m_, d, v), j in finished.items() if m_ == m and v in VARIANTS} for m in methods}
+    rows = list(plain.items())
     rows += [
         (f"{m}-ens{n}", ensemble_jobs({(d, v): j for (m_, d, v), j in finished.items() if m_ == m}, n))
         for m, n in ensembles
@@ -780,7 +781,7 @@ def main(argv: list[str] | None = None) -> int:
                 for split, dev in (("development", True), ("held_out", False))
             }
     if args.paired_with:
-        for m, got in rows[: len(methods)]:
+        for m, got in plain.items():
             base = read_jobs(Path(args.paired_with) / m, names)
             if got and base:
                 results["methods"][m]["paired_with_jobs"] = {

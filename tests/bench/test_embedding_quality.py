@@ -157,9 +157,8 @@ def test_a_job_that_used_all_its_rows_is_carried_to_a_higher_cap_only():
 
 def test_compare_jobs_scores_each_split_among_its_own_datasets():
     """Two folders' half jobs, per split: counts and margins among the split's datasets, differences per dataset."""
-    info = {
-        d: {"family": d, "labels": 2} for d in ("agnews", "cb", "mr", "sst2")
-    }  # agnews, cb: development; mr, sst2: held out
+    # agnews and cb are development datasets, mr and sst2 held out
+    info = {d: {"family": d, "labels": 2} for d in ("agnews", "cb", "mr", "sst2")}
     unit = np.eye(4)
 
     def jobs(spread):
