@@ -462,14 +462,21 @@ def compared_markdown(method: str, compared: dict) -> list[str]:
         "|---|---:|---:|---:|---|---:|---:|---:|---|---:|---:|",
     ]
     for split, x in compared["splits"].items():
-        g, o, sr, mm = x["margin"], x["own"], x["self_retrieval"], x["mean_margin"]
+        sr, mm = x["self_retrieval"], x["mean_margin"]
         lines.append(
             f"| {split.replace('_', '-')} ({x['datasets']}) | {sr['this']} / {sr['base']} of {sr['of']} | "
-            f"{mm['this']:+} / {mm['base']:+} | {g['difference']:+} | [{g['ci95'][0]:+}, {g['ci95'][1]:+}] | "
-            f"{g['p']} | {g['higher']} | {o['difference']:+} | [{o['ci95'][0]:+}, {o['ci95'][1]:+}] | {o['p']} | "
-            f"{o['higher']} |"
+            f"{mm['this']:+} / {mm['base']:+} | {_paired_cells(x)} |"
         )
     return lines
+
+
+def _paired_cells(x: dict) -> str:
+    """A ``paired`` result as table cells: for the margin, then the own-half cosine, the difference, its interval,
+    p and how many datasets are higher."""
+    return " | ".join(
+        f"{g['difference']:+} | [{g['ci95'][0]:+}, {g['ci95'][1]:+}] | {g['p']} | {g['higher']}"
+        for g in (x["margin"], x["own"])
+    )
 
 
 def markdown(results: dict, command: str) -> str:
@@ -522,12 +529,7 @@ def markdown(results: dict, command: str) -> str:
         ]
         for m, pw in pairs:
             for split, x in pw.items():
-                g, o = x["margin"], x["own"]
-                lines.append(
-                    f"| {m} | {split.replace('_', '-')} ({x['datasets']}) | {g['difference']:+} | "
-                    f"[{g['ci95'][0]:+}, {g['ci95'][1]:+}] | {g['p']} | {g['higher']} | {o['difference']:+} | "
-                    f"[{o['ci95'][0]:+}, {o['ci95'][1]:+}] | {o['p']} | {o['higher']} |"
-                )
+                lines.append(f"| {m} | {split.replace('_', '-')} ({x['datasets']}) | {_paired_cells(x)} |")
     for m, r in results["methods"].items():
         if r.get("paired_with_jobs"):
             lines += compared_markdown(m, r["paired_with_jobs"])
@@ -661,15 +663,13 @@ def main(argv: list[str] | None = None) -> int:
         " left out of the cost; repeatable",
     )
     args = p.parse_args(argv)
+    from fute.cli import options_by_method  # the CLI's own METHOD:KEY=VALUE reading
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     methods = args.method or ["fisher", "textemb"]
     data = Path(args.data)
     names = args.dataset or sorted(d.name for d in data.iterdir() if (d / "train.jsonl").is_file())
-    options: dict[str, dict] = {m: {} for m in methods}
-    for o in args.option:
-        m, kv = o.split(":", 1)
-        k, v = kv.split("=", 1)
-        options.setdefault(m, {})[k] = json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
+    options = {m: {} for m in methods} | options_by_method(args.option)
     ensembles = [(m, int(n)) for m, n in (e.split("=", 1) for e in args.ensemble)]
     jobs_dir = Path(args.jobs)
     variants = tuple(args.variant or VARIANTS)
