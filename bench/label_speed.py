@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import transformers
 
 from fute.corpus import default_corpus
 from fute.device import describe, dtype_name, resolve_device
@@ -40,6 +41,18 @@ from fute.targets.openai_api import OpenAITarget
 from fute.targets.prompts import load_prompt_set
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else the platform's processor string: speeds here differ by machine as much as
+    by code (this project's runs have had AMX-capable CPUs and CPUs without it)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def non_embedding_params(model) -> int:
@@ -203,6 +216,8 @@ def main() -> None:
         "machine": {
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "cpu": cpu_model(),
             "python": platform.python_version(),
             "arch": platform.machine(),
             "device": describe(device),
@@ -222,7 +237,8 @@ def main() -> None:
         f"# Labeling throughput ({result['machine']['device']})",
         "",
         f"Command: `{result['command']}`  ",
-        f"{result['machine']['threads']} threads, torch {result['machine']['torch']}; corpus: {result['corpus']}; "
+        f"{result['machine']['threads']} threads of {result['machine']['cpu']}, torch {result['machine']['torch']}, "
+        f"transformers {result['machine']['transformers']}; corpus: {result['corpus']}; "
         f"CoT reasoning capped at {args.reasoning_tokens} tokens.",
         "",
         f"LLM batch size {args.batch_size}; measured matmul peak at the start {peaks['float32']:.1f} GFLOP/s in "

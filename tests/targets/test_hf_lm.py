@@ -247,7 +247,7 @@ def test_the_prefix_every_input_shares_runs_once(tiny_llama, model_kind, monkeyp
     mixed = [TEXTS[1], TEXTS[3], TEXTS[0] + " and " + TEXTS[2], TEXTS[2]]
     shared = []
     real = HFCausalLM._after_cache
-    monkeypatch.setattr(HFCausalLM, "_after_cache", lambda self, *a: shared.append(a[0]) or real(self, *a))
+    monkeypatch.setattr(HFCausalLM, "_after_cache", lambda self, *a: shared.append(a[0].shape[1]) or real(self, *a))
     for prompt, rows in ((long, 27), (parse_prompt_set(SET, "toy.yaml")["plain"], None)):
         t = HFCausalLM("tiny", prompt, model=model, tokenizer=tok, batch_size=4)
         expected = t.label_distribution(t.score_words(t.answer_contexts(mixed)))
@@ -255,3 +255,37 @@ def test_the_prefix_every_input_shares_runs_once(tiny_llama, model_kind, monkeyp
         np.testing.assert_allclose(t.predict(mixed, progress=False, cache=False), expected, atol=1e-5)
         runs_once = rows is not None and model_kind != "gemma3-window"
         assert (shared and all(held >= 27 for held in shared)) if runs_once else shared == []
+
+
+@pytest.mark.parametrize("model_kind", ["llama", "gemma3", "gemma3-window"])
+def test_chain_of_thought_reasoning_runs_the_shared_prefix_once(tiny_llama, model_kind, monkeypatch):
+    """A batch's reasoning is generated with the prefix its contexts share run once (each row: that prefix, its
+    padding, the rest): the same reasoning as each input generated alone, and the answer turn, still read from the
+    generation's cache, gives the labels of the whole re-rendered contexts. A sliding window shorter than the
+    batch's span generates as before."""
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
+    model = {
+        "llama": lambda: AutoModelForCausalLM.from_pretrained(tiny_llama),
+        "gemma3": lambda: tiny_gemma3(tok),
+        "gemma3-window": lambda: tiny_gemma3(tok, window=20),
+    }[model_kind]()
+    cot = {"id": "long-cot", "type": "cot", "template": LONG.replace("sentiment", "why"), "answer": "so the answer is"}
+    prompt = parse_prompt_set({**SET, "prompts": [cot]}, "toy.yaml")["long-cot"]
+    mixed = [TEXTS[1], TEXTS[3], TEXTS[0] + " and " + TEXTS[2], TEXTS[2]]
+    alone = HFCausalLM("tiny", prompt, model=model, tokenizer=tok, max_reasoning_tokens=5, batch_size=1)
+    contexts = [alone._context([alone.prompt.render(x)]) for x in mixed]
+    expected_reasons = [alone._generate([c])[0] for c in contexts]
+    expected = reference_cot(alone, mixed)
+
+    prefixes = []
+    real = HFCausalLM._prefix_cache
+    monkeypatch.setattr(
+        HFCausalLM, "_prefix_cache", lambda self, prefix, rows: prefixes.append(len(prefix)) or real(self, prefix, rows)
+    )
+    t = HFCausalLM("tiny", prompt, model=model, tokenizer=tok, max_reasoning_tokens=5, batch_size=4)
+    assert t._generate(contexts) == expected_reasons
+    np.testing.assert_allclose(t.predict(mixed, progress=False, cache=False), expected, atol=1e-5)
+    if model_kind == "gemma3-window":
+        assert prefixes == []
+    else:
+        assert len(prefixes) == 2 and all(n >= 27 for n in prefixes)  # once in each generation, none alone

@@ -235,34 +235,33 @@ class HFCausalLM(TargetModel):
     def _generations(self, contexts: list[str]):
         """Greedy reasoning for each context, in batches of similar length (less padding to compute), with the
         KV cache ``generate`` keeps: yields (the batch's indices into ``contexts``, its reasoning texts, the
-        output of ``generate`` with that cache, the batch's left-padded attention mask)."""
-        lengths = [len(self._ids(c)) for c in contexts]
+        output of ``generate`` with that cache, the batch's attention mask over its input). The prefix the
+        batch's contexts share runs once (``_shared_prefix``): each row is that prefix, its padding, then the
+        rest of its context, so the generated tokens are the same as from left-padded whole contexts (the
+        same tokens at the same positions); on 128 U texts this cut SmolLM2's reasoning time by 14-17%."""
+        ids = [self._ids(c)[-self.max_length :] for c in contexts]
         # each batch also pays a forward pass per generated token, so it pays to keep batches full
         overhead = FORWARD_OVERHEAD_TOKENS * (1 + self.max_reasoning_tokens)
-        side = self.tokenizer.padding_side
-        self.tokenizer.padding_side = "left"
-        try:
-            for rows in length_batches(lengths, self.batch_size, overhead):
-                enc = self.tokenizer(
-                    [contexts[j] for j in rows],
-                    add_special_tokens=not self.chat,
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(self.device)
-                gen = self.model.generate(
-                    **enc,
-                    max_new_tokens=self.max_reasoning_tokens,
-                    do_sample=False,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                    return_dict_in_generate=True,
-                )
-                width = enc["input_ids"].shape[1]
-                reasons = self.tokenizer.batch_decode(gen.sequences[:, width:], skip_special_tokens=True)
-                yield rows, [t.strip() for t in reasons], gen, enc["attention_mask"]
-        finally:
-            self.tokenizer.padding_side = side
+        for rows in length_batches([len(x) for x in ids], self.batch_size, overhead):
+            seqs = [ids[j] for j in rows]
+            p = self._shared_prefix(seqs, self.max_reasoning_tokens)
+            width = max(len(s) for s in seqs)
+            inputs = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(seqs), width), dtype=torch.long)
+            for r, s in enumerate(seqs):
+                inputs[r, :p], mask[r, :p] = torch.tensor(s[:p]), 1
+                inputs[r, width - len(s) + p :], mask[r, width - len(s) + p :] = torch.tensor(s[p:]), 1
+            gen = self.model.generate(
+                input_ids=inputs.to(self.device),
+                attention_mask=mask.to(self.device),
+                max_new_tokens=self.max_reasoning_tokens,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+                return_dict_in_generate=True,
+                **({self._cache_arg: self._prefix_cache(seqs[0][:p], len(seqs))} if p else {}),
+            )
+            reasons = self.tokenizer.batch_decode(gen.sequences[:, width:], skip_special_tokens=True)
+            yield rows, [t.strip() for t in reasons], gen, mask
 
     @torch.no_grad()
     def _generate(self, contexts: list[str]) -> list[str]:
@@ -292,16 +291,18 @@ class HFCausalLM(TargetModel):
         held = cache.get_seq_length()  # the input and the generated tokens fed back (not the last one)
         if self._past_window(held + max(len(x) for x in ids2)):
             return None
-        pads = (mask.shape[1] - mask.sum(dim=1)).tolist()
-        common, suffix = [], []
+        # the cache positions that hold each row's tokens: its input's (padding left out) and the generated ones
+        real = torch.cat([mask, torch.ones((len(ids2), held - mask.shape[1]), dtype=mask.dtype)], dim=1).bool()
+        reads = torch.zeros((len(ids2), held), dtype=torch.long)
+        suffix = []
         for r, x in enumerate(ids2):
-            cached = gen.sequences[r, pads[r] : held].tolist()
+            where = real[r].nonzero().squeeze(1)
+            cached = gen.sequences[r, where.to(gen.sequences.device)].tolist()
             n = next((k for k, (a, b) in enumerate(zip(cached, x, strict=False)) if a != b), min(len(cached), len(x)))
             n = min(n, len(x) - 1)  # at least the last token runs: its logits are the answer
-            common.append(n)
+            reads[r, where[:n]] = 1
             suffix.append(x[n:])
-        inputs = self._after_cache(held, pads, common, suffix)
-        return self._next_logits(inputs, tokens, cache=cache).cpu().numpy()
+        return self._next_logits(self._after_cache(reads, suffix), tokens, cache=cache).cpu().numpy()
 
     def _past_window(self, span: int) -> bool:
         """Whether ``span`` positions reach past a sliding-window layer (gemma-3's local layers: 512): its cache has
@@ -309,22 +310,39 @@ class HFCausalLM(TargetModel):
         window = getattr(self.model.config, "sliding_window", None) or 0
         return bool(window) and span > window
 
-    def _after_cache(
-        self, held: int, starts: list[int], common: list[int], suffix: list[list[int]]
-    ) -> dict[str, torch.Tensor]:
-        """Inputs that go on from a KV cache of ``held`` positions: row r reads its cached tokens at ``starts[r]`` ..
-        ``starts[r] + common[r]`` (the rest of the cache masked out), then runs its ``suffix``, left-padded, at
-        positions ``common[r]`` onwards, as if the whole context had run."""
-        width = max(len(x) for x in suffix)
+    def _after_cache(self, reads: torch.Tensor, suffix: list[list[int]]) -> dict[str, torch.Tensor]:
+        """Inputs that go on from a KV cache: row r reads the cache positions where ``reads[r]`` [rows, held] is 1
+        (the rest masked out), then runs its ``suffix``, left-padded, at the positions after those, as if the whole
+        context had run."""
+        held, width = reads.shape[1], max(len(x) for x in suffix)
         ids = torch.full((len(suffix), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        attn = torch.zeros((len(suffix), held + width), dtype=torch.long)
+        attn = torch.cat([reads, torch.zeros((len(suffix), width), dtype=torch.long)], dim=1)
         positions = torch.zeros((len(suffix), width), dtype=torch.long)
+        starts = reads.sum(dim=1).tolist()
         for r, x in enumerate(suffix):
-            attn[r, starts[r] : starts[r] + common[r]] = 1  # the cached prefix the context shares; not what follows
             ids[r, width - len(x) :] = torch.tensor(x)
             attn[r, held + width - len(x) :] = 1
-            positions[r, width - len(x) :] = torch.arange(common[r], common[r] + len(x))
+            positions[r, width - len(x) :] = torch.arange(starts[r], starts[r] + len(x))
         return {"input_ids": ids, "attention_mask": attn, "position_ids": positions}
+
+    def _shared_prefix(self, seqs: list[list[int]], more: int = 0) -> int:
+        """How many leading tokens every sequence of a batch shares and can run once (``_prefix_cache``), 0 where
+        that saves less than a forward pass costs (``FORWARD_OVERHEAD_TOKENS``), or where the batch and ``more``
+        tokens after it could reach past a sliding-window layer, whose cache then drops positions. Each row keeps
+        at least its last token: its logits are the answer."""
+        shared = min(len(s) for s in seqs) - 1
+        p = next((k for k in range(shared) if any(s[k] != seqs[0][k] for s in seqs)), shared)
+        if (len(seqs) - 1) * p <= FORWARD_OVERHEAD_TOKENS or self._past_window(max(len(s) for s in seqs) + more):
+            return 0
+        return p
+
+    def _prefix_cache(self, prefix: list[int], rows: int) -> Any:
+        """The KV cache of ``prefix`` run once, repeated for ``rows`` rows."""
+        kw = {"logits_to_keep": 1} if self._keeps_logits else {}
+        ids = torch.tensor([prefix], device=self.device)
+        cache = self.model(input_ids=ids, use_cache=True, **kw).past_key_values
+        cache.batch_repeat_interleave(rows)
+        return cache
 
     @torch.no_grad()
     def _batch_logits(self, seqs: list[list[int]], tokens: list[int]) -> torch.Tensor:
@@ -333,15 +351,11 @@ class HFCausalLM(TargetModel):
         runs once, its KV cache repeated for each row, and only each row's rest runs; the same tokens at the same
         positions, so the same logits up to float rounding. Where that saves less than a forward pass costs
         (``FORWARD_OVERHEAD_TOKENS``), or a sliding-window layer could not see the whole context, all of it runs."""
-        shared = min(len(s) for s in seqs) - 1  # each row keeps at least its last token: its logits are the answer
-        p = next((k for k in range(shared) if any(s[k] != seqs[0][k] for s in seqs)), shared)
-        if (len(seqs) - 1) * p <= FORWARD_OVERHEAD_TOKENS or self._past_window(max(len(s) for s in seqs)):
+        p = self._shared_prefix(seqs)
+        if not p:
             return self._next_logits(self._inputs(seqs), tokens)
-        kw = {"logits_to_keep": 1} if self._keeps_logits else {}
-        prefix = torch.tensor([seqs[0][:p]], device=self.device)
-        cache = self.model(input_ids=prefix, use_cache=True, **kw).past_key_values
-        cache.batch_repeat_interleave(len(seqs))
-        inputs = self._after_cache(p, [0] * len(seqs), [p] * len(seqs), [s[p:] for s in seqs])
+        cache = self._prefix_cache(seqs[0][:p], len(seqs))
+        inputs = self._after_cache(torch.ones((len(seqs), p), dtype=torch.long), [s[p:] for s in seqs])
         return self._next_logits(inputs, tokens, cache=cache)
 
     @torch.no_grad()
