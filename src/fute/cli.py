@@ -72,6 +72,10 @@ MaxExamplesOpt = Annotated[int | None, typer.Option(help="Seeded sample cap (def
 SeedOpt = Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuffling)")]
 MaxLengthOpt = Annotated[int, typer.Option(help="Token limit of the surrogate")]
 OptionOpt = Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. max_epochs=2")]
+MethodOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(help="METHOD:KEY=VALUE for every embedding of METHOD (repeatable), e.g. fisher:keep_probe=false"),
+]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bars")]
 OverwriteOpt = Annotated[
     bool, typer.Option(help="Replace a vector of the same name made from other data or options (refused otherwise)")
@@ -933,10 +937,7 @@ def transfer_eval_cmd(
     run_dir: RunDirOpt = None,
     results: ResultsOpt = "bench/results",
     store: Annotated[str | None, typer.Option(help="Vector store (default: RUN_DIR/store)")] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option(help="METHOD:KEY=VALUE for every embedding of METHOD (repeatable), e.g. fisher:keep_probe=false"),
-    ] = None,
+    option: MethodOptionOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Judge rankers of source datasets against a transfer run: ρ and NDCG, in-class and all-class."""
@@ -1091,6 +1092,7 @@ def prompts_eval_cmd(
         list[str] | None,
         typer.Option(help="Judge only these categories (repeatable; default: all of the truth's)"),
     ] = None,
+    option: MethodOptionOpt = None,
 ) -> None:
     """Judge prompt selectors against a ground-truth run: Performance, Rate and NDCG per LLM and category."""
 
@@ -1107,6 +1109,7 @@ def prompts_eval_cmd(
         max_reasoning_tokens=mte_reasoning_tokens or int(truth["settings"]["max_reasoning_tokens"]),
         label_cache=eval_labels(run_dir),
         dtype="float32",  # as the truth's jobs: MTEs made on a GPU and on a CPU are the same ones
+        method_options=options_by_method(option),
     )
     judged = run_eval(truth, selector or SELECTORS.in_order(), vectors=vectors, echo=console.print)
     command = _command_line()
@@ -1130,6 +1133,7 @@ def prompts_vectors_cmd(
     dte_examples: DteExamplesOpt = 1000,
     run_dir: PromptRunDirOpt = None,
     device: DeviceOpt = "auto",
+    option: MethodOptionOpt = None,
 ) -> None:
     """Compute ahead the MTEs and DTEs that `fute bench prompts eval` would compute on its first run (the same
     settings and store), e.g. on another machine or beside the truth; stored vectors are skipped."""
@@ -1147,6 +1151,7 @@ def prompts_vectors_cmd(
         device=device,
         label_cache=eval_labels(run_dir),
         dtype="float32",  # as the truth's jobs: MTEs made on a GPU and on a CPU are the same ones
+        method_options=options_by_method(option),
     )
     fill_vectors(sets, tuple(llm or DEFAULT_LLMS), vectors, tuple(method or ("fisher", "prompt")), console.print)
 

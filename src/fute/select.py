@@ -50,7 +50,9 @@ class VectorSource:
     """Task vectors for FUTE: a prompt's MTE and a dataset's DTE from the store, computed when missing
     (MTE: the shipped U without every evaluation dataset, ``mte_examples`` rows, chain-of-thought capped
     at ``max_reasoning_tokens``; DTE: ``dte_examples`` rows of the training split). ``label_cache``: the folder
-    that keeps the LLMs' labels of U (default $FUTE_HOME/labels)."""
+    that keeps the LLMs' labels of U (default $FUTE_HOME/labels). ``method_options`` ({method: {option: value}})
+    go to every DTE and MTE made with that method, e.g. ``{"fisher": {"keep_probe": False}}``: a variant judged
+    on the same truth."""
 
     def __init__(
         self,
@@ -66,9 +68,12 @@ class VectorSource:
         device: str = "auto",
         dtype: str = "auto",
         label_cache: str | Path | None = None,
+        method_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        from fute.methods import check_method_options
         from fute.store import open_store
 
+        self.method_options = check_method_options(method_options or {}, "--mte-examples and --dte-examples")
         self.device, self.dtype = device, dtype  # where the LLM labels and the surrogate embeds (fute.device)
         self.store = open_store(store)
         self.surrogate = surrogate
@@ -93,7 +98,7 @@ class VectorSource:
         hit = [
             v
             for v in self.store.vectors(name=name, kind="prompt")
-            if v.card.space.method == method and self._fits(v, prompt)
+            if v.card.space.method == method and self._fits(v, prompt, method)
         ]
         if hit:
             return hit[0]
@@ -115,13 +120,19 @@ class VectorSource:
             category=prompt.set_name,
             surrogate=self.surrogate,
             device=self.device,
+            **self.method_options.get(method, {}),
         )
 
-    def _fits(self, v: Any, prompt: Prompt) -> bool:
-        """Whether a stored MTE is the one asked for: the same prompt text and verbalizer, CoT cap, and U rows
-        (the shipped U without every evaluation dataset, capped at ``mte_examples``)."""
+    def _fits(self, v: Any, prompt: Prompt, method: str) -> bool:
+        """Whether a stored MTE is the one asked for: the same method config (options included), prompt text and
+        verbalizer, CoT cap, and U rows (the shipped U without every evaluation dataset, capped at
+        ``mte_examples``)."""
         from fute.embed import unlabeled_rows
+        from fute.methods import get_method
 
+        config = get_method(method, max_examples=self.mte_examples, **self.method_options.get(method, {})).config
+        if v.card.method_config != config.to_dict():
+            return False
         target, corpus = v.card.target or {}, v.card.corpus or {}
         if (target.get("prompt") or {}).get("sha256") != prompt.card()["sha256"]:
             return False
@@ -147,6 +158,7 @@ class VectorSource:
             surrogate=self.surrogate,
             columns=self.columns,
             device=self.device,
+            **self.method_options.get(method, {}),
         )
 
     def __call__(self, llm: str, dataset: str, prompts: list[Prompt]) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:

@@ -173,6 +173,22 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
         tuned = other.mte(str(tiny_llama), think, "prompt")
         again = vectors.mte(str(tiny_llama), think, "fisher")
         remade = other.mte(str(tiny_llama), think, "fisher")  # another cap and row count: not the stored one
+        # a method option (`--option fisher:max_epochs=0`) reaches every MTE and DTE made with that method; the
+        # stored default MTE, the same in all else, is not taken for its variant, nor the variant for it
+        variant = VectorSource(
+            root / "store",
+            bench.data,
+            mte_examples=8,
+            dte_examples=8,
+            max_reasoning_tokens=3,
+            surrogate=str(tiny_paths["encoder"]),
+            progress=False,
+            label_cache=root / "labels",
+            method_options={"fisher": {"max_epochs": 0}},
+        )
+        probe_mte = variant.mte(str(tiny_llama), think, "fisher")
+        probe_dte = variant.dte("toyset", "fisher")
+        after = vectors.mte(str(tiny_llama), think, "fisher")
     finally:
         embed.default_corpus, corpus.default_corpus = originals
     key = f"{tiny_llama}|toyset"
@@ -182,11 +198,21 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
         if sel != "random":
             assert r["performance"] == real[r["pick"]]
         assert 0.0 <= r["ndcg"] <= 1.0
-    assert len(vectors.store.vectors(kind="prompt")) == 4  # one MTE per prompt (+ the prompt-method one)
+    # one MTE per prompt (+ the prompt-method one), and the variant's: no fine-tuning is another space
+    assert probe_mte.space_id != fisher.space_id
+    assert len([v for v in vectors.store.vectors(kind="prompt") if v.space_id != probe_mte.space_id]) == 4
     assert fisher.card.target["max_reasoning_tokens"] == 3 and tuned.card.target["max_reasoning_tokens"] == 7
     assert fisher.card.data.n_used == 8 and tuned.card.data.n_used == 5
     assert again.card.key == fisher.card.key and again.card.created == fisher.card.created  # reused
     assert remade.card.target["max_reasoning_tokens"] == 7 and remade.card.data.n_used == 5
+    for v in (probe_mte, probe_dte):
+        assert v.card.method_config["max_epochs"] == 0 and v.card.key != fisher.card.key
+    assert probe_mte.card.created != fisher.card.created and not np.allclose(probe_mte.vector, fisher.vector)
+    assert after.card.method_config == fisher.card.method_config and after.card.created != probe_mte.card.created
+    with pytest.raises(ConfigError, match="keep_probe"):
+        VectorSource(root / "store", bench.data, method_options={"fisher": {"keep_probe": "maybe"}})
+    with pytest.raises(ConfigError, match="--mte-examples"):
+        VectorSource(root / "store", bench.data, method_options={"fisher": {"max_examples": 4}})
     # a DTE drawn with another row cap is another measurement: recomputed, never taken for this one
     assert vectors.dte("toyset", "fisher").card.data.n_used == 8
     smaller = VectorSource(
@@ -350,3 +376,15 @@ def test_eval_of_some_categories_only(prompt_run):
         bench_prompts.only_categories(truth, ["nli"])
     md = bench_prompts.eval_markdown(kept, run_eval(kept, ["random"], echo=lambda _: None), "cmd")
     assert "Judged here:" in md
+
+
+def test_eval_takes_method_options_checked_before_any_work(run_cli, prompt_run, tmp_path):
+    """`fute bench prompts eval --option METHOD:KEY=VALUE` (and `vectors`) give the option to every embedding of
+    that method; a bad one is one line before any vector is made."""
+    _, _, root = prompt_run
+    common = ("--run-dir", str(root / "run"), "--store", str(tmp_path / "store"), "--results", str(tmp_path))
+    code, _, err = run_cli("bench", "prompts", "eval", *common, "--option", "fisher:keep_probe=maybe")
+    assert code != 0 and "keep_probe" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("bench", "prompts", "eval", *common, "--option", "fisher:max_examples=4")
+    assert code != 0 and "--mte-examples" in err and "Traceback" not in err
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.json"))

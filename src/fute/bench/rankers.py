@@ -53,14 +53,11 @@ class RankContext:
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from fute.methods import get_method
+        from fute.methods import check_method_options
 
         if self.embed_examples is None:
             self.embed_examples = int(self.truth["settings"]["target_examples"])
-        for method, options in self.method_options.items():
-            if "max_examples" in options:
-                raise ConfigError(f"{method}: the rows per embedding are --embed-examples, not option max_examples")
-            get_method(method, **options)  # a bad option is one line here, before any work
+        self.method_options = check_method_options(self.method_options, "--embed-examples")
 
     @property
     def names(self) -> list[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from fute.errors import ConfigError
 from fute.methods.base import Method, MethodConfig
 from fute.methods.baselines import DataSize, TextEmb
 from fute.methods.fisher import Fisher, FisherConfig
@@ -22,6 +24,17 @@ def get_method(name: str, **options: Any) -> Method:
     return METHODS.create(name, **options)
 
 
+def check_method_options(by_method: Mapping[str, Mapping[str, Any]], rows: str) -> dict[str, dict[str, Any]]:
+    """``{method: {option: value}}`` for every embedding a benchmark makes with that method, checked before any
+    work: a bad option is one line, and ``max_examples`` is refused, since the benchmark sets the rows (``rows``
+    names its own flag for them)."""
+    for method, options in by_method.items():
+        if "max_examples" in options:
+            raise ConfigError(f"{method}: the rows per embedding are {rows}, not option max_examples")
+        get_method(method, **options)
+    return {m: dict(o) for m, o in by_method.items()}
+
+
 for _cls in (Fisher, PrefixTuning, PromptTuning, TextEmb, DataSize):
     register_method(_cls)
 
@@ -32,6 +45,7 @@ __all__ = [
     "FisherConfig",
     "Method",
     "MethodConfig",
+    "check_method_options",
     "PrefixConfig",
     "PrefixTuning",
     "PromptConfig",
