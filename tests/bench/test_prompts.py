@@ -116,16 +116,15 @@ def test_an_interim_truth_keeps_the_finished_cases_and_runs_nothing(prompt_run, 
 
 def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
     truth, bench, root = prompt_run
-    vectors = VectorSource(
-        root / "store",
-        bench.data,
-        mte_examples=8,
-        dte_examples=8,
-        max_reasoning_tokens=3,
-        surrogate=str(tiny_paths["encoder"]),
-        progress=False,
-        label_cache=root / "labels",
-    )
+    settings = {
+        "mte_examples": 8,
+        "dte_examples": 8,
+        "max_reasoning_tokens": 3,
+        "surrogate": str(tiny_paths["encoder"]),
+        "progress": False,
+        "label_cache": root / "labels",
+    }
+    vectors = VectorSource(root / "store", bench.data, **settings)
     # the tiny LLM's vocabulary lacks most words of the shipped U: give U from its own words
     u_path = root / "u.jsonl"
     u_path.write_text(
@@ -175,17 +174,7 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
         remade = other.mte(str(tiny_llama), think, "fisher")  # another cap and row count: not the stored one
         # a method option (`--option fisher:max_epochs=0`) reaches every MTE and DTE made with that method; the
         # stored default MTE, the same in all else, is not taken for its variant, nor the variant for it
-        variant = VectorSource(
-            root / "store",
-            bench.data,
-            mte_examples=8,
-            dte_examples=8,
-            max_reasoning_tokens=3,
-            surrogate=str(tiny_paths["encoder"]),
-            progress=False,
-            label_cache=root / "labels",
-            method_options={"fisher": {"max_epochs": 0}},
-        )
+        variant = VectorSource(root / "store", bench.data, **settings, method_options={"fisher": {"max_epochs": 0}})
         probe_mte = variant.mte(str(tiny_llama), think, "fisher")
         probe_dte = variant.dte("toyset", "fisher")
         after = vectors.mte(str(tiny_llama), think, "fisher")

@@ -229,6 +229,13 @@ def test_labels_from_the_label_words_rows_alone_equal_the_full_vocabulary(tiny_l
     np.testing.assert_allclose(t.predict(TEXTS, progress=False, cache=False), expected, atol=1e-6)
 
 
+def tiny_model(kind: str, tiny_llama, tok):
+    """The tiny llama, or a tiny gemma-3 with a long or a 20-position sliding window."""
+    if kind == "llama":
+        return AutoModelForCausalLM.from_pretrained(tiny_llama)
+    return tiny_gemma3(tok, window=20) if kind == "gemma3-window" else tiny_gemma3(tok)
+
+
 LONG = ("the movie was good and the food was happy " * 3) + "review {text} sentiment"  # 27 shared words
 
 
@@ -238,11 +245,7 @@ def test_the_prefix_every_input_shares_runs_once(tiny_llama, model_kind, monkeyp
     labels equal the full-vocabulary log-probs of each whole context (``score_words``). A prefix too short to save
     a forward pass, or a sliding window shorter than the context, runs everything as before."""
     tok = AutoTokenizer.from_pretrained(tiny_llama)
-    model = {
-        "llama": lambda: AutoModelForCausalLM.from_pretrained(tiny_llama),
-        "gemma3": lambda: tiny_gemma3(tok),
-        "gemma3-window": lambda: tiny_gemma3(tok, window=20),
-    }[model_kind]()
+    model = tiny_model(model_kind, tiny_llama, tok)
     long = parse_prompt_set({**SET, "prompts": [{"id": "long", "template": LONG}]}, "toy.yaml")["long"]
     mixed = [TEXTS[1], TEXTS[3], TEXTS[0] + " and " + TEXTS[2], TEXTS[2]]
     shared = []
@@ -264,11 +267,7 @@ def test_chain_of_thought_reasoning_runs_the_shared_prefix_once(tiny_llama, mode
     generation's cache, gives the labels of the whole re-rendered contexts. A sliding window shorter than the
     batch's span generates as before."""
     tok = AutoTokenizer.from_pretrained(tiny_llama)
-    model = {
-        "llama": lambda: AutoModelForCausalLM.from_pretrained(tiny_llama),
-        "gemma3": lambda: tiny_gemma3(tok),
-        "gemma3-window": lambda: tiny_gemma3(tok, window=20),
-    }[model_kind]()
+    model = tiny_model(model_kind, tiny_llama, tok)
     cot = {"id": "long-cot", "type": "cot", "template": LONG.replace("sentiment", "why"), "answer": "so the answer is"}
     prompt = parse_prompt_set({**SET, "prompts": [cot]}, "toy.yaml")["long-cot"]
     mixed = [TEXTS[1], TEXTS[3], TEXTS[0] + " and " + TEXTS[2], TEXTS[2]]
