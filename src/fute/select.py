@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from fute.rank import score_noise
 from fute.samples import Samples, load_samples
 from fute.selectors import PromptCase, get_selector
 from fute.targets.prompts import Prompt, load_prompt_set
+
+if TYPE_CHECKING:
+    from fute.methods import MethodConfig
 
 TASKS = {
     "sentiment": "sentiment classification (is the text positive or negative?)",
@@ -90,15 +93,17 @@ class VectorSource:
         distributions summed into those labels (``MappedTarget``), so the MTE and that dataset's DTE share one
         label space. A stored MTE is reused only when all of that matches (``_fits``)."""
         from fute.embed import embed_model
+        from fute.methods import get_method
         from fute.targets.base import MappedTarget
         from fute.targets.prompts import label_map
 
         mapped = labels is not None and tuple(labels) != tuple(prompt.labels)
         name = f"{llm}/{prompt.full_id}" + (f" as {'/'.join(labels)}" if mapped else "")
+        config = get_method(method, max_examples=self.mte_examples, **self.method_options.get(method, {})).config
         hit = [
             v
             for v in self.store.vectors(name=name, kind="prompt")
-            if v.card.space.method == method and self._fits(v, prompt, method)
+            if v.card.space.method == method and self._fits(v, prompt, config)
         ]
         if hit:
             return hit[0]
@@ -123,14 +128,12 @@ class VectorSource:
             **self.method_options.get(method, {}),
         )
 
-    def _fits(self, v: Any, prompt: Prompt, method: str) -> bool:
-        """Whether a stored MTE is the one asked for: the same method config (options included), prompt text and
+    def _fits(self, v: Any, prompt: Prompt, config: MethodConfig) -> bool:
+        """Whether a stored MTE is the one asked for: the same method ``config`` (options included), prompt text and
         verbalizer, CoT cap, and U rows (the shipped U without every evaluation dataset, capped at
         ``mte_examples``)."""
         from fute.embed import unlabeled_rows
-        from fute.methods import get_method
 
-        config = get_method(method, max_examples=self.mte_examples, **self.method_options.get(method, {})).config
         if v.card.method_config != config.to_dict():
             return False
         target, corpus = v.card.target or {}, v.card.corpus or {}

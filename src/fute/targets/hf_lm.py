@@ -245,23 +245,19 @@ class HFCausalLM(TargetModel):
         for rows in length_batches([len(x) for x in ids], self.batch_size, overhead):
             seqs = [ids[j] for j in rows]
             p = self._shared_prefix(seqs, self.max_reasoning_tokens)
-            width = max(len(s) for s in seqs)
-            inputs = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(seqs), width), dtype=torch.long)
-            for r, s in enumerate(seqs):
-                inputs[r, :p], mask[r, :p] = torch.tensor(s[:p]), 1
-                inputs[r, width - len(s) + p :], mask[r, width - len(s) + p :] = torch.tensor(s[p:]), 1
+            inputs = self._inputs(seqs, shared=p)
             gen = self.model.generate(
-                input_ids=inputs.to(self.device),
-                attention_mask=mask.to(self.device),
+                input_ids=inputs["input_ids"],
+                attention_mask=inputs["attention_mask"],
                 max_new_tokens=self.max_reasoning_tokens,
                 do_sample=False,
                 pad_token_id=self.tokenizer.pad_token_id,
                 return_dict_in_generate=True,
                 **({self._cache_arg: self._prefix_cache(seqs[0][:p], len(seqs))} if p else {}),
             )
+            width = inputs["input_ids"].shape[1]
             reasons = self.tokenizer.batch_decode(gen.sequences[:, width:], skip_special_tokens=True)
-            yield rows, [t.strip() for t in reasons], gen, mask
+            yield rows, [t.strip() for t in reasons], gen, inputs["attention_mask"].cpu()
 
     @torch.no_grad()
     def _generate(self, contexts: list[str]) -> list[str]:
@@ -415,14 +411,16 @@ class HFCausalLM(TargetModel):
         logits = self.model(**self._inputs(seqs), **kw).logits[:, -keep:]
         return self._log_softmax(logits) if log_softmax else logits
 
-    def _inputs(self, seqs: list[list[int]]) -> dict[str, torch.Tensor]:
-        """Left-padded ids, attention mask and position ids (counting real tokens only) on the device."""
+    def _inputs(self, seqs: list[list[int]], shared: int = 0) -> dict[str, torch.Tensor]:
+        """Left-padded ids, attention mask and position ids (counting real tokens only) on the device; with
+        ``shared``, each row's first ``shared`` tokens (the prefix all rows share) come before its padding."""
         width = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
         for r, s in enumerate(seqs):
-            ids[r, width - len(s) :] = torch.tensor(s)
-            mask[r, width - len(s) :] = 1
+            ids[r, :shared], mask[r, :shared] = torch.tensor(s[:shared], dtype=torch.long), 1
+            ids[r, width - len(s) + shared :] = torch.tensor(s[shared:])
+            mask[r, width - len(s) + shared :] = 1
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
         return {
             "input_ids": ids.to(self.device),
