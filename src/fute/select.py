@@ -86,6 +86,7 @@ class VectorSource:
         self.spaces: dict[str, str] = {}  # method -> the space its last vectors were compared in
         self.columns = columns
         self.label_cache = None if label_cache is None else Path(label_cache).expanduser()
+        self._u_fingerprints: dict[bool, str] = {}  # pair inputs or not -> the fingerprint of the U rows an MTE labels
 
     def mte(self, llm: str, prompt: Prompt, method: str, labels: Sequence[str] | None = None) -> Any:
         """The prompt's MTE on the shipped U without every evaluation dataset, ``mte_examples`` rows, CoT capped
@@ -141,8 +142,11 @@ class VectorSource:
             return False
         if prompt.type == "cot" and target.get("max_reasoning_tokens") != self.max_reasoning_tokens:
             return False
-        rows = unlabeled_rows(None, tuple(self.paths), prompt.input == "pair", self.mte_examples, 0)
-        return corpus.get("fingerprint") == rows.fingerprint()  # the very rows embed_model labels (seed 0)
+        pairs = prompt.input == "pair"
+        if pairs not in self._u_fingerprints:  # the very rows embed_model labels (seed 0), computed once
+            rows = unlabeled_rows(None, tuple(self.paths), pairs, self.mte_examples, 0)
+            self._u_fingerprints[pairs] = rows.fingerprint()
+        return corpus.get("fingerprint") == self._u_fingerprints[pairs]
 
     def dte(self, dataset: str, method: str) -> Any:
         """The DTE of ``dte_examples`` training rows: the store's job key covers the rows, the config, the
