@@ -1,17 +1,27 @@
-"""How fast can CoT reasoning be on this CPU at best? The decode steps' matrix products alone, timed.
+"""How fast can CoT labeling be on this CPU at best? Its matrix products alone, timed on the LLM's own weights.
 
     python bench/decode_bound.py        # writes bench/results/decode_bound.{json,md}
 
-A CoT example's reasoning is ``cap`` decode steps, each a forward pass with one row per text of the batch. This
-times only those steps' matrix products, with SmolLM2-135M's shapes (30 layers x q, k, v, o, gate, up, down, then
-its 49,152-word output matrix) on random float32 weights, for batches of 16 and 32 rows: the fastest labeling the
-CPU's matmul kernels allow at that batch and cap, with the prefill, attention, the KV cache and the answer turn taken
-as free. Thin matrices (one row per text) run far below the peak that large ones reach, so this bound is well below
-the FLOP bound of ``label_speed.py``.
+A CoT example runs three parts, batch by batch as ``HFCausalLM`` batches them (``length_batches``, the shared prefix
+run once: ``_shared_prefix``): the prefill of its context, ``cap`` greedy decode steps (one row per text, each step
+also projecting onto the whole vocabulary), and the answer turn (the tokens after the reasoning that the KV cache does
+not hold). This times only the matrix products of those parts, with the model's own linear layers (shapes and
+weights read from the loaded model, not written here), in float32 and bfloat16:
+
+- prefill and answer: each batch's real tokens as one matrix per layer (no padding; a large matrix runs near the
+  peak), the vocabulary projected for the last position of each row (prefill) or not at all (the answer turn scores
+  the label words only);
+- decode: ``cap`` steps of one row per text through every layer and the vocabulary projection.
+
+Attention, norms, activations, the KV cache and Python are taken as free, so the examples/s here is an upper bound
+on what any code around these products can reach. The answer turn is counted as the tokens a one-token reasoning
+adds beyond the question's context (the chat template's closing and the answer cue), the reasoning itself being
+in the decode steps.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import shlex
@@ -21,81 +31,148 @@ from pathlib import Path
 
 import torch
 from label_speed import cpu_model
+from torch import nn
+
+from fute.corpus import default_corpus
+from fute.targets.base import FORWARD_OVERHEAD_TOKENS, length_batches
+from fute.targets.hf_lm import HFCausalLM, load_causal_lm
+from fute.targets.prompts import load_prompt_set
 
 RESULTS = Path(__file__).resolve().parent / "results"
-LAYER = [(576, 576), (192, 576), (192, 576), (576, 576), (1536, 576), (1536, 576), (576, 1536)]  # out, in
-LAYERS, VOCAB, HIDDEN = 30, 49152, 576
+WORKLOADS = ((64, 16), (32, 128))  # (cap, texts): the first CoT measurement's, the prompt benchmark's
 
 
-def step_seconds(rows: int, repeats: int = 5) -> float:
-    """The fastest of ``repeats`` timings of one decode step's matrix products for ``rows`` texts."""
-    torch.manual_seed(0)
-    weights = [torch.randn(o, i) for o, i in LAYER * LAYERS] + [torch.randn(VOCAB, HIDDEN)]
-    x, h = torch.randn(rows, HIDDEN), torch.randn(rows, 1536)
+class Products:
+    """The model's linear layers in one dtype, timed on random inputs of a given number of rows."""
 
-    def step() -> None:
-        for w in weights:
-            torch.nn.functional.linear(h if w.shape[1] == 1536 else x, w)
+    def __init__(self, model: nn.Module, dtype: torch.dtype) -> None:
+        self.layers = [m.weight.detach().to(dtype) for m in model.get_decoder().modules() if isinstance(m, nn.Linear)]
+        self.head = model.get_output_embeddings().weight.detach().to(dtype)
+        self.dtype, self._seconds = dtype, {}
 
-    step()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t)
-    return best
+    def seconds(self, rows: int, head_rows: int, repeats: int = 5) -> float:
+        """Fastest of ``repeats`` timings of every decoder layer on ``rows`` rows plus the vocabulary projection of
+        ``head_rows`` rows."""
+        key = (rows, head_rows)
+        if key not in self._seconds:
+            torch.manual_seed(0)
+            inputs = {w.shape[1]: torch.randn(rows, w.shape[1], dtype=self.dtype) for w in self.layers}
+            last = torch.randn(head_rows, self.head.shape[1], dtype=self.dtype)
+
+            def run() -> None:
+                for w in self.layers:
+                    nn.functional.linear(inputs[w.shape[1]], w)
+                if head_rows:
+                    nn.functional.linear(last, self.head)
+
+            run()
+            best = float("inf")
+            for _ in range(repeats):
+                t = time.perf_counter()
+                run()
+                best = min(best, time.perf_counter() - t)
+            self._seconds[key] = best
+        return self._seconds[key]
+
+
+def plan(target: HFCausalLM, texts: list[str]) -> list[dict]:
+    """Each batch's work, as ``HFCausalLM._generations`` batches these texts: rows, real prefill tokens (the
+    shared prefix once), answer-turn tokens per row."""
+    rendered = target._rendered(texts, None)
+    ids = [target._ids(target._context([r]))[-target.max_length :] for r in rendered]
+    answer = [
+        len(target._ids(target._context([r, "x", target.prompt.answer]))) - len(i) - 1
+        for r, i in zip(rendered, ids, strict=True)
+    ]
+    cap = target.max_reasoning_tokens
+    out = []
+    for rows in length_batches([len(x) for x in ids], target.batch_size, FORWARD_OVERHEAD_TOKENS * (1 + cap)):
+        seqs = [ids[j] for j in rows]
+        p = target._shared_prefix(seqs, cap)
+        out.append(
+            {
+                "rows": len(rows),
+                "prefill_tokens": p + sum(len(s) - p for s in seqs),
+                "answer_tokens": sum(answer[j] for j in rows),
+            }
+        )
+    return out
+
+
+def bound(products: Products, batches: list[dict], cap: int) -> dict:
+    parts = {"prefill": 0.0, "decode": 0.0, "answer": 0.0}
+    for b in batches:
+        parts["prefill"] += products.seconds(b["prefill_tokens"], b["rows"])
+        parts["decode"] += cap * products.seconds(b["rows"], b["rows"])
+        parts["answer"] += products.seconds(b["answer_tokens"], 0)
+    total = sum(parts.values())
+    texts = sum(b["rows"] for b in batches)
+    return {"seconds": parts, "max_examples_per_s": texts / total}
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--llm", default="smollm2")
+    ap.add_argument("--prompt", default="sentiment:cot-step-by-step")
+    ap.add_argument("--batch-size", type=int, default=32, help="HFCausalLM's default")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
     torch.set_num_threads(2)
+    model, tok = load_causal_lm(args.llm, "cpu")
+    prompt_set, prompt_id = args.prompt.split(":")
+    prompt = load_prompt_set(prompt_set)[prompt_id]
+    u = default_corpus()
     rows = []
-    for batch in (16, 32):
-        secs = step_seconds(batch)
-        flops = 2 * batch * (sum(o * i for o, i in LAYER) * LAYERS + VOCAB * HIDDEN)
-        for cap in (64, 32):
-            rows.append(
-                {
-                    "texts_per_batch": batch,
-                    "cap": cap,
-                    "step_ms": 1e3 * secs,
-                    "gflops": flops / secs / 1e9,
-                    "max_examples_per_s": batch / (cap * secs),
-                }
+    for dtype in (torch.float32, torch.bfloat16):
+        products = Products(model, dtype)
+        for cap, n in WORKLOADS:
+            target = HFCausalLM(
+                args.llm, prompt, model=model, tokenizer=tok, max_reasoning_tokens=cap, batch_size=args.batch_size
             )
+            batches = plan(target, u.texts[:n])
+            rows.append({"dtype": str(dtype).removeprefix("torch."), "cap": cap, "texts": n, "batches": batches})
+            rows[-1] |= bound(products, batches, cap)
+            print(rows[-1], flush=True)
     from embed_speed import matmul_peak
 
     result = {
         "command": "python bench/decode_bound.py " + shlex.join(sys.argv[1:]),
+        "llm": args.llm,
+        "prompt": args.prompt,
+        "batch_size": args.batch_size,
         "machine": {
             "threads": torch.get_num_threads(),
             "cpu": cpu_model(),
             "torch": torch.__version__,
             "python": platform.python_version(),
-            "matmul_peak_gflops": matmul_peak(torch.device("cpu"), dtype=torch.float32)["gflops"],
+            "matmul_peak_gflops": {
+                d: matmul_peak(torch.device("cpu"), dtype=getattr(torch, d))["gflops"] for d in ("float32", "bfloat16")
+            },
         },
         "rows": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "decode_bound.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "decode_bound.json").write_text(json.dumps(result, indent=2) + "\n")
     m = result["machine"]
+    peaks = ", ".join(f"{d} {g:.0f}" for d, g in m["matmul_peak_gflops"].items())
     md = [
-        "# CoT reasoning at best: the decode steps' matrix products alone",
+        "# CoT labeling at best: its matrix products alone",
         "",
         f"Command: `{result['command']}`  ",
-        f"{m['threads']} threads of {m['cpu']}, torch {m['torch']}; float32 matmul peak measured "
-        f"{m['matmul_peak_gflops']:.0f} GFLOP/s. SmolLM2-135M's shapes, random weights; prefill, attention, cache and "
-        "answer turn taken as free.",
+        f"{m['threads']} threads of {m['cpu']}, torch {m['torch']}; matmul peaks measured (GFLOP/s): {peaks}. "
+        f"{args.llm} with {args.prompt}, batch {args.batch_size}, the shipped U's first texts. The model's own linear "
+        "layers; attention, norms, the KV cache and everything else taken as free (an upper bound).",
         "",
-        "| texts per batch | cap | ms a step | GFLOP/s | at most examples/s |",
-        "|---:|---:|---:|---:|---:|",
+        "| dtype | cap | texts | batches | prefill s | decode s | answer s | at most examples/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         *(
-            f"| {r['texts_per_batch']} | {r['cap']} | {r['step_ms']:.1f} | {r['gflops']:.0f} | "
-            f"{r['max_examples_per_s']:.2f} |"
+            f"| {r['dtype']} | {r['cap']} | {r['texts']} | {len(r['batches'])} | {r['seconds']['prefill']:.2f} | "
+            f"{r['seconds']['decode']:.2f} | {r['seconds']['answer']:.2f} | {r['max_examples_per_s']:.2f} |"
             for r in rows
         ),
         "",
     ]
-    (RESULTS / "decode_bound.md").write_text("\n".join(md))
+    (args.out / "decode_bound.md").write_text("\n".join(md))
     print("\n".join(md))
 
 
