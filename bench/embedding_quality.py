@@ -294,6 +294,7 @@ def analyse(jobs: dict, info: dict) -> dict:
             }
         )
     out["self_retrieval"] = {"hits": hits, "of": len(rows), "nearest_in_family": family_hits, "rows": rows}
+    out["misses"] = misses_by_cause(rows, jobs, info)
     # cap and seed stability
     cap, seed = [], []
     for d in names:
@@ -368,6 +369,32 @@ def analyse(jobs: dict, info: dict) -> dict:
     trained = [t for j in jobs.values() for t in ([j["training"]] if j.get("training") else j.get("trainings", []))]
     out["converged"] = {"converged": sum(t["converged"] for t in trained), "of": len(trained)}
     return out
+
+
+def learned(job: dict) -> bool | None:
+    """Whether the job's surrogate learned its task (every run's ``learned``, for an ensemble); None: no training."""
+    runs = [job["training"]] if job.get("training") else job.get("trainings") or []
+    return all(t.get("learned", True) for t in runs) if runs else None
+
+
+def misses_by_cause(rows: list[dict], jobs: dict, info: dict) -> dict:
+    """Each self-retrieval miss put down to the first of: its nearest is another dataset of the same task family;
+    the surrogate learned nothing from one of the dataset's halves (``learned``: held-out loss not 1% below a
+    constant prediction's); other. Also the hits among the halves whose dataset was learned from both halves."""
+    out = {"same_family": [], "not_learned": [], "other": []}
+    learned_halves = learned_hits = 0
+    for x in rows:
+        d = x["half"].split("/")[0]
+        both = all(learned(jobs[(d, h)]) is not False for h in "AB")
+        learned_halves += both
+        learned_hits += both and x["hit"]
+        if x["hit"]:
+            continue
+        near = x["nearest"].split("/")[0]
+        cause = "same_family" if info[near]["family"] == info[d]["family"] else "other" if both else "not_learned"
+        out[cause].append(x["half"])
+    trained = any(learned(j) is not None for j in jobs.values())
+    return {**out, "trained": trained, "learned_halves": learned_halves, "learned_hits": learned_hits}
 
 
 def paired(single: dict, ensemble: dict, datasets: list[str]) -> dict:
@@ -538,6 +565,26 @@ def markdown(results: dict, command: str) -> str:
         f"- {m}: {r['self_retrieval'].get('nearest_in_family')} of {r['self_retrieval']['of']}"
         for m, r in results["methods"].items()
     ]
+    lines += [
+        "",
+        "Self-retrieval misses by cause (the first that applies), and hits where both halves were learned:",
+        "",
+    ]
+    for m, r in results["methods"].items():
+        x = r.get("misses")
+        if x:
+            family = (
+                f"- {m}: nearest a dataset of the same family {len(x['same_family'])} ({', '.join(x['same_family'])})"
+            )
+            if not x.get("trained", True):
+                lines.append(f"{family}; other {len(x['other'])} ({', '.join(x['other'])}); no training")
+                continue
+            lines.append(
+                f"{family}; the surrogate learned nothing from a half {len(x['not_learned'])} "
+                f"({', '.join(x['not_learned'])}); other {len(x['other'])} ({', '.join(x['other'])}). Datasets "
+                f"learned from both halves: {x['learned_hits']} of their {x['learned_halves']} halves found their own "
+                "other half"
+            )
     if results.get("derived_check"):
         lines += [
             "",
