@@ -3,7 +3,7 @@
     python bench/decode_bound.py        # writes bench/results/decode_bound.{json,md}
 
 A CoT example runs three parts, batch by batch as ``HFCausalLM`` batches them (``length_batches``, the shared prefix
-run once: ``_shared_prefix``): the prefill of its context, ``cap`` greedy decode steps (one row per text, each step
+run once: ``_shared_prefix``): the prefill of its context, ``cap`` greedy reasoning tokens (one row per text, each
 also projecting onto the whole vocabulary), and the answer turn (the tokens after the reasoning that the KV cache does
 not hold). This times only the matrix products of those parts, with the model's own linear layers (shapes and
 weights read from the loaded model, not written here), in float32 and bfloat16:
@@ -11,12 +11,12 @@ weights read from the loaded model, not written here), in float32 and bfloat16:
 - prefill and answer: each batch's real tokens as one matrix per layer (no padding; a large matrix runs near the
   peak), the vocabulary projected for the last position of each row (prefill) or not at all (the answer turn scores
   the label words only);
-- decode: ``cap`` steps of one row per text through every layer and the vocabulary projection.
+- decode: ``cap - 1`` steps of one row per text through every layer and the vocabulary projection (the prefill gives
+  the first reasoning token; the last one enters the cache with the answer turn, so it is counted there).
 
 Attention, norms, activations, the KV cache and Python are taken as free, so the examples/s here is an upper bound
 on what any code around these products can reach. The answer turn is counted as the tokens a one-token reasoning
-adds beyond the question's context (the chat template's closing and the answer cue), the reasoning itself being
-in the decode steps.
+adds to the question's context (that token, the chat template's closing and the answer cue).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def plan(target: HFCausalLM, texts: list[str]) -> list[dict]:
     rendered = target._rendered(texts, None)
     ids = [target._ids(target._context([r]))[-target.max_length :] for r in rendered]
     answer = [
-        len(target._ids(target._context([r, "x", target.prompt.answer]))) - len(i) - 1
+        len(target._ids(target._context([r, "x", target.prompt.answer]))) - len(i)
         for r, i in zip(rendered, ids, strict=True)
     ]
     cap = target.max_reasoning_tokens
@@ -103,7 +103,7 @@ def bound(products: Products, batches: list[dict], cap: int) -> dict:
     parts = {"prefill": 0.0, "decode": 0.0, "answer": 0.0}
     for b in batches:
         parts["prefill"] += products.seconds(b["prefill_tokens"], b["rows"])
-        parts["decode"] += cap * products.seconds(b["rows"], b["rows"])
+        parts["decode"] += (cap - 1) * products.seconds(b["rows"], b["rows"])
         parts["answer"] += products.seconds(b["answer_tokens"], 0)
     total = sum(parts.values())
     texts = sum(b["rows"] for b in batches)

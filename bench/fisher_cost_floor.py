@@ -47,9 +47,11 @@ def job_flops(job: dict, tokens: np.ndarray, params: int, layers: int, hidden: i
     """The FLOPs of one stored run (``tokens``: its capped rows' real token counts, in row order)."""
     t = job["training"]
     train, held = holdout_split(len(tokens), job["config"]["holdout_fraction"], job["config"]["seed"])
-    f = lambda idx: forward_flops(tokens[idx], params, layers, hidden)  # noqa: E731
-    every = np.arange(len(tokens))
-    epochs = t["finetune_epochs"]
+    every, epochs = np.arange(len(tokens)), t["finetune_epochs"]
+
+    def f(idx: np.ndarray) -> float:
+        return forward_flops(tokens[idx], params, layers, hidden)
+
     return f(every) + 3 * epochs * f(train) + (epochs + 1) * f(held) + 2 * f(every)
 
 
