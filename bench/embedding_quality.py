@@ -327,6 +327,10 @@ def analyse(jobs: dict, info: dict) -> dict:
             )
     out["cap_stability"] = {"holds": sum(r["holds"] for r in cap), "of": len(cap), "rows": cap}
     out["seed_stability"] = {"holds": sum(r["holds"] for r in seed), "of": len(seed), "rows": seed}
+    for key, rows_, other in (("cap_stability", cap, "A250"), ("seed_stability", seed, "A-seed1")):
+        # the same test where the surrogate learned the task in both vectors compared
+        kept = [r for r in rows_ if all(learned(jobs[(r["dataset"], v)]) is not False for v in ("A", other))]
+        out[key]["learned"] = {"holds": sum(r["holds"] for r in kept), "of": len(kept)}
     # label-count confound, on the A halves
     same_labels, same_family = [], []
     for d, e in combinations([n for n in names if (n, "A") in vec], 2):
@@ -564,6 +568,13 @@ def markdown(results: dict, command: str) -> str:
     lines += [
         f"- {m}: {r['self_retrieval'].get('nearest_in_family')} of {r['self_retrieval']['of']}"
         for m, r in results["methods"].items()
+    ]
+    lines += ["", "Cap and seed stability where the surrogate learned the task in both vectors compared:", ""]
+    lines += [
+        f"- {m}: cap {r['cap_stability']['learned']['holds']} of {r['cap_stability']['learned']['of']}, seed "
+        f"{r['seed_stability']['learned']['holds']} of {r['seed_stability']['learned']['of']}"
+        for m, r in results["methods"].items()
+        if r["cap_stability"].get("learned") and r["misses"].get("trained")
     ]
     lines += [
         "",
