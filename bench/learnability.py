@@ -22,19 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-from embedding_quality import RESULTS, halves
+from embedding_quality import RESULTS, _write, halves
 
+from fute.cli import method_options
 from fute.methods import get_method
 from fute.methods.training import constant_loss, train_task
 from fute.samples import load_samples
 from fute.surrogate import load_surrogate
-
-
-def parse_value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def main() -> None:
@@ -46,7 +40,7 @@ def main() -> None:
     ap.add_argument("--option", action="append", default=[], help="KEY=VALUE for fisher's training")
     ap.add_argument("--out", type=Path, default=RESULTS / "learnability")
     args = ap.parse_args()
-    options = {k: parse_value(v) for k, _, v in (o.partition("=") for o in args.option)}
+    options = method_options(args.option, None)  # as `fute embed --option` parses them
     if args.probe_only:
         options["max_epochs"] = 0
     rows = []
@@ -82,10 +76,9 @@ def main() -> None:
                 )
                 print(rows[-1], flush=True)
     command = "python bench/learnability.py " + shlex.join(sys.argv[1:])
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = "probe" if args.probe_only else "fisher"
-    (args.out / f"{stem}.json").write_text(
-        json.dumps({"command": command, "options": options, "rows": rows}, indent=2) + "\n"
+    _write(
+        args.out / f"{stem}.json", json.dumps({"command": command, "options": options, "rows": rows}, indent=2) + "\n"
     )
     md = [
         f"# Can the surrogate learn the task? ({'linear probe on frozen features' if args.probe_only else 'fisher'})",
@@ -105,7 +98,7 @@ def main() -> None:
         ),
         "",
     ]
-    (args.out / f"{stem}.md").write_text("\n".join(md))
+    _write(args.out / f"{stem}.md", "\n".join(md))
     print("\n".join(md))
 
 
