@@ -16,7 +16,7 @@ from rich.table import Table
 from fute.errors import ConfigError, FuteError
 from fute.registry import METHODS, PROJECTIONS, RANKERS, SELECTORS, TARGETS
 from fute.space import Card, TaskVector, category_of
-from fute.tables import gains_note, ranking_table, ties_note
+from fute.tables import gains_note, learned_nothing_notes, ranking_table, ties_note
 
 app = typer.Typer(
     help="Task embeddings of datasets, models and prompts in one space (FUTE).",
@@ -652,7 +652,7 @@ def rank_cmd(
     ranked = rank(q, st, kind=kind, k=k, catalog=extra)
     gains = measured_gains(q)
     console.print(ranking_table(q.name, ranked, gains))
-    for note in (ties_note(ranked, q.space_id), gains_note(ranked, gains)):
+    for note in (ties_note(ranked, q.space_id), gains_note(ranked, gains), *learned_nothing_notes(q, ranked)):
         if note:
             console.print(note, highlight=False)
 

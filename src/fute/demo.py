@@ -11,7 +11,7 @@ from rich.console import Console
 from fute.embed import embed_dataset
 from fute.rank import rank
 from fute.space import category_of
-from fute.tables import ranking_table, ties_note
+from fute.tables import learned_nothing_notes, ranking_table, ties_note
 
 
 def demo_datasets() -> list[Path]:
@@ -51,7 +51,7 @@ def run_demo(
         console.print(ranking_table(f"{name} ({vec.card.data.category or '?'})", ranked))
         result[name] = [(r.vector.name, r.score) for r in ranked]
         same += bool(ranked) and category_of(ranked[0].vector.card) == category_of(vec.card)
-        notes.add(ties_note(ranked, vec.space_id))
+        notes.update((ties_note(ranked, vec.space_id), *learned_nothing_notes(vec, ranked)))
     for note in sorted(filter(None, notes)):
         console.print(note, highlight=False)
     console.print(

@@ -23,12 +23,33 @@ def ranking_table(name: str, ranked: list, gains: Mapping[str, Any] | None = Non
         kind = r.vector.kind + (" (catalog)" if getattr(r, "origin", "store") == "catalog" else "")
         score = f"{r.score:.4f}" + (" ≈" if getattr(r, "tied", False) else "")
         rows = f"{r.vector.card.data.n_total:,}" if r.vector.kind == "dataset" else ""  # a source's size
-        cells = [str(r.rank), r.vector.name, kind, category_of(r.vector.card, ""), rows, score]
+        label = r.vector.name + (" †" if learned_nothing(r.vector) else "")
+        cells = [str(r.rank), label, kind, category_of(r.vector.card, ""), rows, score]
         if gains:
             g = gains.get(r.vector.card.data.fingerprint) if r.vector.kind == "dataset" else None
             cells.append("" if g is None else f"{g.points:+.1f} ±{g.noise:.1f}" + (" *" if g.overlap else ""))
         table.add_row(*cells)
     return table
+
+
+def learned_nothing(vector: Any) -> bool:
+    """Whether the surrogate learned nothing from the samples a vector was made from (its card's training says
+    ``learned: false``: held-out loss not 1% below a constant prediction's). Such a vector is mostly the noise of its
+    training run: in the embedding-quality benchmark, half of fisher's self-retrieval misses are such vectors."""
+    return (vector.card.training or {}).get("learned") is False
+
+
+def learned_nothing_notes(query: Any, ranked: list) -> list[str]:
+    """A line each when the query, or a ranked vector (marked †), comes from a surrogate that learned nothing."""
+    notes = []
+    if learned_nothing(query):
+        notes.append(f"the surrogate learned nothing from the samples of {query.name}, so these scores say little")
+    if any(learned_nothing(r.vector) for r in ranked):
+        notes.append(
+            "†: the surrogate learned nothing from that vector's samples (held-out loss not 1% below a constant "
+            "prediction's), so its score says little about its task"
+        )
+    return notes
 
 
 def gains_note(ranked: list, gains: Mapping[str, Any]) -> str | None:
