@@ -2,11 +2,11 @@
 
     python bench/decode_bound.py        # writes bench/results/decode_bound.{json,md}
 
-A CoT example runs three parts, batch by batch as ``HFCausalLM`` batches them (``length_batches``, the shared prefix
-run once: ``_shared_prefix``): the prefill of its context, ``cap`` greedy reasoning tokens (one row per text, each
-also projecting onto the whole vocabulary), and the answer turn (the tokens after the reasoning that the KV cache does
-not hold). This times only the matrix products of those parts, with the model's own linear layers (shapes and
-weights read from the loaded model, not written here), in float32 and bfloat16:
+A CoT example runs three parts, batch by batch as ``HFCausalLM`` batches them (``_reasoning_batches``: similar
+lengths, the shared prefix run once): the prefill of its context, ``cap`` greedy reasoning tokens (one row per
+text, each also projecting onto the whole vocabulary), and the answer turn (the tokens after the reasoning that the
+KV cache does not hold). This times only the matrix products of those parts, with the model's own linear layers
+(shapes and weights read from the loaded model, not written here), in float32 and bfloat16:
 
 - prefill and answer: each batch's real tokens as one matrix per layer (no padding; a large matrix runs near the
   peak), the vocabulary projected for the last position of each row (prefill) or not at all (the answer turn scores
@@ -23,18 +23,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 import sys
 import time
 from pathlib import Path
 
 import torch
-from label_speed import cpu_model
+from embed_speed import machine, matmul_peak
 from torch import nn
 
 from fute.corpus import default_corpus
-from fute.targets.base import FORWARD_OVERHEAD_TOKENS, length_batches
 from fute.targets.hf_lm import HFCausalLM, load_causal_lm
 from fute.targets.prompts import load_prompt_set
 
@@ -76,27 +74,22 @@ class Products:
 
 
 def plan(target: HFCausalLM, texts: list[str]) -> list[dict]:
-    """Each batch's work, as ``HFCausalLM._generations`` batches these texts: rows, real prefill tokens (the
-    shared prefix once), answer-turn tokens per row."""
+    """Each batch's work, as ``HFCausalLM._generations`` batches these texts (``_reasoning_batches``): rows, real
+    prefill tokens (the shared prefix once), answer-turn tokens per row."""
     rendered = target._rendered(texts, None)
     ids = [target._ids(target._context([r]))[-target.max_length :] for r in rendered]
     answer = [
         len(target._ids(target._context([r, "x", target.prompt.answer]))) - len(i)
         for r, i in zip(rendered, ids, strict=True)
     ]
-    cap = target.max_reasoning_tokens
-    out = []
-    for rows in length_batches([len(x) for x in ids], target.batch_size, FORWARD_OVERHEAD_TOKENS * (1 + cap)):
-        seqs = [ids[j] for j in rows]
-        p = target._shared_prefix(seqs, cap)
-        out.append(
-            {
-                "rows": len(rows),
-                "prefill_tokens": p + sum(len(s) - p for s in seqs),
-                "answer_tokens": sum(answer[j] for j in rows),
-            }
-        )
-    return out
+    return [
+        {
+            "rows": len(rows),
+            "prefill_tokens": p + sum(len(ids[j]) - p for j in rows),
+            "answer_tokens": sum(answer[j] for j in rows),
+        }
+        for rows, p in target._reasoning_batches(ids)
+    ]
 
 
 def bound(products: Products, batches: list[dict], cap: int) -> dict:
@@ -133,18 +126,13 @@ def main() -> None:
             rows.append({"dtype": str(dtype).removeprefix("torch."), "cap": cap, "texts": n, "batches": batches})
             rows[-1] |= bound(products, batches, cap)
             print(rows[-1], flush=True)
-    from embed_speed import matmul_peak
-
     result = {
         "command": "python bench/decode_bound.py " + shlex.join(sys.argv[1:]),
         "llm": args.llm,
         "prompt": args.prompt,
         "batch_size": args.batch_size,
         "machine": {
-            "threads": torch.get_num_threads(),
-            "cpu": cpu_model(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
+            **machine(),
             "matmul_peak_gflops": {
                 d: matmul_peak(torch.device("cpu"), dtype=getattr(torch, d))["gflops"] for d in ("float32", "bfloat16")
             },

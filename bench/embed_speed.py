@@ -19,7 +19,6 @@ import argparse
 import json
 import platform
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -217,13 +216,7 @@ def main() -> None:
     ceiling = peak["gflops"] / best["gflop_per_example"] / rows[-2]["examples_per_s"]
     result = {
         "command": "python bench/embed_speed.py " + shlex.join(sys.argv[1:]),
-        "machine": {
-            "cpu": _cpu(),
-            "threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "device": describe(DEVICE),
-        },
+        "machine": {**machine(), "cpu": f"{cpu_model()} ({platform.machine()})", "device": describe(DEVICE)},
         "surrogate": sur.identity.as_dict(),
         "tokens_per_example": 128,
         "matmul_peak": peak,
@@ -305,13 +298,26 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
-def _cpu() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else the platform's processor string: speeds here differ by machine as much as
+    by code (this project's runs have had AMX-capable CPUs and CPUs without it)."""
     try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        name = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), "")
-        return f"{name} ({platform.machine()})"
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
     except OSError:
-        return platform.machine()
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """What a timing ran on, recorded by every speed benchmark: torch threads, CPU model, torch and Python versions."""
+    return {
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_model(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
 
 
 if __name__ == "__main__":

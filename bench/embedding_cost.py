@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from embed_speed import machine
 from embedding_quality import RESULTS, _write, cos, expected, run_job
-from label_speed import cpu_model
 
 GOAL_SECONDS = 120.0
 
@@ -73,12 +72,7 @@ def main() -> None:
     result = {
         "command": "python bench/embedding_cost.py " + shlex.join(sys.argv[1:]),
         "method": args.method,
-        "machine": {
-            "threads": torch.get_num_threads(),
-            "cpu": cpu_model(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "vectors": len(rows),
         "seconds_median": float(np.median(secs)) if secs else None,
         "seconds_max": max(secs, default=None),

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from embed_speed import machine, matmul_peak
 from embedding_quality import RESULTS, halves
-from label_speed import cpu_model
 
 from fute.methods.training import holdout_split
 from fute.samples import load_samples
@@ -62,8 +61,6 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     torch.set_num_threads(2)
-    from embed_speed import matmul_peak
-
     peak = matmul_peak(torch.device("cpu"), dtype=torch.float32)["gflops"]
     sur = load_surrogate()
     model = sur.model
@@ -94,13 +91,7 @@ def main() -> None:
         print(rows[-1], flush=True)
     result = {
         "command": "python bench/fisher_cost_floor.py " + shlex.join(sys.argv[1:]),
-        "machine": {
-            "threads": torch.get_num_threads(),
-            "cpu": cpu_model(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "matmul_peak_gflops": peak,
-        },
+        "machine": {**machine(), "matmul_peak_gflops": peak},
         "surrogate": {"non_embedding_params": params, "layers": layers, "hidden": hidden},
         "goal_seconds": GOAL_SECONDS,
         "rows": rows,

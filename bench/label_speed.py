@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
+from embed_speed import machine, matmul_peak
 
 from fute.corpus import default_corpus
 from fute.device import describe, dtype_name, resolve_device
@@ -41,18 +42,6 @@ from fute.targets.openai_api import OpenAITarget
 from fute.targets.prompts import load_prompt_set
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux), else the platform's processor string: speeds here differ by machine as much as
-    by code (this project's runs have had AMX-capable CPUs and CPUs without it)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def non_embedding_params(model) -> int:
@@ -116,7 +105,6 @@ def main() -> None:
     ap.add_argument("--dtype", default="auto", help="the LLMs' precision (HFCausalLM's dtype; default: its auto)")
     args = ap.parse_args()
     device = resolve_device(args.device)
-    from embed_speed import matmul_peak  # the same measured peak as the Fisher benchmark's
 
     peaks = {name: matmul_peak(device, dtype=getattr(torch, name))["gflops"] for name in ("float32", "bfloat16")}
     print(f"matmul peaks, GFLOP/s: {peaks}", flush=True)
@@ -214,11 +202,8 @@ def main() -> None:
     result = {
         "command": "python bench/label_speed.py " + shlex.join(sys.argv[1:]),
         "machine": {
-            "threads": torch.get_num_threads(),
-            "torch": torch.__version__,
+            **machine(),
             "transformers": transformers.__version__,
-            "cpu": cpu_model(),
-            "python": platform.python_version(),
             "arch": platform.machine(),
             "device": describe(device),
             "matmul_peak_gflops": peaks["float32"],
