@@ -240,11 +240,8 @@ class HFCausalLM(TargetModel):
         rest of its context, so the generated tokens are the same as from left-padded whole contexts (the
         same tokens at the same positions); on 128 U texts this cut SmolLM2's reasoning time by 14-17%."""
         ids = [self._ids(c)[-self.max_length :] for c in contexts]
-        # each batch also pays a forward pass per generated token, so it pays to keep batches full
-        overhead = FORWARD_OVERHEAD_TOKENS * (1 + self.max_reasoning_tokens)
-        for rows in length_batches([len(x) for x in ids], self.batch_size, overhead):
+        for rows, p in self._reasoning_batches(ids):
             seqs = [ids[j] for j in rows]
-            p = self._shared_prefix(seqs, self.max_reasoning_tokens)
             inputs = self._inputs(seqs, shared=p)
             gen = self.model.generate(
                 input_ids=inputs["input_ids"],
@@ -258,6 +255,13 @@ class HFCausalLM(TargetModel):
             width = inputs["input_ids"].shape[1]
             reasons = self.tokenizer.batch_decode(gen.sequences[:, width:], skip_special_tokens=True)
             yield rows, [t.strip() for t in reasons], gen, inputs["attention_mask"].cpu()
+
+    def _reasoning_batches(self, ids: list[list[int]]):
+        """The batches CoT reasoning runs (indices into ``ids``, similar lengths) and each one's shared prefix length
+        (``_shared_prefix``). Each batch also pays a forward pass per generated token, so it pays to keep it full."""
+        overhead = FORWARD_OVERHEAD_TOKENS * (1 + self.max_reasoning_tokens)
+        for rows in length_batches([len(x) for x in ids], self.batch_size, overhead):
+            yield rows, self._shared_prefix([ids[j] for j in rows], self.max_reasoning_tokens)
 
     @torch.no_grad()
     def _generate(self, contexts: list[str]) -> list[str]:
