@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -26,6 +28,11 @@ def test_a_catalog_round_trips_and_holds_one_space(tmp_path):
         write_catalog(tmp_path / "d.json", [*entries, CatalogEntry(vec("c", [1, 1], space="s2"))], "x")
     with pytest.raises(SpaceMismatchError, match="the catalog is in space s1 .* 'q' is in space s9.*--no-catalog"):
         cat.check_space("s9", "'q'")
+    qa = vec("squad", [1.0, 0.0])
+    qa.card.data.task = "qa"
+    with pytest.raises(ConfigError, match="holds no squad"):
+        write_catalog(tmp_path / "e.json", [*entries, CatalogEntry(qa)], "x")
+    assert load_catalog(write_catalog(tmp_path / "f.json", [CatalogEntry(qa)], "x", ["qa"])).task_types == ("qa",)
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ConfigError, match="not a fute catalog"):
         load_catalog(tmp_path / "bad.json")
@@ -61,8 +68,12 @@ def test_the_shipped_catalog_is_in_the_default_space_and_covers_the_shared_data(
     assert cat.space_id == space_id(space_card(load_surrogate("default").identity, get_method("fisher")))
     assert score_noise(cat.space_id)[0] == "fisher"  # tie marks measured in this very space
     assert all(v.space_id == cat.space_id and v.card.space == cat.space for v in cat.vectors)
-    if SHARED_DATA.is_dir():
-        assert {v.name for v in cat.vectors} == {p.name for p in SHARED_DATA.iterdir() if p.is_dir()}
+    assert cat.task_types == ("classification", "regression")
+    if SHARED_DATA.is_dir():  # every shared dataset of the types the catalog says it covers, and no other
+        folders = [p for p in SHARED_DATA.iterdir() if p.is_dir()]
+        types = {p.name: json.loads((p / "dataset.json").read_text())["task_type"] for p in folders}
+        assert {v.name for v in cat.vectors} == {n for n, t in types.items() if cat.covers(t)}
+        assert {v.card.data.task for v in cat.vectors} <= set(cat.task_types)
     for e in cat.entries:
         assert (
             e.license and e.origin.get("source") and e.vector.card.data.n_used == min(1000, e.vector.card.data.n_total)
@@ -75,6 +86,7 @@ def test_fute_catalog_lists_it(run_cli):
         pytest.fail(f"{CATALOG} is missing: python tools/build_catalog.py")
     code, out, _ = run_cli("catalog")
     assert code == 0 and "catalog, space" in out and "made by: python tools/build_catalog.py" in out
+    assert "task types: classification, regression" in out
     assert all(v.name in out for v in load_catalog().vectors)
 
 

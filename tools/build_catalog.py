@@ -2,8 +2,9 @@
 
     python tools/build_catalog.py                     # writes src/fute/data/catalog/catalog.json
 
-Each dataset's training split, at every default (method, surrogate, row cap, seed), exactly as
-``fute embed dataset PATH`` makes it. Vectors go through a store under bench/work/catalog_store, so an
+Each dataset of the catalog's task types (``fute.catalog.TASK_TYPES``, read from dataset.json's ``task_type``):
+its training split, at every default (method, surrogate, row cap, seed), exactly as ``fute embed dataset PATH``
+makes it. Vectors go through a store under bench/work/catalog_store, so an
 interrupted run resumes; the catalog file is rewritten after each vector. About 25 minutes on 2 CPU cores
 (imdb and qnli, whose texts fill the token window, take most of it).
 """
@@ -22,7 +23,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 def main() -> None:
-    from fute.catalog import CATALOG, CatalogEntry, write_catalog
+    from fute.catalog import CATALOG, TASK_TYPES, CatalogEntry, write_catalog
     from fute.embed import embed_dataset
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -31,7 +32,12 @@ def main() -> None:
     ap.add_argument("--store", type=Path, default=ROOT / "bench" / "work" / "catalog_store")
     args = ap.parse_args()
     command = "python tools/build_catalog.py " + shlex.join(sys.argv[1:])
-    folders = sorted(p for p in args.shared.iterdir() if (p / "dataset.json").is_file())
+    folders = [
+        p
+        for p in sorted(args.shared.iterdir())
+        if (p / "dataset.json").is_file()
+        and json.loads((p / "dataset.json").read_text()).get("task_type", "classification") in TASK_TYPES
+    ]
     entries = []
     t0 = time.perf_counter()
     for i, folder in enumerate(folders, 1):

@@ -2,7 +2,8 @@
 can rank sources without embedding twenty first (``fute rank my.csv``, ``fute catalog``).
 
 The catalog is one small JSON file (``data/catalog/catalog.json``): the space it was made in, the command that
-made it (``tools/build_catalog.py``), and per dataset its full card, its vector (float32, base64) and where the
+made it (``tools/build_catalog.py``), the task types it covers (a dataset of another type is not in it, and
+``fute catalog`` says so), and per dataset its full card, its vector (float32, base64) and where the
 data came from (source and license, from the dataset's ``dataset.json``). A catalog of another space than the
 one asked for is refused with the one-line space error, never compared.
 """
@@ -24,6 +25,7 @@ from fute.space import SpaceCard, TaskVector
 
 CATALOG = Path(__file__).resolve().parent / "data" / "catalog" / "catalog.json"
 SCHEMA = 1
+TASK_TYPES = ("classification", "regression")  # what tools/build_catalog.py embeds; extractive QA: not yet
 
 
 @dataclass
@@ -42,6 +44,10 @@ class Catalog:
     space: SpaceCard
     command: str
     entries: list[CatalogEntry]
+    task_types: tuple[str, ...] = TASK_TYPES
+
+    def covers(self, task_type: str) -> bool:
+        return task_type in self.task_types
 
     @property
     def vectors(self) -> list[TaskVector]:
@@ -66,22 +72,29 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         entries = [
             CatalogEntry(TaskVector(_decode(e["vector"]), e["card"]), e.get("origin") or {}) for e in d["vectors"]
         ]
-        return Catalog(d["space_id"], SpaceCard.from_dict(d["space"]), d.get("command", ""), entries)
+        types = tuple(d.get("task_types") or sorted({e.vector.card.data.task for e in entries}))
+        return Catalog(d["space_id"], SpaceCard.from_dict(d["space"]), d.get("command", ""), entries, types)
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"{p}: not a fute catalog ({e}); rebuild it with python tools/build_catalog.py") from None
 
 
-def write_catalog(path: str | Path, entries: Sequence[CatalogEntry], command: str) -> Path:
-    """Write (atomically) a catalog of ``entries``, which must share one space."""
+def write_catalog(
+    path: str | Path, entries: Sequence[CatalogEntry], command: str, task_types: Sequence[str] = TASK_TYPES
+) -> Path:
+    """Write (atomically) a catalog of ``entries``, which must share one space and be of ``task_types``."""
     spaces = {e.vector.space_id for e in entries}
     if len(spaces) != 1:
         raise ConfigError(f"a catalog holds one space; these entries are in {len(spaces)}")
+    other = sorted({e.vector.name for e in entries if e.vector.card.data.task not in task_types})
+    if other:
+        raise ConfigError(f"a catalog of {', '.join(task_types)} holds no {', '.join(other)}: another task type")
     first = entries[0].vector.card
     doc = {
         "schema": SCHEMA,
         "space_id": first.space_id,
         "space": first.space.to_dict(),
         "command": command,
+        "task_types": list(task_types),
         "vectors": [
             {"card": e.vector.card.to_dict(), "vector": _encode(e.vector.vector), "origin": e.origin}
             for e in sorted(entries, key=lambda e: e.vector.name)

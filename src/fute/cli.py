@@ -673,6 +673,7 @@ def catalog_cmd() -> None:
             e.vector.name, category_of(e.vector.card, ""), d.task, f"{d.n_used} of {d.n_total}", escape(e.license)
         )
     console.print(table)
+    console.print(f"task types: {', '.join(cat.task_types)} (datasets of other types are not in it)", highlight=False)
     console.print(f"made by: {cat.command}", highlight=False)
 
 
