@@ -34,8 +34,15 @@ def test_a_catalog_round_trips_and_holds_one_space(tmp_path):
         write_catalog(tmp_path / "e.json", [*entries, CatalogEntry(qa)], "x")
     assert load_catalog(write_catalog(tmp_path / "f.json", [CatalogEntry(qa)], "x", ["qa"])).task_types == ("qa",)
     (tmp_path / "bad.json").write_text("{}")
-    with pytest.raises(ConfigError, match="not a fute catalog"):
-        load_catalog(tmp_path / "bad.json")
+    (tmp_path / "cut.json").write_text(path.read_text()[:200])
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00")
+    doc = json.loads(path.read_text())
+    doc["vectors"][0]["vector"] = "@@not base64"
+    (tmp_path / "vec.json").write_text(json.dumps(doc))
+    for name in ("bad.json", "cut.json", "bin.json", "vec.json"):
+        with pytest.raises(ConfigError, match=f"{tmp_path / name}: not a fute catalog .*build_catalog") as e:
+            load_catalog(tmp_path / name)
+        assert "\n" not in str(e.value)
 
 
 def test_rank_merges_the_catalog_with_the_store(tmp_path):

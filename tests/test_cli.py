@@ -289,7 +289,7 @@ def test_store_check_and_repair(run_cli, tmp_path):
     max(data.iterdir(), key=lambda p: p.stat().st_mtime_ns).write_bytes(b"garbage")
     st = ["--store", str(tmp_path / "st")]
     code, out, err = run_cli("list", *st)
-    assert code == 0 and "a" in out and "space bad is damaged" in err  # named, skipped, the rest listed
+    assert code == 3 and "a" in out and "space bad: unreadable" in err  # named, skipped, the rest listed; exit 3
     code, out, _ = run_cli("store", "check", *st)
     assert code == 1 and "bad: damaged" in out and "good: ok" in out and "1 damaged" in out
     code, out, _ = run_cli("store", "repair", *st)
@@ -385,3 +385,20 @@ def test_options_by_method_reads_method_key_value_or_says_the_form():
     assert got == {"fisher": {"keep_probe": False, "max_epochs": 2}, "prompt": {"n_tokens": 4}}
     with pytest.raises(ConfigError, match="METHOD:KEY=VALUE"):
         options_by_method(["keep_probe=false"])
+
+
+@pytest.mark.parametrize(
+    ("mapping", "says"),
+    [
+        ("text", "needs the form KEY=VALUE"),
+        ("=review", "the key is empty"),
+        ("text=", "the value is empty"),
+        ("words=review", "unknown field"),
+        ("text=nope", "no column 'nope'"),
+    ],
+)
+def test_a_bad_column_mapping_is_one_line(run_cli, tmp_path, mapping, says):
+    data = write_jsonl(tmp_path / "d.jsonl", [{"review": "good", "label": "pos"}, {"review": "bad", "label": "n"}])
+    for cmd in (["embed", "dataset", str(data), "--name", "d"], ["rank", str(data)]):
+        code, _, err = run_cli(*cmd, "--column", mapping, "--store", str(tmp_path / "st"), "--quiet")
+        assert code == 2 and says in err and len(err.strip().splitlines()) == 1, (cmd, err)

@@ -45,6 +45,12 @@ def test_bad_corpora(tmp_path):
         load_corpus(write_jsonl(tmp_path / "e.jsonl", [{"txt": "x"}]))
     with pytest.raises(DataError, match="no such corpus"):
         load_corpus(tmp_path / "none.jsonl")
+    (tmp_path / "g.jsonl").write_text('garbage\n{"text": "x"}\n')
+    (tmp_path / "b.jsonl").write_bytes(b"\xff\xfe\x00bad\n")
+    for name, says in (("g.jsonl", "line 1 is not valid JSON"), ("b.jsonl", "line 1 is not valid UTF-8")):
+        with pytest.raises(DataError, match=says) as e:
+            load_corpus(tmp_path / name)
+        assert str(tmp_path / name) in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(DataError, match="empty"):
         Corpus([])
 

@@ -104,12 +104,27 @@ def test_unreachable_hub_surrogate_is_one_line_at_once(monkeypatch):
     [
         (lambda d: (d / "config.json").write_text("{broken"), "not a valid JSON file"),
         (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:1000]), "header"),
+        (lambda d: (d / "model.safetensors").unlink(), "no file named model.safetensors"),
+        (lambda d: (d / "tokenizer.json").write_text("garbage{"), "Expecting value"),
+        (lambda d: (d / "tokenizer_config.json").write_text("{x"), "Expecting property name"),
+        (
+            lambda d: [(d / f).unlink() for f in ("tokenizer.json", "tokenizer_config.json")],
+            "no vocabulary beyond 5 special tokens",
+        ),
     ],
-    ids=["config-not-json", "safetensors-cut-short"],
+    ids=[
+        "config-not-json",
+        "safetensors-cut-short",
+        "weights-missing",
+        "tokenizer-not-json",
+        "tokenizer-config-not-json",
+        "tokenizer-missing",
+    ],
 )
-def test_a_damaged_model_folder_is_one_line(tiny_paths, tmp_path, damage, says):
+def test_a_damaged_model_folder_is_one_line(tiny_paths, tmp_path, damage, says, run_cli):
     import shutil
 
+    from fute.targets import load_target
     from fute.targets.hf_classifier import HFClassifier
 
     folder = tmp_path / "m"
@@ -119,3 +134,8 @@ def test_a_damaged_model_folder_is_one_line(tiny_paths, tmp_path, damage, says):
         with pytest.raises(ConfigError, match=f"'{folder}': not loadable \\(the local folder\\): .*{says}") as e:
             load()
         assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match=f"'{folder}'") as e:  # the backend is guessed from config.json first
+        load_target(str(folder))
+    assert "\n" not in str(e.value)
+    code, _, err = run_cli("embed", "model", str(folder), "--store", str(tmp_path / "st"), "--quiet")
+    assert code == 2 and str(folder) in err and len(err.strip().splitlines()) == 1, err

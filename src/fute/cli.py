@@ -150,8 +150,10 @@ def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
     for item in items or []:
         if "=" not in item:
             raise ConfigError(f"{what} '{item}' needs the form KEY=VALUE")
-        k, v = item.split("=", 1)
-        out[k.strip().replace("-", "_") if what == "--option" else k.strip()] = v.strip()
+        k, v = (part.strip() for part in item.split("=", 1))
+        if not k or not v:
+            raise ConfigError(f"{what} '{item}': the {'key' if not k else 'value'} is empty; give KEY=VALUE")
+        out[k.replace("-", "_") if what == "--option" else k] = v
     return out
 
 
@@ -491,13 +493,12 @@ def show_cmd(
     store: StoreOpt = None,
 ) -> None:
     """Show the provenance card(s) of a stored vector."""
-    from fute.errors import StoreError
     from fute.store import open_store
 
     st = open_store(store)
     found = st.history(name) if history else st.vectors(name=name)
     if not found:
-        raise StoreError(f"no vector named '{name}'; `fute list` shows what is stored")
+        raise st.not_found(name)
     if as_json:
         console.print_json(json.dumps([v.card.to_dict() for v in found]))
         return
@@ -509,8 +510,8 @@ def show_cmd(
             ("space", v.space_id),
             ("method", c.space.method),
             ("config", json.dumps(c.method_config)),
-            ("surrogate", f"{s['name']} [{s['architecture']}, pooling {s['pooling']}, max {s['max_length']} tokens]"),
-            ("weights sha256", s["weights_sha256"]),
+            ("surrogate", _describe_surrogate(s)),
+            ("weights sha256", str(s.get("weights_sha256", "?"))),
             ("data", c.data.source),
             ("fingerprint", c.data.fingerprint),
             ("examples", f"{c.data.n_used} used of {c.data.n_total}"),
@@ -528,6 +529,14 @@ def show_cmd(
         for k, val in rows:
             table.add_row(k, escape(val))  # values are text: "[encoder, ...]" is not rich markup
         console.print(table)
+
+
+def _describe_surrogate(s: dict[str, Any]) -> str:
+    """The surrogate's line of a card; a field that an older or foreign card lacks is left out, not a crash."""
+    parts = [str(s[k]) for k in ("architecture",) if k in s]
+    parts += [f"{label} {s[k]}" for k, label in (("pooling", "pooling"), ("max_length", "max")) if k in s]
+    tokens = " tokens" if "max_length" in s else ""
+    return f"{s.get('name', '?')}" + (f" [{', '.join(parts)}{tokens}]" if parts else "")
 
 
 def _card_extras(c: Card) -> list[tuple[str, str]]:
@@ -1225,8 +1234,19 @@ def select_prompt_cmd(
     console.print("picks: " + ", ".join(f"{n} -> {p}" for n, p in picks.items()), highlight=False)
 
 
+EXIT_ERROR = 2  # a FuteError: one line on stderr, nothing half-done (what was stored stays stored)
+EXIT_SKIPPED = 3  # the command finished, but passed over damaged spaces of the store, each named on stderr
+EXIT_INTERRUPTED = 130
+
+_skipped_spaces: list[str] = []
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+    from fute.errors import DamagedSpaceWarning
+
+    if issubclass(category, DamagedSpaceWarning):
+        _skipped_spaces.append(str(message))
+    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
 class Interrupted(BaseException):
@@ -1239,23 +1259,33 @@ def _on_interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    """The ``fute`` command: a FuteError is one line and exit 2 (``FUTE_DEBUG=1`` shows its traceback), Ctrl-C
-    one line and exit 130; every vector stored before either stays stored."""
+    """The ``fute`` command. Exit codes: 0 done; 1 a check found damage (``fute store check``); 2 a FuteError,
+    printed as one line (``FUTE_DEBUG=1`` shows its traceback); 3 done, but damaged spaces of the store were
+    passed over, each named in one line on stderr; 130 Ctrl-C. Every vector stored before an error stays stored."""
     import os
     import signal
 
+    from fute.errors import DamagedSpaceWarning
+
     previous = signal.signal(signal.SIGINT, _on_interrupt)
-    warnings.showwarning = _one_line_warning
+    _skipped_spaces.clear()
     try:
-        app()
+        with warnings.catch_warnings():  # restores the caller's warning settings (tests, notebooks)
+            warnings.simplefilter("always", DamagedSpaceWarning)  # every skip is said, and counted, every time
+            warnings.showwarning = _one_line_warning
+            app()
+    except SystemExit as e:
+        if e.code in (0, None) and _skipped_spaces:
+            sys.exit(EXIT_SKIPPED)
+        raise
     except FuteError as e:
         if os.environ.get("FUTE_DEBUG") == "1":
             raise
         err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(EXIT_ERROR)
     except (KeyboardInterrupt, Interrupted):
         err.print("interrupted; everything stored before this point is kept (rerun the command to go on)")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     finally:
         signal.signal(signal.SIGINT, previous)  # main() called in-process (tests, notebooks) leaves it as it was
 

@@ -24,6 +24,16 @@ class StoreError(FuteError):
 class DamagedTableError(StoreError):
     """One table of a store cannot be read; the others can (``fute store check`` / ``repair``)."""
 
+    def __init__(self, message: str, space_id: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.space_id = space_id
+        self.detail = detail
+
+
+class DamagedSpaceWarning(UserWarning):
+    """A read over every space passed over one that cannot be read, naming it (the others were read). The CLI
+    prints it as one line and exits 3 (``fute.cli.EXIT_SKIPPED``) after finishing the command."""
+
 
 class ConfigError(FuteError):
     """An unknown method, surrogate or option."""

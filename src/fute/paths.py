@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 
 def fute_home() -> Path:
@@ -95,6 +96,18 @@ def _damaged_file_errors() -> tuple[type[BaseException], ...]:
 
         errors.append(SafetensorError)
     return tuple(errors)
+
+
+def checked_tokenizer(tokenizer: Any) -> Any:
+    """The tokenizer, if it has words to give. transformers builds a tokenizer of special tokens alone when a
+    folder's tokenizer files are missing, which maps every word to [UNK] in silence; inside ``loading`` this is
+    a one-line error naming the folder."""
+    specials = set(getattr(tokenizer, "all_special_ids", []) or [])
+    if len(tokenizer) <= len(specials):
+        raise ValueError(
+            f"its tokenizer has no vocabulary beyond {len(specials)} special tokens (tokenizer files missing?)"
+        )
+    return tokenizer
 
 
 @contextlib.contextmanager

@@ -83,11 +83,7 @@ def find_query(
     """The one stored vector called ``name``; several spaces or kinds must be narrowed down explicitly."""
     found = [v for v in store.vectors(space, name=name, kind=kind) if method is None or v.card.space.method == method]
     if not found:
-        raise StoreError(
-            f"no vector named '{name}'"
-            + (f" (method {method})" if method else "")
-            + "; `fute list` shows what is stored"
-        )
+        raise store.not_found(name, f" (method {method})" if method else "")
     if len({v.space_id for v in found}) > 1:
         spaces = ", ".join(f"{v.space_id} = {v.card.space.describe()}" for v in found)
         raise StoreError(f"'{name}' is in several spaces ({spaces}); choose one with --space or --method")

@@ -23,7 +23,7 @@ from torch import nn
 
 from fute.device import dtype_name, resolve_device, resolve_dtype
 from fute.errors import ConfigError, check_at_least
-from fute.paths import loading, model_source
+from fute.paths import checked_tokenizer, loading, model_source
 from fute.samples import Samples
 
 DEFAULT_SURROGATE = "sentence-transformers/all-MiniLM-L6-v2"
@@ -351,7 +351,7 @@ def _load_backbone(path: str) -> tuple[nn.Module, Any, str]:
     source = model_source(path, "surrogate")
     with loading("surrogate", path):
         config = AutoConfig.from_pretrained(source)
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer = checked_tokenizer(AutoTokenizer.from_pretrained(source))
         architecture = _architecture(config)
         if architecture == "encoder-decoder":
             from transformers import T5EncoderModel

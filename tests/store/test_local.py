@@ -89,7 +89,7 @@ def test_a_damaged_table_is_named_and_skipped_and_the_others_keep_working(tmp_pa
     store = _two_spaces(tmp_path / "s")
     _newest_data_file(store, "bad").write_bytes(b"garbage")
     store = LocalStore(tmp_path / "s")
-    with pytest.warns(UserWarning, match="skipped: .*space bad is damaged"):
+    with pytest.warns(UserWarning, match="space bad: unreadable .*, skipped; .*fute store repair"):
         assert [v.name for v in store.vectors()] == ["a"]
     with pytest.raises(DamagedTableError, match="space bad is damaged .*fute store repair"):
         store.vectors("bad")

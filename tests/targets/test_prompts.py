@@ -51,6 +51,14 @@ def test_bad_prompt_files_are_one_line(tmp_path, content, message):
     assert str(f) in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_prompt_file_that_is_not_text_is_one_line(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_bytes(b"\xff\xfe\x00labels")
+    with pytest.raises(ConfigError, match="not valid YAML") as info:
+        load_prompt_set(f)
+    assert str(f) in str(info.value) and "\n" not in str(info.value)
+
+
 def test_unknown_prompt_id_and_set():
     with pytest.raises(ConfigError, match="no prompt 'nope'"):
         load_prompt_set("sentiment")["nope"]

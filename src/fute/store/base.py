@@ -76,6 +76,17 @@ class VectorStore(ABC):
     def spaces(self) -> list[str]:
         """Space ids that hold at least one vector."""
 
+    def not_found(self, name: str, qualifier: str = "") -> StoreError:
+        """The one-line error for a name that no readable space holds; it says when damaged spaces were passed
+        over (``skipped``, which a backend that can skip one fills), since the vector may be in one of them."""
+        skipped = sorted(getattr(self, "skipped", {}) or ())
+        where = (
+            f" in the readable spaces (damaged, not read: {', '.join(skipped)}; `fute store repair` mends them)"
+            if skipped
+            else ""
+        )
+        return StoreError(f"no vector named '{name}'{qualifier}{where}; `fute list` shows what is stored")
+
     def find_key(self, space_id: str, key: str) -> TaskVector | None:
         """A stored vector with this job key (the cache lookup), if any."""
         found = self.vectors(space_id, key=key)

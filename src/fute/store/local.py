@@ -7,9 +7,10 @@ the space's vectors in memory (reloaded when the version changes, whoever wrote 
 one exact matrix-vector product; the first one lets LanceDB scan, which is cheaper for a one-off.
 
 A damaged table (a data file or manifest overwritten or cut short, its version folder gone) is one space's
-problem: reads over all spaces warn, naming it, and skip it; reading or writing that space is a one-line
-error; ``check`` says what is wrong with each table and ``repair`` restores a table's newest version that
-reads in full, or sets the table aside in ``.quarantine/`` when none does. Nothing is ever deleted.
+problem: reads over all spaces skip it with a ``DamagedSpaceWarning`` that names it (and record it in
+``skipped``, so the CLI can exit 3); reading or writing that space is a one-line error; ``check`` says
+what is wrong with each table and ``repair`` restores a table's newest version that reads in full, or sets
+the table aside in ``.quarantine/`` when none does. Nothing is ever deleted.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +30,15 @@ import numpy as np
 import pyarrow as pa
 from filelock import FileLock, Timeout
 
-from fute.errors import DamagedTableError, StoreError
+from fute.errors import DamagedSpaceWarning, DamagedTableError, StoreError
 from fute.space import TaskVector
 from fute.store.base import Filter, TableHealth, VectorStore, sql_literal
 
-# what LanceDB raises on a file it cannot read ("lance error: ..."); a ValueError is damage only when a table
-# folder that exists cannot be opened (a bad query raises ValueError too, and is no damage)
-_DAMAGE = (RuntimeError, OSError)
+# what LanceDB raises on a file it cannot read: "lance error: ..." (RuntimeError, OSError) or, for a data file
+# that is not Lance at all, "Invalid input, file does not appear to be a Lance file" (ValueError). Every query
+# fute sends is built from escaped literals (``_condition``), so a ValueError while reading an existing table
+# is taken as damage; ``fute store check`` then reads it in full and says what is wrong.
+_DAMAGE = (RuntimeError, OSError, ValueError)
 
 
 class _Unsound(RuntimeError):
@@ -64,6 +68,7 @@ class LocalStore(VectorStore):
         self._db: Any = None
         self._snapshots: dict[str, _Snapshot] = {}
         self._searched: dict[str, int] = {}  # space -> table version of its last scanned query
+        self.skipped: dict[str, str] = {}  # space -> why: damaged spaces that reads over all spaces passed over
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.path)!r})"
@@ -132,17 +137,26 @@ class LocalStore(VectorStore):
                 return self.db.open_table(self._table_name(space_id))
             except ValueError as e:  # the folder is there, but LanceDB does not see a table in it
                 raise RuntimeError(f"not a readable table: {e}") from None
+            except StoreError:
+                raise
+            except OSError as e:  # no permission, a folder that is a file: name it
+                raise RuntimeError(f"{type(e).__name__}: {e.strerror or e}") from None
 
     @contextlib.contextmanager
     def _reading(self, space_id: str) -> Iterator[None]:
         """LanceDB's errors on an unreadable file, as one line that names the space and says what to do."""
         try:
             yield
+        except StoreError:
+            raise
         except _DAMAGE as e:
-            detail = str(e).splitlines()[0].split(", /")[0][:160]  # drop LanceDB's source-file location
+            detail = re.sub(r",\s*/\S+\.rs:\d+:\d+", "", " ".join(str(e).split()))  # one line, no Rust locations
+            detail = detail[:300] or type(e).__name__
             raise DamagedTableError(
                 f"{self.path}: the table of space {space_id} is damaged ({detail}); `fute store check` says "
-                "what is wrong, `fute store repair` restores its last good version or sets it aside"
+                "what is wrong, `fute store repair` restores its last good version or sets it aside",
+                space_id,
+                detail,
             ) from None
 
     def put(self, vec: TaskVector) -> None:
@@ -209,25 +223,40 @@ class LocalStore(VectorStore):
     def vectors(
         self, space_id: str | None = None, *, name: str | None = None, kind: str | None = None, key: str | None = None
     ) -> list[TaskVector]:
+        cond = _condition(Filter(name=name, kind=kind, key=key))
+
+        def read(sid: str, table: Any) -> list[TaskVector]:
+            q = table.search()
+            return [_to_vector(r) for r in (q.where(cond) if cond else q).limit(None).to_list()]
+
+        out = self._per_space(space_id, read)
+        return sorted(out, key=lambda v: (v.space_id, v.kind, v.name))
+
+    def _per_space(self, space_id: str | None, read: Callable[[str, Any], list[TaskVector]]) -> list[TaskVector]:
+        """``read(space, table)`` on the one space asked for (damage is a one-line error) or on every space (a
+        damaged one is skipped and named: one damaged space does not hide the others)."""
         out: list[TaskVector] = []
         for sid in [space_id] if space_id else self.spaces():
             try:
                 table = self._table(sid)
-                if table is None:
-                    continue
-                with self._reading(sid):
-                    q = table.search()
-                    cond = _condition(Filter(name=name, kind=kind, key=key))
-                    if cond:
-                        q = q.where(cond)
-                    rows = q.limit(None).to_list()
+                if table is not None:
+                    with self._reading(sid):
+                        out.extend(read(sid, table))
             except DamagedTableError as e:
                 if space_id:
                     raise
-                warnings.warn(f"skipped: {e}", stacklevel=2)  # one damaged space does not hide the others
-                continue
-            out.extend(_to_vector(r) for r in rows)
-        return sorted(out, key=lambda v: (v.space_id, v.kind, v.name))
+                self._skip(e)
+        return out
+
+    def _skip(self, e: DamagedTableError) -> None:
+        """Pass over a damaged space in a read over all spaces: record it and warn, naming it and the way out."""
+        self.skipped[e.space_id] = e.detail
+        warnings.warn(
+            f"space {e.space_id}: unreadable ({e.detail}), skipped; `fute store check` says what is wrong, "
+            f"`fute store repair` mends it (store {self.path})",
+            DamagedSpaceWarning,
+            stacklevel=3,
+        )
 
     def search(
         self, query: np.ndarray, space_id: str, *, k: int = 10, kind: str | None = None, name: str | None = None
@@ -288,23 +317,22 @@ class LocalStore(VectorStore):
         keeps them): a vector replaced with ``--overwrite`` stays readable here. Each card's ``extra`` holds
         the ``table_version`` and the ``committed`` time of the version where that content first appeared."""
         cond = _condition(Filter(name=name, kind=kind))
-        out: list[TaskVector] = []
         seen: set[tuple[str, str, str]] = set()
-        for sid in [space_id] if space_id else self.spaces():
-            table = self._table(sid)
-            if table is None:
-                continue
-            with self._reading(sid):
-                for info in sorted(table.list_versions(), key=lambda v: v["version"]):
-                    table.checkout(info["version"])
-                    for row in table.search().where(cond).limit(None).to_list():
-                        if (sid, row["slot"], row["key"]) not in seen:
-                            seen.add((sid, row["slot"], row["key"]))
-                            vec = _to_vector(row)
-                            vec.card.extra.update(table_version=info["version"], committed=str(info["timestamp"]))
-                            out.append(vec)
-                table.checkout_latest()
-        return out
+
+        def read(sid: str, table: Any) -> list[TaskVector]:
+            out = []
+            for info in sorted(table.list_versions(), key=lambda v: v["version"]):
+                table.checkout(info["version"])
+                for row in table.search().where(cond).limit(None).to_list():
+                    if (sid, row["slot"], row["key"]) not in seen:
+                        seen.add((sid, row["slot"], row["key"]))
+                        vec = _to_vector(row)
+                        vec.card.extra.update(table_version=info["version"], committed=str(info["timestamp"]))
+                        out.append(vec)
+            table.checkout_latest()
+            return out
+
+        return self._per_space(space_id, read)
 
     # -- health ---------------------------------------------------------------------------------------
     def check(self) -> list[TableHealth]:
@@ -314,24 +342,25 @@ class LocalStore(VectorStore):
             try:
                 table = self._table(sid)
                 with self._reading(sid):
-                    _verify(table.to_arrow())
+                    _verify(table)
                     out.append(TableHealth(sid, "ok", f"{table.count_rows()} vectors, version {table.version}"))
             except DamagedTableError as e:
-                out.append(TableHealth(sid, "damaged", str(e).split("(", 1)[1].split("); `fute", 1)[0]))
+                out.append(TableHealth(sid, "damaged", e.detail))
         return out
 
     def repair(self) -> list[TableHealth]:
-        """Each damaged table: its newest version that reads in full becomes the latest again (the versions
-        after it stay on disk), or, when none does, the table folder is moved to ``.quarantine/`` (nothing is
-        deleted). Returns what was done to each; sound tables are left as they are."""
+        """Each damaged table: an index that cannot be read is dropped (an index is derived data; fute makes
+        none, and its searches need none); else its newest version that reads in full becomes the latest again
+        (the versions after it stay on disk); else the table folder is moved to ``.quarantine/``. Nothing is
+        deleted. Returns what was done to each; sound tables are left as they are."""
         done = []
         with self._lock():
             for health in self.check():
                 if health.status == "ok":
                     continue
-                version = self._restore(health.space_id)
-                if version is not None:
-                    done.append(TableHealth(health.space_id, "restored", f"to version {version} ({health.detail})"))
+                restored = self._restore(health.space_id)
+                if restored is not None:
+                    done.append(TableHealth(health.space_id, "restored", f"{restored} ({health.detail})"))
                 else:
                     where = self._quarantine(health.space_id)
                     done.append(TableHealth(health.space_id, "quarantined", f"moved to {where} ({health.detail})"))
@@ -339,18 +368,26 @@ class LocalStore(VectorStore):
         self._snapshots.clear()
         return done
 
-    def _restore(self, space_id: str) -> int | None:
+    def _restore(self, space_id: str) -> str | None:
+        """What made the table read in full again, or None when nothing did."""
         try:
             table = self.db.open_table(self._table_name(space_id))
             versions = sorted((v["version"] for v in table.list_versions()), reverse=True)
-        except (*_DAMAGE, ValueError):
+        except _DAMAGE:
             return None
+        try:
+            dropped = _drop_unreadable_indices(table)
+            if dropped:
+                _verify(table)
+                return f"dropped the unreadable index {', '.join(dropped)}"
+        except _DAMAGE:
+            pass
         for v in versions:
             try:
                 table.checkout(v)
-                _verify(table.to_arrow())
+                _verify(table)
                 table.restore()
-                return v
+                return f"to version {v}"
             except _DAMAGE:
                 continue
         return None
@@ -362,8 +399,12 @@ class LocalStore(VectorStore):
         return dest
 
 
-def _verify(data: pa.Table) -> None:
-    """Every card parses and every vector is finite: a table that reads is also one that makes sense."""
+def _verify(table: Any) -> None:
+    """Every row reads, every card parses, every vector is finite, and every index answers: a table that reads is
+    also one that makes sense and takes writes (a write's merge on ``slot`` goes through an index on it)."""
+    data = table.to_arrow()
+    for index in table.list_indices():
+        table.count_rows(f"{index.columns[0]} = ''")  # a lookup through the index reads its files
     try:
         for card in data.column("card").to_pylist():
             json.loads(card)
@@ -373,6 +414,18 @@ def _verify(data: pa.Table) -> None:
     matrix = data.column("vector").combine_chunks().values.to_numpy().reshape(-1, dim)
     if not np.isfinite(matrix).all():
         raise _Unsound("non-finite values in its vectors")
+
+
+def _drop_unreadable_indices(table: Any) -> list[str]:
+    """Drop each index whose lookup fails; return their names."""
+    dropped = []
+    for index in table.list_indices():
+        try:
+            table.count_rows(f"{index.columns[0]} = ''")
+        except _DAMAGE:
+            table.drop_index(index.name)
+            dropped.append(index.name)
+    return dropped
 
 
 def _condition(f: Filter) -> str:

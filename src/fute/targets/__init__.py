@@ -62,7 +62,14 @@ def _guess_backend(model: str, prompt: Any) -> str:
     if cfg.is_file():
         import json
 
-        archs = " ".join(json.loads(cfg.read_text()).get("architectures") or [])
+        try:
+            archs = " ".join(json.loads(cfg.read_text()).get("architectures") or [])
+        except (ValueError, UnicodeDecodeError, AttributeError) as e:
+            why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+            raise ConfigError(
+                f"model '{model}': {cfg} is not a model config (not a JSON object: {why}); restore the folder "
+                "from where it came (save_pretrained writes it) or give --backend"
+            ) from None
         if "CausalLM" in archs:
             return "hf-lm"
     return "hf-classifier"

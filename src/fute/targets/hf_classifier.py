@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from fute.device import dtype_name, place, resolve_device, target_dtype
-from fute.paths import loading, model_source
+from fute.paths import checked_tokenizer, loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
 from fute.targets.base import TargetModel, in_input_order, length_batches
 
@@ -41,7 +41,7 @@ class HFClassifier(TargetModel):
             source = model_source(name_or_path, "classifier")
             with loading("classifier", name_or_path):
                 model = AutoModelForSequenceClassification.from_pretrained(source, dtype=self.dtype)
-                tokenizer = AutoTokenizer.from_pretrained(source)
+                tokenizer = checked_tokenizer(AutoTokenizer.from_pretrained(source))
         self.model = place(model, self.device, self.dtype).eval()
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:

@@ -28,7 +28,7 @@ import torch
 
 from fute.device import dtype_name, place, resolve_device, target_dtype
 from fute.errors import ConfigError
-from fute.paths import fute_home, loading, model_source
+from fute.paths import checked_tokenizer, fute_home, loading, model_source
 from fute.surrogate import _quiet_transformers, weights_hash
 from fute.targets.base import (
     FORWARD_OVERHEAD_TOKENS,
@@ -85,7 +85,7 @@ def load_causal_lm(name: str, device: Any = "cpu", dtype: Any = None) -> tuple[A
     source, gguf = resolve_llm(name)
     with loading("LLM", name):
         if gguf is None:
-            return _from_pretrained(source, device, dtype), AutoTokenizer.from_pretrained(source)
+            return _from_pretrained(source, device, dtype), checked_tokenizer(AutoTokenizer.from_pretrained(source))
         g = Path(source) / gguf
         stat = g.stat()
         tag = hashlib.sha256(f"{g.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
@@ -106,7 +106,7 @@ def load_causal_lm(name: str, device: Any = "cpu", dtype: Any = None) -> tuple[A
                 os.replace(tmp, cache)
             except OSError:  # another process cached it first
                 shutil.rmtree(tmp, ignore_errors=True)
-        return _from_pretrained(str(cache), device, dtype), AutoTokenizer.from_pretrained(cache)
+        return _from_pretrained(str(cache), device, dtype), checked_tokenizer(AutoTokenizer.from_pretrained(cache))
 
 
 def _from_pretrained(source: str, device: torch.device, dtype: torch.dtype) -> Any:
