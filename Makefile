@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
 
-.PHONY: setup demo test lint bench browser postgres clean
+.PHONY: setup demo test lint docs bench browser postgres clean
 
 $(SETUP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,8 +25,12 @@ test: setup lint browser postgres
 	FUTE_REQUIRE_BROWSER=1 FUTE_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
 
 lint: setup
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check src tests bench tools docs
+	$(BIN)/ruff format --check src tests bench tools docs
+
+# the documentation site (MkDocs): served at http://127.0.0.1:8000; `make test` builds it with --strict
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
 
 # Debian's Chromium for the report's browser test (Playwright drives it; nothing downloads a browser)
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
@@ -47,4 +51,4 @@ bench: setup
 	$(BIN)/python bench/model_rank.py
 
 clean:
-	rm -rf $(VENV) .fute .fute-test-home .pytest_cache .ruff_cache
+	rm -rf $(VENV) .fute .fute-test-home .pytest_cache .ruff_cache site

@@ -185,3 +185,24 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+CHROMIUM = os.environ.get("FUTE_CHROMIUM", "/usr/bin/chromium")
+# Chromium on a closed network: no background connections, no first-run work, no sandbox as root
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_or_skip() -> None:
+    """Browser tests need Debian's chromium; under ``make test`` (FUTE_REQUIRE_BROWSER) its absence fails."""
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("FUTE_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} missing (install Debian's chromium, or run `make test`)")

@@ -8,19 +8,8 @@ import pytest
 
 from fute.report import write_report
 from fute.store import LocalStore
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
 from tests.test_viz import full_vec, some_vectors
-
-CHROMIUM = os.environ.get("FUTE_CHROMIUM", "/usr/bin/chromium")
-# Chromium on a closed network: no background connections, no first-run work, no sandbox as root
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def filled_store(path: Path) -> LocalStore:
@@ -92,10 +81,7 @@ def test_report_command(tmp_path, run_cli):
 @pytest.mark.slow
 def test_report_renders_in_headless_chromium(tmp_path):
     """Open the report from disk in real Chromium: no console errors, one drawn point per stored vector."""
-    if not Path(CHROMIUM).is_file():
-        if os.environ.get("FUTE_REQUIRE_BROWSER"):
-            pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} missing (install Debian's chromium, or run `make test`)")
+    chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     st = filled_store(tmp_path / "store")
@@ -125,17 +111,10 @@ def test_report_renders_in_headless_chromium(tmp_path):
         shutil.copy(shot, Path(os.environ["FUTE_SCREENSHOT_DIR"]) / "report-screenshot.png")
 
 
-def _chromium_or_skip() -> None:
-    if not Path(CHROMIUM).is_file():
-        if os.environ.get("FUTE_REQUIRE_BROWSER"):
-            pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} missing (install Debian's chromium, or run `make test`)")
-
-
 def test_html_map_in_chromium_labels_points_and_keeps_the_legend_inside(tmp_path):
     """The layout boxes of a drawn map: every point named on the page, the legend and the plot inside the
     figure, and the figure filling the window rather than a fixed strip at the top."""
-    _chromium_or_skip()
+    chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     from fute.viz import build_map, write_map
