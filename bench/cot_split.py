@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fute.bench.jobs import write_results
 from fute.corpus import default_corpus
 from fute.device import dtype_name
+from fute.evaluation.jobs import write_results
 from fute.targets.hf_lm import HFCausalLM
 from fute.targets.prompts import load_prompt_set
 

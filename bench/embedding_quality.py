@@ -406,7 +406,7 @@ def paired(single: dict, ensemble: dict, datasets: list[str]) -> dict:
     the self-retrieval margin (own other half minus best other dataset) and of the own-half cosine, ensemble
     minus single; their mean with a 95% bootstrap interval over datasets and a paired sign-flip p-value.
     (Datasets are not independent draws: each margin's best other comes from the same pool; an approximation.)"""
-    from fute.bench.metrics import bootstrap_ci, paired_p_value
+    from fute.evaluation.metrics import bootstrap_ci, paired_p_value
 
     def per_dataset(result: dict, key: str) -> dict[str, float]:
         rows = [x for x in result["self_retrieval"]["rows"] if x["half"].split("/")[0] in datasets]

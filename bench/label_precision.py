@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fute.bench.jobs import write_results
 from fute.corpus import default_corpus
+from fute.evaluation.jobs import write_results
 from fute.targets.hf_lm import HFCausalLM, load_causal_lm
 from fute.targets.prompts import load_prompt_set
 

@@ -230,7 +230,7 @@ def _groups(rows: list[dict], keys: tuple[str, ...]) -> dict[tuple, list[dict]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from fute.bench.jobs import write_results
+    from fute.evaluation.jobs import write_results
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run-dir", default="bench/results/prompts_truth100")

@@ -23,10 +23,11 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from fute.bench.rankers import DTERanker, RankContext, fit_kept, get_ranker
-from fute.bench.transfer import TransferConfig, first_seed_truth
 from fute.cli import transfer_truth_cmd
 from fute.errors import FuteError
+from fute.evaluation.rankers import DTERanker, RankContext, fit_kept, get_ranker
+from fute.evaluation.transfer.data import TransferConfig
+from fute.evaluation.transfer.truth import first_seed_truth
 from fute.registry import RANKERS
 from fute.store import open_store
 

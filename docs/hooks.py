@@ -6,6 +6,7 @@
   file the site holds points to its page, any other becomes the file's repository path as code, so the site
   never has a dead link and ``mkdocs build --strict`` passes.
 - ``<!-- fute:cli -->``: the whole command reference, read from the typer app.
+- ``<!-- fute:method-options -->``: every method's options, read from their config fields.
 - ``<!-- fute:results -->``: the index of the result pages, with each page's title and the command that made it.
 """
 
@@ -47,6 +48,8 @@ def _remember(uri: str, path: Path) -> None:
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
     if "<!-- fute:cli -->" in markdown:
         markdown = markdown.replace("<!-- fute:cli -->", cli_reference())
+    if "<!-- fute:method-options -->" in markdown:
+        markdown = markdown.replace("<!-- fute:method-options -->", method_options_reference())
     if "<!-- fute:results -->" in markdown:
         markdown = markdown.replace("<!-- fute:results -->", results_index(page.file.src_uri))
     return _relink(markdown, page.file.src_uri)
@@ -121,6 +124,23 @@ def cli_reference() -> str:
             parts.append("| name | type | default | help |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
 
     walk(root, ["fute"])
+    return "\n".join(parts)
+
+
+def method_options_reference() -> str:
+    """Each registered method's options, from the help and bounds declared on its config's fields (the same
+    metadata ``fute methods NAME`` prints)."""
+    from fute.methods import method_options
+    from fute.registry import METHODS
+
+    parts = []
+    for name in METHODS.in_order():
+        rows = [
+            f"| `{o.name}` | `{o.default!r}` | {o.bounds} | {o.in_space} | {o.help.replace('|', '/')} |"
+            for o in method_options(name)
+        ]
+        head = "| option | default | bounds | in space | what it does |\n|---|---|---|---|---|\n"
+        parts.append(f"### `{name}`\n\n{head}" + "\n".join(rows) + "\n")
     return "\n".join(parts)
 
 

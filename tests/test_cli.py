@@ -402,3 +402,19 @@ def test_a_bad_column_mapping_is_one_line(run_cli, tmp_path, mapping, says):
     for cmd in (["embed", "dataset", str(data), "--name", "d"], ["rank", str(data)]):
         code, _, err = run_cli(*cmd, "--column", mapping, "--store", str(tmp_path / "st"), "--quiet")
         assert code == 2 and says in err and len(err.strip().splitlines()) == 1, (cmd, err)
+
+
+def test_fute_methods_lists_methods_and_each_ones_options(run_cli):
+    from fute.methods import method_options
+
+    code, out, _ = run_cli("methods")
+    assert code == 0 and all(m in out for m in ("fisher", "prefix", "prompt", "textemb", "datasize"))
+    assert "TaskEmb" in out  # the first line of each method's docstring
+    code, out, _ = run_cli("methods", "fisher")
+    assert code == 0
+    for o in method_options("fisher"):  # every option, with its default, bounds and help, from the same metadata
+        assert f"{o.name} = {o.default!r}" in out and o.help[:40] in out
+    assert "holdout_fraction = 0.2  (float; at least 0, below 1; in space: yes)" in out
+    assert "max_examples = 1000  (int | None; at least 1; in space: no)" in out
+    code, _, err = run_cli("methods", "nope")
+    assert code == 2 and "unknown method 'nope'" in err

@@ -130,3 +130,9 @@ def test_the_guaranteed_exit_codes_are_the_cli_s():
     assert "damaged" in codes[str(cli.EXIT_SKIPPED)] and "one-line error" in codes[str(cli.EXIT_ERROR)]
     assert "interrupted" in codes[str(cli.EXIT_INTERRUPTED)]
     assert "exit 3" in (ROOT / "README.md").read_text() and cli.EXIT_SKIPPED == 3
+
+
+def test_bench_readme_lists_every_script():
+    listed = (ROOT / "bench" / "README.md").read_text()
+    scripts = sorted(p.name for p in (ROOT / "bench").iterdir() if p.suffix in (".py", ".sh"))
+    assert scripts and [s for s in scripts if f"`{s}`" not in listed] == []

@@ -98,6 +98,13 @@ def test_model_embedding_lives_in_the_datasets_space(tmp_path, tiny, monkeypatch
     capped = embed_model(target, "rule-capped", corpus=corpus, **{**opts, "max_examples": 5})
     assert capped.card.data.n_total == 5 and capped.card.corpus["size"] == 5  # U capped before labeling
 
+    from fute.targets.prompts import load_prompt_set
+
+    monkeypatch.setattr("fute.embed.LLM_U_ROWS", 6)  # the API's U default for an LLM with a prompt, as the CLI's
+    target.prompt = load_prompt_set("sentiment")["review-sentiment"]
+    llm = embed_model(target, "rule-llm", corpus=corpus, **opts)
+    assert llm.kind == "prompt" and llm.card.data.n_total == 6 and llm.card.corpus["size"] == 6
+
 
 def test_the_card_says_its_schema_and_library_versions(tiny, tmp_path):
     from importlib.metadata import version

@@ -22,3 +22,87 @@ def test_the_lazy_api_is_still_there():
     assert {"embed_dataset", "rank", "Store"} <= set(dir(fute))
     with pytest.raises(AttributeError):
         fute.no_such_name  # noqa: B018
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """fute's modules and the fute modules each imports anywhere in its file (top level, in functions, under
+    TYPE_CHECKING), read from the source. Importing a submodule runs its package's ``__init__`` first, so a
+    module also depends on the packages above it."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    files = {}
+    for p in (src / "fute").rglob("*.py"):
+        parts = p.relative_to(src).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    graph: dict[str, set[str]] = {m: set() for m in files}
+    for m, p in files.items():
+        package = m if p.name == "__init__.py" else m.rpartition(".")[0]
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, *([node.module] if node.module else [])])
+                names = [base, *(f"{base}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                while name and name not in files:
+                    name = name.rpartition(".")[0]
+                while name:  # the module and every package above it
+                    if name != m and name in files and not m.startswith(name + "."):
+                        graph[m].add(name)
+                    name = name.rpartition(".")[0]
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circle():
+    """Each concept has one home, and homes depend one way: no set of modules imports each other in a circle
+    (the package ``fute`` itself, whose lazy names point down into everything, is left out)."""
+    graph = {m: deps - {"fute"} for m, deps in _import_graph().items() if m != "fute"}
+    assert len(graph) > 40 and "fute.space" in graph["fute.methods.base"]
+    assert _cycles(graph) == []
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # the finder finds one
+
+
+def test_the_leaves_stay_leaves():
+    """space.py (vectors, cards, space ids) and errors.py import no plug-in, model or store code."""
+    graph = _import_graph()
+    assert graph["fute.errors"] <= {"fute"}
+    assert graph["fute.space"] <= {"fute", "fute.errors", "fute.hashing", "fute.samples", "fute.surrogate"}

@@ -34,8 +34,9 @@ OUT = ROOT / "src" / "fute" / "data" / "transfer_evidence.json"
 def main(argv: list[str]) -> None:
     import numpy as np
 
-    from fute.bench.rankers import RankContext
-    from fute.bench.transfer import dev_split, row_texts, scored_seed, seed_configs, truth_config, truth_datasets
+    from fute.evaluation.rankers import RankContext
+    from fute.evaluation.transfer.data import dev_split, row_texts, scored_seed, truth_config, truth_datasets
+    from fute.evaluation.transfer.truth import seed_configs
     from fute.paths import atomic_write
 
     path = Path(argv[0]) if argv else TRUTH

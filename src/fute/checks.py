@@ -199,8 +199,26 @@ def check_scores_rank_candidates(name: str, surrogate: Any, options: dict[str, A
     assert s.shape == (3,) and np.isfinite(s).all(), f"scores of shape {s.shape}"
 
 
+def check_options_are_documented(name: str, surrogate: Any, options: dict[str, Any]) -> None:
+    """Every option says what it does and what values it takes (``fute.methods.base.option``), so that
+    ``fute methods NAME`` and the docs can show it; bounds hold: a value below ``low`` is a one-line error."""
+    from fute.methods import method_options
+
+    described = method_options(name)
+    assert described, "the method has no options"
+    for o in described:
+        assert len(o.help) >= 10, f"option {o.name} has no help text: declare it with fute.methods.base.option"
+    cfg_class = type(_method(name, {}).config)
+    for f in dataclasses.fields(cfg_class):
+        low = f.metadata.get("low")
+        if low is not None and isinstance(f.default, int | float) and not isinstance(f.default, bool):
+            with raises(ConfigError, f"option {f.name}="):
+                _method(name, {f.name: type(f.default)(low) - 1})
+
+
 METHOD_CHECKS = [
     check_config_round_trips,
+    check_options_are_documented,
     check_vector_is_deterministic,
     check_surrogate_unchanged,
     check_sample_cap_is_seeded,

@@ -71,7 +71,9 @@ SurrogateOpt = Annotated[
 MaxExamplesOpt = Annotated[int | None, typer.Option(help="Seeded sample cap (default: the method's, 1000)")]
 SeedOpt = Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuffling)")]
 MaxLengthOpt = Annotated[int, typer.Option(help="Token limit of the surrogate")]
-OptionOpt = Annotated[list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. max_epochs=2")]
+OptionOpt = Annotated[
+    list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. max_epochs=2 (`fute methods NAME` lists them)")
+]
 MethodOptionOpt = Annotated[
     list[str] | None,
     typer.Option(help="METHOD:KEY=VALUE for every embedding of METHOD (repeatable), e.g. fisher:keep_probe=false"),
@@ -100,8 +102,8 @@ DtypeOpt = Annotated[
     str,
     typer.Option(
         help="auto | float32 | bfloat16 | float16. auto: float32 for the surrogate (the Fisher needs it), bfloat16 "
-        "for LLMs and classifiers on a GPU, float32 on a CPU (bfloat16 labels about 1.5-3x faster on CPUs with AMX, "
-        "but moves the labels: bench/results/label_precision.md); a surrogate below float32 makes another space"
+        "for LLMs and classifiers on a GPU, float32 on a CPU (bfloat16 is faster on CPUs with AMX but moves the "
+        "labels: docs/devices.md); a surrogate below float32 makes another space"
     ),
 ]
 
@@ -252,11 +254,6 @@ def _print_vector(vec: TaskVector, cached: bool) -> None:
     )
 
 
-# U rows an LLM labels per prompt unless --max-examples says otherwise (bench/results/label_speed.md: SmolLM2 on the
-# 2-core CPU labels 6.6 short inputs a second with a vanilla prompt and 0.8 with chain-of-thought, at batch 32)
-LLM_U_ROWS = 256
-
-
 @embed_app.command("model")
 def embed_model_cmd(
     model: Annotated[
@@ -325,13 +322,14 @@ def embed_model_cmd(
         set_name, _, pid = prompt.rpartition(":") if ":" in prompt else (prompt, "", "")
         pset = load_prompt_set(set_name)
         prompts = [pset[pid]] if pid else list(pset)
-        if "max_examples" not in opts:  # an LLM labels a few rows a second on a CPU: minutes, not hours
+        if "max_examples" not in opts:  # the API's default for an LLM with a prompt, written into each job's spec
+            from fute.embed import LLM_U_ROWS
+
             opts["max_examples"] = LLM_U_ROWS
             if not quiet:
                 console.print(
-                    f"U: {LLM_U_ROWS} rows per prompt, the default for an LLM (SmolLM2 on 2 CPU cores: about "
-                    f"{LLM_U_ROWS // 8 // 60 + 1} min a vanilla prompt, {LLM_U_ROWS * 10 // 8 // 60} min a "
-                    "chain-of-thought one); --max-examples N for more",
+                    f"U: {LLM_U_ROWS} rows per prompt, the default for an LLM (labeling costs seconds per row on a "
+                    "CPU: docs/speed.md); --max-examples N for more",
                     highlight=False,
                 )
     served = split_endpoint(model)[1] is not None
@@ -780,6 +778,33 @@ def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped
     console.print(table)
 
 
+@app.command("methods")
+def methods_cmd(name: Annotated[str | None, typer.Argument(help="A method: its options")] = None) -> None:
+    """List the task-embedding methods, or one method's options: help, type, default, bounds, in the space."""
+    from fute.methods import method_options
+
+    if not name:
+        table = Table(title="methods (fute methods NAME lists its options)", title_justify="left")
+        for col in ("method", "reads labels", "what it is"):
+            table.add_column(col)
+        for m in METHODS.in_order():
+            cls = METHODS.get_class(m)
+            table.add_row(m, "yes" if cls.uses_labels else "no", (cls.__doc__ or "").strip().split("\n")[0])
+        console.print(table)
+        return
+    console.print(f"options of {name} (--option KEY=VALUE):", highlight=False)
+    for o in method_options(name):
+        bounds = f"; {o.bounds}" if o.bounds else ""
+        console.print(f"  [bold]{o.name}[/] = {o.default!r}  ({o.type}{escape(bounds)}; in space: {o.in_space})")
+        console.print(f"      {escape(o.help)}", highlight=False)
+    console.print(
+        "in space: yes = another value makes another space (vectors are compared only within one); no = it "
+        "changes which rows are used, not the coordinates; when set = a space of its own once it differs from "
+        "the default",
+        highlight=False,
+    )
+
+
 @app.command("demo")
 def demo_cmd(
     method: Annotated[str, typer.Option(help=" | ".join(m for m in METHODS.names() if m != "datasize"))] = "fisher",
@@ -893,8 +918,9 @@ def transfer_truth_cmd(
     Every job is cached in the run folder: rerun the same command to resume after an interruption.
     """
 
-    from fute.bench.jobs import write_results
-    from fute.bench.transfer import TransferConfig, run_truth, truth_markdown
+    from fute.evaluation.jobs import write_results
+    from fute.evaluation.transfer.data import TransferConfig
+    from fute.evaluation.transfer.truth import run_truth, truth_markdown
 
     cfg = TransferConfig(
         model=model,
@@ -951,9 +977,10 @@ def transfer_eval_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Judge rankers of source datasets against a transfer run: ρ and NDCG, in-class and all-class."""
-    from fute.bench.jobs import run_folder, write_results
-    from fute.bench.rankers import RankContext
-    from fute.bench.transfer import eval_markdown, eval_plot, eval_record, load_truth, run_eval
+    from fute.evaluation.jobs import run_folder, write_results
+    from fute.evaluation.rankers import RankContext
+    from fute.evaluation.transfer.report import eval_markdown, eval_plot, eval_record, run_eval
+    from fute.evaluation.transfer.truth import load_truth
     from fute.store import open_store
 
     truth = load_truth(run_dir)
@@ -1050,8 +1077,8 @@ def prompts_truth_cmd(
 ) -> None:
     """Run every LLM with every prompt of each category on its datasets: real scores, label distributions."""
 
-    from fute.bench.jobs import write_results
-    from fute.bench.prompts import DEFAULT_LLMS, PromptBench, run_truth, truth_lines
+    from fute.evaluation.jobs import write_results
+    from fute.evaluation.prompts import DEFAULT_LLMS, PromptBench, run_truth, truth_lines
 
     bench = PromptBench(
         tuple(llm or DEFAULT_LLMS),
@@ -1106,8 +1133,8 @@ def prompts_eval_cmd(
 ) -> None:
     """Judge prompt selectors against a ground-truth run: Performance, Rate and NDCG per LLM and category."""
 
-    from fute.bench.jobs import write_results
-    from fute.bench.prompts import eval_labels, eval_markdown, eval_store, load_truth, only_categories, run_eval
+    from fute.evaluation.jobs import write_results
+    from fute.evaluation.prompts import eval_labels, eval_markdown, eval_store, load_truth, only_categories, run_eval
     from fute.select import VectorSource
 
     truth = only_categories(load_truth(run_dir), category)
@@ -1148,7 +1175,7 @@ def prompts_vectors_cmd(
     """Compute ahead the MTEs and DTEs that `fute bench prompts eval` would compute on its first run (the same
     settings and store), e.g. on another machine or beside the truth; stored vectors are skipped."""
 
-    from fute.bench.prompts import DEFAULT_LLMS, eval_labels, eval_store, fill_vectors
+    from fute.evaluation.prompts import DEFAULT_LLMS, eval_labels, eval_store, fill_vectors
     from fute.select import VectorSource
 
     sets = _prompt_data(data)
@@ -1182,9 +1209,8 @@ def select_prompt_cmd(
     selector: Annotated[
         list[str] | None,
         typer.Option(
-            help="Selectors (repeatable; default: globale, the best mean Rate in this project's prompt benchmark, "
-            "bench/results/prompts_eval.md: 90.0 against MI 80.2 and random 73.4; fute-fisher picked below random "
-            "there, 62.9; label-free, so it runs without labels too)"
+            help="Selectors (repeatable; default: globale, label-free, chosen on this project's prompt benchmark: "
+            "docs/experiments.md, 'Prompt selection without labels', says why and how the others did)"
         ),
     ] = None,
     split: Annotated[str, typer.Option(help="Split whose inputs the LLM labels")] = "test",

@@ -83,9 +83,8 @@ def resolve_dtype(dtype: Any, device: torch.device, purpose: str) -> torch.dtype
     can hold next to its values. For a target on a GPU, ``auto`` gives bfloat16 where the GPU supports it
     (float16 elsewhere, and on MPS): labeling is inference, where half precision loses little and halves
     memory and time. On the CPU everything stays float32. Half-precision matmuls are slower on most CPUs; on one
-    with AMX (this project's machines) bfloat16 labels about 1.5-3x faster (``bench/results/label_speed_bf16``),
-    but it moves each text's label distribution by 0.008-0.024 on average (``bench/results/label_precision.md``):
-    a tenth of the typical difference between two prompts' labels, as much as between the closest two. Labels
+    with AMX or AVX512-BF16 bfloat16 labels faster, but it moves each text's label distribution by about as much
+    as the closest two prompts' labels differ (docs/devices.md and docs/speed.md give the measurements). Labels
     would also depend on the CPU they were made on. Ask for ``bfloat16`` to trade that for speed.
     """
     import torch

@@ -151,6 +151,11 @@ def dataset_name(samples: Samples, path: str | Path) -> str:
     return samples.info.get("name") or Path(str(path)).stem
 
 
+# U rows that an LLM with a prompt labels unless ``max_examples`` says otherwise: labeling costs an LLM seconds per
+# row on a CPU (docs/speed.md, "Labeling speed"), so the method's 1,000-row default would take an hour a prompt.
+LLM_U_ROWS = 256
+
+
 def embed_model(
     target: TargetModel,
     name: str,
@@ -167,14 +172,17 @@ def embed_model(
     """The model task embedding (MTE): U labeled by ``target`` (soft labels), embedded like a dataset.
 
     ``corpus`` defaults to the shipped U: pairs when ``pairs`` (default: the prompt's input form; single
-    texts for other targets), else single texts. ``exclude`` drops the rows of datasets under
-    evaluation. ``kind`` is "prompt" for an LLM with a prompt, else "model". The card records the
+    texts for other targets), else single texts. An LLM with a prompt labels ``LLM_U_ROWS`` rows of it unless
+    ``max_examples`` is given (the CLI's default too); other targets, the method's cap. ``exclude`` drops the
+    rows of datasets under evaluation. ``kind`` is "prompt" for an LLM with a prompt, else "model". The card records the
     target's identity and U's fingerprint, and ``category`` (e.g. the category of the model's
     training data) when given, for maps and reports.
     """
     embed_opts = {
         k: kwargs.pop(k) for k in ("surrogate", "store", "max_length", "overwrite", "device", "dtype") if k in kwargs
     }
+    if getattr(target, "prompt", None) is not None and not isinstance(method, Method):
+        kwargs.setdefault("max_examples", LLM_U_ROWS)
     m = method if isinstance(method, Method) else get_method(method, **kwargs)
     samples, extra = label_corpus(target, m, corpus=corpus, exclude=exclude, pairs=pairs, progress=progress)
     kind = kind or ("prompt" if getattr(target, "prompt", None) is not None else "model")

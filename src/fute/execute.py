@@ -329,8 +329,8 @@ def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> 
     return None if hit is None else reuse(store, hit, spec.name, spec.kind, asked)
 
 
-# Seconds per embedded row before this machine has measured its own (the embedding-quality benchmark's median
-# per cold 1,000-row vector on the 2-core CPU: fisher 31.6 s, prefix 48.0 s, textemb 7.0 s; prompt as prefix)
+# Seconds per embedded row before this machine has measured its own: a first guess for the expected time, read
+# from the embedding-quality benchmark's cold 1,000-row vectors (docs/methods.md); each finished vector refines it
 PRIOR_SECONDS_PER_ROW = {"fisher": 0.032, "prefix": 0.048, "prompt": 0.048, "textemb": 0.007, "datasize": 0.0}
 
 

@@ -73,7 +73,7 @@ def _in_hub_cache(repo_id: str) -> bool:
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the model hub answers at all (one short TCP connect per process; False when HF_HUB_OFFLINE is
     set), so that an id that can only come from the hub fails at once offline, not after the hub client's
-    retries (about 25 s here)."""
+    retries."""
     import socket
     from urllib.parse import urlparse
 

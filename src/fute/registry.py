@@ -159,7 +159,7 @@ def _classes(module: str, classes: dict[str, str]) -> dict[str, str]:
 RANKERS: Registry[Any] = _lazy(
     Registry("ranker"),
     _classes(
-        "fute.bench.rankers",
+        "fute.evaluation.rankers",
         {
             "fute-fisher": "FuteFisher",
             "fute-prompt": "FutePrompt",

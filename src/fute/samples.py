@@ -26,6 +26,13 @@ SPLIT_EXTENSIONS = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 CANONICAL_FIELDS = ("text", "text_pair", "label", "question", "context", "answers")
 
 
+def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Shannon entropy (nats) of label distributions along ``axis``: the loss of a constant prediction (the
+    ``learned`` check) and the label-free prompt selectors (``fute.selectors``) both read it."""
+    p = np.clip(p, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=axis)
+
+
 @dataclass(frozen=True, eq=False)
 class Samples:
     """Labeled examples for one task.

@@ -1,5 +1,5 @@
 """Choosing a prompt for an LLM without labels: the application behind ``fute select-prompt`` and the
-API, and the pieces the prompt-selection benchmark (``fute.bench.prompts``) shares with it.
+API, and the pieces the prompt-selection benchmark (``fute.evaluation.prompts``) shares with it.
 
 FUTE (Wang, Xu, Gui and He, ACL Findings 2024) picks the prompt whose model task embedding (the LLM
 plus prompt labeling an unlabeled corpus U) is nearest the dataset's task embedding; the label-free
@@ -195,9 +195,8 @@ def hf_scorer(llm: str, prompt: Prompt, **options: Any) -> Callable[[str, list[s
 
 LABEL_FREE = ("mi", "globale", "locale", "zps-log", "zps-prob", "zps-vote", "self-select", "spell")
 # The default: the prompt-level selector with the best mean Rate over the four (LLM, category) cells of this
-# project's prompt benchmark (bench/results/prompts_eval.md, 100 examples per dataset): GlobalE 91.0, MI-G 90.5,
-# LocalE 82.1, MI 81.7, random 77.0, while fute-fisher (75.8) picked no better than random there. (MI_AGL, 97.4,
-# picks a prompt per input, not one prompt.) It needs no labels, so it runs on any dataset.
+# project's prompt benchmark (docs/experiments.md, "Prompt selection without labels"); MI_AGL, which did better,
+# picks a prompt per input, not one prompt. It needs no labels, so it runs on any dataset.
 DEFAULT_SELECTOR = "globale"
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from fute.errors import ConfigError
 from fute.registry import SELECTORS
+from fute.samples import entropy
 
 register = SELECTORS.register
 PROBS, NLL, LLM, VECTORS = "label_distributions", "token_logprobs", "llm", "task_vectors"
@@ -121,11 +122,6 @@ class Selector(ABC):
         s = self.scores(case, draw)
         ids = [p.id for p in case.prompts]
         return [ids[i] for i in sorted(range(len(ids)), key=lambda i: (-s[i], ids[i]))]
-
-
-def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1.0)
-    return -(p * np.log(p)).sum(axis=axis)
 
 
 def label_entropy(probs: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -17,7 +17,6 @@ from fute.errors import ConfigError, SpaceMismatchError
 from fute.hashing import content_hash
 
 if TYPE_CHECKING:  # a leaf: the space and its cards never need torch
-    from fute.methods import Method
     from fute.samples import Samples
     from fute.surrogate import SurrogateIdentity
 
@@ -170,6 +169,15 @@ class Card:
         """A copy with ``changes``; names that are not fields go to ``extra``."""
         known, extra = _known(type(self), changes)
         return dataclasses.replace(copy.deepcopy(self), **known, extra={**copy.deepcopy(self.extra), **extra})
+
+
+class Method(Protocol):
+    """What a space and a key read of a method (a ``fute.methods.Method``): its name, revision and config. A
+    protocol, so that this module stays a leaf that imports no plug-in."""
+
+    name: str
+    revision: int
+    config: Any
 
 
 def space_card(surrogate: SurrogateIdentity, method: Method) -> SpaceCard:

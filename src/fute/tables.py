@@ -82,5 +82,5 @@ def ties_note(ranked: list, space_id: str) -> str | None:
     method, sd = noise
     return (
         f"≈: within {sd:.3f} of the score above, the seed-to-seed spread of a {method} score "
-        "(bench/results/embedding_quality): those two cannot be told apart"
+        "(docs/methods.md): those two cannot be told apart"
     )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fute.errors import ConfigError
-from fute.methods.base import Method, MethodConfig
+from fute.methods.base import Method, MethodConfig, OptionInfo, describe_options
 from fute.methods.baselines import DataSize, TextEmb
 from fute.methods.fisher import Fisher, FisherConfig
 from fute.methods.prefix import PrefixConfig, PrefixTuning
@@ -22,6 +22,12 @@ def register_method(cls: type[Method]) -> type[Method]:
 def get_method(name: str, **options: Any) -> Method:
     """A configured method instance; unknown names and options are one-line errors."""
     return METHODS.create(name, **options)
+
+
+def method_options(name: str) -> list[OptionInfo]:
+    """Every option of method ``name`` (``--option KEY=VALUE``; keyword arguments of ``get_method``): its help,
+    type, default, bounds and whether it is part of the space, as declared on its config's fields."""
+    return describe_options(METHODS.get_class(name).config_class)
 
 
 def check_method_options(by_method: Mapping[str, Mapping[str, Any]], rows: str) -> dict[str, dict[str, Any]]:
@@ -45,7 +51,9 @@ __all__ = [
     "FisherConfig",
     "Method",
     "MethodConfig",
+    "OptionInfo",
     "check_method_options",
+    "method_options",
     "PrefixConfig",
     "PrefixTuning",
     "PromptConfig",

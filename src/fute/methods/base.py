@@ -16,17 +16,37 @@ from fute.space import Card, cosine_scores
 from fute.surrogate import Surrogate
 
 
-def not_in_space(default: Any) -> Any:
+def option(
+    default: Any,
+    help: str,  # noqa: A002 - the word every option library uses
+    *,
+    low: float | None = None,
+    below: float | None = None,
+    choices: tuple[Any, ...] = (),
+    space: bool | str = True,
+) -> Any:
+    """A config field that says what a user needs to set it: its ``help``, its bounds (``low`` <= value, value
+    < ``below``) or ``choices`` (checked when the config is made, so a bad value is one line before any work),
+    and whether it is part of the space id (``space``: True; False for a field that changes which examples are
+    used, not the coordinates; "unless-default" for one written only when set, see ``in_space_unless_default``).
+    ``fute methods NAME`` and the docs' options tables are read from here."""
+    meta: dict[str, Any] = {"help": help, "space": space}
+    meta.update({k: v for k, v in (("low", low), ("below", below)) if v is not None})
+    if choices:
+        meta["choices"] = (default, *(c for c in choices if c != default))
+    return field(default=default, metadata=meta)
+
+
+def not_in_space(default: Any, help: str, **bounds: Any) -> Any:  # noqa: A002
     """A config field that changes which examples are used, not the coordinates: kept out of the space id."""
-    return field(default=default, metadata={"space": False})
+    return option(default, help, space=False, **bounds)
 
 
-def in_space_unless_default(default: Any, *others: Any) -> Any:
+def in_space_unless_default(default: Any, *others: Any, help: str) -> Any:  # noqa: A002
     """A config field written (in the space id, the job key, the card) only when it is not ``default``: an
     option added later leaves the spaces, job keys and cached vectors made before it (all at the default) as
     they were. ``others``: the values it may take besides the default, where they are a fixed set (``choice``)."""
-    meta = {"space": "unless-default", **({"choices": (default, *others)} if others else {})}
-    return field(default=default, metadata=meta)
+    return option(default, help, choices=others, space="unless-default")
 
 
 def _silent(f: Any, value: Any) -> bool:
@@ -34,38 +54,57 @@ def _silent(f: Any, value: Any) -> bool:
     return f.metadata.get("space") == "unless-default" and value == f.default
 
 
-def choice(default: str, *others: str) -> Any:
+def choice(default: str, *others: str, help: str) -> Any:  # noqa: A002
     """A string option that takes one of a fixed set of values (checked when the config is made)."""
-    return field(default=default, metadata={"choices": (default, *others)})
+    return option(default, help, choices=others)
 
 
-# the smallest value an option may take; options not named here may be any value of their type
-POSITIVE: dict[str, float] = {
-    "max_examples": 1,
-    "batch_size": 1,
-    "seed": 0,
-    "ensemble_seeds": 1,
-    "n_tokens": 1,
-    "projection_dim": 1,
-    "max_epochs": 0,
-    "probe_max_epochs": 0,
-    "patience": 1,
-    "probe_patience": 1,
-    "learning_rate": 1e-12,
-    "head_learning_rate": 1e-12,
-    "probe_learning_rate": 1e-12,
-}
+@dataclass(frozen=True)
+class OptionInfo:
+    """One option of a method, as ``fute methods NAME`` and the docs show it."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    bounds: str  # "at least 1", "one of a, b", "" where any value of its type goes
+    in_space: str  # "yes", "no" (changes which rows are used, not the coordinates) or "when set"
+
+
+def describe_options(config_class: type[MethodConfig]) -> list[OptionInfo]:
+    """Every option of a method's config, with its help, type, default, bounds and whether it is in the space."""
+    out = []
+    for f in fields(config_class):
+        m = f.metadata
+        bounds = []
+        if "choices" in m:
+            bounds.append("one of " + ", ".join(map(str, m["choices"])))
+        if "low" in m:
+            bounds.append(f"at least {m['low']:g}")
+        if "below" in m:
+            bounds.append(f"below {m['below']:g}")
+        space = m.get("space", True)
+        in_space = "when set" if space == "unless-default" else ("yes" if space else "no")
+        out.append(OptionInfo(f.name, str(f.type), f.default, m.get("help", ""), ", ".join(bounds), in_space))
+    return out
 
 
 @dataclass
 class MethodConfig:
     """Options shared by all methods. Subclasses add their own; every field is a hyperparameter."""
 
-    max_examples: int | None = not_in_space(1000)  # seeded sample cap
-    seed: int = 0
-    batch_size: int = 32
-    # the vector is the mean of this many runs (unit vectors) at seeds seed*n .. seed*n+n-1; see Method.embed
-    ensemble_seeds: int = in_space_unless_default(1)
+    max_examples: int | None = not_in_space(
+        1000, "Rows used: a seeded sample of this many (None: every row); an LLM with a prompt labels 256 of U", low=1
+    )
+    seed: int = option(0, "Seed of the row sample, the held-out slice, initialisation and training order", low=0)
+    batch_size: int = option(32, "Rows per batch of the surrogate's passes; lower it when memory runs out", low=1)
+    ensemble_seeds: int = option(
+        1,
+        "Runs averaged into the vector (unit vectors, at seeds seed*n .. seed*n+n-1): n times the cost, less seed "
+        "noise; a space of its own when set",
+        low=1,
+        space="unless-default",
+    )
 
     def __post_init__(self) -> None:
         """Every option checked against its declared type and range, so a bad value is one line, before work."""
@@ -81,7 +120,9 @@ class MethodConfig:
             )
             if not ok:
                 raise ConfigError(f"option {f.name}={value!r}: must be {' or '.join(kinds)}")
-            low = POSITIVE.get(f.name)
+            low, below = f.metadata.get("low"), f.metadata.get("below")
+            if low is not None and below is not None and not low <= value < below:
+                raise ConfigError(f"option {f.name}={value!r}: must be at least {low} and below {below}")
             if low is not None and not value >= low:
                 raise ConfigError(
                     f"option {f.name}={value!r}: must be at least {low}"
@@ -89,9 +130,7 @@ class MethodConfig:
                 )
             allowed = f.metadata.get("choices")
             if allowed and value not in allowed:
-                raise ConfigError(f"option {f.name}={value!r}: use one of {', '.join(allowed)}")
-            if f.name == "holdout_fraction" and not 0 <= value < 1:
-                raise ConfigError(f"option holdout_fraction={value!r}: must be at least 0 and below 1")
+                raise ConfigError(f"option {f.name}={value!r}: use one of {', '.join(map(str, allowed))}")
 
     def to_dict(self) -> dict[str, Any]:
         """Every option (those added later only when set), as JSON-ready values: what job keys and cards hold."""

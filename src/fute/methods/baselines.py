@@ -37,7 +37,7 @@ class TextEmb(Method):
 
 @dataclass
 class DataSizeConfig(MethodConfig):
-    max_examples: int | None = not_in_space(None)  # the size is of the whole dataset: no cap
+    max_examples: int | None = not_in_space(None, "Rows counted (None: all: the size is of the whole dataset)", low=1)
 
 
 class DataSize(Method):

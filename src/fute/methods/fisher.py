@@ -37,7 +37,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fute.errors import ConfigError
-from fute.methods.base import Method, choice, in_space_unless_default, target_tensor
+from fute.methods.base import Method, choice, in_space_unless_default, option, target_tensor
 from fute.methods.training import TrainedConfig, train_task, warn_if_not_converged
 from fute.samples import Samples
 from fute.space import mean_ranks
@@ -46,20 +46,37 @@ from fute.surrogate import Encoded, Surrogate, TaskHead
 
 @dataclass
 class FisherConfig(TrainedConfig):
-    features: str = choice("activations", "parameters")
-    # Measured at 1,000 rows: frozen MiniLM features hold no linear NLI signal (mnli probe: held-out loss 1.087 at
-    # best against ln 3 = 1.099), so the backbone must be fine-tuned; at FUTE's lr 2e-5 three epochs only reached
-    # 1.061, at 1e-4 two epochs reached 1.059 (then overfitted, and early stopping kept epoch 2).
-    learning_rate: float = 1e-4  # backbone
-    head_learning_rate: float = 1e-3
-    block_normalize: str = choice("centered", "rank", "l2", "none")  # activations only; see normalize_blocks
-    projection_dim: int = 4096  # features="parameters" only
-    # whether the probe's state (before fine-tuning) may be the kept one: with it, a run whose first fine-tuned
-    # epoch does not beat the probe takes its Fisher in another state than one whose epoch does, for the same task
-    keep_probe: bool = in_space_unless_default(True)
-    # "unless-probe-learns": fine-tune only where the probe did not learn the task (then keep a fine-tuned state);
-    # where it did, its state is measured (bench/results/embedding_quality_finetuned_rule.md)
-    fine_tune: str = in_space_unless_default("always", "unless-probe-learns")
+    features: str = choice(
+        "activations",
+        "parameters",
+        help="activations: the Fisher w.r.t. each layer's output (TaskEmb's feature Fisher); parameters: w.r.t. "
+        "every backbone weight, one backward per row, then a seeded random projection",
+    )
+    # Frozen MiniLM features hold no linear NLI signal, so the backbone must be fine-tuned, and FUTE's 2e-5 was too
+    # slow for that at 1,000 rows (docs/methods.md, "Training before measuring", has the held-out losses).
+    learning_rate: float = option(1e-4, "Learning rate of the backbone when it is fine-tuned", low=1e-12)
+    head_learning_rate: float = option(
+        1e-3, "Learning rate of the task head when the backbone is fine-tuned", low=1e-12
+    )
+    block_normalize: str = choice(
+        "centered",
+        "rank",
+        "l2",
+        "none",
+        help="How each layer's block is scaled (activations only): centered (centred and L2-normalised: the cosine is "
+        "the mean per-layer Pearson correlation), rank (Spearman), l2 (Vu et al.'s per-layer cosine), none",
+    )
+    projection_dim: int = option(4096, "Size of the random projection of the parameter Fisher (parameters only)", low=1)
+    keep_probe: bool = in_space_unless_default(
+        True,
+        help="Whether the probe's state may be the measured one when no fine-tuned epoch beats it on held-out loss",
+    )
+    fine_tune: str = in_space_unless_default(
+        "always",
+        "unless-probe-learns",
+        help="always: fine-tune after the probe; unless-probe-learns: only where the probe did not learn the task "
+        "(docs/methods.md, 'Which state to measure')",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -71,6 +88,12 @@ class FisherConfig(TrainedConfig):
 
 
 class Fisher(Method):
+    """TaskEmb (Vu et al., 2020) as FUTE runs it: the diagonal empirical Fisher of the trained surrogate.
+
+    E_i[(grad log p(y_i|x_i))^2] w.r.t. each layer's output (or every weight, ``features="parameters"``),
+    after the surrogate has learned the task (``fute.methods.training``); soft labels q give sum_c q_c (...)^2.
+    """
+
     name = "fisher"
     config_class = FisherConfig
 

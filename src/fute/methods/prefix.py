@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from fute.errors import ConfigError
-from fute.methods.base import Method
+from fute.methods.base import Method, option
 from fute.methods.prompt import seeded_token_embeddings
 from fute.methods.training import TrainedConfig, train_task, warn_if_not_converged
 from fute.samples import Samples
@@ -36,14 +36,20 @@ from fute.surrogate import Surrogate
 
 @dataclass
 class PrefixConfig(TrainedConfig):
-    n_tokens: int = 16  # FUTE's prefix length
-    max_epochs: int = 4
-    learning_rate: float = 1e-2  # the prefix; FUTE's learning rate for prefix tuning
-    head_learning_rate: float = 1e-3
-    relative_to_init: bool = True
+    n_tokens: int = option(16, "Prefix length: key and value vectors per self-attention layer (FUTE's 16)", low=1)
+    max_epochs: int = option(4, "Epoch budget of prefix tuning", low=0)
+    learning_rate: float = option(1e-2, "Learning rate of the prefix (FUTE's for prefix tuning)", low=1e-12)
+    head_learning_rate: float = option(1e-3, "Learning rate of the task head", low=1e-12)
+    relative_to_init: bool = option(True, "The vector is the tuned prefix minus its seeded start (else the prefix)")
 
 
 class PrefixTuning(Method):
+    """TuPaTE (Zhou et al., 2022) as FUTE runs it: a prefix (Li & Liang, 2021) tuned on the frozen surrogate.
+
+    The vector is the tuned key and value vectors of every self-attention layer, minus their seeded start,
+    averaged over layers and flattened.
+    """
+
     name = "prefix"
     config_class = PrefixConfig
     revision = 1  # 1: the kept state is a tuned one (before, an epoch-0 best kept the untuned prefix: a zero vector)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fute.methods.base import Method, choice
+from fute.methods.base import Method, choice, option
 from fute.methods.training import TrainedConfig, train_task, warn_if_not_converged
 from fute.samples import Samples
 from fute.surrogate import Surrogate
@@ -29,15 +29,24 @@ from fute.surrogate import Surrogate
 
 @dataclass
 class PromptConfig(TrainedConfig):
-    n_tokens: int = 16
-    max_epochs: int = 4
-    learning_rate: float = 3e-2  # the prompt
-    head_learning_rate: float = 1e-3
-    reduce: str = choice("mean", "flatten")
-    relative_to_init: bool = True
+    n_tokens: int = option(16, "Soft-prompt vectors prepended to the input embeddings", low=1)
+    max_epochs: int = option(4, "Epoch budget of prompt tuning", low=0)
+    learning_rate: float = option(3e-2, "Learning rate of the soft prompt", low=1e-12)
+    head_learning_rate: float = option(1e-3, "Learning rate of the task head", low=1e-12)
+    reduce: str = choice(
+        "mean",
+        "flatten",
+        help="mean: the prompt vectors averaged (hidden size); flatten: all of them (n_tokens x hidden)",
+    )
+    relative_to_init: bool = option(True, "The vector is the tuned prompt minus its seeded start (else the prompt)")
 
 
 class PromptTuning(Method):
+    """An input-level soft prompt (Lester et al., 2021) tuned on the frozen surrogate, minus its seeded start.
+
+    Not TuPaTE's per-layer prefix (that is ``prefix``); one code path serves encoder, decoder and T5 surrogates.
+    """
+
     name = "prompt"
     config_class = PromptConfig
     revision = 1  # 1: the kept state is a tuned one, never the untuned start

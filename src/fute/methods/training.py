@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from fute.methods.base import MethodConfig, target_tensor
+from fute.methods.base import MethodConfig, option, target_tensor
 from fute.samples import Samples
 from fute.surrogate import Encoded, Forward, Surrogate, TaskHead
 
@@ -41,16 +41,23 @@ MIN_HOLDOUT_ROWS = 5  # fewer samples than 5 / holdout_fraction: no held-out sli
 class TrainedConfig(MethodConfig):
     """The training schedule every method that learns the task shares (all fields are in the space id)."""
 
-    holdout_fraction: float = 0.2  # of the capped samples, held out for early stopping
-    probe_learning_rate: float = 1e-2
-    probe_max_epochs: int = 200
-    probe_patience: int = 10
-    max_epochs: int = 4  # budget of the second stage (fine-tuning, prompt or prefix tuning); 0: probe only
-    # FUTE's code waits 4 epochs. Here an epoch costs 30-70 s on 2 CPU cores, and in every held-out curve measured
-    # (sst2, qqp, mnli at 1,000 rows) the first epoch without improvement was followed only by worse ones.
-    patience: int = 1
-    learning_rate: float = 2e-5  # what the second stage tunes
-    head_learning_rate: float = 1e-4  # the head, from the probe
+    holdout_fraction: float = option(
+        0.2,
+        "Share of the rows held out to decide when training stops (and whether the task was learned)",
+        low=0,
+        below=1,
+    )
+    probe_learning_rate: float = option(1e-2, "Learning rate of the linear probe on cached frozen features", low=1e-12)
+    probe_max_epochs: int = option(200, "Epoch budget of the probe", low=0)
+    probe_patience: int = option(10, "Probe epochs without a better held-out loss before it stops", low=1)
+    max_epochs: int = option(
+        4, "Epoch budget of the second stage (fine-tuning, prompt or prefix tuning); 0: the probe only", low=0
+    )
+    # FUTE's code waits 4 epochs; on a CPU an epoch costs tens of seconds, and in the held-out curves measured
+    # (docs/methods.md, "Training before measuring") a first epoch without improvement was followed by worse ones.
+    patience: int = option(1, "Second-stage epochs without a better held-out loss before it stops", low=1)
+    learning_rate: float = option(2e-5, "Learning rate of what the second stage tunes", low=1e-12)
+    head_learning_rate: float = option(1e-4, "Learning rate of the task head in the second stage", low=1e-12)
 
 
 @dataclass
@@ -190,7 +197,7 @@ def label_entropy(samples: Samples, held: np.ndarray) -> float | None:
     """Mean entropy of the held-out rows' label distributions (classification only)."""
     if samples.task != "classification" or not len(held):
         return None
-    from fute.selectors import entropy
+    from fute.samples import entropy
 
     return float(entropy(np.asarray(samples.targets, dtype=np.float64)[held]).mean())
 

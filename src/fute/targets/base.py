@@ -32,9 +32,8 @@ CAPABILITY_METHODS: dict[str, tuple[str, ...]] = {
 }
 
 
-# What one more forward pass costs besides its tokens, in tokens: streaming the weights once. Measured on the
-# 2-core CPU in float32 (time = fixed + tokens x per-token, fitted over batch shapes): 49 tokens for SmolLM2-135M,
-# 113 for gemma-3-270m, whose 262k-word output matrix is most of its bytes.
+# What one more forward pass costs besides its tokens, in tokens: streaming the weights once (time = fixed + tokens x
+# per-token, fitted over batch shapes; the offline LLMs' fits are in docs/speed.md, "Labeling speed").
 FORWARD_OVERHEAD_TOKENS = 64
 
 

@@ -153,8 +153,8 @@ class HFCausalLM(TargetModel):
         name_or_path: str,
         prompt: Prompt,
         *,
-        # measured on the 2-core CPU (bench/results/label_speed*.md): batch 32 labels 2.3x faster than 8 with
-        # chain-of-thought and 1.25x with vanilla prompts; out of memory on a device, the batch halves itself
+        # larger batches label faster on a CPU (docs/speed.md, "Labeling speed"); out of memory on a device, the
+        # batch halves itself
         batch_size: int = 32,
         max_length: int = 512,
         max_reasoning_tokens: int = 64,

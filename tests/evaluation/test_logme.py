@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fute.bench.logme import EPS, logme
+from fute.evaluation.logme import EPS, logme
 
 
 def direct_evidence(f: np.ndarray, y: np.ndarray, iters: int = 11) -> float:
@@ -50,7 +50,7 @@ def test_features_that_carry_the_labels_score_higher():
 
 
 def test_esm_map_recovers_a_linear_map():
-    from fute.bench.rankers import fit_linear_map
+    from fute.evaluation.rankers import fit_linear_map
 
     rng = np.random.default_rng(2)
     x = rng.standard_normal((100, 4))

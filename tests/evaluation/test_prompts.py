@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from fute.bench import prompts as bench_prompts
-from fute.bench.prompts import (
+from fute.errors import ConfigError
+from fute.evaluation import prompts as bench_prompts
+from fute.evaluation.prompts import (
     PromptBench,
     collapse,
     fill_vectors,
@@ -17,10 +18,9 @@ from fute.bench.prompts import (
     run_eval,
     run_truth,
 )
-from fute.errors import ConfigError
 from fute.select import VectorSource
-from tests.bench.conftest import write_dataset
 from tests.conftest import write_jsonl
+from tests.evaluation.conftest import write_dataset
 
 PROMPT_SET = """name: toy
 input: single

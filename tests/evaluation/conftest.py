@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fute.bench.transfer import TransferConfig, run_truth
+from fute.evaluation.transfer.data import TransferConfig
+from fute.evaluation.transfer.truth import run_truth
 from tests.conftest import WORDS, write_jsonl
 
 

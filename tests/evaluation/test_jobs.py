@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from fute.bench.jobs import JobFolder, run_jobs
 from fute.errors import FuteError
+from fute.evaluation.jobs import JobFolder, run_jobs
 from fute.execute import get_executor
 
 CALLS: list[str] = []
@@ -94,7 +94,7 @@ def test_a_job_another_live_process_holds_is_waited_for_after_the_rest(tmp_path,
     import os
     import threading
 
-    import fute.bench.jobs as jobs
+    import fute.evaluation.jobs as jobs
 
     monkeypatch.setattr(jobs, "CLAIM_POLL_S", 0.01)
     CALLS.clear()
@@ -135,7 +135,7 @@ def test_an_abandoned_claim_is_taken_over(tmp_path, monkeypatch):
     assert not folder.claimed("a") and not folder.claimed("b") and folder.claimed("c")
     parent = os.getppid()
     if Path(f"/proc/{parent}/stat").exists():  # where start times are known, a reused pid is not its old holder
-        from fute.bench.jobs import _started
+        from fute.evaluation.jobs import _started
 
         claim_as(folder, "d", parent, start=_started(parent))
         claim_as(folder, "e", parent, start="1")
@@ -147,7 +147,7 @@ def test_an_abandoned_claim_is_taken_over(tmp_path, monkeypatch):
 
 WORKER = """
 import os, sys, time
-from fute.bench.jobs import JobFolder, run_jobs
+from fute.evaluation.jobs import JobFolder, run_jobs
 from fute.execute import get_executor
 
 def job(i, log):

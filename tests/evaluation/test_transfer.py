@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fute.bench import transfer
-from fute.bench.metrics import ndcg
-from fute.bench.transfer import judge, run_truth
 from fute.errors import ConfigError
+from fute.evaluation.metrics import ndcg
+from fute.evaluation.transfer import truth as transfer
+from fute.evaluation.transfer.data import load_datasets, scored_texts, truth_config, truth_datasets
+from fute.evaluation.transfer.stats import judge
+from fute.evaluation.transfer.truth import job_keys, run_truth, seed_configs
 from fute.registry import RANKERS
-from tests.bench.conftest import tiny_config, write_dataset
+from tests.evaluation.conftest import tiny_config, write_dataset
 
 
 def test_truth_has_every_pair_and_baseline(tiny_run):
@@ -50,8 +52,8 @@ def test_truth_resumes_where_it_stopped(tiny_run, datasets, tiny_paths, monkeypa
 def test_the_time_left_counts_a_jobs_cpu_time_where_its_clock_ran_on(tmp_path):
     """A paused job (wall 600 s, CPU 60 s) counts 60 s, a two-thread one (wall 50 s, CPU 100 s) 50 s: 2 pairs left at
     a mean of 55 s, about 2 min."""
-    from fute.bench.jobs import JobFolder
-    from fute.bench.transfer import progress_line
+    from fute.evaluation.jobs import JobFolder
+    from fute.evaluation.transfer.truth import progress_line
 
     folder = JobFolder(tmp_path)
     folder.put("p1", {"role": "pair", "seconds": 600.0, "cpu_seconds": 60.0})
@@ -116,14 +118,14 @@ def test_judge_by_hand():
 def test_holm_adjusts_each_p_by_its_rank_and_keeps_the_order():
     """Holm 1979 by hand: sorted p 0.01, 0.02, 0.04 of m = 3 become 0.03, 0.04, 0.04 (0.04 x 1 is raised to the
     running maximum); a large p is capped at 1."""
-    from fute.bench.metrics import holm
+    from fute.evaluation.metrics import holm
 
     assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
     assert holm([0.6, 0.5]) == pytest.approx([1.0, 1.0]) and holm([]) == []
 
 
 def test_paired_tests_compare_fute_with_each_ranker():
-    from fute.bench.transfer import paired_tests
+    from fute.evaluation.transfer.stats import paired_tests
 
     good = {t: [[s for s in sorted(TRUTH["scores"][t], key=lambda s: -TRUTH["scores"][t][s])]] for t in "abcd"}
     bad = {t: [o[0][::-1]] for t, o in good.items()}
@@ -231,7 +233,7 @@ def test_truth_retrains_a_source_whose_model_is_gone(tiny_run, datasets, tiny_pa
 def test_no_training_row_is_a_row_any_target_is_scored_on(tmp_path, tiny_paths):
     """A source whose training split holds another target's scored rows (SST and MR share sentences) trains
     without them; the text is matched after normalisation (case, punctuation)."""
-    from fute.bench.transfer import dev_split, load_datasets, normalized, scored_texts, train_split
+    from fute.evaluation.transfer.data import dev_split, load_datasets, normalized, scored_texts, train_split
     from tests.conftest import write_jsonl
 
     a = write_dataset(tmp_path, "a", "sentiment")
@@ -251,7 +253,7 @@ def test_no_training_row_is_a_row_any_target_is_scored_on(tmp_path, tiny_paths):
     assert truth["removed_as_scored_elsewhere"]["a"] >= 5
     # the rankers read the same rows: a target's vectors from its task model's training rows, no source's from a
     # scored text; a truth made before the guard (no removal recorded) keeps its full training splits
-    from fute.bench.rankers import RankContext
+    from fute.evaluation.rankers import RankContext
 
     ctx = RankContext(truth, store=None)
     assert ctx.samples("a").take(8, 0).texts == train_split(datasets[0], 8, 0, held).texts
@@ -265,7 +267,7 @@ def test_several_seeds_give_means_standard_errors_and_ties(tmp_path, tiny_paths,
     the sources within one SE of the best count as best when rankers are judged."""
     from dataclasses import replace
 
-    from fute.bench.transfer import tied_best
+    from fute.evaluation.transfer.truth import tied_best
 
     cfg = replace(tiny_config(tiny_paths["encoder"]), seeds=2)
     truth = run_truth(datasets[:2], cfg, run_dir=tmp_path / "run", progress=False, echo=lambda _: None)
@@ -343,7 +345,7 @@ def test_the_paired_interval_holds_the_seeds_noise_too():
     1, 0, 0 with probabilities 1/4, 1/2, 1/4; target b, where both give the same order, differs by 0. Over the two
     targets the mean difference is 1 only when a is drawn twice with 1 both times (1.6%), so the interval is
     [0, 0.5]; on the seeds' means alone (b 0.70 +- 0.25 ties c) both rank a's best first, and it is [0, 0]."""
-    from fute.bench.transfer import paired_tests
+    from fute.evaluation.transfer.stats import paired_tests
 
     split = seeded({("a", "b"): [0.95, 0.45], ("a", "c"): [0.6, 0.6], ("a", "d"): [0.7, 0.7]})
     same = [["c", "a", "d"]]
@@ -356,7 +358,7 @@ def test_the_paired_interval_holds_the_seeds_noise_too():
 
 
 def test_the_per_target_table_names_the_sources_tied_with_the_best():
-    from fute.bench.transfer import eval_markdown
+    from fute.evaluation.transfer.report import eval_markdown
 
     truth = {
         **TRUTH,
@@ -374,7 +376,7 @@ def test_targets_are_scored_on_their_test_split_where_they_have_one(tmp_path):
     the keys of jobs made before the option existed."""
     from dataclasses import asdict
 
-    from fute.bench.transfer import TransferConfig, dev_split, load_datasets
+    from fute.evaluation.transfer.data import TransferConfig, dev_split, load_datasets
     from fute.samples import load_samples
 
     both = write_dataset(tmp_path, "both", "sentiment", splits=("train", "dev", "test"))
@@ -396,7 +398,7 @@ def test_a_resumed_run_retrains_only_the_models_it_will_use(tmp_path, tiny_paths
     import shutil
     from dataclasses import replace
 
-    from fute.bench.rankers import RankContext
+    from fute.evaluation.rankers import RankContext
 
     cfg = replace(tiny_config(tiny_paths["encoder"]), seeds=2)
     run_dir = tmp_path / "run"
@@ -428,7 +430,7 @@ def test_first_seed_truth_is_what_the_truth_records_of_its_run(tiny_run, dataset
     import importlib.util
     from dataclasses import asdict, replace
 
-    from fute.bench.transfer import first_seed_truth
+    from fute.evaluation.transfer.truth import first_seed_truth
 
     truth, run_dir = tiny_run
     cfg = tiny_config(tiny_paths["encoder"])
@@ -452,7 +454,7 @@ def test_first_seed_truth_is_what_the_truth_records_of_its_run(tiny_run, dataset
 def test_the_eval_plot_is_a_png_of_every_ranker_and_none_without_matplotlib(tmp_path, monkeypatch):
     import builtins
 
-    from fute.bench.transfer import eval_plot
+    from fute.evaluation.transfer.report import eval_plot
 
     good = {t: [[s for s in sorted(TRUTH["scores"][t], key=lambda s: -TRUTH["scores"][t][s])]] for t in "abcd"}
     judged = judge(TRUTH, {"fute-fisher": good, "datasize": {t: [o[0][::-1]] for t, o in good.items()}})
@@ -467,3 +469,29 @@ def test_the_eval_plot_is_a_png_of_every_ranker_and_none_without_matplotlib(tmp_
 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     assert eval_plot(judged, tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
+
+
+def test_the_committed_truth_is_found_by_its_job_keys(monkeypatch):
+    """Behaviour kept: every job of the committed 3-seed truth is found under the key today's code computes for it,
+    so a rerun of its command reassembles the truth instead of training 468 jobs again."""
+    import json
+    from pathlib import Path
+
+    from tests.conftest import SHARED_DATA
+
+    root = Path(__file__).resolve().parents[2]
+    run = root / "bench" / "results" / "transfer_truth3"
+    if not SHARED_DATA.is_dir():
+        pytest.skip("needs ../shared/data")
+    truth = json.loads((run / "truth.json").read_text())
+    monkeypatch.chdir(root)  # the truth records its datasets' paths as given: ../shared/data/NAME
+    datasets = load_datasets([d["path"] for d in truth["datasets"].values()])
+    assert [d.fingerprint for d in datasets] == [d.fingerprint for d in truth_datasets(truth)]
+    config = truth_config(truth)
+    held_out = scored_texts(datasets, config)
+    keys: set[str] = set()
+    for c in seed_configs(config):
+        src, base, pair = job_keys(datasets, c, held_out)
+        keys |= {*src.values(), *base.values(), *pair.values()}
+    assert len(keys) == 468
+    assert not [k for k in keys if not (run / "jobs" / f"{k}.json").is_file()]

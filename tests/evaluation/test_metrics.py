@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from fute.bench import metrics
-from fute.bench.metrics import mean_rank_of_best, ndcg, performance, rank_of_best, rate, relevance
+from fute.evaluation import metrics
+from fute.evaluation.metrics import mean_rank_of_best, ndcg, performance, rank_of_best, rate, relevance
 
 TRUTH = {"a": 0.80, "b": 0.60, "c": 0.70, "d": 0.60}
 
@@ -52,7 +52,7 @@ def test_bad_rankings_are_refused():
 
 
 def test_regret_at_k_by_hand():
-    from fute.bench.metrics import regret_at_k
+    from fute.evaluation.metrics import regret_at_k
 
     truth = {"a": 0.8, "b": 0.6, "c": 0.4}
     assert regret_at_k(truth, ["c", "b", "a"], 1) == pytest.approx(50.0)  # (0.8 - 0.4) / 0.8
@@ -61,7 +61,7 @@ def test_regret_at_k_by_hand():
 
 
 def test_bootstrap_interval_and_paired_test():
-    from fute.bench.metrics import bootstrap_ci, paired_p_value
+    from fute.evaluation.metrics import bootstrap_ci, paired_p_value
 
     lo, hi = bootstrap_ci([1.0, 2.0, 3.0, 4.0])
     assert 1.0 <= lo < 2.5 < hi <= 4.0 and bootstrap_ci([2.0, 2.0]) == (2.0, 2.0)
@@ -74,7 +74,7 @@ def test_nested_bootstrap_resamples_each_targets_seeds():
     """[targets, resamples]: a target that scores alike under every seed resample gives the plain interval (the
     same draws of targets); one whose resamples differ widens it; the seed resamples are the exact distribution
     of drawing n of n seeds with replacement (3 seeds: 10 multisets, 1/27 for each seed thrice, 6/27 for all three)."""
-    from fute.bench.metrics import bootstrap_ci, seed_resamples
+    from fute.evaluation.metrics import bootstrap_ci, seed_resamples
 
     assert bootstrap_ci([[1.0, 1.0], [3.0, 3.0]]) == bootstrap_ci([1.0, 3.0])
     assert bootstrap_ci([[0.0, 1.0]], weights=[1.0, 0.0]) == (0.0, 0.0)
@@ -87,7 +87,7 @@ def test_nested_bootstrap_resamples_each_targets_seeds():
 
 
 def test_resampled_scores_on_the_identity_resample_are_the_truths_own_scores():
-    from fute.bench.prompts import real_score
+    from fute.evaluation.prompts import real_score
 
     rng = np.random.default_rng(0)
     probs = rng.random((4, 30, 3))  # 4 prompts, 30 examples, 3 labels

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from fute.bench.rankers import RANKERS, CurveGrad, RankContext, curve_slope, get_ranker, rank_all
 from fute.errors import ConfigError
+from fute.evaluation.rankers import RANKERS, CurveGrad, RankContext, curve_slope, get_ranker, rank_all
 from fute.store import open_store
 from tests.conftest import WORDS, write_jsonl
 
@@ -59,7 +59,7 @@ def test_rankers_that_read_the_models_keep_their_score_tables(context, tmp_path,
     another row count is another table; a cheap ranker keeps nothing."""
     from dataclasses import replace
 
-    from fute.bench.rankers import LogME, fit_kept
+    from fute.evaluation.rankers import LogME, fit_kept
 
     kept = replace(context, tables=tmp_path)
     names = context.names

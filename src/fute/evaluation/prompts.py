@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from fute.bench import metrics
-from fute.bench.jobs import JobFolder, run_folder, run_jobs
 from fute.errors import ConfigError
+from fute.evaluation import metrics
+from fute.evaluation.jobs import JobFolder, run_folder, run_jobs
 from fute.hashing import content_hash
 from fute.paths import atomic_write
 from fute.samples import Samples, load_held_out

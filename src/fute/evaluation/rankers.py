@@ -68,7 +68,7 @@ class RankContext:
         rows out of training (it records ``removed_as_scored_elsewhere``), without those rows too. So a
         target's vector, LogME labels and own-model embedding are made from the very rows its task model
         trained on (the first seed's draw), and no source's vector reads a text some target is scored on."""
-        from fute.bench.transfer import without
+        from fute.evaluation.transfer.data import without
 
         rows = load_samples(self.truth["datasets"][name]["path"])
         return without(rows, self.held_out())[0] if "removed_as_scored_elsewhere" in self.truth else rows
@@ -87,7 +87,7 @@ class RankContext:
     def held_out(self) -> frozenset[str]:
         """The normalised texts of every row any target of the run is scored on (``scored_texts``)."""
         if getattr(self, "_held_out", None) is None:
-            from fute.bench.transfer import scored_texts, truth_config, truth_datasets
+            from fute.evaluation.transfer.data import scored_texts, truth_config, truth_datasets
 
             self._held_out = scored_texts(truth_datasets(self.truth), truth_config(self.truth))
         return self._held_out
@@ -145,8 +145,8 @@ class RankContext:
         case without any row whose text is a text of an evaluated dataset, in any split (the shipped U's sst5
         holds every sst2 sentence; subj and mpqa hold MR's): "evaluated datasets excluded" by content, not by
         name. The count removed is kept in ``u_removed``."""
-        from fute.bench.transfer import normalized
         from fute.corpus import default_corpus, load_corpus
+        from fute.evaluation.transfer.data import normalized
 
         kind = "pair" if pairs else "single"
         given = self.corpus.get(kind)
@@ -169,8 +169,8 @@ class RankContext:
     def evaluated_texts(self) -> frozenset[str]:
         """Normalised texts (and text pairs) of every split of every dataset of the run."""
         if getattr(self, "_texts", None) is None:
-            from fute.bench.transfer import normalized
             from fute.errors import MissingSplitError
+            from fute.evaluation.transfer.data import normalized
 
             out: set[str] = set()
             for name in self.names:
@@ -405,7 +405,7 @@ def label_array(samples: Any) -> tuple[np.ndarray, bool]:
 @register
 class LogME(SourceRanker):
     """LogME (You et al., ICML 2021): the evidence of a Bayesian linear model of the target's labels on each
-    source model's features (``fute.bench.logme``), i.e. the pooled backbone output of the task model the
+    source model's features (``fute.evaluation.logme``), i.e. the pooled backbone output of the task model the
     truth run fine-tuned on that source, computed on the target's training rows (``embed_examples``, seed 0).
     Higher evidence: the source's representation carries the target's labels more linearly. Every (source,
     target) score is computed in ``fit``, source by source, so each source model is loaded once."""
@@ -415,7 +415,7 @@ class LogME(SourceRanker):
 
     def fit(self, context: RankContext) -> SourceRanker:
         super().fit(context)
-        from fute.bench.logme import logme
+        from fute.evaluation.logme import logme
 
         rows = {t: context.samples(t).take(context.embed_examples, 0) for t in context.names}
         labels = {t: label_array(r) for t, r in rows.items()}
@@ -459,7 +459,7 @@ class ESMLogME(SourceRanker):
         return self
 
     def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
-        from fute.bench.logme import logme
+        from fute.evaluation.logme import logme
         from fute.methods.training import frozen_features
 
         ctx = self.context_
