@@ -17,13 +17,11 @@ random) keep nothing and gain nothing here.
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 import time
 from dataclasses import fields
 from pathlib import Path
 
-from fute.cli import transfer_truth_cmd
 from fute.errors import FuteError
 from fute.evaluation.rankers import DTERanker, RankContext, fit_kept, get_ranker
 from fute.evaluation.transfer.data import TransferConfig
@@ -33,12 +31,8 @@ from fute.store import open_store
 
 # the rankers whose work is kept: DTEs in the store, or score tables (fute-mte's MTEs are in the store too)
 STORED = [n for n in RANKERS.in_order() if issubclass(cls := RANKERS.get_class(n), DTERanker) or cls.keeps_scores]
-# the truth command's options that set its config (and so its job keys), with the command's own defaults
-TRUTH_OPTIONS = {
-    f.name: p.default
-    for f in fields(TransferConfig)
-    if (p := inspect.signature(transfer_truth_cmd).parameters.get(f.name)) is not None
-}
+# the truth's config fields that the truth command takes as options (and so its job keys), at their defaults
+TRUTH_OPTIONS = {f.name: getattr(TransferConfig(), f.name) for f in fields(TransferConfig) if f.name != "dev_seed"}
 
 
 def main(argv: list[str] | None = None) -> int:

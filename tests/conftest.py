@@ -151,12 +151,15 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture
 def run_cli(monkeypatch, capsys):
     """Run the `fute` entry point in-process: returns (exit code, stdout, stderr)."""
+    from rich.console import Console
+
     from fute import cli
+    from fute.cli import common
 
     def run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["fute", *args])
-        monkeypatch.setattr(cli, "console", cli.Console(width=200))
-        monkeypatch.setattr(cli, "err", cli.Console(stderr=True, width=400))
+        monkeypatch.setattr(common, "console", Console(width=200))
+        monkeypatch.setattr(common, "err", Console(stderr=True, width=400))
         try:
             cli.main()
             code = 0

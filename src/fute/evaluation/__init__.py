@@ -1,1 +1,3 @@
-"""Benchmarks of the uses the paper judges: metrics now; transfer and prompt-selection runs to come."""
+"""The paper's experiments as a library: source-dataset selection (``transfer``: truth, rankers, judging) and prompt
+selection (``prompts``), with their metrics (``metrics``: rho, NDCG, Regret@k, Rate, intervals, paired tests), the
+source rankers (``rankers``, LogME in ``logme``) and resumable job folders (``jobs``)."""

@@ -23,7 +23,7 @@ class TransferConfig:
     model: str = "default"  # the task model's base: the default surrogate's architecture, a hub id or folder
     source_examples: int = 1000
     target_examples: int = 250
-    dev_examples: int = 300
+    dev_examples: int = 1000  # target rows scored, at most (a seeded sample of the score split)
     source_epochs: float = 2.0
     target_epochs: float = 2.0
     learning_rate: float = 1e-4

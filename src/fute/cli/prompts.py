@@ -1,0 +1,114 @@
+"""`fute prompts` and `fute select-prompt`: the shipped prompt sets, and prompt selection for a dataset."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from fute.cli import common as ui
+from fute.cli.common import (
+    DeviceOpt,
+    DtypeOpt,
+    QuietOpt,
+    SeedOpt,
+    StoreOpt,
+    app,
+    parse_pairs,
+)
+
+
+@app.command("prompts")
+def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped set name or a file")] = None) -> None:
+    """List the shipped prompt sets, or the prompts of one set."""
+    from fute.targets.prompts import load_prompt_set, shipped_prompt_sets
+
+    if not prompt_set:
+        table = Table(title="shipped prompt sets", title_justify="left")
+        for col in ("set", "input", "labels", "prompts"):
+            table.add_column(col)
+        for set_name in shipped_prompt_sets():
+            pset = load_prompt_set(set_name)
+            types = sorted({p.type for p in pset})
+            counts = ", ".join(f"{sum(p.type == t for p in pset)} {t}" for t in types)
+            table.add_row(pset.name, pset.input, ", ".join(pset.labels), counts)
+        ui.console.print(table)
+        ui.console.print("fute prompts SET shows a set's prompts; --prompt SET:ID picks one for fute embed model")
+        return
+    pset = load_prompt_set(prompt_set)
+    table = Table(title=f"{pset.name} ({pset.input}; labels: {', '.join(pset.labels)})", title_justify="left")
+    for col in ("id", "type", "template", "label words"):
+        table.add_column(col)
+    for p in pset:
+        words = "; ".join(f"{k}: {'/'.join(v)}" for k, v in p.verbalizer.items())
+        table.add_row(p.id, p.type, p.template.replace("\n", " / "), words)
+    ui.console.print(table)
+
+
+@app.command("select-prompt")
+def select_prompt_cmd(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="The LLM: alias (smollm2, gemma-3-270m), .gguf, folder or hub id, or "
+            "MODEL@URL behind an OpenAI-compatible endpoint"
+        ),
+    ],
+    prompts: Annotated[str, typer.Option(help="Prompt set: shipped name (sentiment, nli) or YAML file")],
+    dataset: Annotated[
+        str, typer.Option(help="The new dataset: labeled (train split for its DTE) or a corpus of unlabeled inputs")
+    ],
+    selector: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Selectors (repeatable; default: globale, label-free, chosen on this project's prompt benchmark: "
+            "docs/experiments.md, 'Prompt selection without labels', says why and how the others did)"
+        ),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Split whose inputs the LLM labels")] = "test",
+    column: Annotated[
+        list[str] | None, typer.Option(help="A labeled file's field mapping FIELD=COLUMN, e.g. text=review")
+    ] = None,
+    examples: Annotated[int, typer.Option(help="Inputs labeled per prompt")] = 32,
+    max_reasoning_tokens: Annotated[int, typer.Option(help="Cap on chain-of-thought reasoning")] = 32,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Rank a prompt set's prompts for an LLM on a new dataset, without using its labels to score prompts."""
+    from fute.select import select_prompts
+
+    sel = select_prompts(
+        model,
+        prompts,
+        dataset,
+        selectors=selector,
+        split=split,
+        columns=parse_pairs(column, "--column") or None,
+        examples=examples,
+        seed=seed,
+        max_reasoning_tokens=max_reasoning_tokens,
+        store=store,
+        progress=not quiet,
+        device=device,
+        dtype=dtype,
+    )
+    if sel.note:
+        ui.err.print(f"[yellow]note:[/] {sel.note}", highlight=False)
+    names = list(sel.scores)
+    table = Table(
+        title=f"prompts of {prompts} for {model} on {dataset} (higher is better; * = pick)", title_justify="left"
+    )
+    for col in ("prompt", "type", *names):
+        table.add_column(col, justify="left" if col in ("prompt", "type") else "right")
+    picks = {n: sel.pick(n) for n in names}
+    order = np.argsort(-sel.scores[names[0]], kind="stable")
+    for i in order:
+        p = sel.prompts[int(i)]
+        table.add_row(p.id, p.type, *[f"{sel.scores[n][i]:.4f}{' *' if picks[n] == p.id else ''}" for n in names])
+    ui.console.print(table)
+    ui.console.print("picks: " + ", ".join(f"{n} -> {p}" for n, p in picks.items()), highlight=False)
