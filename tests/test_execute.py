@@ -214,3 +214,18 @@ def test_a_cuda_job_under_ray_must_reserve_a_gpu(tmp_path, specs):
 def test_gpus_per_job_on_a_cluster_without_gpus_is_an_error_not_a_wait(tmp_path, specs, ray_cluster):
     with pytest.raises(ConfigError, match=r"--gpus-per-job 0.5: the Ray cluster has 0 GPU\(s\)"):
         embed_many(specs, store=tmp_path / "st", executor=RayExecutor(gpus_per_job=0.5), progress=False)
+
+
+def test_model_specs_expand_a_prompt_set_and_name_each_job_as_the_cli_does():
+    from fute.embed import LLM_U_ROWS
+    from fute.execute import model_specs
+    from fute.targets.prompts import load_prompt_set
+
+    every = model_specs("org/smollm2", prompt="sentiment", exclude=("sst2",))
+    ids = [p.id for p in load_prompt_set("sentiment")]
+    assert [s.name for s in every] == [f"smollm2/{i}" for i in ids] and {s.kind for s in every} == {"prompt"}
+    assert all(dict(s.method_options)["max_examples"] == LLM_U_ROWS and s.exclude == ("sst2",) for s in every)
+    (one,) = model_specs("smollm2", name="mine", prompt=f"sentiment:{ids[0]}", method_options={"max_examples": 9})
+    assert one.name == "mine" and one.prompt.id == ids[0] and dict(one.method_options) == {"max_examples": 9}
+    (clf,) = model_specs("./models/clf", method_options={"seed": 1})
+    assert clf.name == "clf" and clf.kind == "model" and clf.prompt is None and clf.method_options == (("seed", 1),)

@@ -376,6 +376,43 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
+def model_specs(
+    model: str,
+    *,
+    name: str | None = None,
+    prompt: str | None = None,
+    method_options: dict[str, Any] | None = None,
+    target_options: dict[str, Any] | None = None,
+    **common: Any,
+) -> list[EmbedSpec]:
+    """The jobs of one model's MTEs: one job for a classifier; for an LLM, one per prompt that ``prompt`` names
+    (``SET_OR_FILE[:ID]``, ``fute.targets.prompts.resolve_prompts``). Each is named ``name`` (a lone prompt, or
+    no prompt), else MODEL/PROMPT_ID, MODEL being the model's last path part. An LLM labels
+    ``fute.embed.LLM_U_ROWS`` rows of U unless ``method_options`` sets ``max_examples``, as ``embed_model`` does.
+    ``common``: the other ``EmbedSpec`` fields (corpus, exclude, method, surrogate, ...)."""
+    from fute.embed import LLM_U_ROWS
+    from fute.targets import split_endpoint
+    from fute.targets.prompts import resolve_prompts
+
+    opts = dict(method_options or {})
+    prompts: list[Any] = resolve_prompts(prompt) if prompt else [None]
+    if prompt:
+        opts.setdefault("max_examples", LLM_U_ROWS)
+    base = name or split_endpoint(model)[0].rstrip("/").split("/")[-1]
+    return [
+        EmbedSpec(
+            base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}",
+            kind="model" if p is None else "prompt",
+            model=model,
+            prompt=p,
+            method_options=tuple(sorted(opts.items())),
+            target_options=tuple(sorted((target_options or {}).items())),
+            **common,
+        )
+        for p in prompts
+    ]
+
+
 def embed_many(
     specs: Sequence[EmbedSpec],
     *,

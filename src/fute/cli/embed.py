@@ -173,56 +173,37 @@ def embed_model_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Embed a model (its MTE): U labeled by the model, embedded in the space of datasets (fisher, prefix, prompt)."""
-    from fute.execute import EmbedSpec, embed_many
+    from fute.embed import LLM_U_ROWS
+    from fute.execute import embed_many, model_specs
     from fute.targets import split_endpoint
-    from fute.targets.prompts import load_prompt_set
 
-    opts = method_options(option, max_examples)
-    opts["seed"] = seed
-    prompts: list = [None]
-    if prompt:
-        set_name, _, pid = prompt.rpartition(":") if ":" in prompt else (prompt, "", "")
-        pset = load_prompt_set(set_name)
-        prompts = [pset[pid]] if pid else list(pset)
-        if "max_examples" not in opts:  # the API's default for an LLM with a prompt, written into each job's spec
-            from fute.embed import LLM_U_ROWS
-
-            opts["max_examples"] = LLM_U_ROWS
-            if not quiet:
-                ui.console.print(
-                    f"U: {LLM_U_ROWS} rows per prompt, the default for an LLM (labeling costs seconds per row on a "
-                    "CPU: docs/speed.md); --max-examples N for more",
-                    highlight=False,
-                )
-    served = split_endpoint(model)[1] is not None
-    base = name or split_endpoint(model)[0].rstrip("/").split("/")[-1]
+    opts = {**method_options(option, max_examples), "seed": seed}
     lm_opts: dict[str, Any] = {"max_reasoning_tokens": max_reasoning_tokens} if prompt else {}
-    if served:
+    if split_endpoint(model)[1] is not None:
         lm_opts["api"] = api
-    common = {
-        "model": model,
-        "backend": backend,
-        "target_options": tuple(sorted(lm_opts.items())),
-        "corpus": corpus,
-        "exclude": tuple(exclude or ()),
-        "pairs": pairs,
-        "category": category,
-        "method": method,
-        "surrogate": surrogate,
-        "max_length": max_length,
-        "method_options": tuple(sorted(opts.items())),
-        "device": device,
-        "dtype": dtype,
-    }
-    specs = [
-        EmbedSpec(
-            base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}",
-            kind="model" if p is None else "prompt",
-            prompt=p,
-            **common,
+    specs = model_specs(
+        model,
+        name=name,
+        prompt=prompt,
+        method_options=opts,
+        target_options=lm_opts,
+        backend=backend,
+        corpus=corpus,
+        exclude=tuple(exclude or ()),
+        pairs=pairs,
+        category=category,
+        method=method,
+        surrogate=surrogate,
+        max_length=max_length,
+        device=device,
+        dtype=dtype,
+    )
+    if prompt and "max_examples" not in opts and not quiet:
+        ui.console.print(
+            f"U: {LLM_U_ROWS} rows per prompt, the default for an LLM (labeling costs seconds per row on a CPU: "
+            "docs/speed.md); --max-examples N for more",
+            highlight=False,
         )
-        for p in prompts
-    ]
 
     embed_many(
         specs,

@@ -92,6 +92,14 @@ def shipped_prompt_sets() -> list[str]:
     return sorted(Path(str(f)).stem for f in root.iterdir() if str(f).endswith(".yaml"))
 
 
+def resolve_prompts(spec: str) -> list[Prompt]:
+    """The prompts a ``--prompt`` value names: ``SET_OR_FILE:ID`` one prompt, ``SET_OR_FILE`` every prompt of the
+    set (a shipped set's name or a YAML/JSON file)."""
+    set_name, _, pid = spec.rpartition(":") if ":" in spec else (spec, "", "")
+    pset = load_prompt_set(set_name)
+    return [pset[pid]] if pid else list(pset)
+
+
 def load_prompt_set(name_or_path: str | Path) -> PromptSet:
     """A shipped set by name (``sentiment``, ``nli``) or a YAML/JSON file; every problem is one line."""
     p = Path(name_or_path).expanduser()
