@@ -185,7 +185,8 @@ def embed_model(
         kwargs.setdefault("max_examples", LLM_U_ROWS)
     m = method if isinstance(method, Method) else get_method(method, **kwargs)
     samples, extra = label_corpus(target, m, corpus=corpus, exclude=exclude, pairs=pairs, progress=progress)
-    kind = kind or ("prompt" if getattr(target, "prompt", None) is not None else "model")
+    prompted = getattr(target, "prompt", None) is not None or getattr(target, "prompt_id", None)  # LLM + prompt
+    kind = kind or ("prompt" if prompted else "model")
     extra.update({"category": category} if category else {})
     return embed_samples(samples, name, kind=kind, method=m, progress=progress, extra_card=extra, **embed_opts)
 
@@ -217,8 +218,8 @@ def label_corpus(
     """U (shipped or given, minus ``exclude``, capped as ``method`` would cap it) labeled by ``target``,
     and the card entries that say so."""
     prompt = getattr(target, "prompt", None)
-    if pairs is None:
-        pairs = prompt is not None and prompt.input == "pair"
+    if pairs is None:  # the prompt's input form, or a recording's (the form of the inputs it was recorded on)
+        pairs = (prompt.input if prompt is not None else getattr(target, "input", "single")) == "pair"
     if not method.uses_labels:
         raise ConfigError(
             f"method '{method.name}' ignores labels, so every model's MTE would be the same vector; "

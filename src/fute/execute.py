@@ -228,7 +228,8 @@ class EmbedSpec:
         from fute.surrogate import default_surrogate_path
 
         surrogate = default_surrogate_path() if self.surrogate == "default" else self.surrogate
-        d["files"] = {p: files_state(p) for p in (self.data, self.model, self.corpus, surrogate) if p}
+        model = self.model.removeprefix("recorded:") if self.model else None  # a recording: its file's state
+        d["files"] = {p: files_state(p) for p in (self.data, model, self.corpus, surrogate) if p}
         return content_hash(d, 32)
 
     def samples(self) -> Any:
@@ -387,7 +388,7 @@ def model_specs(
 ) -> list[EmbedSpec]:
     """The jobs of one model's MTEs: one job for a classifier; for an LLM, one per prompt that ``prompt`` names
     (``SET_OR_FILE[:ID]``, ``fute.targets.prompts.resolve_prompts``). Each is named ``name`` (a lone prompt, or
-    no prompt), else MODEL/PROMPT_ID, MODEL being the model's last path part. An LLM labels
+    no prompt), else MODEL/PROMPT_ID, MODEL being the model's last path part (a recording's file stem). An LLM labels
     ``fute.embed.LLM_U_ROWS`` rows of U unless ``method_options`` sets ``max_examples``, as ``embed_model`` does.
     ``common``: the other ``EmbedSpec`` fields (corpus, exclude, method, surrogate, ...)."""
     from fute.embed import LLM_U_ROWS
@@ -399,10 +400,15 @@ def model_specs(
     if prompt:
         opts.setdefault("max_examples", LLM_U_ROWS)
     base = name or split_endpoint(model)[0].rstrip("/").split("/")[-1]
+    recorded = None
+    if model.startswith("recorded:"):  # a recording: named after its file, a prompt's MTE if it names the prompt
+        from fute.targets.recorded import recorded_prompt
+
+        base, recorded = name or Path(model.removeprefix("recorded:")).stem, recorded_prompt(model)
     return [
         EmbedSpec(
             base if p is None or (name and len(prompts) == 1) else f"{base}/{p.id}",
-            kind="model" if p is None else "prompt",
+            kind="model" if p is None and not recorded else "prompt",
             model=model,
             prompt=p,
             method_options=tuple(sorted(opts.items())),

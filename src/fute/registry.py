@@ -137,6 +137,7 @@ TARGETS: Registry[Any] = _lazy(
         "hf-lm": "fute.targets.hf_lm:HFCausalLM",
         "openai": "fute.targets.openai_api:OpenAITarget",
         "callable": "fute.targets.callable:CallableTarget",
+        "recorded": "fute.targets.recorded:RecordedTarget",
     },
 )
 STORES: Registry[Any] = _lazy(

@@ -21,10 +21,15 @@ def load_target(
     ``hf-classifier`` (sequence classifier), ``hf-lm`` (causal LM + ``prompt``), or a served LLM, spelled
     ``MODEL@URL`` everywhere (``openai``: an OpenAI-compatible endpoint + ``prompt``; options ``api``, ...).
 
-    ``auto`` picks openai for ``MODEL@URL``, hf-lm when a prompt is given or the model is a .gguf / known
+    ``recorded:FILE`` is a model's outputs recorded elsewhere (``fute.targets.recorded``). ``auto`` picks openai
+    for ``MODEL@URL``, hf-lm when a prompt is given or the model is a .gguf / known
     LLM alias, else reads the model's config to tell a classifier from a causal LM. ``device`` and ``dtype``
     (``fute.device``) go to the backends whose weights are here; a served model ignores them.
     """
+    if model.startswith("recorded:"):  # outputs recorded elsewhere (fute.targets.recorded): no model runs here
+        if backend not in ("auto", "recorded"):
+            raise ConfigError(f"{model} is a recording (recorded backend), not {backend}")
+        return TARGETS.get_class("recorded")(model)
     model, url = split_endpoint(model)
     if url:
         if backend not in ("auto", "openai"):
