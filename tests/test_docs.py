@@ -43,15 +43,21 @@ def test_the_readme_is_a_front_door():
 
 @pytest.mark.parametrize("block", PYTHON)
 def test_python_examples_run(block, tmp_path_factory):
-    """Each example runs as a user would run it: from the repository root, in a fresh process; the pages share
-    one $FUTE_HOME, so a vector one example made is a cache hit for the next."""
+    """Each example runs as a user would run it: in a fresh process, in a folder of its own with the data pack
+    beside it (nothing is written into the repository); the pages share one $FUTE_HOME and that folder, so a
+    vector one example made is a cache hit for the next."""
     page, _, code = block
     if "../shared/data" in code and not SHARED_DATA.is_dir():
         pytest.skip("needs ../shared/data")
-    home = tmp_path_factory.getbasetemp() / "docs-examples-home"
-    env = {**os.environ, "FUTE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    base = tmp_path_factory.getbasetemp() / "docs-examples"
+    work = base / "work"  # a user's folder, with the data pack beside it as beside this checkout: ../shared/data
+    if not work.is_dir():
+        work.mkdir(parents=True)
+        if SHARED_DATA.is_dir():
+            (base / "shared").symlink_to(SHARED_DATA.parent)
+    env = {**os.environ, "FUTE_HOME": str(base / "home"), "HF_HUB_OFFLINE": "1"}
     env.pop("FUTE_STORE", None)
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    r = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, f"{_id(block)} failed:\n{r.stderr[-3000:]}"
 
 

@@ -51,8 +51,10 @@ def rendered_nll(lm: Any, prompt: Prompt, samples: Samples) -> np.ndarray | None
 
 class VectorSource:
     """Task vectors for FUTE: a prompt's MTE and a dataset's DTE from the store, computed when missing
-    (MTE: the shipped U without every evaluation dataset, ``mte_examples`` rows, chain-of-thought capped
-    at ``max_reasoning_tokens``; DTE: ``dte_examples`` rows of the training split). ``label_cache``: the folder
+    (MTE: U labeled by ``targets(llm, prompt)``, by default the LLM run here with chain-of-thought capped at
+    ``max_reasoning_tokens``; U is ``corpus`` (e.g. the new dataset's own inputs: transductive, as the
+    label-free selectors are), else the shipped U without every evaluation dataset; ``mte_examples`` rows of it.
+    DTE: ``dte_examples`` rows of the training split). ``label_cache``: the folder
     that keeps the LLMs' labels of U (default $FUTE_HOME/labels). ``method_options`` ({method: {option: value}})
     go to every DTE and MTE made with that method, e.g. ``{"fisher": {"keep_probe": False}}``: a variant judged
     on the same truth."""
@@ -72,6 +74,8 @@ class VectorSource:
         dtype: str = "auto",
         label_cache: str | Path | None = None,
         method_options: Mapping[str, Mapping[str, Any]] | None = None,
+        corpus: Any = None,
+        targets: Callable[[str, Prompt], Any] | None = None,
     ) -> None:
         from fute.methods import check_method_options
         from fute.store import open_store
@@ -87,6 +91,12 @@ class VectorSource:
         self.columns = columns
         self.label_cache = None if label_cache is None else Path(label_cache).expanduser()
         self._u_fingerprints: dict[bool, str] = {}  # pair inputs or not -> the fingerprint of the U rows an MTE labels
+        self.corpus = corpus  # U for the MTEs: None, the shipped U without every evaluation dataset; else these rows
+        self.targets = targets or (  # the labeler of (llm, prompt): the LLM run here, or its recorded outputs
+            lambda llm, prompt: prompted_llm(
+                llm, prompt, max_reasoning_tokens=self.max_reasoning_tokens, device=self.device, dtype=self.dtype
+            )
+        )
 
     def mte(self, llm: str, prompt: Prompt, method: str, labels: Sequence[str] | None = None) -> Any:
         """The prompt's MTE on the shipped U without every evaluation dataset, ``mte_examples`` rows, CoT capped
@@ -108,15 +118,16 @@ class VectorSource:
         ]
         if hit:
             return hit[0]
-        target = prompted_llm(
-            llm, prompt, max_reasoning_tokens=self.max_reasoning_tokens, device=self.device, dtype=self.dtype
-        )
+        target = self.targets(llm, prompt)
         target.label_cache = self.label_cache
         if mapped:
             target = MappedTarget(target, labels, label_map(prompt.labels, labels, f"{name}"))
         return embed_model(
             target,
             name,
+            corpus=self.corpus,
+            kind="prompt",
+            pairs=prompt.input == "pair",
             exclude=tuple(self.paths),
             method=method,
             store=self.store,
@@ -144,7 +155,7 @@ class VectorSource:
             return False
         pairs = prompt.input == "pair"
         if pairs not in self._u_fingerprints:  # the very rows embed_model labels (seed 0), computed once
-            rows = unlabeled_rows(None, tuple(self.paths), pairs, self.mte_examples, 0)
+            rows = unlabeled_rows(self.corpus, tuple(self.paths), pairs, self.mte_examples, 0)
             self._u_fingerprints[pairs] = rows.fingerprint()
         return corpus.get("fingerprint") == self._u_fingerprints[pairs]
 
@@ -180,6 +191,24 @@ class VectorSource:
             return np.stack([v.vector for v in mtes]), dte.vector
 
         return vectors
+
+
+def recorded_outputs(folder: str | Path, pset: Any) -> Callable[[str, Prompt], Any]:
+    """The labeler of prompt selection from a folder of recordings, one per prompt of ``pset`` (``ID.jsonl``,
+    ``ID.parquet`` or ``ID.npy``); a prompt without one, or a recording whose labels are not the prompt's, is a
+    one-line error before any work."""
+    from fute.targets.recorded import RecordedTarget
+
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder of recorded outputs (one file per prompt: ID.jsonl, ...)")
+    found: dict[str, Any] = {}
+    for p in pset:
+        files = [root / f"{p.id}{ext}" for ext in (".jsonl", ".parquet", ".npy") if (root / f"{p.id}{ext}").is_file()]
+        if not files:
+            raise DataError(f"{root}: no recording of prompt '{p.id}' ({p.id}.jsonl, .parquet or .npy)")
+        found[p.id] = RecordedTarget(files[0], labels=p.labels)  # columns in the prompt's label order
+    return lambda llm, prompt: found[prompt.id]
 
 
 def hf_scorer(llm: str, prompt: Prompt, **options: Any) -> Callable[[str, list[str]], np.ndarray] | None:
@@ -229,13 +258,24 @@ def select_prompts(
     progress: bool = True,
     device: str = "auto",
     dtype: str = "auto",
+    recorded: str | Path | None = None,
+    u: str | None = None,
+    surrogate: str = "default",
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Selection:
     """Rank the prompts of ``prompt_set`` for ``llm`` on ``dataset`` (a labeled dataset, its fields mapped by
     ``columns``, or a corpus of unlabeled inputs) with ``selectors`` (default: ``DEFAULT_SELECTOR``). Only the
     inputs of ``split`` are used; FUTE also needs the dataset's labeled training split for its DTE, so without
     labels the label-free selectors run instead, and the note says so. The LLM runs on ``device`` in ``dtype``
-    (``fute.device``)."""
-    from fute.corpus import load_corpus
+    (``fute.device``).
+
+    ``recorded``: a folder of the LLM's outputs recorded elsewhere, one file per prompt named by its id
+    (``ID.jsonl``, ``ID.parquet`` or ``ID.npy``; ``fute.targets.recorded``): nothing runs here but the surrogate.
+    ``u``: the U of FUTE's prompt MTEs: ``shipped`` (the shipped corpus without the dataset) or ``dataset`` (the
+    dataset's own inputs of ``split``, unlabeled: transductive, as the label-free selectors are); default
+    ``dataset`` for a recording (its inputs are what was recorded), else ``shipped``. The cards say which.
+    ``surrogate`` and ``method_options`` ({method: {option: value}}) make FUTE's vectors in another space."""
+    from fute.corpus import Corpus, load_corpus
     from fute.embed import dataset_name
 
     check_at_least("examples", examples, 1)
@@ -256,8 +296,18 @@ def select_prompts(
             rows = load_samples(dataset, split=split, columns=columns)
         except MissingSplitError:
             rows = train  # one split only: its inputs
+    u = u or ("dataset" if recorded else "shipped")
+    if u not in ("shipped", "dataset"):
+        raise DataError(f"u={u!r}: use shipped (the shipped corpus) or dataset (the dataset's own inputs)")
+    own_u = Corpus(
+        list(rows.texts),
+        list(rows.text_pairs) if rows.text_pairs is not None else None,
+        sources=[f"{name} ({split} inputs)"] * len(rows),
+        name=f"{name}-{split}-inputs",
+    )
     rows = rows.take(examples, seed)
     texts, pairs = list(rows.texts), (list(rows.text_pairs) if rows.text_pairs is not None else None)
+    labeler = recorded_outputs(recorded, pset) if recorded else None
     note = ""
     chosen = list(selectors or [DEFAULT_SELECTOR])
     reads_labels = [] if labeled else [s for s in chosen if get_selector(s).uses_labels]
@@ -269,7 +319,10 @@ def select_prompts(
         )
     probs, nll = [], []
     for p in pset:
-        lm = prompted_llm(llm, p, max_reasoning_tokens=max_reasoning_tokens, device=device, dtype=dtype)
+        if labeler is not None:
+            lm = labeler(llm, p)
+        else:
+            lm = prompted_llm(llm, p, max_reasoning_tokens=max_reasoning_tokens, device=device, dtype=dtype)
         probs.append(lm.predict(texts, pairs, progress=progress))
         nll.append(rendered_nll(lm, p, rows))
     prompts = list(pset)
@@ -285,6 +338,10 @@ def select_prompts(
             columns=columns,
             device=device,
             dtype=dtype,
+            corpus=own_u if u == "dataset" else None,
+            targets=labeler,
+            surrogate=surrogate,
+            method_options=method_options,
         )
         vectors = source(llm, name, prompts)
     case = PromptCase(
@@ -295,7 +352,7 @@ def select_prompts(
         nll=None if any(x is None for x in nll) else np.stack(nll),
         inputs=list(zip(texts, pairs or [None] * len(texts), strict=True)),
         task=TASKS.get(pset.name, pset.name),
-        score_words=hf_scorer(llm, prompts[0], device=device, dtype=dtype),
+        score_words=None if recorded else hf_scorer(llm, prompts[0], device=device, dtype=dtype),
         vectors=vectors,
     )
     runnable = [get_selector(s) for s in chosen]

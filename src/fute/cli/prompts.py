@@ -49,17 +49,32 @@ def prompts_cmd(prompt_set: Annotated[str | None, typer.Argument(help="A shipped
 
 @app.command("select-prompt")
 def select_prompt_cmd(
-    model: Annotated[
-        str,
-        typer.Option(
-            help="The LLM: alias (smollm2, gemma-3-270m), .gguf, folder or hub id, or "
-            "MODEL@URL behind an OpenAI-compatible endpoint"
-        ),
-    ],
     prompts: Annotated[str, typer.Option(help="Prompt set: shipped name (sentiment, nli) or YAML file")],
     dataset: Annotated[
         str, typer.Option(help="The new dataset: labeled (train split for its DTE) or a corpus of unlabeled inputs")
     ],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="The LLM: alias (smollm2, gemma-3-270m), .gguf, folder or hub id, or MODEL@URL behind an "
+            "OpenAI-compatible endpoint; with --recorded, only its name (default: the folder's)"
+        ),
+    ] = None,
+    recorded: Annotated[
+        str | None,
+        typer.Option(
+            help="A folder of the LLM's outputs recorded elsewhere, one file per prompt: ID.jsonl, ID.parquet or "
+            "ID.npy (docs/models.md, 'Recorded outputs'); then no LLM runs here"
+        ),
+    ] = None,
+    u: Annotated[
+        str | None,
+        typer.Option(
+            "--u",
+            help="U of FUTE's prompt MTEs: shipped (the shipped corpus) or dataset (the dataset's own inputs of "
+            "--split: transductive); default: dataset with --recorded, else shipped",
+        ),
+    ] = None,
     selector: Annotated[
         list[str] | None,
         typer.Option(
@@ -80,8 +95,14 @@ def select_prompt_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Rank a prompt set's prompts for an LLM on a new dataset, without using its labels to score prompts."""
+    from pathlib import Path
+
+    from fute.errors import ConfigError
     from fute.select import select_prompts
 
+    if not model and not recorded:
+        raise ConfigError("give the LLM (--model) or a folder of its recorded outputs (--recorded)")
+    model = model or Path(recorded or "").expanduser().resolve().name
     sel = select_prompts(
         model,
         prompts,
@@ -96,6 +117,8 @@ def select_prompt_cmd(
         progress=not quiet,
         device=device,
         dtype=dtype,
+        recorded=recorded,
+        u=u,
     )
     if sel.note:
         ui.err.print(f"[yellow]note:[/] {sel.note}", highlight=False)

@@ -52,7 +52,8 @@ class RecordedTarget(TargetModel):
 
     backend = "recorded"
 
-    def __init__(self, path: str | Path, **_: Any) -> None:
+    def __init__(self, path: str | Path, *, labels: Sequence[str] | None = None, **_: Any) -> None:
+        """``labels``: the label order the caller wants the columns in (the same names as the recording's)."""
         path = str(path).removeprefix(PREFIX)
         self.path = Path(path).expanduser()
         if not self.path.is_file():
@@ -67,8 +68,12 @@ class RecordedTarget(TargetModel):
                 raise DataError(f"{side}: not a JSON object; it says labels, scores, inputs, model, prompt") from None
         self.name = str(self.meta.get("model") or self.path.stem)
         self.prompt_id = self.meta.get("prompt")
-        keys, matrix, labels = self._read()
-        self.label_names = tuple(labels)
+        keys, matrix, names = self._read()
+        if labels is not None:
+            if sorted(labels) != sorted(names):
+                raise DataError(f"{self.path}: labels {', '.join(names)}, asked for {', '.join(labels)}")
+            matrix, names = matrix[:, [names.index(x) for x in labels]], list(labels)
+        self.label_names = tuple(names)
         self.input = "pair" if any(p is not None for _, p in keys) else "single"
         self._rows: dict[tuple[str, str | None], int] = {}
         for i, k in enumerate(keys):
