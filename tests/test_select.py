@@ -8,8 +8,10 @@ import json
 import numpy as np
 import pytest
 
+from fute.errors import DataError
 from fute.select import select_prompts
 from fute.targets.prompts import load_prompt_set
+from fute.targets.recorded import RecordedTarget
 from tests.conftest import write_jsonl
 
 PSET = load_prompt_set("sentiment")
@@ -91,8 +93,34 @@ def test_select_prompt_from_a_recording_folder_through_the_cli(tmp_path, run_cli
 
 @pytest.mark.parametrize("u", ["elsewhere"])
 def test_an_unknown_u_is_one_line(tmp_path, u):
-    from fute.errors import DataError
-
     data = _dataset(tmp_path / "reviews")
     with pytest.raises(DataError, match="u='elsewhere': use shipped"):
         select_prompts("x", "sentiment", str(data), recorded=_record(tmp_path / "rec", data), u=u, progress=False)
+
+
+def test_mode_input_picks_a_prompt_per_input_and_writes_them(tmp_path, run_cli, monkeypatch):
+    from fute.selectors import PromptCase, get_selector
+
+    monkeypatch.setenv("FUTE_HOME", str(tmp_path / "home"))
+    data = _dataset(tmp_path / "reviews")
+    rec = _record(tmp_path / "rec", data)
+    sel = select_prompts("llm", "sentiment", str(data), recorded=rec, mode="input", examples=12, progress=False)
+    assert list(sel.scores) == ["mi-agl"] and len(sel.inputs) == 12
+    assert sel.per_input_prompt.shape == (12,) and sel.per_input_answer.shape == (12, 2)
+    np.testing.assert_allclose(sel.per_input_answer.sum(axis=1), 1)
+    agl = get_selector("mi-agl")  # the same picks as the selector makes on the same distributions
+    probs = np.stack(
+        [RecordedTarget(rec / f"{p.id}.jsonl").predict([t for t, _ in sel.inputs], progress=False) for p in PSET]
+    )
+    np.testing.assert_array_equal(sel.per_input_prompt, agl.choose(PromptCase("llm", "d", list(PSET), probs=probs)))
+    with pytest.raises(DataError, match="mode input picks a prompt per input: globale picks one per dataset"):
+        select_prompts("llm", "sentiment", str(data), recorded=rec, mode="input", selectors=["globale"])
+
+    out = tmp_path / "picks.jsonl"
+    args = ["select-prompt", "--prompts", "sentiment", "--dataset", str(data), "--recorded", str(rec), "--quiet"]
+    code, stdout, err = run_cli(*args, "--mode", "input", "--examples", "12", "--out", str(out))
+    assert code == 0, err
+    assert "a prompt per input (mi-agl): 12 inputs" in stdout
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 12 and {r["prompt"] for r in rows} <= {p.id for p in PSET}
+    assert {r["answer"] for r in rows} <= {"negative", "positive"}

@@ -223,10 +223,14 @@ def hf_scorer(llm: str, prompt: Prompt, **options: Any) -> Callable[[str, list[s
 
 
 LABEL_FREE = ("mi", "globale", "locale", "zps-log", "zps-prob", "zps-vote", "self-select", "spell")
-# The default: the prompt-level selector with the best mean Rate over the four (LLM, category) cells of this
-# project's prompt benchmark (docs/experiments.md, "Prompt selection without labels"); MI_AGL, which did better,
-# picks a prompt per input, not one prompt. It needs no labels, so it runs on any dataset.
+# Two products, each with its default (docs/experiments.md, "Two modes", gives the evidence):
+# - one prompt for the dataset (mode "dataset"): GlobalE, the one-prompt selector with the best mean Rate over the
+#   four (LLM, category) cells of this project's prompt benchmark; label-free, so it runs on any dataset;
+# - a prompt per input (mode "input"): UPS's MI_AGL with CBM-calibrated answers, the best selector of UPS's
+#   multi-task study (Yang et al., TACL 2024) and of this project's benchmark; every prompt runs at inference.
 DEFAULT_SELECTOR = "globale"
+DEFAULT_PER_INPUT = "mi-agl"
+MODES = ("dataset", "input")
 
 
 @dataclass
@@ -236,6 +240,10 @@ class Selection:
     prompts: list[Prompt]
     scores: dict[str, np.ndarray]
     note: str = ""
+    # mode "input": per input, the index of its prompt and its answer's label distribution (CBM-calibrated)
+    inputs: list[tuple[str, str | None]] | None = None
+    per_input_prompt: np.ndarray | None = None
+    per_input_answer: np.ndarray | None = None
 
     def pick(self, selector: str) -> str:
         s = self.scores[selector]
@@ -262,6 +270,7 @@ def select_prompts(
     u: str | None = None,
     surrogate: str = "default",
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
+    mode: str = "dataset",
 ) -> Selection:
     """Rank the prompts of ``prompt_set`` for ``llm`` on ``dataset`` (a labeled dataset, its fields mapped by
     ``columns``, or a corpus of unlabeled inputs) with ``selectors`` (default: ``DEFAULT_SELECTOR``). Only the
@@ -274,10 +283,20 @@ def select_prompts(
     ``u``: the U of FUTE's prompt MTEs: ``shipped`` (the shipped corpus without the dataset) or ``dataset`` (the
     dataset's own inputs of ``split``, unlabeled: transductive, as the label-free selectors are); default
     ``dataset`` for a recording (its inputs are what was recorded), else ``shipped``. The cards say which.
-    ``surrogate`` and ``method_options`` ({method: {option: value}}) make FUTE's vectors in another space."""
+    ``surrogate`` and ``method_options`` ({method: {option: value}}) make FUTE's vectors in another space.
+
+    ``mode``: ``dataset`` ranks the prompts to pick one for the whole dataset (default selector ``DEFAULT_SELECTOR``);
+    ``input`` picks a prompt for each input with a per-input selector (default ``DEFAULT_PER_INPUT``), and the
+    selection holds each input's prompt and answer (every prompt then runs at inference)."""
     from fute.corpus import Corpus, load_corpus
     from fute.embed import dataset_name
 
+    if mode not in MODES:
+        raise DataError(f"mode={mode!r}: use dataset (one prompt for the dataset) or input (a prompt per input)")
+    if mode == "input":
+        per_input = [s for s in (selectors or [DEFAULT_PER_INPUT]) if not getattr(get_selector(s), "per_input", False)]
+        if per_input:
+            raise DataError(f"mode input picks a prompt per input: {', '.join(per_input)} picks one per dataset")
     check_at_least("examples", examples, 1)
     check_at_least("max_reasoning_tokens", max_reasoning_tokens, 1)
     check_at_least("mte_examples", mte_examples, 1)
@@ -309,7 +328,7 @@ def select_prompts(
     texts, pairs = list(rows.texts), (list(rows.text_pairs) if rows.text_pairs is not None else None)
     labeler = recorded_outputs(recorded, pset) if recorded else None
     note = ""
-    chosen = list(selectors or [DEFAULT_SELECTOR])
+    chosen = list(selectors or [DEFAULT_PER_INPUT if mode == "input" else DEFAULT_SELECTOR])
     reads_labels = [] if labeled else [s for s in chosen if get_selector(s).uses_labels]
     if reads_labels:
         chosen = [s for s in chosen if s not in reads_labels] or list(LABEL_FREE)
@@ -377,4 +396,7 @@ def select_prompts(
                     ],
                 )
             )
+    if mode == "input":
+        sel = runnable[0]
+        return Selection(prompts, scores, note, case.inputs, sel.choose(case), sel.answers(case))
     return Selection(prompts, scores, note)

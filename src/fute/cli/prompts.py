@@ -78,8 +78,8 @@ def select_prompt_cmd(
     selector: Annotated[
         list[str] | None,
         typer.Option(
-            help="Selectors (repeatable; default: globale, label-free, chosen on this project's prompt benchmark: "
-            "docs/experiments.md, 'Prompt selection without labels', says why and how the others did)"
+            help="Selectors (repeatable; default: globale for --mode dataset, mi-agl for --mode input; "
+            "docs/experiments.md, 'Two modes', gives the evidence for each)"
         ),
     ] = None,
     split: Annotated[str, typer.Option(help="Split whose inputs the LLM labels")] = "test",
@@ -92,6 +92,16 @@ def select_prompt_cmd(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     store: StoreOpt = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="dataset: one prompt for the whole dataset; input: a prompt for each input (every prompt then "
+            "runs at inference; the share of inputs each prompt takes is shown)"
+        ),
+    ] = "dataset",
+    out: Annotated[
+        str | None, typer.Option(help="--mode input: write each input's prompt and answer to this JSONL")
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Rank a prompt set's prompts for an LLM on a new dataset, without using its labels to score prompts."""
@@ -119,6 +129,7 @@ def select_prompt_cmd(
         dtype=dtype,
         recorded=recorded,
         u=u,
+        mode=mode,
     )
     if sel.note:
         ui.err.print(f"[yellow]note:[/] {sel.note}", highlight=False)
@@ -134,4 +145,23 @@ def select_prompt_cmd(
         p = sel.prompts[int(i)]
         table.add_row(p.id, p.type, *[f"{sel.scores[n][i]:.4f}{' *' if picks[n] == p.id else ''}" for n in names])
     ui.console.print(table)
-    ui.console.print("picks: " + ", ".join(f"{n} -> {p}" for n, p in picks.items()), highlight=False)
+    if sel.per_input_prompt is None:
+        ui.console.print("picks: " + ", ".join(f"{n} -> {p}" for n, p in picks.items()), highlight=False)
+        return
+    labels = sel.prompts[0].labels
+    rows = [
+        {"text": t, "text_pair": tp, "prompt": sel.prompts[int(i)].id, "answer": labels[int(np.argmax(a))]}
+        for (t, tp), i, a in zip(sel.inputs or [], sel.per_input_prompt, sel.per_input_answer, strict=True)
+    ]
+    ui.console.print(
+        f"a prompt per input ({names[0]}): {len(rows)} inputs over {len(set(r['prompt'] for r in rows))} prompts",
+        highlight=False,
+    )
+    if out:
+        import json
+
+        from fute.paths import atomic_write
+
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        ui.console.print(f"each input's prompt and answer: {out}", highlight=False)
