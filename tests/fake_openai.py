@@ -28,6 +28,14 @@ class FakeLLM(BaseHTTPRequestHandler):
             return
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeLLM.seen.append((self.path, body, self.headers.get("Authorization")))
+        if body.get("model") == "missing":  # a client error: answered at once, not retried
+            payload = json.dumps({"error": {"message": "model 'missing' not found"}}).encode()
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
         prompt = body.get("prompt") or " ".join(m["content"] for m in body["messages"])
         good = "good" in prompt
         top = {

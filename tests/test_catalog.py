@@ -59,6 +59,8 @@ def test_rank_merges_the_catalog_with_the_store(tmp_path):
         ("far", "catalog"),
     ]
     assert ranked[0].score == pytest.approx(1 / np.sqrt(1.01))
+    alone = rank(vec("mine", [1, 0.5]), store, catalog=catalog, stored=False)  # the demo's: the catalog alone
+    assert [(r.vector.name, r.origin) for r in alone] == [(n, "catalog") for n in ("near", "shared", "far")]
     with pytest.raises(SpaceMismatchError):
         rank("q", store, catalog=[vec("other", [1, 0], space="s2")])
 

@@ -1,4 +1,6 @@
-"""`fute demo`: embed the bundled samples of public datasets and show each one's nearest others."""
+"""`fute demo`: the product's main job on bundled data. Each bundled sample (300 rows of a public dataset) plays a
+user's dataset: it is embedded, then the shipped catalog is ranked as its transfer sources, with the evidence each
+rank rests on; its own dataset's catalog entry is left out, as it would be absent for data of one's own."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from pathlib import Path
 from rich.console import Console
 
 from fute.embed import embed_dataset
-from fute.rank import rank
-from fute.space import category_of
-from fute.tables import learned_nothing_notes, ranking_table, ties_note
+from fute.rank import measured_gains, rank
+from fute.tables import gains_note, learned_nothing_notes, ranking_table, ties_note
+
+TOP = 5  # sources shown per sample
 
 
 def demo_datasets() -> list[Path]:
@@ -30,8 +33,12 @@ def run_demo(
     overwrite: bool = False,
     device: str = "auto",
 ) -> dict[str, list[tuple[str, float]]]:
-    """Embed every demo dataset (on ``device``), rank the others for each, and draw them (``map_out``.png/.html,
-    when given and the viz extra is installed); returns {name: [(neighbour, score)]}."""
+    """Embed every demo sample (on ``device``); rank the shipped catalog's datasets as its sources (the others
+    in the store where the catalog is of another space, e.g. another ``method``); draw the samples and the catalog
+    (``map_out``.png/.html, when given and the viz extra is installed). Returns {sample: [(source, score)]}."""
+    from fute.catalog import load_catalog
+    from fute.errors import ConfigError
+
     console = console or Console()
     folders = demo_datasets()
     t0 = time.perf_counter()
@@ -45,24 +52,41 @@ def run_demo(
             f"[{i}/{len(folders)}] {folder.name}: {vectors[folder.name].vector.size}-d {method} vector "
             f"({time.perf_counter() - t:.1f} s)"
         )
-    result, same, notes = {}, 0, set()
+    first = next(iter(vectors.values()))
+    try:
+        catalog = load_catalog()
+        catalog = catalog if catalog.space_id == first.space_id else None
+    except ConfigError:
+        catalog = None
+    if catalog is None:
+        console.print("the shipped catalog is of another space than these vectors: each sample ranks the others")
+    result, notes = {}, set()
     for name, vec in vectors.items():
-        ranked = rank(vec, store, kind="dataset", k=len(vectors) - 1)
-        console.print(ranking_table(f"{name} ({vec.card.data.category or '?'})", ranked))
+        if catalog is not None:  # the catalog as the sources, less the sample's own dataset
+            sources = [v for v in catalog.vectors if v.name != name]
+            ranked = rank(vec, store, kind="dataset", k=TOP, catalog=sources, stored=False)
+        else:
+            ranked = rank(vec, store, kind="dataset", k=len(vectors) - 1)
+        gains = measured_gains(vec)
+        title = f"{name}: a {vec.card.data.n_used}-row sample ({vec.card.data.category or '?'})"
+        console.print(ranking_table(title, ranked, gains))
         result[name] = [(r.vector.name, r.score) for r in ranked]
-        same += bool(ranked) and category_of(ranked[0].vector.card) == category_of(vec.card)
-        notes.update((ties_note(ranked, vec.space_id), *learned_nothing_notes(vec, ranked)))
+        notes.update((ties_note(ranked, vec.space_id), gains_note(ranked, gains), *learned_nothing_notes(vec, ranked)))
     for note in sorted(filter(None, notes)):
         console.print(note, highlight=False)
+    where = f"the {len(catalog.vectors)} datasets of the shipped catalog" if catalog is not None else "each other"
     console.print(
-        f"nearest neighbour in the same category for {same} of {len(vectors)} datasets; "
-        f"{len(vectors)} datasets embedded in {time.perf_counter() - t0:.0f} s"
+        f"{len(vectors)} samples embedded in {time.perf_counter() - t0:.0f} s and ranked against {where}",
+        highlight=False,
     )
-    if map_out is not None and next(iter(vectors.values())).vector.size > 1:
+    if map_out is not None and first.vector.size > 1:
+        from fute.space import TaskVector
         from fute.viz import build_map, write_map
 
-        paths = write_map(build_map(list(vectors.values()), projection="pca"), map_out)
-        console.print(f"map of the {len(vectors)} datasets: {' and '.join(str(p) for p in paths)}")
+        samples = [TaskVector(v.vector, v.card.replace(name=f"{v.name} (sample)")) for v in vectors.values()]
+        shown = [*samples, *(catalog.vectors if catalog is not None else [])]
+        paths = write_map(build_map(shown, projection="pca"), map_out)
+        console.print(f"map of the samples and the catalog: {' and '.join(str(p) for p in paths)}")
     console.print(next_commands(store), highlight=False)
     return result
 

@@ -109,13 +109,15 @@ def rank(
     method: str | None = None,
     query_kind: str | None = None,
     catalog: Sequence[TaskVector] = (),
+    stored: bool = True,
 ) -> list[Ranked]:
     """The ``k`` stored vectors nearest to ``name`` in its space (itself excluded), best first.
 
     ``kind`` restricts the candidates (dataset, model, prompt). Cosine for most methods; a method
     with its own rule (``datasize``) scores the candidates itself. ``catalog``: more candidates that are not
     in the store (the shipped catalog's vectors), in the query's space (checked); a stored vector of the same
-    name and kind is preferred to a catalog one.
+    name and kind is preferred to a catalog one. ``stored=False`` ranks the ``catalog`` alone (the query is not
+    looked up in the store either when it is a vector).
     """
     check_options(kind=kind, query_kind=query_kind, k=k)
     st = open_store(store)
@@ -124,7 +126,9 @@ def rank(
     extra = [c for c in catalog if kind is None or c.kind == kind]
     for c in extra:
         check_same_space(q, c)
-    if by_cosine:
+    if not stored:
+        hits = []
+    elif by_cosine:
         hits = st.search(q.vector, q.space_id, k=k + 1 + len(extra), kind=kind)
     else:
         hits = _scored(q, st.vectors(q.space_id, kind=kind), by_cosine)

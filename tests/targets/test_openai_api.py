@@ -59,13 +59,11 @@ def test_concurrent_requests_keep_the_inputs_order(openai_server):
 
 def test_retries_with_backoff_then_succeeds(openai_server):
     FakeLLM.failures_left = 2
-    t = OpenAITarget("fake", PROMPT, base_url=openai_server, retries=3, backoff=0.01)
+    t = OpenAITarget("fake", PROMPT, base_url=openai_server, retries=3)
     assert t.predict(TEXTS[:1], progress=False, cache=False).shape == (1, 2)
     FakeLLM.failures_left = 5
     with pytest.raises(ConfigError, match="after 2 tries"):
-        OpenAITarget("fake", PROMPT, base_url=openai_server, retries=1, backoff=0.01).predict(
-            TEXTS[:1], progress=False, cache=False
-        )
+        OpenAITarget("fake", PROMPT, base_url=openai_server, retries=1).predict(TEXTS[:1], progress=False, cache=False)
     FakeLLM.failures_left = 0
 
 
@@ -75,7 +73,7 @@ def test_unreachable_server_is_one_line():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    t = OpenAITarget("fake", PROMPT, base_url=f"http://127.0.0.1:{port}/v1", retries=1, backoff=0.01, timeout=2)
+    t = OpenAITarget("fake", PROMPT, base_url=f"http://127.0.0.1:{port}/v1", retries=1, timeout=2)
     with pytest.raises(ConfigError, match=r"cannot reach http://127.0.0.1:\d+/v1/completions after 2 tries") as info:
         t.predict(TEXTS[:1], progress=False, cache=False)
     assert "\n" not in str(info.value)
@@ -111,3 +109,19 @@ def test_label_words_are_matched_by_their_first_token():
     t.prompt = type(PROMPT)(PROMPT.id, PROMPT.template, {"yes": ["inconclusive"], "no": ["no"]}, ("yes", "no"))
     p = t._distribution("", {" Incon": -0.2, " no": -3.0})
     assert p[0] == pytest.approx(np.exp(-0.2) / (np.exp(-0.2) + np.exp(-3.0)))
+
+
+def test_without_the_openai_package_it_is_one_line(openai_server, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed: importing it raises ImportError
+    t = OpenAITarget("fake", PROMPT, base_url=openai_server)
+    with pytest.raises(ConfigError, match=r"needs the openai package: pip install 'fute\[openai\]'"):
+        t.predict(TEXTS[:1], progress=False, cache=False)
+
+
+def test_a_client_error_is_not_retried_and_names_the_status(openai_server):
+    FakeLLM.seen.clear()
+    with pytest.raises(ConfigError, match=r"/completions: HTTP 404: .*model 'missing' not found") as e:
+        OpenAITarget("missing", PROMPT, base_url=openai_server).predict(["good"], progress=False, cache=False)
+    assert len(FakeLLM.seen) == 1 and "\n" not in str(e.value)

@@ -8,16 +8,16 @@ its own). A server that returns no log-probabilities gives text only: the answer
 label word and becomes a one-hot label (unmatched answers are uniform, with a warning).
 
 Up to ``concurrency`` requests are in flight at once (servers such as vLLM batch them); the labels
-keep the inputs' order and do not depend on it.
+keep the inputs' order and do not depend on it. The HTTP work (connections kept alive, timeouts, retries with
+jittered exponential back-off on connection errors, 408, 429 and 5xx, ``Retry-After``) is the ``openai``
+package's, the client users of vLLM and llama.cpp servers already have (``pip install 'fute[openai]'``); fute
+reads the raw answers and says in one line what is wrong with one.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
-import urllib.error
-import urllib.request
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -53,7 +53,6 @@ class OpenAITarget(TargetModel):
         top_logprobs: int = 20,
         timeout: float = 60.0,
         retries: int = 4,
-        backoff: float = 0.5,
         max_reasoning_tokens: int = 64,
         concurrency: int = 8,
     ) -> None:
@@ -65,7 +64,8 @@ class OpenAITarget(TargetModel):
         self.model, self.prompt, self.api = model, prompt, api
         self.base_url = base_url.rstrip("/")
         self.api_key_env = api_key_env
-        self.top_logprobs, self.timeout, self.retries, self.backoff = top_logprobs, timeout, retries, backoff
+        self.top_logprobs, self.timeout, self.retries = top_logprobs, timeout, retries
+        self._client: Any = None
         self.max_reasoning_tokens = max_reasoning_tokens
         self.label_names = prompt.labels
         self.used_text_only = 0
@@ -88,39 +88,50 @@ class OpenAITarget(TargetModel):
         return f"{self.model} @ {self.base_url} + {self.prompt.full_id}"
 
     # -- HTTP -------------------------------------------------------------------------------------
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.base_url}/{path}"
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        data = json.dumps({"model": self.model, **body}).encode()
-        last = ""
-        for attempt in range(self.retries + 1):
+    def _endpoint(self, path: str) -> Any:
+        """The ``openai`` client's resource for ``path``; one client per target, shared by the request threads."""
+        if self._client is None:
             try:
-                req = urllib.request.Request(url, data=data, headers=headers, method="POST")
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    raw = resp.read().decode(errors="replace")
-                try:
-                    answer = json.loads(raw)
-                except ValueError:
-                    raise ConfigError(
-                        f"{url}: the answer is not JSON ({raw[:80]!r}); is this an OpenAI-compatible endpoint?"
-                    ) from None
-                if not isinstance(answer, dict) or not answer.get("choices"):
-                    raise ConfigError(
-                        f"{url}: the answer has no 'choices' ({raw[:80]!r}); is this an OpenAI-compatible endpoint?"
-                    )
-                return answer
-            except urllib.error.HTTPError as e:
-                last = f"HTTP {e.code}: {e.read().decode(errors='replace')[:160]}"
-                if e.code not in (408, 429, 500, 502, 503, 504):
-                    raise ConfigError(f"{url}: {last}") from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                last = str(getattr(e, "reason", e))
-            if attempt < self.retries:
-                time.sleep(self.backoff * 2**attempt)
-        raise ConfigError(f"cannot reach {url} after {self.retries + 1} tries ({last}); is a server running there?")
+                from openai import OpenAI
+            except ImportError:
+                raise ConfigError(
+                    "a served model (MODEL@URL) needs the openai package: pip install 'fute[openai]'"
+                ) from None
+            self._client = OpenAI(
+                base_url=self.base_url,
+                api_key=os.environ.get(self.api_key_env) or "unused",  # local servers without a key ignore it
+                timeout=self.timeout,
+                max_retries=self.retries,
+            )
+        return self._client.chat.completions if path == "chat/completions" else self._client.completions
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        endpoint = self._endpoint(path)  # a missing openai package is one line here
+        import openai
+
+        url = f"{self.base_url}/{path}"
+        tries = f"after {self.retries + 1} tries"
+        try:
+            raw = endpoint.with_raw_response.create(model=self.model, **body).http_response.text
+        except openai.APIStatusError as e:
+            what = f"HTTP {e.status_code}: {str(e.response.text)[:160]}"
+            if e.status_code in (408, 409, 429) or e.status_code >= 500:  # retried by the client, then given up
+                raise ConfigError(f"cannot reach {url} {tries} ({what}); is a server running there?") from None
+            raise ConfigError(f"{url}: {what}") from None
+        except openai.APIConnectionError as e:  # refused, unreachable or timed out, retried by the client
+            why = " ".join(str(e.__cause__ or e).split())[:160]
+            raise ConfigError(f"cannot reach {url} {tries} ({why}); is a server running there?") from None
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{url}: the answer is not JSON ({raw[:80]!r}); is this an OpenAI-compatible endpoint?"
+            ) from None
+        if not isinstance(answer, dict) or not answer.get("choices"):
+            raise ConfigError(
+                f"{url}: the answer has no 'choices' ({raw[:80]!r}); is this an OpenAI-compatible endpoint?"
+            )
+        return answer
 
     def _complete(self, turns: list[str], max_tokens: int, logprobs: bool) -> tuple[str, dict[str, float] | None]:
         """One answer: its text, and {token: logprob} of the first position's top tokens (None if absent)."""
