@@ -229,3 +229,52 @@ def test_model_specs_expand_a_prompt_set_and_name_each_job_as_the_cli_does():
     assert one.name == "mine" and one.prompt.id == ids[0] and dict(one.method_options) == {"max_examples": 9}
     (clf,) = model_specs("./models/clf", method_options={"seed": 1})
     assert clf.name == "clf" and clf.kind == "model" and clf.prompt is None and clf.method_options == (("seed", 1),)
+
+
+_CLI_IN_PROCESS = """
+import sys
+from fute.cli import main
+sys.argv = ["fute", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as e:
+    code = e.code or 0
+print("TORCH", "torch" in sys.modules, "CODE", code)
+"""
+
+
+def test_a_repeated_embed_and_a_rank_are_lookups_that_load_no_model(tmp_path, tiny_paths):
+    """The second `fute embed dataset` of the same file finds its vector through the memo of its spec's content
+    key, importing no torch; `fute rank NAME` too. A changed surrogate file is a miss (the content key is
+    computed again: torch loads), never a wrong hit."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import write_jsonl
+
+    rows = [{"text": f"{'good' if i % 2 else 'bad'} film {i}", "label": "pos" if i % 2 else "neg"} for i in range(24)]
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    model = tmp_path / "sur"
+    import shutil
+
+    shutil.copytree(tiny_paths["encoder"], model)
+    env = {**os.environ, "FUTE_HOME": str(tmp_path / "home")}
+    embed = ["embed", "dataset", str(data), "--surrogate", str(model), "--store", str(tmp_path / "st"), "--quiet"]
+    embed += ["--option", "max_epochs=1", "--max-length", "32"]
+
+    def fute(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-c", _CLI_IN_PROCESS, *args], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    first = fute(*embed)
+    assert "TORCH True" in first and "(cached)" not in first
+    again = fute(*embed)
+    assert "(cached)" in again and "TORCH False CODE 0" in again
+    ranked = fute("rank", "d", "--store", str(tmp_path / "st"), "--no-catalog")
+    assert "nearest to d" in ranked and "TORCH False CODE 0" in ranked
+    (model / "config.json").touch()  # the surrogate's files changed (here only their time): the memo misses
+    os.utime(model / "config.json", ns=(1, 1))
+    third = fute(*embed)
+    assert "(cached)" in third and "TORCH True CODE 0" in third  # found again by its content key, computed anew

@@ -10,9 +10,10 @@ from typing import Any
 from fute.corpus import Corpus, default_corpus, load_corpus
 from fute.device import describe, out_of_memory_hint
 from fute.errors import ConfigError
+from fute.lookup import check_free, reuse
 from fute.methods import Method, get_method
 from fute.registry import METHODS
-from fute.samples import Samples, load_samples
+from fute.samples import Samples, dataset_name, load_samples
 from fute.space import KINDS, TaskVector, content_key, make_card
 from fute.store import VectorStore, open_store
 from fute.surrogate import Surrogate, load_surrogate
@@ -60,36 +61,6 @@ def embed_samples(
         return reuse(st, hit, name, kind, extra_card)
     vec = compute_vector(samples, name, kind=kind, method=m, surrogate=sur, progress=progress, extra_card=extra_card)
     st.put(vec)
-    return vec
-
-
-def check_free(store: VectorStore, space_id: str, kind: str, name: str, key: str, *, overwrite: bool) -> None:
-    """Nothing stored is replaced unasked: a vector of this name and kind in the space, made from other data
-    or options (another job key), is a one-line error unless ``overwrite``."""
-    if overwrite:
-        return
-    for old in store.vectors(space_id, name=name, kind=kind):
-        if old.key != key:
-            raise ConfigError(
-                f"'{name}' ({kind}) is already stored in space {space_id}, made from other data or options "
-                f"({old.card.data.source or '?'}); pass --overwrite (overwrite=True) to replace it, "
-                "or give another name"
-            )
-
-
-def reuse(
-    store: VectorStore, hit: TaskVector, name: str, kind: str, extra_card: Mapping[str, Any] | None = None
-) -> TaskVector:
-    """A cache hit: the stored vector itself, or a copy of it under another name/kind (its card says so).
-    Card fields asked for now (``extra_card``, e.g. a category) that differ from the stored ones are
-    updated; the vector is unchanged."""
-    extra = dict(extra_card or {})
-    same_slot = hit.name == name and hit.kind == kind
-    if same_slot and hit.card.replace(**extra) == hit.card:
-        return hit
-    card = hit.card.replace(name=name, kind=kind, **({} if same_slot else {"copied_from": hit.name}), **extra)
-    vec = TaskVector(hit.vector, card)
-    store.put(vec)
     return vec
 
 
@@ -144,11 +115,6 @@ def embed_dataset(
     if category:
         kwargs["extra_card"] = {**dict(kwargs.get("extra_card") or {}), "category": category}
     return embed_samples(samples, name, kind="dataset", **kwargs)
-
-
-def dataset_name(samples: Samples, path: str | Path) -> str:
-    """A dataset's default vector name: the name its files declare, else the path's stem."""
-    return samples.info.get("name") or Path(str(path)).stem
 
 
 # U rows that an LLM with a prompt labels unless ``max_examples`` says otherwise: labeling costs an LLM seconds per

