@@ -17,7 +17,6 @@ single-seed fisher and lowers neither cap nor seed stability.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shlex
 import sys
@@ -25,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from fute.evaluation import embedding_quality as eq
+
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("embedding_quality", HERE / "embedding_quality.py")
-eq = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(eq)
+RESULTS = HERE / "results"
 
 
 def unit(v) -> np.ndarray:
@@ -64,9 +63,9 @@ def measure(jobs: dict, info: dict, pick: set[str], center: np.ndarray | None) -
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
-    p.add_argument("--jobs", default=str(eq.RESULTS / "embedding_quality_jobs" / "fisher"))
+    p.add_argument("--jobs", default=str(RESULTS / "embedding_quality_jobs" / "fisher"))
     p.add_argument("--ensemble", type=int, default=1, help="also the N-seed ensembles of the same jobs (N > 1)")
-    p.add_argument("--results", default=str(eq.RESULTS / "centering"))
+    p.add_argument("--results", default=str(RESULTS / "centering"))
     args = p.parse_args(argv)
     jobs = {}
     for f in sorted(Path(args.jobs).glob("*.json")):
@@ -87,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"vectors": kind, "split": split, "mode": mode, **measure(src, info, pick, c)})
     command = "python bench/centering.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     out = Path(args.results)
-    eq._write(out.with_suffix(".json"), json.dumps({"command": command, "rows": rows}, indent=1))
+    eq.write_atomic(out.with_suffix(".json"), json.dumps({"command": command, "rows": rows}, indent=1))
     lines = [
         "# Centring on a reference mean (post hoc, committed jobs)",
         "",
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{r['seed_holds']} of {r['seed_of']} | {'yes' if r['confound_gone'] else 'no'} |"
         for r in rows
     ]
-    eq._write(out.with_suffix(".md"), "\n".join(lines) + "\n")
+    eq.write_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

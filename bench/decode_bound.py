@@ -29,10 +29,10 @@ import time
 from pathlib import Path
 
 import torch
-from embed_speed import machine, matmul_peak
 from torch import nn
 
 from fute.corpus import default_corpus
+from fute.evaluation.machine import machine, matmul_peak
 from fute.targets.hf_lm import HFCausalLM, load_causal_lm
 from fute.targets.prompts import load_prompt_set
 

@@ -20,8 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from embed_speed import machine
-from embedding_quality import RESULTS, _write, cos, expected, run_job
+
+from fute.evaluation.embedding_quality import cos, expected, run_job, write_atomic
+from fute.evaluation.machine import machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
 
 GOAL_SECONDS = 120.0
 
@@ -65,7 +69,7 @@ def main() -> None:
                 "finetune_epochs": new["training"]["finetune_epochs"],
                 "committed_finetune_epochs": old["training"]["finetune_epochs"],
             }
-            _write(done, json.dumps(job, indent=1) + "\n")
+            write_atomic(done, json.dumps(job, indent=1) + "\n")
             print(job, flush=True)
         rows.append(json.loads(done.read_text()))
     secs = [r["seconds"] for r in rows]
@@ -79,7 +83,7 @@ def main() -> None:
         "within_goal": sum(s <= GOAL_SECONDS for s in secs),
         "rows": rows,
     }
-    _write(args.out / "embedding_cost.json", json.dumps(result, indent=2) + "\n")
+    write_atomic(args.out / "embedding_cost.json", json.dumps(result, indent=2) + "\n")
     m = result["machine"]
     md = [
         f"# Cost of a default 1,000-row `{args.method}` vector, one machine",
@@ -102,7 +106,7 @@ def main() -> None:
         ),
         "",
     ]
-    _write(args.out / "embedding_cost.md", "\n".join(md))
+    write_atomic(args.out / "embedding_cost.md", "\n".join(md))
     print("\n".join(md))
 
 

@@ -26,12 +26,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from embed_speed import machine, matmul_peak
-from embedding_quality import RESULTS, halves
 
+from fute.evaluation.embedding_quality import halves
+from fute.evaluation.machine import machine, matmul_peak
 from fute.methods.training import holdout_split
 from fute.samples import load_samples
 from fute.surrogate import load_surrogate
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 GOAL_SECONDS = 120.0
 

@@ -60,9 +60,7 @@ def between_prompts(run: Path) -> list[dict]:
     between two prompts' float32 labels of U, over every pair of prompts (median, 10th percentile, minimum)."""
     import itertools
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from mte_information import kept_labels
-
+    from fute.evaluation.prompts import kept_labels
     from fute.store import open_store
 
     groups: dict[tuple[str, str], dict[str, np.ndarray]] = {}

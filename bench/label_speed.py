@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
-from embed_speed import machine, matmul_peak
 
 from fute.corpus import default_corpus
 from fute.device import describe, dtype_name, resolve_device
+from fute.evaluation.machine import machine, matmul_peak
 from fute.surrogate import default_surrogate_path
 from fute.targets import split_endpoint
 from fute.targets.hf_classifier import HFClassifier

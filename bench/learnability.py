@@ -22,13 +22,14 @@ import sys
 import time
 from pathlib import Path
 
-from embedding_quality import RESULTS, _write, halves
-
-from fute.cli import method_options
+from fute.evaluation.embedding_quality import halves, write_atomic
 from fute.methods import get_method
 from fute.methods.training import constant_loss, train_task
+from fute.options import method_options
 from fute.samples import load_samples
 from fute.surrogate import load_surrogate
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main() -> None:
@@ -77,7 +78,7 @@ def main() -> None:
                 print(rows[-1], flush=True)
     command = "python bench/learnability.py " + shlex.join(sys.argv[1:])
     stem = "probe" if args.probe_only else "fisher"
-    _write(
+    write_atomic(
         args.out / f"{stem}.json", json.dumps({"command": command, "options": options, "rows": rows}, indent=2) + "\n"
     )
     md = [
@@ -98,7 +99,7 @@ def main() -> None:
         ),
         "",
     ]
-    _write(args.out / f"{stem}.md", "\n".join(md))
+    write_atomic(args.out / f"{stem}.md", "\n".join(md))
     print("\n".join(md))
 
 

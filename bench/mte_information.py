@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fute.evaluation.prompts import kept_labels
+
 
 def label_information(probs: np.ndarray) -> dict[str, float]:
     """Constant loss, mean entropy and their difference (the learnable gap) of label distributions [n, labels]."""
@@ -40,15 +42,6 @@ def label_information(probs: np.ndarray) -> dict[str, float]:
     mean_entropy = float(entropy(probs).mean())
     share = float(np.bincount(probs.argmax(axis=1)).max() / len(probs))
     return {"constant_loss": constant, "mean_entropy": mean_entropy, "gap": constant - mean_entropy, "top_share": share}
-
-
-def kept_labels(labels: Path, target: dict) -> np.ndarray | None:
-    """A target's labels of U from the label cache ``labels`` (its folder is named by the hash of the target's
-    identity, as on its card; every chunk; None if there is none)."""
-    from fute.hashing import content_hash
-
-    chunks = sorted((labels / content_hash(target, 16)).glob("*.npy"))
-    return np.concatenate([np.load(f) for f in chunks]) if chunks else None
 
 
 def rows(store_path: Path, labels: Path) -> list[dict]:

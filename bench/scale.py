@@ -33,7 +33,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))  # tests.store.conftest starts the PostgreSQL server
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = HERE / "results"
 EXAMPLES = (100, 500, 1000, 5000)
@@ -76,9 +75,9 @@ def embed_curves(data: Path, examples: tuple[int, ...], lengths: tuple[int, ...]
 
 def measure(method: str, n: int, length: int, data: Path) -> dict:
     """``embed_point`` in a fresh process, so that its peak RSS is its own."""
-    code = (
-        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); from scale import embed_point; "
-        f"print(json.dumps(embed_point({method!r}, {n}, {length}, __import__('pathlib').Path({str(data)!r}))))"
+    code = (  # this very script, run as a module in the child (its main() does not run): its own embed_point
+        f"import json, pathlib, runpy; point = runpy.run_path({str(Path(__file__).resolve())!r})['embed_point']; "
+        f"print(json.dumps(point({method!r}, {n}, {length}, pathlib.Path({str(data)!r}))))"
     )
     res = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
     point = json.loads(res.stdout.strip().splitlines()[-1])
@@ -156,7 +155,7 @@ def store_part(
 
     from fute.store import LocalStore
     from fute.store.postgres import PostgresStore
-    from tests.store.conftest import start_postgres
+    from fute.store.server import start_postgres
 
     out = []
     for dim in dims if "local" in backends else ():

@@ -106,3 +106,29 @@ def test_the_leaves_stay_leaves():
     graph = _import_graph()
     assert graph["fute.errors"] <= {"fute"}
     assert graph["fute.space"] <= {"fute", "fute.errors", "fute.hashing", "fute.samples", "fute.surrogate"}
+
+
+def test_bench_scripts_stand_alone():
+    """Each benchmark script imports the package only: no other script, no test module, not the CLI (whose parsing
+    lives in fute.options); what scripts share lives in the package (fute.evaluation)."""
+    import ast
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    siblings = {p.stem for p in bench.glob("*.py")}
+    bad = []
+    for script in sorted(bench.glob("*.py")):
+        text = script.read_text()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in siblings | {"tests"} or name.startswith(("fute.cli", "importlib")):
+                    bad.append(f"{script.name}: {name}")
+        if "sys.path.insert" in text or "spec_from_file_location" in text:
+            bad.append(f"{script.name}: loads code by path")
+    assert bad == []

@@ -1,18 +1,12 @@
-"""bench/embedding_quality.py: variants, ensemble jobs and the paired comparison, on hand-made cases."""
+"""fute.evaluation.embedding_quality (bench/embedding_quality.py's library): variants, ensemble jobs and the
+paired comparison, on hand-made cases."""
 
 from __future__ import annotations
-
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "embedding_quality", Path(__file__).resolve().parents[2] / "bench" / "embedding_quality.py"
-)
-eq = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(eq)
+from fute.evaluation import embedding_quality as eq
 
 
 def test_variants_name_their_seed_and_ensembles_take_disjoint_members():

@@ -8,8 +8,9 @@ import warnings
 
 from fute.cli import bench, corpus, demo, embed, maps, methods, prompts, rank, store  # noqa: F401 - the commands
 from fute.cli import common as ui
-from fute.cli.common import app, method_options, options_by_method, parse_pairs, parse_value
+from fute.cli.common import app
 from fute.errors import FuteError
+from fute.options import method_options, options_by_method, parse_pairs, parse_value
 
 EXIT_ERROR = 2  # a FuteError: one line on stderr, nothing half-done (what was stored stays stored)
 EXIT_SKIPPED = 3  # the command finished, but passed over damaged spaces of the store, each named on stderr

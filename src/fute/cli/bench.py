@@ -21,10 +21,10 @@ from fute.cli.common import (
     SurrogateOpt,
     app,
     executor_for,
-    options_by_method,
 )
 from fute.errors import ConfigError
 from fute.evaluation.transfer.data import TransferConfig
+from fute.options import options_by_method
 from fute.registry import RANKERS, SELECTORS
 
 bench_app = typer.Typer(

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from fute.errors import ConfigError
 from fute.registry import METHODS
 from fute.space import TaskVector
 
@@ -139,51 +138,6 @@ def executor_for(executor: str, address: str | None, gpus_per_job: float, cpus_p
     from fute.execute import get_executor
 
     return get_executor(executor, address=address, gpus_per_job=gpus_per_job, cpus_per_job=cpus_per_job)
-
-
-def parse_value(text: str) -> Any:
-    """`--option k=v` values: ints, floats, true/false/none, else the string."""
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def method_options(option: list[str] | None, max_examples: int | None) -> dict[str, Any]:
-    opts = {k: parse_value(v) for k, v in parse_pairs(option, "--option").items()}
-    if max_examples is not None:
-        opts["max_examples"] = max_examples
-    return opts
-
-
-def options_by_method(option: list[str] | None) -> dict[str, dict[str, Any]]:
-    """``METHOD:KEY=VALUE`` items as {method: {key: value}}."""
-    out: dict[str, dict[str, Any]] = {}
-    for item in option or []:
-        method, sep, pair = item.partition(":")
-        if not sep or not method.strip():
-            raise ConfigError(f"--option '{item}' needs the form METHOD:KEY=VALUE, e.g. fisher:keep_probe=false")
-        out.setdefault(method.strip(), {}).update(method_options([pair], None))
-    return out
-
-
-def parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"{what} '{item}' needs the form KEY=VALUE")
-        k, v = (part.strip() for part in item.split("=", 1))
-        if not k or not v:
-            raise ConfigError(f"{what} '{item}': the {'key' if not k else 'value'} is empty; give KEY=VALUE")
-        out[k.replace("-", "_") if what == "--option" else k] = v
-    return out
 
 
 def _print_vector(vec: TaskVector, cached: bool) -> None:

@@ -27,10 +27,9 @@ from fute.cli.common import (
     _print_vector,
     app,
     executor_for,
-    method_options,
-    parse_pairs,
 )
 from fute.errors import ConfigError
+from fute.options import method_options, parse_pairs
 from fute.registry import TARGETS
 
 embed_app = typer.Typer(help="Compute and store task embeddings.", no_args_is_help=True)

@@ -16,8 +16,8 @@ from fute.cli.common import (
     SeedOpt,
     StoreOpt,
     app,
-    parse_pairs,
 )
+from fute.options import parse_pairs
 
 
 @app.command("prompts")

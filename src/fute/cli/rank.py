@@ -16,8 +16,8 @@ from fute.cli.common import (
     StoreOpt,
     _print_vector,
     app,
-    parse_pairs,
 )
+from fute.options import parse_pairs
 from fute.tables import gains_note, learned_nothing_notes, ranking_table, ties_note
 
 

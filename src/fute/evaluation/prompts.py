@@ -607,3 +607,12 @@ def throughput(truth: dict[str, Any]) -> dict[tuple[str, str, str], tuple[int, i
 
 
 # --- the user-facing selection -------------------------------------------------------------------------
+
+
+def kept_labels(labels: Path, target: dict) -> np.ndarray | None:
+    """A target's labels of U from the label cache ``labels`` (its folder is named by the hash of the target's
+    identity, as on its card; every chunk; None if there is none)."""
+    from fute.hashing import content_hash
+
+    chunks = sorted((labels / content_hash(target, 16)).glob("*.npy"))
+    return np.concatenate([np.load(f) for f in chunks]) if chunks else None

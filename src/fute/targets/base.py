@@ -40,8 +40,8 @@ FORWARD_OVERHEAD_TOKENS = 64
 def length_batches(lengths: list[int], max_rows: int, overhead: float = FORWARD_OVERHEAD_TOKENS) -> list[list[int]]:
     """Indices grouped into batches of at most ``max_rows`` that cost the fewest padded tokens plus ``overhead``
     per batch: sorted by length (stable), cut where the next length's jump costs more padding than another
-    forward pass. Fixed batches of ``max_rows`` sorted rows padded 20% on 128 U texts for gemma-3-270m; the
-    cuts chosen here (dynamic programming over the sorted lengths) pad 8%. Longest batch first, so that an
+    forward pass (dynamic programming over the sorted lengths: docs/speed.md has what it saves against fixed
+    batches). Longest batch first, so that an
     out-of-memory error comes at once. For any local backend that pads its batches."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     sorted_len = np.asarray([lengths[i] for i in order], dtype=float)
