@@ -62,19 +62,20 @@ def test_python_examples_run(block, tmp_path_factory):
 
 
 def _commands() -> list[tuple[str, list[str]]]:
-    """Every command line of the pages' bash blocks (continuations joined, comments cut, the block's own
-    variables expanded)."""
+    """Every command line of the pages' bash blocks and of bench/'s shell scripts (continuations joined, comments
+    cut, the block's own variables expanded)."""
     out = []
-    for page, i, code in _blocks("bash"):
+    scripts = [(p, 0, p.read_text()) for p in sorted((ROOT / "bench").glob("*.sh"))]
+    for page, i, code in [*_blocks("bash"), *scripts]:
         where = f"{page.relative_to(ROOT)}#{i}"
         vars_: dict[str, str] = {}
         for line in re.sub(r"\\\n\s*", " ", code).splitlines():
             line = line.strip()
             for name, value in vars_.items():
                 line = line.replace(f"${{{name}}}", value).replace(f"${name}", value)
-            m = re.fullmatch(r"([A-Z_]+)=(.*)", line)
+            m = re.fullmatch(r"(?:export )?([A-Z_]+)=(.*)", line)
             if m:
-                vars_[m.group(1)] = " ".join(shlex.split(m.group(2)))
+                vars_[m.group(1)] = " ".join(shlex.split(m.group(2), comments=True))
                 continue
             line = re.sub(r"^(for .*?; do|do)\s+", "", line)
             words = shlex.split(line, comments=True)

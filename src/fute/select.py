@@ -32,10 +32,28 @@ TASKS = {
 
 def prompted_llm(llm: str, prompt: Prompt, **options: Any) -> Any:
     """``llm`` with ``prompt`` as a target: ``MODEL@URL`` is MODEL behind an OpenAI-compatible endpoint,
-    anything else an ``HFCausalLM`` on the process's one loaded copy of ``llm`` (``load_target``)."""
+    ``recorded:DIR`` the LLM's outputs recorded elsewhere (``find_recording``), anything else an ``HFCausalLM`` on
+    the process's one loaded copy of ``llm`` (``load_target``)."""
     from fute.targets import load_target
 
+    if llm.startswith("recorded:"):
+        from fute.targets.recorded import RecordedTarget
+
+        return RecordedTarget(find_recording(llm.removeprefix("recorded:"), prompt), labels=prompt.labels)
     return load_target(llm, backend="auto", prompt=prompt, **options)
+
+
+def find_recording(folder: str | Path, prompt: Prompt) -> Path:
+    """The recording of ``prompt`` in a folder of an LLM's recorded outputs: ``ID.jsonl`` (or ``.parquet``,
+    ``.npy``), or ``SET/ID.*`` where one folder holds several prompt sets; a missing one is a one-line error."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder of recorded outputs (one file per prompt: ID.jsonl, ...)")
+    for base in (root, root / prompt.set_name):
+        for ext in (".jsonl", ".parquet", ".npy"):
+            if (base / f"{prompt.id}{ext}").is_file():
+                return base / f"{prompt.id}{ext}"
+    raise DataError(f"{root}: no recording of prompt '{prompt.id}' ({prompt.id}.jsonl, .parquet or .npy)")
 
 
 def rendered_nll(lm: Any, prompt: Prompt, samples: Samples) -> np.ndarray | None:
@@ -197,17 +215,7 @@ def recorded_outputs(folder: str | Path, pset: Any) -> Callable[[str, Prompt], A
     """The labeler of prompt selection from a folder of recordings, one per prompt of ``pset`` (``ID.jsonl``,
     ``ID.parquet`` or ``ID.npy``); a prompt without one, or a recording whose labels are not the prompt's, is a
     one-line error before any work."""
-    from fute.targets.recorded import RecordedTarget
-
-    root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise DataError(f"{root}: no such folder of recorded outputs (one file per prompt: ID.jsonl, ...)")
-    found: dict[str, Any] = {}
-    for p in pset:
-        files = [root / f"{p.id}{ext}" for ext in (".jsonl", ".parquet", ".npy") if (root / f"{p.id}{ext}").is_file()]
-        if not files:
-            raise DataError(f"{root}: no recording of prompt '{p.id}' ({p.id}.jsonl, .parquet or .npy)")
-        found[p.id] = RecordedTarget(files[0], labels=p.labels)  # columns in the prompt's label order
+    found = {p.id: prompted_llm(f"recorded:{folder}", p) for p in pset}  # every one checked before any work
     return lambda llm, prompt: found[prompt.id]
 
 

@@ -377,3 +377,36 @@ def test_eval_takes_method_options_checked_before_any_work(run_cli, prompt_run, 
     code, _, err = run_cli("bench", "prompts", "eval", *common, "--option", "fisher:max_examples=4")
     assert code != 0 and "--mte-examples" in err and "Traceback" not in err
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.json"))
+
+
+def test_the_benchmark_runs_on_an_llms_recorded_outputs(tmp_path):
+    """`--llm recorded:DIR` (bench/recorded_prompts.sh's truth): each job reads the prompt's recording (DIR/SET/ID)
+    instead of running an LLM; the job keys follow the recordings' contents."""
+    from fute.targets.prompts import load_prompt_set
+
+    pset_path = tmp_path / "toy.yaml"
+    pset_path.write_text(PROMPT_SET)
+    pset = load_prompt_set(pset_path)
+    data = write_dataset(tmp_path, "toyset", "sentiment", splits=("train", "test"))
+    samples = bench_prompts.eval_split(str(data), 8, 0)
+    gold = samples.targets.argmax(1)
+    rec = tmp_path / "rec" / pset.name
+    rec.mkdir(parents=True)
+    reads, sure = {"negative": 0.8, "positive": 0.2}, {"negative": 0.1, "positive": 0.9}
+    for k, p in enumerate(pset):  # the first prompt reads the word "good", the others always answer positive
+        write_jsonl(
+            rec / f"{p.id}.jsonl", [{"text": t, "probs": sure if k or "good" in t else reads} for t in samples.texts]
+        )
+    llm = f"recorded:{tmp_path / 'rec'}"
+    bench = PromptBench((llm,), {str(pset_path): {"toyset": str(data)}}, examples=8, max_reasoning_tokens=4)
+    truth = run_truth(bench, run_dir=tmp_path / "run", progress=False, echo=lambda _: None)
+    case = truth["cases"][f"{llm}|toyset"]
+    first = next(iter(pset)).id
+    assert {p["backend"] for p in case["prompts"].values()} == {"recorded"}
+    reading = np.mean([("good" in t) == bool(y) for t, y in zip(samples.texts, gold, strict=True)])
+    assert case["prompts"][first]["score"] == pytest.approx(reading)
+    write_jsonl(
+        rec / f"{first}.jsonl", [{"text": t, "probs": {"negative": 0.7, "positive": 0.3}} for t in samples.texts]
+    )
+    again = run_truth(bench, run_dir=tmp_path / "run", progress=False, echo=lambda _: None)  # a new recording: rerun
+    assert again["cases"][f"{llm}|toyset"]["prompts"][first]["score"] == pytest.approx(np.mean(gold == 0))

@@ -208,6 +208,8 @@ def _llm_files(llm: str) -> Any:
 
     if split_endpoint(llm)[1]:
         return None  # a served model: its name is all there is to know
+    if llm.startswith("recorded:"):  # recorded outputs: their contents are the LLM as far as a job sees it
+        return portable_files_state(llm.removeprefix("recorded:"))
     try:
         folder, gguf = resolve_llm(llm)
     except ConfigError:
