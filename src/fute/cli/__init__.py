@@ -3,14 +3,18 @@ group; each only parses and prints. ``main`` is the entry point: its exit codes 
 
 from __future__ import annotations
 
+import importlib
 import sys
 import warnings
 
-from fute.cli import bench, corpus, demo, embed, maps, methods, prompts, rank, store  # noqa: F401 - the commands
 from fute.cli import common as ui
 from fute.cli.common import app
 from fute.errors import FuteError
 from fute.options import method_options, options_by_method, parse_pairs, parse_value
+
+# the command modules, imported in the order `fute --help` lists them: the main job first
+for _module in ("embed", "rank", "store", "maps", "prompts", "methods", "corpus", "bench", "demo"):
+    importlib.import_module(f"fute.cli.{_module}")
 
 EXIT_ERROR = 2  # a FuteError: one line on stderr, nothing half-done (what was stored stays stored)
 EXIT_SKIPPED = 3  # the command finished, but passed over damaged spaces of the store, each named on stderr

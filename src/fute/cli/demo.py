@@ -29,7 +29,7 @@ def demo_cmd(
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Embed the bundled sample datasets with the default surrogate, rank each one's neighbours, draw a map."""
+    """The main job on bundled data: embed 9 samples, rank the shipped catalog as each one's sources, draw a map."""
     from fute.demo import run_demo
     from fute.paths import fute_home
 
