@@ -51,8 +51,8 @@ VARIANTS = ("A", "B", "A250", "A-seed1")
 # Task families, fixed before any vector was looked at: the pack's categories, with STS-B's "similarity"
 # joined to "paraphrase" (both judge whether two sentences mean the same).
 FAMILY = {"similarity": "paraphrase"}
-# Where method settings may be chosen: the 8 datasets outside the transfer benchmark
-# (bench/results/transfer_truth.json). The other 12 are held out; the tables report both splits apart.
+# Where method settings may be chosen: the 8 datasets outside the transfer benchmark's (docs/experiments.md).
+# The other 12 are held out; the tables report both splits apart.
 DEVELOPMENT = ("agnews", "cb", "imdb", "mpqa", "qnli", "sst5", "subj", "wnli")
 
 

@@ -8,8 +8,8 @@ concurrent writers from any number of processes or machines neither lose nor cor
 Search is exact cosine in SQL. Where the server has the pgvector extension (most managed
 PostgreSQL services do), vectors also go into a pgvector ``vector`` column and the search orders
 by its ``<=>`` cosine distance, computed in C; without it, vectors are ``real[]`` and the dot
-product is an SQL aggregate (correct, slower: see bench/results/scale.md). No approximate index is
-built, because the store promises exact results; see the README for adding an HNSW index.
+product is an SQL aggregate (correct, slower: docs/scaling.md). No approximate index is
+built, because the store promises exact results; docs/scaling.md says how an HNSW index would be added.
 """
 
 from __future__ import annotations

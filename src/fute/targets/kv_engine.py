@@ -79,7 +79,7 @@ class KVCacheEngine:
         re-rendered context first differs from what was generated) are not run again, only the rest (the end
         of the reasoning turn and the answer cue). The same tokens at the same positions as a fresh forward
         over the whole context, so the same logits up to float rounding, as a change of batch gives (what it
-        saves: bench/cot_split.py's page). None where the cache cannot
+        saves: docs/speed.md, "Labeling speed"). None where the cache cannot
         serve (a context past ``max_length``, or past a sliding-window layer's reach, a model without a returned
         cache): the caller runs it afresh."""
         cache = getattr(gen, "past_key_values", None) or getattr(gen, "cache", None)
