@@ -122,6 +122,12 @@ def embed_dataset(
 LLM_U_ROWS = 256
 
 
+def with_llm_u_rows(options: dict[str, Any], prompted: bool) -> dict[str, Any]:
+    """``options`` with the LLM default for U's rows (``LLM_U_ROWS``) when ``prompted`` and no ``max_examples``
+    is given: the one rule that ``embed_model`` and the CLI's jobs (``fute.execute.model_specs``) both apply."""
+    return {"max_examples": LLM_U_ROWS, **options} if prompted else dict(options)
+
+
 def embed_model(
     target: TargetModel,
     name: str,
@@ -147,8 +153,8 @@ def embed_model(
     embed_opts = {
         k: kwargs.pop(k) for k in ("surrogate", "store", "max_length", "overwrite", "device", "dtype") if k in kwargs
     }
-    if getattr(target, "prompt", None) is not None and not isinstance(method, Method):
-        kwargs.setdefault("max_examples", LLM_U_ROWS)
+    if not isinstance(method, Method):
+        kwargs = with_llm_u_rows(kwargs, getattr(target, "prompt", None) is not None)
     m = method if isinstance(method, Method) else get_method(method, **kwargs)
     samples, extra = label_corpus(target, m, corpus=corpus, exclude=exclude, pairs=pairs, progress=progress)
     prompted = getattr(target, "prompt", None) is not None or getattr(target, "prompt_id", None)  # LLM + prompt

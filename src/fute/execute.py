@@ -300,12 +300,14 @@ def run_embed_spec(spec: EmbedSpec, *, progress: bool = False) -> TaskVector:
     )
 
 
-def _remembered(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> TaskVector | None:
-    """A dataset spec's stored vector found through the memo of its content key (``fute.lookup.KeyMemo``): no
+def _remembered(
+    store: VectorStore, spec: EmbedSpec, spec_key: str, memo: Any, *, overwrite: bool = False
+) -> TaskVector | None:
+    """A dataset spec's stored vector found through ``memo`` of its content key (``fute.lookup.KeyMemo``): no
     model is loaded and torch is not imported. None when the memo does not know the spec or the store lacks it."""
-    from fute.lookup import KeyMemo, check_free, reuse
+    from fute.lookup import check_free, reuse
 
-    known = KeyMemo().get(spec.key()) if spec.data is not None else None
+    known = memo.get(spec_key) if spec.data is not None else None
     if known is None:
         return None
     sid, key = known
@@ -315,18 +317,21 @@ def _remembered(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False)
     return None if hit is None else reuse(store, hit, spec.name, spec.kind, asked)
 
 
-def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> TaskVector | None:
+def _stored(
+    store: VectorStore, spec: EmbedSpec, spec_key: str, memo: Any, *, overwrite: bool = False
+) -> TaskVector | None:
     """The stored vector a spec would make, if any. A dataset's is found by the one content key that the API
     uses too (``fute.embed.content_key``: space, data fingerprint, config), under any name; a model's by the
-    spec's key (its content key needs the labels, which only the job computes)."""
-    from fute.lookup import KeyMemo, check_free, reuse
+    spec's key (its content key needs the labels, which only the job computes). A dataset's content key goes
+    into ``memo``, so the next run of the same spec finds it without loading the model."""
+    from fute.lookup import check_free, reuse
 
-    if spec.data is None:  # noqa: SIM102 - two kinds of spec, two lookups
+    if spec.data is None:
         same = store.vectors(name=spec.name, kind=spec.kind)
-        stored = [v for v in same if v.card.job_key == spec.key()]
-        other = [v for v in same if v.card.job_key not in (None, spec.key())]
+        stored = [v for v in same if v.card.job_key == spec_key]
+        other = [v for v in same if v.card.job_key not in (None, spec_key)]
         if other and not overwrite:  # made by another spec (model, prompt, U, options): refused before labeling
-            check_free(store, other[0].space_id, spec.kind, spec.name, spec.key(), overwrite=False)
+            check_free(store, other[0].space_id, spec.kind, spec.name, spec_key, overwrite=False)
         return stored[0] if stored else None
     from fute.methods import get_method
     from fute.space import content_key
@@ -339,7 +344,7 @@ def _stored(store: VectorStore, spec: EmbedSpec, *, overwrite: bool = False) -> 
     sid, key = content_key(
         samples, method, _surrogate(spec.surrogate, spec.max_length, spec.device, spec.dtype).identity
     )
-    KeyMemo().put(spec.key(), sid, key)
+    memo.put(spec_key, sid, key)
     check_free(store, sid, spec.kind, spec.name, key, overwrite=overwrite)
     hit = store.find_key(sid, key)
     asked = {"category": spec.category} if spec.category else None
@@ -405,16 +410,14 @@ def model_specs(
     """The jobs of one model's MTEs: one job for a classifier; for an LLM, one per prompt that ``prompt`` names
     (``SET_OR_FILE[:ID]``, ``fute.targets.prompts.resolve_prompts``). Each is named ``name`` (a lone prompt, or
     no prompt), else MODEL/PROMPT_ID, MODEL being the model's last path part (a recording's file stem). An LLM labels
-    ``fute.embed.LLM_U_ROWS`` rows of U unless ``method_options`` sets ``max_examples``, as ``embed_model`` does.
+    ``fute.embed.LLM_U_ROWS`` rows of U unless ``method_options`` sets ``max_examples`` (``with_llm_u_rows``).
     ``common``: the other ``EmbedSpec`` fields (corpus, exclude, method, surrogate, ...)."""
-    from fute.embed import LLM_U_ROWS
+    from fute.embed import with_llm_u_rows
     from fute.targets import split_endpoint
     from fute.targets.prompts import resolve_prompts
 
-    opts = dict(method_options or {})
+    opts = with_llm_u_rows(method_options or {}, bool(prompt))
     prompts: list[Any] = resolve_prompts(prompt) if prompt else [None]
-    if prompt:
-        opts.setdefault("max_examples", LLM_U_ROWS)
     base = name or split_endpoint(model)[0].rstrip("/").split("/")[-1]
     recorded = None
     if model.startswith("recorded:"):  # a recording: named after its file, a prompt's MTE if it names the prompt
@@ -462,14 +465,18 @@ def embed_many(
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ConfigError(f"two jobs would write the same vector: {', '.join(f'{k} {n}' for k, n in dup)}")
+    from fute.lookup import KeyMemo, check_free
+
+    memo = KeyMemo()
+    keys = {id(spec): spec.key() for spec in specs}  # each reads the state of the spec's files: once
     results: dict[str, TaskVector] = {}
     pending = []
     for spec in specs:  # what the memo of content keys finds is a lookup: no model loads, torch is not imported
-        hit = _remembered(st, spec, overwrite=overwrite)
+        hit = _remembered(st, spec, keys[id(spec)], memo, overwrite=overwrite)
         if hit is None:
             pending.append(spec)
             continue
-        results[spec.key()] = hit
+        results[keys[id(spec)]] = hit
         if on_vector:
             on_vector(hit, True)
     if pending:
@@ -486,8 +493,8 @@ def embed_many(
                 resolve_device(d)
     jobs = []
     for spec in pending:
-        key = spec.key()
-        hit = _stored(st, spec, overwrite=overwrite)
+        key = keys[id(spec)]
+        hit = _stored(st, spec, key, memo, overwrite=overwrite)
         if hit is not None:
             results[key] = hit
             if on_vector:
@@ -496,8 +503,6 @@ def embed_many(
             jobs.append(
                 Job(key, run_embed_spec, {"spec": spec, "progress": progress and ex.name == "local"}, label=spec.name)
             )
-
-    from fute.lookup import check_free
 
     refused: list[JobFailure] = []
     speed = SpeedLog()
@@ -538,4 +543,4 @@ def embed_many(
             f"{len(failures)} of {len(jobs)} jobs failed ({lines}); the other vectors are stored, "
             "and a rerun computes only the failed ones"
         )
-    return [results[s.key()] for s in specs]
+    return [results[keys[id(s)]] for s in specs]

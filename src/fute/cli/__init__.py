@@ -19,7 +19,6 @@ for _module in ("embed", "rank", "store", "maps", "prompts", "methods", "corpus"
 EXIT_ERROR = 2  # a FuteError: one line on stderr, nothing half-done (what was stored stays stored)
 EXIT_SKIPPED = 3  # the command finished, but passed over damaged spaces of the store, each named on stderr
 EXIT_INTERRUPTED = 130
-
 _skipped_spaces: list[str] = []
 
 

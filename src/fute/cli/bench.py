@@ -46,8 +46,6 @@ bench_app.add_typer(transfer_app, name="transfer")
 RunDirOpt = Annotated[
     str | None, typer.Option(help="Run folder: finished jobs, models, vectors (default: $FUTE_HOME/bench/transfer)")
 ]
-
-
 ResultsOpt = Annotated[str, typer.Option(help="Where the tables go (JSON + markdown)")]
 
 
@@ -227,8 +225,6 @@ bench_app.add_typer(prompts_bench_app, name="prompts")
 PromptRunDirOpt = Annotated[
     str | None, typer.Option(help="Run folder: finished jobs, LLM labels of U (default: $FUTE_HOME/bench/prompts)")
 ]
-
-
 PromptDataOpt = Annotated[
     list[str],
     typer.Option(
@@ -236,8 +232,6 @@ PromptDataOpt = Annotated[
         "e.g. nli=../shared/data/rte"
     ),
 ]
-
-
 PromptLlmOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -246,11 +240,7 @@ PromptLlmOpt = Annotated[
         "$OPENAI_API_KEY)"
     ),
 ]
-
-
 MteExamplesOpt = Annotated[int, typer.Option(help="U rows per prompt MTE, when one must be computed")]
-
-
 DteExamplesOpt = Annotated[
     int, typer.Option(help="Training rows per dataset DTE (a stored DTE of another size is recomputed)")
 ]

@@ -37,10 +37,7 @@ def _root(
 
 
 console = Console()
-
-
 err = Console(stderr=True)
-
 
 StoreOpt = Annotated[
     str | None,
@@ -51,79 +48,47 @@ StoreOpt = Annotated[
         "~/.cache/fute/store)",
     ),
 ]
-
-
 MethodOpt = Annotated[str, typer.Option(help=" | ".join(METHODS.names()))]
-
-
 # a model's MTE is the method run on the labels the model gives U: a method that ignores labels makes one vector of all
 ModelMethodOpt = Annotated[
     str, typer.Option(help=" | ".join(METHODS.names_where(uses_labels=True)) + " (the methods that read labels)")
 ]
-
-
 SurrogateOpt = Annotated[
     str,
     typer.Option(
         help="Surrogate: 'default' (all-MiniLM-L6-v2), hub id or path; vectors compare only within one surrogate"
     ),
 ]
-
-
 MaxExamplesOpt = Annotated[int | None, typer.Option(help="Seeded sample cap (default: the method's, 1000)")]
-
-
 SeedOpt = Annotated[int, typer.Option(help="Seed (sampling, initialisation, shuffling)")]
-
-
 MaxLengthOpt = Annotated[int, typer.Option(help="Token limit of the surrogate")]
-
-
 OptionOpt = Annotated[
     list[str] | None, typer.Option(help="Method option KEY=VALUE, e.g. max_epochs=2 (`fute methods NAME` lists them)")
 ]
-
-
 MethodOptionOpt = Annotated[
     list[str] | None,
     typer.Option(help="METHOD:KEY=VALUE for every embedding of METHOD (repeatable), e.g. fisher:keep_probe=false"),
 ]
-
-
 QuietOpt = Annotated[bool, typer.Option(help="No progress bars")]
-
-
 OverwriteOpt = Annotated[
     bool, typer.Option(help="Replace a vector of the same name made from other data or options (refused otherwise)")
 ]
-
-
 ExecutorOpt = Annotated[str, typer.Option(help="local (in this process) | ray (pip install 'fute\\[ray]')")]
-
-
 AddressOpt = Annotated[
     str | None,
     typer.Option(help="ray: cluster address ('auto' joins a running one; default: a local cluster on this machine)"),
 ]
-
-
 GpusOpt = Annotated[
     float,
     typer.Option(
         help="ray: GPUs reserved per job (0.5: two jobs share one); each job computes on the GPU Ray gives it"
     ),
 ]
-
-
 CpusOpt = Annotated[float, typer.Option(help="ray: CPUs per job")]
-
-
 DeviceOpt = Annotated[
     str,
     typer.Option(help="auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps; recorded, not part of the space"),
 ]
-
-
 DtypeOpt = Annotated[
     str,
     typer.Option(

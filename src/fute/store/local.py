@@ -137,8 +137,6 @@ class LocalStore(VectorStore):
                 return self.db.open_table(self._table_name(space_id))
             except ValueError as e:  # the folder is there, but LanceDB does not see a table in it
                 raise RuntimeError(f"not a readable table: {e}") from None
-            except StoreError:
-                raise
             except OSError as e:  # no permission, a folder that is a file: name it
                 raise RuntimeError(f"{type(e).__name__}: {e.strerror or e}") from None
 
@@ -147,8 +145,6 @@ class LocalStore(VectorStore):
         """LanceDB's errors on an unreadable file, as one line that names the space and says what to do."""
         try:
             yield
-        except StoreError:
-            raise
         except _DAMAGE as e:
             detail = re.sub(r",\s*/\S+\.rs:\d+:\d+", "", " ".join(str(e).split()))  # one line, no Rust locations
             detail = detail[:300] or type(e).__name__
@@ -404,7 +400,7 @@ def _verify(table: Any) -> None:
     also one that makes sense and takes writes (a write's merge on ``slot`` goes through an index on it)."""
     data = table.to_arrow()
     for index in table.list_indices():
-        table.count_rows(f"{index.columns[0]} = ''")  # a lookup through the index reads its files
+        _probe(table, index)
     try:
         for card in data.column("card").to_pylist():
             json.loads(card)
@@ -416,12 +412,17 @@ def _verify(table: Any) -> None:
         raise _Unsound("non-finite values in its vectors")
 
 
+def _probe(table: Any, index: Any) -> None:
+    """A lookup through ``index``: it reads the index's files, so a lost or damaged index raises here."""
+    table.count_rows(f"{index.columns[0]} = ''")
+
+
 def _drop_unreadable_indices(table: Any) -> list[str]:
     """Drop each index whose lookup fails; return their names."""
     dropped = []
     for index in table.list_indices():
         try:
-            table.count_rows(f"{index.columns[0]} = ''")
+            _probe(table, index)
         except _DAMAGE:
             table.drop_index(index.name)
             dropped.append(index.name)
