@@ -143,3 +143,14 @@ def test_bench_readme_lists_every_script():
     listed = (ROOT / "bench" / "README.md").read_text()
     scripts = sorted(p.name for p in (ROOT / "bench").iterdir() if p.suffix in (".py", ".sh"))
     assert scripts and [s for s in scripts if f"`{s}`" not in listed] == []
+
+
+def test_source_cites_no_result_file():
+    """Measured numbers live in results pages written by benchmarks; the code points to the docs, not to them."""
+    cited = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in sorted((ROOT / "src" / "fute").rglob("*.py"))
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"bench/results/[A-Za-z_]", line)
+    ]
+    assert cited == []
