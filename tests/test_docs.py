@@ -16,49 +16,122 @@ import pytest
 from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-HEAVY = re.compile(r"\b(embed_dataset|embed_model|embed_samples|load_target|select_prompts)\(")
 
 
-def _blocks(lang: str) -> list[tuple[Path, int, str]]:
+def _reading_order() -> list[Path]:
+    """The README, then the site's pages in its navigation's order (a reader's order: an example may use what an
+    earlier one made), then any page the navigation does not list."""
+    nav = re.findall(r"^\s+- [^:]+: ([\w./-]+\.md)$", (ROOT / "mkdocs.yml").read_text(), flags=re.M)
+    pages = [ROOT / "docs" / n for n in nav]
+    return [ROOT / "README.md", *pages, *sorted(set((ROOT / "docs").glob("*.md")) - set(pages))]
+
+
+PAGES = _reading_order()
+# examples that load the real surrogate or an LLM: marked slow
+HEAVY = re.compile(
+    r"\b(embed_dataset|embed_model|embed_samples|load_target|select_prompts)\(|\bfute (embed|rank|map|report|select-)"
+)
+NOT_RUN = re.compile(r"<!-- not run in the tests: (.+?) -->\s*$")
+
+
+def _fenced(lang: str) -> list[tuple[Path, int, str, str | None]]:
+    """(page, index, code, why not run): the reason comes from a `<!-- not run in the tests: ... -->` line right
+    above the block; None: the block runs."""
     out = []
     for page in PAGES:
-        for i, m in enumerate(re.finditer(rf"^```{lang}\n(.*?)^```", page.read_text(), flags=re.S | re.M)):
-            out.append((page, i, m.group(1)))
+        text = page.read_text()
+        for i, m in enumerate(re.finditer(rf"^```{lang}\n(.*?)^```", text, flags=re.S | re.M)):
+            why = NOT_RUN.search(text[: m.start()].rstrip("\n"))
+            out.append((page, i, m.group(1), why.group(1) if why else None))
     return out
 
 
-def _id(block: tuple[Path, int, str]) -> str:
+def _blocks(lang: str) -> list[tuple[Path, int, str]]:
+    return [(page, i, code) for page, i, code, _ in _fenced(lang)]
+
+
+def _id(block: tuple) -> str:
     return f"{block[0].relative_to(ROOT)}#{block[1]}"
 
 
-PYTHON = [pytest.param(b, marks=[pytest.mark.slow] if HEAVY.search(b[2]) else [], id=_id(b)) for b in _blocks("python")]
+def _examples() -> list:
+    """Every Python block, and every bash block that does not say why it cannot run here, in reading order."""
+    blocks = [(p, i, "python", code) for p, i, code, _ in _fenced("python")]
+    blocks += [(p, i, "bash", code) for p, i, code, why in _fenced("bash") if why is None]
+    blocks.sort(key=lambda b: (PAGES.index(b[0]), b[0].read_text().index(f"```{b[2]}\n{b[3]}")))
+    return [
+        pytest.param(b, marks=[pytest.mark.slow] if HEAVY.search(b[3]) else [], id=f"{_id(b)}-{b[2]}") for b in blocks
+    ]
+
+
+EXAMPLES = _examples()
 
 
 def test_the_readme_is_a_front_door():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) <= 200
-    assert "make demo" in text and "make test" in text and PYTHON and _blocks("bash")
+    assert "make demo" in text and "make test" in text
+    readme = {b.values[0][2] for b in EXAMPLES if b.values[0][0].name == "README.md"}
+    assert readme == {"python", "bash"}  # its command-line and its Python quickstart both run
 
 
-@pytest.mark.parametrize("block", PYTHON)
-def test_python_examples_run(block, tmp_path_factory):
-    """Each example runs as a user would run it: in a fresh process, in a folder of its own with the data pack
-    beside it (nothing is written into the repository); the pages share one $FUTE_HOME and that folder, so a
-    vector one example made is a cache hit for the next."""
-    page, _, code = block
+def test_every_block_runs_or_says_why_not():
+    """A bash block runs in test_examples_run unless the comment above it says why it cannot run here (a GPU, a
+    cluster, a hub model, hours of CPU); the walkthroughs (README, usage, models, maps) run."""
+    blocks = _fenced("bash")
+    assert all(len(why.split()) >= 3 for *_, why in blocks if why is not None)
+    run = {page.name for page, _, _, why in blocks if why is None}
+    assert {"README.md", "usage.md", "models.md", "maps.md"} <= run, run
+
+
+@pytest.fixture(scope="session")
+def docs_sandbox(tmp_path_factory) -> Path:
+    """A user's folder: the data pack beside it (../shared/data, as beside this checkout) and the files the examples
+    call the user's own: reviews.csv (columns review and stars) and ./my-finetuned-classifier (a classifier folder;
+    a tiny random one: which classifier it is does not matter to the commands)."""
+    import csv
+    import json
+
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from tests.conftest import build_tokenizer
+
+    base = tmp_path_factory.getbasetemp() / "docs-examples"
+    work = base / "work"
+    work.mkdir(parents=True)
+    if SHARED_DATA.is_dir():
+        (base / "shared").symlink_to(SHARED_DATA.parent)
+    lines = (ROOT / "src" / "fute" / "data" / "demo" / "sst2" / "train.jsonl").read_text().splitlines()[:200]
+    with (work / "reviews.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([("review", "stars"), *[(r["text"], r["label"]) for r in map(json.loads, lines)]])
+    folder = work / "my-finetuned-classifier"
+    config = BertConfig(
+        vocab_size=len(build_tokenizer(folder)),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        id2label={0: "negative", 1: "positive"},
+        label2id={"negative": 0, "positive": 1},
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return work
+
+
+@pytest.mark.parametrize("block", EXAMPLES)
+def test_examples_run(block, docs_sandbox):
+    """Each example runs as a user would run it, in a fresh process, in the user's folder (nothing is written into
+    the repository). The pages share one $FUTE_HOME and that folder: a vector one example made is a cache hit for
+    the next, and an example may use a file an earlier one wrote."""
+    page, _, lang, code = block
     if "../shared/data" in code and not SHARED_DATA.is_dir():
         pytest.skip("needs ../shared/data")
-    base = tmp_path_factory.getbasetemp() / "docs-examples"
-    work = base / "work"  # a user's folder, with the data pack beside it as beside this checkout: ../shared/data
-    if not work.is_dir():
-        work.mkdir(parents=True)
-        if SHARED_DATA.is_dir():
-            (base / "shared").symlink_to(SHARED_DATA.parent)
-    env = {**os.environ, "FUTE_HOME": str(base / "home"), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "FUTE_HOME": str(docs_sandbox.parent / "home"), "HF_HUB_OFFLINE": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # this environment's `fute`
     env.pop("FUTE_STORE", None)
-    r = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, f"{_id(block)} failed:\n{r.stderr[-3000:]}"
+    argv = [sys.executable, "-c", code] if lang == "python" else ["bash", "-euo", "pipefail", "-c", code]
+    r = subprocess.run(argv, cwd=docs_sandbox, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, f"{_id(block)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
 
 
 def _commands() -> list[tuple[str, list[str]]]:
@@ -143,6 +216,8 @@ def test_bench_readme_lists_every_script():
     listed = (ROOT / "bench" / "README.md").read_text()
     scripts = sorted(p.name for p in (ROOT / "bench").iterdir() if p.suffix in (".py", ".sh"))
     assert scripts and [s for s in scripts if f"`{s}`" not in listed] == []
+    rows = [r.strip("|").split(" | ") for r in listed.splitlines() if r.startswith("| `")]
+    assert all(len(r) == 4 and r[2].strip() and "results" in r[3] for r in rows), "script | what | cost | page"
 
 
 def test_source_cites_no_result_file():

@@ -6,7 +6,16 @@ import pytest
 from fute.errors import ConfigError, StoreError
 from fute.space import TaskVector
 from fute.store import LocalStore
-from fute.viz import attribute, build_map, category_of, choose_space, map_store, project, write_map
+from fute.viz import (
+    attribute,
+    build_map,
+    category_of,
+    choose_space,
+    hover_card,
+    map_store,
+    project,
+    write_map,
+)
 
 
 def full_vec(
@@ -103,6 +112,15 @@ def test_attributes_from_cards():
     assert attribute(p.card, "prompt-type") == "cot" and attribute(m.card, "prompt-type") == "(no prompt)"
     with pytest.raises(ConfigError, match="unknown map attribute 'colour'"):
         attribute(d.card, "colour")
+
+
+def test_a_recorded_prompt_without_a_type_is_mapped():
+    """A recording names its prompt by id only (no vanilla/CoT type): its card still maps and hovers."""
+    rec = full_vec("rec/review-sentiment", [0, 1], kind="prompt", prompt=("review-sentiment", "cot"))
+    del rec.card.target["prompt"]["type"]
+    assert "prompt review-sentiment" in hover_card(rec.card) and "(cot)" not in hover_card(rec.card)
+    assert attribute(rec.card, "prompt-type") == "(type not recorded)"
+    assert len(build_map([rec, full_vec("sst2", [1, 0])], projection="pca").points) == 2
 
 
 def test_a_map_never_mixes_spaces(tmp_path):

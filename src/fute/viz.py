@@ -43,7 +43,9 @@ def attribute(card: Card, what: str) -> str:
     if what == "model":
         return Path(str(target["model"])).name if target.get("model") else "(dataset)"
     if what == "prompt-type":
-        return prompt_type or "(no prompt)"
+        if card.kind == "prompt":
+            return prompt_type or "(type not recorded)"
+        return "(no prompt)"
     if what == "shape":
         return f"{card.kind} ({prompt_type})" if card.kind == "prompt" and prompt_type else card.kind
     raise ConfigError(f"unknown map attribute '{what}'; use one of {', '.join(ATTRIBUTES)}")
@@ -63,7 +65,8 @@ def hover_card(card: Card) -> str:
         if target.get("weights_sha256"):
             t += f" ({str(target['weights_sha256'])[:12]})"
         if target.get("prompt"):
-            t += f" + prompt {target['prompt']['id']} ({target['prompt']['type']})"
+            prompt = target["prompt"]  # a recording names its prompt's id only; no type
+            t += f" + prompt {prompt.get('id')}" + (f" ({prompt['type']})" if prompt.get("type") else "")
         lines.append(t)
     if card.corpus:
         lines.append(f"U {card.corpus.get('name', '')} · fingerprint {str(card.corpus.get('fingerprint'))[:16]}")
