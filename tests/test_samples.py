@@ -74,6 +74,36 @@ def test_squad_qa(tmp_path):
     assert s.task == "qa" and s.answers == [(3, "paris"), (4, "man")]  # a wrong start is recovered from the text
 
 
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            {"question": "q", "context": "in paris", "answers": {"text": ["rome"], "answer_start": [0]}},
+            r"row 2: answer 'rome' is not in the context",
+        ),
+        (
+            {"question": "q", "context": "  ", "answers": {"text": ["x"], "answer_start": [0]}},
+            r"row 2 has an empty 'context'",
+        ),
+        ({"question": "q", "answers": {"text": ["x"], "answer_start": [0]}}, r"row 2 has an empty 'context'"),
+        (
+            {"question": "", "context": "in paris", "answers": {"text": ["paris"], "answer_start": [3]}},
+            r"row 2 has an empty 'question'",
+        ),
+        (
+            {"question": "q", "context": "in paris", "answers": {"text": [""], "answer_start": [0]}},
+            r"row 2: the first answer in 'answers' is empty",
+        ),
+        ({"question": "q", "context": "in paris", "answers": {"text": []}}, r"row 2: 'answers' needs SQuAD form"),
+    ],
+)
+def test_bad_qa_rows_are_one_line(tmp_path, row, message):
+    good = {"question": "where?", "context": "in paris now", "answers": {"text": ["paris"], "answer_start": [3]}}
+    with pytest.raises(DataError, match=message) as info:
+        load_samples(write_jsonl(tmp_path / "qa.jsonl", [good, row]))
+    assert "qa.jsonl" in str(info.value) and "\n" not in str(info.value)
+
+
 def test_hf_datasets_folder(tmp_path):
     datasets = pytest.importorskip("datasets")
     feats = datasets.Features(

@@ -83,6 +83,9 @@ def compute_vector(
     training = method.training_card()
     if training is not None:  # how the surrogate learned the task: steps, losses, converged
         extra["training"] = training
+    windows = method.windows_card()
+    if windows is not None:  # QA: contexts cut to the window that holds the answer, and questions dropped
+        extra["windows"] = windows
     card = make_card(
         name=name,
         kind=kind,

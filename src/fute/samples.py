@@ -553,6 +553,10 @@ def _qa_samples(
                 f'{{"text": [...], "answer_start": [...]}} with at least one answer'
             )
         text = str(a["text"][0])
+        if not text.strip():
+            raise DataError(
+                f"{source}: row {n}: the first answer in '{col['answers']}' is empty; fill or drop that row"
+            )
         starts = a.get("answer_start") or [None]
         start = starts[0] if starts[0] is not None else c.find(text)
         if not isinstance(start, int) or c[start : start + len(text)] != text:

@@ -60,6 +60,7 @@ class Encoded:
     token_type_ids: list[list[int]] | None
     start_positions: list[int] | None = None
     end_positions: list[int] | None = None
+    context_spans: list[tuple[int, int]] | None = None  # QA: first and last token of each context
     truncated: int = 0
 
     def __len__(self) -> int:
@@ -193,6 +194,7 @@ class Surrogate:
         )
         if qa:
             out.start_positions, out.end_positions = _answer_positions(enc, samples)
+            out.context_spans = [_context_span(enc.sequence_ids(i)) for i in range(len(samples))]
         return out
 
     def batches(self, enc: Encoded, batch_size: int, order: np.ndarray) -> Iterator[tuple[np.ndarray, dict]]:
@@ -310,12 +312,10 @@ class TaskHead(nn.Module):
         if self.task == "regression":
             pred = self.linear(fwd.pooled).squeeze(-1)
             return [(torch.ones(len(pred), device=pred.device), -0.5 * (pred - targets) ** 2)]
-        logits = self.linear(fwd.tokens)  # [B, T, 2]
+        from fute.qa import span_log_likelihood
+
         valid = fwd.mask[:, fwd.n_prompt :].bool()
-        logits = logits.masked_fill(~valid.unsqueeze(-1), torch.finfo(logits.dtype).min)
-        logp = torch.log_softmax(logits, dim=1)
-        rows = torch.arange(logits.shape[0], device=logits.device)
-        ll = logp[rows, batch["start_positions"], 0] + logp[rows, batch["end_positions"], 1]
+        ll = span_log_likelihood(self.linear(fwd.tokens), valid, batch["start_positions"], batch["end_positions"])
         return [(torch.ones(len(ll), device=ll.device), ll)]
 
     def loss(self, fwd: Forward, batch: dict[str, torch.Tensor], targets: torch.Tensor | None) -> torch.Tensor:
@@ -396,6 +396,12 @@ def _auto_pooling(path: str, architecture: str) -> str:
         if p.get("pooling_mode_mean_tokens"):
             return "mean"
     return {"encoder": "cls", "decoder": "last", "encoder-decoder": "mean"}[architecture]
+
+
+def _context_span(sequence_ids: list[int | None]) -> tuple[int, int]:
+    """First and last token of the second sequence (a QA context); (0, 0) if there is none."""
+    at = [t for t, sid in enumerate(sequence_ids) if sid == 1]
+    return (at[0], at[-1]) if at else (0, 0)
 
 
 def _answer_positions(enc: Any, samples: Samples) -> tuple[list[int], list[int]]:

@@ -166,6 +166,7 @@ class Method:
     name: ClassVar[str]
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
     uses_labels: ClassVar[bool] = True
+    reads_text: ClassVar[bool] = True  # False: the vector does not read the inputs (QA rows are then not windowed)
     score: ClassVar[str] = "cosine"  # how rank compares vectors: cosine, or a method's own rule
     # bumped when a code change moves this method's coordinates at the same config; part of the space id
     # (left out of the space card while 0, so that the ids of unchanged methods stay as they were)
@@ -189,7 +190,7 @@ class Method:
         """
         cfg = self.config
         self.coordinate_seed_ = cfg.seed
-        vectors, self.trainings_ = [], []
+        vectors, self.trainings_, self.windows_ = [], [], []
         try:
             for seed in member_seeds(cfg.seed, cfg.ensemble_seeds):
                 self.config = dataclasses.replace(cfg, seed=seed, ensemble_seeds=1)
@@ -203,6 +204,11 @@ class Method:
     def _embed_once(self, samples: Samples, surrogate: Surrogate, progress: bool) -> np.ndarray:
         seed_everything(self.config.seed)
         capped = samples.take(self.config.max_examples, self.config.seed)
+        if capped.task == "qa" and self.reads_text:  # each context cut to the window that holds its answer
+            from fute.qa import fit_windows
+
+            capped, windows = fit_windows(capped, surrogate, reserve=self.reserved_positions())
+            self.windows_.append(windows)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
             vec = self._embed(capped, surrogate, progress=progress)
@@ -222,6 +228,19 @@ class Method:
             "learned": all(r["learned"] for r in reports),
             "members": reports,
         }
+
+    def windows_card(self) -> dict[str, Any] | None:
+        """How QA contexts were fitted into the surrogate's window (``fute.qa``), for the card: counts summed over
+        an ensemble's members; None for other tasks."""
+        runs = [w.as_dict() for w in getattr(self, "windows_", [])]
+        if not runs:
+            return None
+        return {k: sum(r[k] for r in runs) if k in ("rows", "cut", "dropped") else runs[0][k] for k in runs[0]}
+
+    def reserved_positions(self) -> int:
+        """Positions of the surrogate's window that the method takes for itself (a soft prompt's): a QA context
+        is fitted into the rest."""
+        return 0
 
     def _embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool) -> np.ndarray:
         raise NotImplementedError

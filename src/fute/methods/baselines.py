@@ -49,6 +49,7 @@ class DataSize(Method):
     name = "datasize"
     config_class = DataSizeConfig
     uses_labels = False
+    reads_text = False
     score = "size"
 
     def _embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool) -> np.ndarray:

@@ -51,6 +51,9 @@ class PromptTuning(Method):
     config_class = PromptConfig
     revision = 1  # 1: the kept state is a tuned one, never the untuned start
 
+    def reserved_positions(self) -> int:
+        return self.config.n_tokens
+
     def _embed(self, samples: Samples, surrogate: Surrogate, *, progress: bool) -> np.ndarray:
         cfg: PromptConfig = self.config
         enc = surrogate.encode(samples, reserve=cfg.n_tokens)

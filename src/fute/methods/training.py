@@ -154,6 +154,29 @@ def frozen_features(surrogate: Surrogate, enc: Encoded, batch_size: int = 64) ->
     return cache[key]
 
 
+@torch.no_grad()
+def frozen_token_states(surrogate: Surrogate, enc: Encoded, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Last-layer token states of the frozen surrogate, [N, T, H] padded, and which are real tokens [N, T]: what
+    a span head reads (QA). Cached like ``frozen_features``, for the last two sample sets only (they are T times
+    larger)."""
+    cache: dict[bytes, tuple[torch.Tensor, torch.Tensor]] = surrogate.__dict__.setdefault("_token_cache", {})
+    key = _inputs_key(enc, batch_size)
+    if key not in cache:
+        width = max(len(x) for x in enc.input_ids)
+        states = torch.zeros((len(enc), width, surrogate.hidden_size), dtype=torch.float32)
+        valid = torch.zeros((len(enc), width), dtype=torch.bool)
+        for idx, batch in surrogate.batches(enc, batch_size, surrogate.length_order(enc)):
+            fwd = surrogate.forward(batch)
+            for r, i in enumerate(idx):
+                n = len(enc.input_ids[i])
+                states[i, :n] = fwd.tokens[r, :n].float().cpu()
+                valid[i, :n] = True
+        while len(cache) >= 2:
+            cache.pop(next(iter(cache)))
+        cache[key] = (states, valid)
+    return cache[key]
+
+
 def _subset(enc: Encoded, idx: np.ndarray) -> Encoded:
     return Encoded(
         [enc.input_ids[i] for i in idx], None if enc.token_type_ids is None else [enc.token_type_ids[i] for i in idx]
@@ -221,8 +244,7 @@ def probe_learned(report: TrainingReport) -> bool:
 
 def fit_probe(
     head: TaskHead,
-    features: torch.Tensor,
-    samples: Samples,
+    loss_of: Callable[[np.ndarray], torch.Tensor],
     train: np.ndarray,
     held: np.ndarray,
     *,
@@ -233,19 +255,16 @@ def fit_probe(
     seed: int,
     report: TrainingReport,
 ) -> None:
-    """Train ``head`` on cached features until the held-out loss stops improving; keep the best epoch."""
-    if samples.task == "qa" or max_epochs <= 0:
+    """Train ``head`` on cached features until the held-out loss stops improving; keep the best epoch.
+    ``loss_of(rows)``: the head's mean loss on those rows of the cached features (``probe_loss``)."""
+    if max_epochs <= 0:
         return
-    device = head.linear.weight.device
-    features = features.to(device)
-    targets = torch.from_numpy(np.asarray(samples.targets)).to(device)
     opt = torch.optim.AdamW(head.parameters(), lr=learning_rate, weight_decay=0.0)
     rng = np.random.default_rng([seed, 11])
-    x_held, y_held = features[held], targets[held]
 
     def held_loss() -> float:
         with torch.no_grad():
-            return float(head_loss(samples.task, head.linear(x_held), y_held)) if len(held) else math.nan
+            return float(loss_of(held)) if len(held) else math.nan
 
     # the untrained zero head is the reference for `learned`, never a candidate: its Fisher is zero
     report.initial_heldout_loss = held_loss() if len(held) else None
@@ -253,8 +272,7 @@ def fit_probe(
     for epoch in range(1, max_epochs + 1):
         perm = train[rng.permutation(len(train))]
         for i in range(0, len(perm), batch_size):
-            idx = perm[i : i + batch_size]
-            loss = head_loss(samples.task, head.linear(features[idx]), targets[idx])
+            loss = loss_of(perm[i : i + batch_size])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -267,6 +285,27 @@ def fit_probe(
     if stop.state is not None:
         head.load_state_dict(stop.state)
     report.probe_heldout_loss = stop.best if len(held) else None
+
+
+def probe_loss(surrogate: Surrogate, enc: Encoded, samples: Samples, head: TaskHead) -> Callable:
+    """The probe's loss on rows of the frozen surrogate's cached outputs: pooled features for a label or a score,
+    token states for a span (QA)."""
+    device = head.linear.weight.device
+    if samples.task == "qa":
+        from fute.qa import span_log_likelihood
+
+        states, valid = frozen_token_states(surrogate, enc)
+        states, valid = states.to(device), valid.to(device)
+        starts = torch.tensor(enc.start_positions, device=device)
+        ends = torch.tensor(enc.end_positions, device=device)
+
+        def span(idx: np.ndarray) -> torch.Tensor:
+            return -span_log_likelihood(head.linear(states[idx]), valid[idx], starts[idx], ends[idx]).mean()
+
+        return span
+    features = frozen_features(surrogate, enc).to(device)
+    targets = torch.from_numpy(np.asarray(samples.targets)).to(device)
+    return lambda idx: head_loss(samples.task, head.linear(features[idx]), targets[idx])
 
 
 def length_buckets(enc: Encoded, idx: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -310,24 +349,25 @@ def train_task(
     train, held = holdout_split(len(samples), cfg.holdout_fraction, cfg.seed)
     report.rows_train, report.rows_heldout = len(train), len(held)
     head = zero_head(samples, surrogate.hidden_size, surrogate.device)
-    report.prior_heldout_loss = prior_loss(samples, train, held)
+    if samples.task == "qa":
+        from fute.qa import position_prior_loss
+
+        report.prior_heldout_loss = position_prior_loss(enc, train, held)
+    else:
+        report.prior_heldout_loss = prior_loss(samples, train, held)
     report.heldout_label_entropy = label_entropy(samples, held)
-    if samples.task != "qa":
-        fit_probe(
-            head,
-            frozen_features(surrogate, enc),
-            samples,
-            train,
-            held,
-            learning_rate=cfg.probe_learning_rate,
-            max_epochs=cfg.probe_max_epochs,
-            patience=cfg.probe_patience,
-            batch_size=cfg.batch_size,
-            seed=cfg.seed,
-            report=report,
-        )
-    else:  # span heads read token states, which the pooled cache does not hold: a small seeded init instead
-        head = TaskHead(samples.task, surrogate.hidden_size, samples.num_labels, device=surrogate.device)
+    fit_probe(
+        head,
+        probe_loss(surrogate, enc, samples, head),
+        train,
+        held,
+        learning_rate=cfg.probe_learning_rate,
+        max_epochs=cfg.probe_max_epochs,
+        patience=cfg.probe_patience,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        report=report,
+    )
     skip_second = unless_probe_learns and probe_learned(report)
     if unless_probe_learns:
         keep_start = False  # the second stage runs because the probe failed: its state is not a candidate

@@ -1,0 +1,132 @@
+"""Extractive QA in the surrogate's window: the window that holds each answer, and the span loss to beat.
+
+A context longer than the surrogate's window is read the standard way (Hugging Face's QA examples, after
+Devlin et al., 2019): overlapping windows of the context, ``stride`` tokens shared by neighbours, beside the
+question. A task vector needs one labeled input per question, so of the windows that hold the whole answer
+the one where it sits most centrally is kept (BERT's "maximum context" rule), and its context replaces the
+row's. A question whose answer no window holds (an answer longer than a window) is dropped and counted: the
+count goes on the vector's card (``windows``), so no answer is lost silently.
+
+The constant a span head must beat to have learned the task is the best **position prior**: the training rows'
+start and end frequencies by offset into the context (add-one smoothed), renormalised over each held-out context
+(``position_prior_loss``); the untrained head (uniform over the window) is the other constant.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from fute.errors import DataError
+from fute.samples import Samples
+
+if TYPE_CHECKING:
+    from fute.surrogate import Encoded, Surrogate
+
+
+@dataclass
+class WindowReport:
+    """What fitting QA rows into the window did; on the card as ``windows``."""
+
+    rows: int = 0  # questions given
+    window_tokens: int = 0  # tokens of a window (question, context and special tokens)
+    stride: int = 0  # tokens neighbouring windows share
+    cut: int = 0  # contexts longer than one window: read through a window that holds the answer
+    dropped: int = 0  # questions whose answer no window holds: not used
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_stride(window: int) -> int:
+    """Tokens neighbouring windows share: a third of the window (Hugging Face's run_qa: 128 of 384)."""
+    return max(1, window // 3)
+
+
+def fit_windows(samples: Samples, surrogate: Surrogate, *, reserve: int = 0) -> tuple[Samples, WindowReport]:
+    """The rows with each context cut to the window that holds its answer most centrally (answers re-based),
+    and what that did. Rows that fit whole are unchanged; a row whose answer no window holds is dropped."""
+    limit = surrogate.max_length - reserve
+    report = WindowReport(rows=len(samples), window_tokens=limit, stride=default_stride(limit))
+    tok = surrogate.tokenizer
+    enc = tok(
+        samples.texts,
+        samples.text_pairs,
+        truncation="only_second",
+        max_length=limit,
+        stride=report.stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    best: dict[int, tuple[int, int, int]] = {}  # row -> (centrality, context char start, end)
+    windows_of = np.bincount(enc["overflow_to_sample_mapping"], minlength=len(samples))
+    for w, row in enumerate(enc["overflow_to_sample_mapping"]):
+        a_start, text = samples.answers[row]
+        a_end = a_start + len(text)
+        spans = [o for sid, o in zip(enc.sequence_ids(w), enc["offset_mapping"][w], strict=True) if sid == 1]
+        spans = [(o0, o1) for o0, o1 in spans if o1 > o0]
+        if not spans or spans[0][0] > a_start or spans[-1][1] < a_end:
+            continue  # this window does not hold the whole answer
+        before = sum(o1 <= a_start for _, o1 in spans)
+        after = sum(o0 >= a_end for o0, _ in spans)
+        score = min(before, after)
+        if row not in best or score > best[row][0]:
+            best[row] = (score, spans[0][0], spans[-1][1])
+    keep, contexts, answers = [], [], []
+    for row in range(len(samples)):
+        if row not in best:
+            report.dropped += 1
+            continue
+        _, c0, c1 = best[row]
+        if windows_of[row] > 1:
+            report.cut += 1
+        a_start, text = samples.answers[row]
+        keep.append(row)
+        contexts.append(samples.text_pairs[row][c0:c1])
+        answers.append((a_start - c0, text))
+    if report.dropped:
+        first = next(r for r in range(len(samples)) if r not in best)
+        warnings.warn(
+            f"{samples.where}: {report.dropped} of {len(samples)} answers lie beyond every {limit}-token window "
+            f"(the first: field answers of question {samples.texts[first][:60]!r}); those questions are left out, "
+            "and the card counts them",
+            stacklevel=3,
+        )
+    kept = samples.select(keep)
+    out = Samples(kept.texts, "qa", contexts, None, answers=answers, source=samples.source, info=dict(samples.info))
+    if not len(out):
+        raise DataError(
+            f"{samples.where}: no answer fits in the surrogate's window of {limit} tokens; "
+            "use a surrogate with a longer window (--max-length)"
+        )
+    return out, report
+
+
+def span_log_likelihood(
+    logits: torch.Tensor, valid: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
+) -> torch.Tensor:
+    """log p(start) + log p(end) of each row's answer span: logits [B, T, 2] over the valid tokens [B, T]."""
+    logits = logits.masked_fill(~valid.unsqueeze(-1), torch.finfo(logits.dtype).min)
+    logp = torch.log_softmax(logits, dim=1)
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    return logp[rows, starts, 0] + logp[rows, ends, 1]
+
+
+def position_prior_loss(enc: Encoded, train: np.ndarray, held: np.ndarray) -> float | None:
+    """Held-out span loss of the best constant: the training rows' start and end frequencies by token offset from
+    the context's first token (add-one smoothed), renormalised over each held-out context's tokens."""
+    if not len(held) or enc.start_positions is None or enc.context_spans is None:
+        return None
+    first = np.array([a for a, _ in enc.context_spans])
+    length = np.array([b - a + 1 for a, b in enc.context_spans])
+    total = 0.0
+    for positions in (np.asarray(enc.start_positions), np.asarray(enc.end_positions)):
+        offsets = positions - first
+        counts = np.bincount(offsets[train].clip(0), minlength=int(length.max())).astype(np.float64) + 1.0
+        for i in held:
+            total -= np.log(counts[offsets[i]] / counts[: length[i]].sum())
+    return float(total / len(held))
