@@ -77,7 +77,7 @@ def test_the_shipped_catalog_is_in_the_default_space_and_covers_the_shared_data(
     assert cat.space_id == space_id(space_card(load_surrogate("default").identity, get_method("fisher")))
     assert score_noise(cat.space_id)[0] == "fisher"  # tie marks measured in this very space
     assert all(v.space_id == cat.space_id and v.card.space == cat.space for v in cat.vectors)
-    assert cat.task_types == ("classification", "regression")
+    assert cat.task_types == ("classification", "regression", "qa")
     if SHARED_DATA.is_dir():  # every shared dataset of the types the catalog says it covers, and no other
         folders = [p for p in SHARED_DATA.iterdir() if p.is_dir()]
         types = {p.name: json.loads((p / "dataset.json").read_text())["task_type"] for p in folders}
@@ -95,7 +95,7 @@ def test_fute_catalog_lists_it(run_cli):
         pytest.fail(f"{CATALOG} is missing: python tools/build_catalog.py")
     code, out, _ = run_cli("catalog")
     assert code == 0 and "catalog, space" in out and "made by: python tools/build_catalog.py" in out
-    assert "task types: classification, regression" in out
+    assert "task types: classification, regression, qa" in out
     assert all(v.name in out for v in load_catalog().vectors)
 
 

@@ -131,3 +131,14 @@ def test_datasize_counts_questions_not_windows(tiny):
         _qa_task(12), "c", kind="dataset", method=get_method("datasize"), surrogate=tiny, progress=False
     )
     assert vec.vector.tolist() == [12.0] and "windows" not in vec.card.extra
+
+
+def test_a_window_never_starts_or_ends_inside_a_word():
+    """Re-tokenised alone, a context cut inside a word gives other pieces (and can overflow the window)."""
+    from fute.qa import _whole_words
+
+    context = "ab cdef gh"  # pieces: ab (0, 2), cd (3, 5), ##ef (5, 7), gh (8, 10)
+    assert _whole_words([(5, 7), (8, 10)], context, 8, 10) == [(8, 10)]
+    assert _whole_words([(0, 2), (3, 5)], context, 0, 2) == [(0, 2)]
+    assert _whole_words([(3, 5), (5, 7)], context, 3, 5) == [(3, 5), (5, 7)]  # whole words: kept
+    assert _whole_words([(5, 7), (8, 10)], context, 5, 7) == [(5, 7), (8, 10)]  # the answer's piece stays

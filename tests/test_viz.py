@@ -110,6 +110,7 @@ def test_attributes_from_cards():
     assert attribute(p.card, "shape") == "prompt (cot)" and attribute(d.card, "shape") == "dataset"
     assert attribute(p.card, "model") == "smollm2" and attribute(d.card, "model") == "(dataset)"
     assert attribute(p.card, "prompt-type") == "cot" and attribute(m.card, "prompt-type") == "(no prompt)"
+    assert attribute(d.card, "task") == "classification"
     with pytest.raises(ConfigError, match="unknown map attribute 'colour'"):
         attribute(d.card, "colour")
 

@@ -25,7 +25,7 @@ from fute.space import SpaceCard, TaskVector
 
 CATALOG = Path(__file__).resolve().parent / "data" / "catalog" / "catalog.json"
 SCHEMA = 1
-TASK_TYPES = ("classification", "regression")  # what tools/build_catalog.py embeds; extractive QA: not yet
+TASK_TYPES = ("classification", "regression", "qa")  # what tools/build_catalog.py embeds
 
 
 @dataclass

@@ -68,7 +68,7 @@ def fit_windows(samples: Samples, surrogate: Surrogate, *, reserve: int = 0) -> 
         a_start, text = samples.answers[row]
         a_end = a_start + len(text)
         spans = [o for sid, o in zip(enc.sequence_ids(w), enc["offset_mapping"][w], strict=True) if sid == 1]
-        spans = [(o0, o1) for o0, o1 in spans if o1 > o0]
+        spans = _whole_words([(o0, o1) for o0, o1 in spans if o1 > o0], samples.text_pairs[row], a_start, a_end)
         if not spans or spans[0][0] > a_start or spans[-1][1] < a_end:
             continue  # this window does not hold the whole answer
         before = sum(o1 <= a_start for _, o1 in spans)
@@ -104,6 +104,20 @@ def fit_windows(samples: Samples, surrogate: Surrogate, *, reserve: int = 0) -> 
             "use a surrogate with a longer window (--max-length)"
         )
     return out, report
+
+
+def _whole_words(spans: list[tuple[int, int]], context: str, a_start: int, a_end: int) -> list[tuple[int, int]]:
+    """A window's context tokens without a first or last piece of a word the window's edge cuts (unless the answer
+    is in it): cut there, the context would tokenize into other, possibly more, pieces than the window held."""
+
+    def mid_word(p: int) -> bool:
+        return 0 < p < len(context) and context[p - 1].isalnum() and context[p].isalnum()
+
+    while spans and mid_word(spans[0][0]) and spans[0][1] <= a_start:
+        spans = spans[1:]
+    while spans and mid_word(spans[-1][1]) and spans[-1][0] >= a_end:
+        spans = spans[:-1]
+    return spans
 
 
 def span_log_likelihood(

@@ -20,7 +20,7 @@ from fute.registry import PROJECTIONS
 from fute.space import Card, TaskVector, category_of
 from fute.store import VectorStore, open_store
 
-ATTRIBUTES = ("category", "kind", "model", "prompt-type", "shape")
+ATTRIBUTES = ("category", "task", "kind", "model", "prompt-type", "shape")
 MARKERS = {
     "dataset": ("o", "circle"),
     "model": ("D", "diamond"),
@@ -38,6 +38,8 @@ def attribute(card: Card, what: str) -> str:
     prompt_type = (target.get("prompt") or {}).get("type")
     if what == "category":
         return category_of(card)
+    if what == "task":  # classification and regression (CR) beside extractive QA: FUTE's two classes of task
+        return card.data.task
     if what == "kind":
         return card.kind
     if what == "model":

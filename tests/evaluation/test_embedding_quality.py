@@ -16,6 +16,25 @@ def test_variants_name_their_seed_and_ensembles_take_disjoint_members():
     assert eq.variant_options("B", {}) == {}
 
 
+def test_qa_halves_share_no_context_and_classification_halves_are_as_before():
+    from fute.checks import toy_classification
+    from fute.samples import rows_to_samples
+
+    rows = [
+        {
+            "question": f"q{i}",
+            "context": f"passage {i % 7} about paris",
+            "answers": {"text": ["paris"], "answer_start": [18]},
+        }
+        for i in range(40)
+    ]
+    a, b = eq.halves(rows_to_samples(rows, "qa.jsonl"))
+    assert len(a) + len(b) == 40 and a.text_pairs and b.text_pairs and not set(a.text_pairs) & set(b.text_pairs)
+    c = toy_classification(10)
+    perm = np.random.default_rng(0).permutation(10)
+    assert eq.halves(c)[0].texts == [c.texts[i] for i in np.sort(perm[0::2])]
+
+
 def _job(vector, seconds=1.0, training=None):
     return {"method": "fisher", "vector": vector, "seconds": seconds, "peak_rss_mb": 10, "training": training}
 

@@ -54,6 +54,22 @@ def test_embedding_rankers_reuse_stored_vectors(context):
     assert len(context.store.vectors()) == stored
 
 
+def test_a_smaller_query_embeds_the_target_alone_and_keeps_the_sources(context):
+    """``query_examples``: each target's own vector from fewer rows, stored apart (NAME@Nrows); the sources'
+    vectors are the ones at ``embed_examples``, and the default (no query cap) is unchanged."""
+    from dataclasses import replace
+
+    plain = get_ranker("fute-fisher").fit(context)
+    small = get_ranker("fute-fisher").fit(replace(context, query_examples=4))
+    for n in context.names:
+        np.testing.assert_array_equal(small.sources_[n], plain.sources_[n])
+        assert not np.array_equal(small.targets_[n], plain.targets_[n])
+        assert context.store.vectors(name=f"{n}@4rows")[0].card.data.n_used == 4
+    same = get_ranker("fute-fisher").fit(replace(context, query_examples=8))  # the sources' own cap: one vector
+    assert all(np.array_equal(same.targets_[n], plain.targets_[n]) for n in context.names)
+    assert replace(context, query_examples=4).table_key(plain) != context.table_key(plain)
+
+
 def test_rankers_that_read_the_models_keep_their_score_tables(context, tmp_path, monkeypatch):
     """A kept table orders as the fitted ranker does; a rerun reads it without fitting (fit would fail here);
     another row count is another table; a cheap ranker keeps nothing."""

@@ -171,6 +171,14 @@ def transfer_eval_cmd(
     embed_examples: Annotated[
         int | None, typer.Option(help="Examples per embedding (default: the run's target examples)")
     ] = None,
+    query_examples: Annotated[
+        int | None,
+        typer.Option(
+            help="Examples of each target's own vector, the query, for the rankers that embed on the surrogate "
+            "(fute-*, textemb; default: --embed-examples)",
+            min=1,
+        ),
+    ] = None,
     corpus_single: Annotated[
         str | None,
         typer.Option(help="U for single-text source models (default: the shipped U without the run's datasets)"),
@@ -197,6 +205,7 @@ def transfer_eval_cmd(
         truth,
         open_store(store or run / "store"),
         embed_examples=embed_examples,
+        query_examples=query_examples,
         surrogate=surrogate,
         corpus=corpus,
         progress=not quiet,

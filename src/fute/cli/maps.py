@@ -22,10 +22,12 @@ def map_cmd(
     kind: Annotated[
         list[str] | None, typer.Option(help="Only these kinds (repeatable): dataset | model | prompt")
     ] = None,
-    color_by: Annotated[str, typer.Option(help="category | kind | model | prompt-type")] = "category",
+    color_by: Annotated[str, typer.Option(help="category | task | kind | model | prompt-type")] = "category",
     symbol_by: Annotated[
         str,
-        typer.Option(help="category | kind | model | prompt-type | shape (kind, with vanilla vs CoT prompts apart)"),
+        typer.Option(
+            help="category | task | kind | model | prompt-type | shape (kind, with vanilla vs CoT prompts apart)"
+        ),
     ] = "shape",
     projection: Annotated[str, typer.Option(help=" | ".join(PROJECTIONS.names()))] = "tsne",
     space: Annotated[str | None, typer.Option(help="The space to draw (needed when the store has several)")] = None,

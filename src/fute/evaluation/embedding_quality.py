@@ -57,7 +57,14 @@ DEVELOPMENT = ("agnews", "cb", "imdb", "mpqa", "qnli", "sst5", "subj", "wnli")
 
 
 def halves(samples):
-    """Two disjoint halves of a training split: a seed-0 shuffle, even and odd positions."""
+    """Two disjoint halves of a training split: a seed-0 shuffle, even and odd positions. Extractive QA is split by
+    context (its shuffled distinct contexts alternate), so that no passage is read by both halves."""
+    if samples.task == "qa":
+        contexts = list(dict.fromkeys(samples.text_pairs))
+        perm = np.random.default_rng(0).permutation(len(contexts))
+        side = {contexts[k]: i % 2 for i, k in enumerate(perm)}
+        sides = np.array([side[c] for c in samples.text_pairs])
+        return samples.select(np.flatnonzero(sides == 0)), samples.select(np.flatnonzero(sides == 1))
     perm = np.random.default_rng(0).permutation(len(samples))
     return samples.select(np.sort(perm[0::2])), samples.select(np.sort(perm[1::2]))
 

@@ -37,12 +37,14 @@ class RankContext:
     ``single``/``pair`` to the unlabeled corpus U that source models label (default: the shipped U
     without the benchmark's datasets). ``method_options`` ({method: {option: value}}) go to every embedding made
     with that method on the surrogate (DTEs and MTEs), e.g. ``{"fisher": {"keep_probe": False}}``: a variant
-    judged on the same truth.
+    judged on the same truth. ``query_examples``: rows of each target's own vector (the query) where they should
+    differ from the sources' (a small target against sources at their cap); None: ``embed_examples``.
     """
 
     truth: dict[str, Any]
     store: VectorStore
     embed_examples: int | None = None
+    query_examples: int | None = None
     surrogate: str = "default"
     corpus: dict[str, str] = field(default_factory=dict)
     progress: bool = True
@@ -112,6 +114,7 @@ class RankContext:
                 "models": [t["source_models"], t["target_models"]],
                 "removed": t.get("removed_as_scored_elsewhere"),
                 "embed_examples": self.embed_examples,
+                **({"query_examples": self.query_examples} if self.query_examples is not None else {}),
                 "surrogate": self.surrogate,
                 **({"method_options": options} if options else {}),
                 # a given U (the shipped one is fixed by the version and the datasets), by content
@@ -124,19 +127,23 @@ class RankContext:
         """The given ``method_options`` of ``methods``."""
         return {m: self.method_options[m] for m in methods if self.method_options.get(m)}
 
-    def dte(self, name: str, method: str, surrogate: str | None = None) -> np.ndarray:
-        """A dataset's task embedding (cached in the store), capped at ``embed_examples`` with seed 0."""
+    def dte(self, name: str, method: str, surrogate: str | None = None, *, query: bool = False) -> np.ndarray:
+        """A dataset's task embedding (cached in the store), capped at ``embed_examples`` with seed 0; ``query``:
+        the target's own vector, at ``query_examples`` where set (stored under ``NAME@Nrows``)."""
         from fute.embed import embed_samples
 
+        cap = self.embed_examples
+        if query and self.query_examples is not None and self.query_examples != cap:
+            cap, name = self.query_examples, f"{name}@{self.query_examples}rows"
         return embed_samples(
-            self.samples(name),
+            self.samples(name.split("@")[0]),
             name,
             method=method,
             surrogate=surrogate or self.surrogate,
             store=self.store,
             overwrite=True,  # this benchmark's own store, a cache it reruns at other caps
             progress=self.progress,
-            max_examples=self.embed_examples,
+            max_examples=cap,
             **self.method_options.get(method, {}),
         ).vector
 
@@ -290,7 +297,10 @@ class DTERanker(EmbeddingRanker):
     is_fute = True
 
     def target_vector(self, name: str) -> np.ndarray:
-        return self.context_.dte(name, self.method)
+        return self.context_.dte(name, self.method, query=True)
+
+    def source_vector(self, name: str) -> np.ndarray:
+        return self.context_.dte(name, self.method)  # the same stored vector unless the query's rows differ
 
 
 @register
@@ -330,7 +340,7 @@ class FuteMTE(EmbeddingRanker):
     surrogate_methods = ("fisher",)
 
     def target_vector(self, name: str) -> np.ndarray:
-        return self.context_.dte(name, "fisher")
+        return self.context_.dte(name, "fisher", query=True)
 
     def source_vector(self, name: str) -> np.ndarray:
         return self.context_.mte(name, self.context_.model_dir("source", name), "fisher")

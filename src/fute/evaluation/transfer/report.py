@@ -43,6 +43,7 @@ def eval_record(
         "command": command,
         "truth_command": truth.get("command"),
         "embed_examples": ctx.embed_examples,
+        **({"query_examples": ctx.query_examples} if ctx.query_examples is not None else {}),
         "surrogate": ctx.surrogate,
         "corpus": ctx.corpus or "shipped U without the run's datasets",
         "u_rows_removed_as_evaluated_text": ctx.u_removed,
