@@ -128,6 +128,8 @@ class VectorSource:
 
         mapped = labels is not None and tuple(labels) != tuple(prompt.labels)
         name = f"{llm}/{prompt.full_id}" + (f" as {'/'.join(labels)}" if mapped else "")
+        if self.corpus is not None:  # another U, another vector: its own name, so neither replaces the other
+            name += f" on {getattr(self.corpus, 'name', 'U')}"
         config = get_method(method, max_examples=self.mte_examples, **self.method_options.get(method, {})).config
         hit = [
             v

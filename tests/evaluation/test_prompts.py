@@ -19,6 +19,7 @@ from fute.evaluation.prompts import (
     run_truth,
 )
 from fute.select import VectorSource
+from fute.store import open_store
 from tests.conftest import write_jsonl
 from tests.evaluation.conftest import write_dataset
 
@@ -208,6 +209,32 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
         root / "store", bench.data, dte_examples=5, surrogate=str(tiny_paths["encoder"]), progress=False
     )
     assert smaller.dte("toyset", "fisher").card.data.n_used == 5
+
+
+def test_fute_with_the_datasets_own_inputs_as_u_runs_no_llm(prompt_run, tiny_paths, monkeypatch):
+    """--u dataset: each prompt's MTE is made from the case's evaluation inputs labeled with the truth's own
+    outputs (no LLM is loaded), stored under its own name, and judged like the shipped-U ones."""
+    from fute.evaluation.prompts import DatasetUVectors
+
+    truth, _, root = prompt_run
+    monkeypatch.setattr("fute.select.prompted_llm", lambda *a, **k: pytest.fail("an LLM was run"))
+    vectors = DatasetUVectors(
+        truth, root / "store_u", dte_examples=8, surrogate=str(tiny_paths["encoder"]), progress=False
+    )
+    judged = run_eval(truth, ["fute-fisher", "random"], vectors=vectors, llm_scorer=None, echo=lambda _: None)
+    assert judged["cases"] and "fute-fisher" in json.dumps(judged)
+    mtes = open_store(root / "store_u").vectors(kind="prompt")
+    case = next(iter(truth["cases"].values()))
+    assert len(mtes) == len(case["prompts"]) and all(v.name.endswith(" on toyset-eval") for v in mtes)
+    for v in mtes:
+        assert v.card.corpus["name"] == "toyset-eval" and v.card.corpus["size"] == 6
+        assert "the truth's outputs" in v.card.target["model"]
+    again = DatasetUVectors(
+        truth, root / "store_u", dte_examples=8, surrogate=str(tiny_paths["encoder"]), progress=False
+    )
+    made = sorted((v.card.key, v.card.created) for v in open_store(root / "store_u").vectors())
+    run_eval(truth, ["fute-fisher"], vectors=again, llm_scorer=None, echo=lambda _: None)  # stored: none made
+    assert sorted((v.card.key, v.card.created) for v in open_store(root / "store_u").vectors()) == made
 
 
 def test_select_prompt_without_labels_says_so(run_cli, prompt_run, tiny_llama, tmp_path):

@@ -350,28 +350,55 @@ def prompts_eval_cmd(
         typer.Option(help="Judge only these categories (repeatable; default: all of the truth's)"),
     ] = None,
     option: MethodOptionOpt = None,
+    u: Annotated[
+        str,
+        typer.Option(
+            help="U of FUTE's prompt MTEs: shipped (the shipped corpus without the evaluated datasets) or dataset "
+            "(each dataset's own evaluation inputs, labeled with the truth's recorded outputs: no LLM runs; its "
+            "vectors in RUN_DIR/store_dataset_u unless --store, its results prompts_eval_dataset_u)"
+        ),
+    ] = "shipped",
 ) -> None:
     """Judge prompt selectors against a ground-truth run: Performance, Rate and NDCG per LLM and category."""
 
-    from fute.evaluation.jobs import write_results
-    from fute.evaluation.prompts import eval_labels, eval_markdown, eval_store, load_truth, only_categories, run_eval
+    from fute.errors import ConfigError
+    from fute.evaluation.jobs import run_folder, write_results
+    from fute.evaluation.prompts import (
+        DatasetUVectors,
+        eval_labels,
+        eval_markdown,
+        eval_store,
+        load_truth,
+        only_categories,
+        run_eval,
+    )
     from fute.select import VectorSource
 
+    if u not in ("shipped", "dataset"):
+        raise ConfigError(f"--u {u}: use shipped or dataset")
     truth = only_categories(load_truth(run_dir), category)
-    vectors = VectorSource(
-        eval_store(store, run_dir),
-        truth["settings"]["data"],
-        mte_examples=mte_examples,
-        dte_examples=dte_examples,
-        max_reasoning_tokens=mte_reasoning_tokens or int(truth["settings"]["max_reasoning_tokens"]),
-        label_cache=eval_labels(run_dir),
-        dtype="float32",  # as the truth's jobs: MTEs made on a GPU and on a CPU are the same ones
-        method_options=options_by_method(option),
-    )
+    common = {
+        "dte_examples": dte_examples,
+        "dtype": "float32",  # as the truth's jobs: MTEs made on a GPU and on a CPU are the same ones
+        "method_options": options_by_method(option),
+    }
+    if u == "dataset":
+        where = store or run_folder(run_dir, "prompts") / "store_dataset_u"
+        vectors = DatasetUVectors(truth, where, **common)
+    else:
+        vectors = VectorSource(
+            eval_store(store, run_dir),
+            truth["settings"]["data"],
+            mte_examples=mte_examples,
+            max_reasoning_tokens=mte_reasoning_tokens or int(truth["settings"]["max_reasoning_tokens"]),
+            label_cache=eval_labels(run_dir),
+            **common,
+        )
     judged = run_eval(truth, selector or SELECTORS.in_order(), vectors=vectors, echo=ui.console.print)
     command = _command_line()
     md = eval_markdown(truth, judged, command)
-    write_results(results, "prompts_eval", {"command": command, "truth_command": truth.get("command"), **judged}, md)
+    stem = "prompts_eval" if u == "shipped" else "prompts_eval_dataset_u"
+    write_results(results, stem, {"command": command, "truth_command": truth.get("command"), "u": u, **judged}, md)
     ui.console.print(md, highlight=False, markup=False, soft_wrap=True)
 
 

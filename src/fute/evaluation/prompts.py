@@ -435,6 +435,62 @@ def fill_vectors(
                     echo(f"{llm} {category} prompts, {name} DTE, {method}: {time.perf_counter() - t0:.0f} s")
 
 
+class DatasetUVectors:
+    """FUTE's prompt MTEs with the dataset's own inputs as U (transductive, as the label-free selectors are): per
+    (LLM, dataset), U is the case's evaluation inputs, labeled with what the truth's jobs recorded for each prompt
+    on exactly those inputs, so no LLM runs (the LLM's outputs are the truth's). The DTEs are as with the shipped
+    U. Called as a ``VectorSource`` is: ``(llm, dataset, prompts) -> vectors(method)``."""
+
+    def __init__(self, truth: dict[str, Any], store: str | Path, **options: Any) -> None:
+        self.truth, self.store, self.options = truth, store, options
+        self.outputs = {
+            (c["llm"], c["dataset"], pid): np.asarray(p["probs"], dtype=np.float64)
+            for c in truth["cases"].values()
+            for pid, p in c["prompts"].items()
+        }
+        self.spaces: dict[str, str] = {}
+
+    def __call__(self, llm: str, dataset: str, prompts: list[Prompt]) -> Callable[[str], Any]:
+        from fute.corpus import Corpus
+        from fute.targets.callable import CallableTarget
+
+        case = next(c for c in self.truth["cases"].values() if c["llm"] == llm and c["dataset"] == dataset)
+        rows = case_split(self.truth, case)
+        pairs = list(rows.text_pairs) if rows.text_pairs is not None else None
+        index = {(t, p): i for i, (t, p) in enumerate(zip(rows.texts, pairs or [None] * len(rows), strict=True))}
+
+        def labeler(llm_: str, prompt: Prompt) -> CallableTarget:
+            probs = self.outputs.get((llm_, dataset, prompt.id))
+            if probs is None or len(probs) != len(rows):
+                raise ConfigError(f"{llm_} + {prompt.full_id} on {dataset}: the truth has no outputs for these inputs")
+            return CallableTarget(
+                lambda texts, tp: probs[[index[(t, p)] for t, p in zip(texts, tp or [None] * len(texts), strict=True)]],
+                prompt.labels,
+                name=f"{llm_} + {prompt.full_id} (the truth's outputs)",
+                version=content_hash(probs.round(6).tolist(), 16),
+            )
+
+        u = Corpus(
+            list(rows.texts), pairs, sources=[f"{dataset} (evaluation inputs)"] * len(rows), name=f"{dataset}-eval"
+        )
+        source = VectorSource(
+            self.store,
+            self.truth["settings"]["data"],
+            mte_examples=len(rows),
+            corpus=u,
+            targets=labeler,
+            **self.options,
+        )
+        get = source(llm, dataset, prompts)
+
+        def vectors(method: str) -> Any:
+            out = get(method)
+            self.spaces.update(source.spaces)
+            return out
+
+        return vectors
+
+
 def _mean(values: list[float | None]) -> float | None:
     """The mean of the values that are there; None when none is (NDCG of a per-input selector)."""
     kept = [v for v in values if v is not None]
