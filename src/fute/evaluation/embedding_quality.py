@@ -477,8 +477,12 @@ def _blocks(jobs: dict) -> int:
 
 
 def unit_blocks(vector) -> int:
-    """How many unit-norm blocks a vector of them holds: its squared norm."""
-    return int(round(float(np.sum(np.square(vector)))))
+    """How many blocks a vector of unit-norm blocks holds: its squared norm, plus the blocks a task leaves at zero
+    (a QA span head reads no pooled output, so that block is zero), i.e. the next count that divides its length."""
+    n = int(round(float(np.sum(np.square(vector)))))
+    while n and len(vector) % n:
+        n += 1
+    return n
 
 
 def _mean(x: list[float]) -> float | None:
