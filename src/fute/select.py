@@ -140,7 +140,7 @@ class VectorSource:
             return hit[0]
         target = self.targets(llm, prompt)
         target.label_cache = self.label_cache
-        if mapped:
+        if mapped and tuple(target.label_names) != tuple(labels):  # a target may answer in the labels asked already
             target = MappedTarget(target, labels, label_map(prompt.labels, labels, f"{name}"))
         return embed_model(
             target,

@@ -463,9 +463,11 @@ class DatasetUVectors:
             probs = self.outputs.get((llm_, dataset, prompt.id))
             if probs is None or len(probs) != len(rows):
                 raise ConfigError(f"{llm_} + {prompt.full_id} on {dataset}: the truth has no outputs for these inputs")
+            # the truth keeps a prompt's outputs in the dataset's labels where the two differ (3-way NLI on rte)
+            names = prompt.labels if probs.shape[1] == len(prompt.labels) else rows.label_names
             return CallableTarget(
                 lambda texts, tp: probs[[index[(t, p)] for t, p in zip(texts, tp or [None] * len(texts), strict=True)]],
-                prompt.labels,
+                names,
                 name=f"{llm_} + {prompt.full_id} (the truth's outputs)",
                 version=content_hash(probs.round(6).tolist(), 16),
             )
