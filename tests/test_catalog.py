@@ -31,7 +31,7 @@ def test_a_catalog_round_trips_and_holds_one_space(tmp_path):
     qa = vec("squad", [1.0, 0.0])
     qa.card.data.task = "qa"
     with pytest.raises(ConfigError, match="holds no squad"):
-        write_catalog(tmp_path / "e.json", [*entries, CatalogEntry(qa)], "x")
+        write_catalog(tmp_path / "e.json", [*entries, CatalogEntry(qa)], "x", ["classification", "regression"])
     assert load_catalog(write_catalog(tmp_path / "f.json", [CatalogEntry(qa)], "x", ["qa"])).task_types == ("qa",)
     (tmp_path / "bad.json").write_text("{}")
     (tmp_path / "cut.json").write_text(path.read_text()[:200])
@@ -109,7 +109,7 @@ def test_rank_a_file_against_the_catalog(run_cli, tmp_path, monkeypatch):
     path = tmp_path / "reviews.csv"
     with path.open("w", newline="") as f:
         csv.writer(f).writerows([("review", "stars"), *[(f"{t} {i}", y) for i, (t, y) in enumerate(rows)]])
-    args = ["rank", str(path), "--column", "text=review", "--column", "label=stars", "--quiet", "-k", "25"]
+    args = ["rank", str(path), "--column", "text=review", "--column", "label=stars", "--quiet", "-k", "40"]
     code, out, err = run_cli(*args)
     assert code == 0, err
     assert "nearest to reviews" in out and out.count("(catalog)") == len(load_catalog().vectors)

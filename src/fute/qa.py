@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from fute.errors import DataError
 from fute.samples import Samples
@@ -118,16 +117,6 @@ def _whole_words(spans: list[tuple[int, int]], context: str, a_start: int, a_end
     while spans and mid_word(spans[-1][1]) and spans[-1][0] >= a_end:
         spans = spans[:-1]
     return spans
-
-
-def span_log_likelihood(
-    logits: torch.Tensor, valid: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
-) -> torch.Tensor:
-    """log p(start) + log p(end) of each row's answer span: logits [B, T, 2] over the valid tokens [B, T]."""
-    logits = logits.masked_fill(~valid.unsqueeze(-1), torch.finfo(logits.dtype).min)
-    logp = torch.log_softmax(logits, dim=1)
-    rows = torch.arange(logits.shape[0], device=logits.device)
-    return logp[rows, starts, 0] + logp[rows, ends, 1]
 
 
 def position_prior_loss(enc: Encoded, train: np.ndarray, held: np.ndarray) -> float | None:

@@ -312,8 +312,6 @@ class TaskHead(nn.Module):
         if self.task == "regression":
             pred = self.linear(fwd.pooled).squeeze(-1)
             return [(torch.ones(len(pred), device=pred.device), -0.5 * (pred - targets) ** 2)]
-        from fute.qa import span_log_likelihood
-
         valid = fwd.mask[:, fwd.n_prompt :].bool()
         ll = span_log_likelihood(self.linear(fwd.tokens), valid, batch["start_positions"], batch["end_positions"])
         return [(torch.ones(len(ll), device=ll.device), ll)]
@@ -321,6 +319,16 @@ class TaskHead(nn.Module):
     def loss(self, fwd: Forward, batch: dict[str, torch.Tensor], targets: torch.Tensor | None) -> torch.Tensor:
         terms = self.log_likelihoods(fwd, batch, targets)
         return -sum((w * ll).sum() for w, ll in terms) / fwd.pooled.shape[0]
+
+
+def span_log_likelihood(
+    logits: torch.Tensor, valid: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
+) -> torch.Tensor:
+    """log p(start) + log p(end) of each row's answer span: logits [B, T, 2] over the valid tokens [B, T]."""
+    logits = logits.masked_fill(~valid.unsqueeze(-1), torch.finfo(logits.dtype).min)
+    logp = torch.log_softmax(logits, dim=1)
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    return logp[rows, starts, 0] + logp[rows, ends, 1]
 
 
 def weights_hash(model: nn.Module) -> str:

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from fute.methods.base import MethodConfig, option, target_tensor
 from fute.samples import Samples
-from fute.surrogate import Encoded, Forward, Surrogate, TaskHead
+from fute.surrogate import Encoded, Forward, Surrogate, TaskHead, span_log_likelihood
 
 MIN_HOLDOUT_ROWS = 5  # fewer samples than 5 / holdout_fraction: no held-out slice, a fixed budget instead
 
@@ -292,8 +292,6 @@ def probe_loss(surrogate: Surrogate, enc: Encoded, samples: Samples, head: TaskH
     token states for a span (QA)."""
     device = head.linear.weight.device
     if samples.task == "qa":
-        from fute.qa import span_log_likelihood
-
         states, valid = frozen_token_states(surrogate, enc)
         states, valid = states.to(device), valid.to(device)
         starts = torch.tensor(enc.start_positions, device=device)
