@@ -138,9 +138,9 @@ def _inputs_key(enc: Encoded, batch_size: int) -> bytes:
 def frozen_features(surrogate: Surrogate, enc: Encoded, batch_size: int = 64) -> torch.Tensor:
     """Pooled outputs of the frozen surrogate, [N, H] on the CPU, computed once per sample set and surrogate object.
 
-    Keyed by the whole set, not by input: a feature's last bits depend on the batch it was computed in
-    (measured: up to 5e-7 apart), so a per-input cache would make a vector depend on what the process
-    computed before it. Keyed by the set, the same inputs always give the same features, bit for bit.
+    Keyed by the whole set, not by input: a feature's last bits depend on the batch it was computed in, so a
+    per-input cache would make a vector depend on what the process computed before it. Keyed by the set, the same
+    inputs always give the same features, bit for bit.
     """
     cache: dict[bytes, torch.Tensor] = surrogate.__dict__.setdefault("_pooled_cache", {})
     key = _inputs_key(enc, batch_size)

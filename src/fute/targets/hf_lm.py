@@ -257,8 +257,8 @@ class HFCausalLM(KVCacheEngine, TargetModel):
         """Mean negative log-likelihood per token of each text as plain text: log-perplexity, [n].
 
         Each token's log-prob is its logit minus the logsumexp of its position's logits, in the model's float32:
-        a perplexity is a mean over tokens, not a difference of close log-probs, so it needs no float64, and a
-        float64 vocabulary per token cost gemma's 262k-word head a third of this pass (measured on the CPU).
+        a perplexity is a mean over tokens, not a difference of close log-probs, so it needs no float64, which on a
+        large vocabulary would cost a large share of this pass (docs/speed.md).
         """
         ids = [self.tokenizer(t, add_special_tokens=True)["input_ids"][-self.max_length :] for t in texts]
         rows_per_batch = max(1, min(self.batch_size, 8) // 2)  # logits at every position: 1 MB a token for gemma
