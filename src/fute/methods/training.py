@@ -134,6 +134,18 @@ def _inputs_key(enc: Encoded, batch_size: int) -> bytes:
     return h.digest()
 
 
+def _per_set(surrogate: Surrogate, cache_name: str, size: int, enc: Encoded, batch_size: int, compute: Callable) -> Any:
+    """``compute()`` once per sample set (``_inputs_key``) and surrogate object, the last ``size`` sets kept."""
+    cache: dict[bytes, Any] = surrogate.__dict__.setdefault(cache_name, {})
+    key = _inputs_key(enc, batch_size)
+    if key not in cache:
+        value = compute()
+        while len(cache) >= size:
+            cache.pop(next(iter(cache)))
+        cache[key] = value
+    return cache[key]
+
+
 @torch.no_grad()
 def frozen_features(surrogate: Surrogate, enc: Encoded, batch_size: int = 64) -> torch.Tensor:
     """Pooled outputs of the frozen surrogate, [N, H] on the CPU, computed once per sample set and surrogate object.
@@ -142,16 +154,14 @@ def frozen_features(surrogate: Surrogate, enc: Encoded, batch_size: int = 64) ->
     per-input cache would make a vector depend on what the process computed before it. Keyed by the set, the same
     inputs always give the same features, bit for bit.
     """
-    cache: dict[bytes, torch.Tensor] = surrogate.__dict__.setdefault("_pooled_cache", {})
-    key = _inputs_key(enc, batch_size)
-    if key not in cache:
+
+    def compute() -> torch.Tensor:
         out = torch.empty((len(enc), surrogate.hidden_size), dtype=torch.float32)
         for idx, batch in surrogate.batches(enc, batch_size, surrogate.length_order(enc)):
             out[torch.as_tensor(idx)] = surrogate.forward(batch).pooled.float().cpu()
-        while len(cache) >= FEATURE_CACHE_SIZE:
-            cache.pop(next(iter(cache)))
-        cache[key] = out
-    return cache[key]
+        return out
+
+    return _per_set(surrogate, "_pooled_cache", FEATURE_CACHE_SIZE, enc, batch_size, compute)
 
 
 @torch.no_grad()
@@ -159,9 +169,8 @@ def frozen_token_states(surrogate: Surrogate, enc: Encoded, batch_size: int = 64
     """Last-layer token states of the frozen surrogate, [N, T, H] padded, and which are real tokens [N, T]: what
     a span head reads (QA). Cached like ``frozen_features``, for the last two sample sets only (they are T times
     larger)."""
-    cache: dict[bytes, tuple[torch.Tensor, torch.Tensor]] = surrogate.__dict__.setdefault("_token_cache", {})
-    key = _inputs_key(enc, batch_size)
-    if key not in cache:
+
+    def compute() -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(x) for x in enc.input_ids)
         states = torch.zeros((len(enc), width, surrogate.hidden_size), dtype=torch.float32)
         valid = torch.zeros((len(enc), width), dtype=torch.bool)
@@ -171,10 +180,9 @@ def frozen_token_states(surrogate: Surrogate, enc: Encoded, batch_size: int = 64
                 n = len(enc.input_ids[i])
                 states[i, :n] = fwd.tokens[r, :n].float().cpu()
                 valid[i, :n] = True
-        while len(cache) >= 2:
-            cache.pop(next(iter(cache)))
-        cache[key] = (states, valid)
-    return cache[key]
+        return states, valid
+
+    return _per_set(surrogate, "_token_cache", 2, enc, batch_size, compute)
 
 
 def _subset(enc: Encoded, idx: np.ndarray) -> Encoded:
