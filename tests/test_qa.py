@@ -32,7 +32,7 @@ def test_long_contexts_are_cut_to_the_window_that_holds_the_answer(tiny):
     rows = [_row(2, "paris", 3), _row(60, "london", 40), _row(90, "paris", 2), _row(1, " ".join(["big"] * 40), 1)]
     data = rows_to_samples(rows, "long.jsonl")
     with pytest.warns(UserWarning, match=r"long.jsonl: 1 of 4 answers lie beyond every 32-token window"):
-        fitted, report = fit_windows(data, tiny)
+        fitted, report = fit_windows(data, tiny.tokenizer, tiny.max_length)
     assert (report.rows, report.cut, report.dropped, report.window_tokens) == (4, 2, 1, 32)
     assert len(fitted) == 3 and fitted.text_pairs[0] == data.text_pairs[0]  # a context that fits is unchanged
     for context, (start, text) in zip(fitted.text_pairs, fitted.answers, strict=True):
@@ -50,7 +50,7 @@ def test_long_contexts_are_cut_to_the_window_that_holds_the_answer(tiny):
 def test_no_answer_in_reach_is_one_line(tiny):
     data = rows_to_samples([_row(1, " ".join(["big"] * 40), 1)], "far.jsonl")
     with pytest.warns(UserWarning), pytest.raises(DataError, match=r"far.jsonl: no answer fits .*\(--max-length\)$"):
-        fit_windows(data, tiny)
+        fit_windows(data, tiny.tokenizer, tiny.max_length)
 
 
 def test_position_prior_loss_by_hand():

@@ -24,7 +24,7 @@ from fute.errors import DataError
 from fute.samples import Samples
 
 if TYPE_CHECKING:
-    from fute.surrogate import Encoded, Surrogate
+    from fute.surrogate import Encoded
 
 
 @dataclass
@@ -46,13 +46,13 @@ def default_stride(window: int) -> int:
     return max(1, window // 3)
 
 
-def fit_windows(samples: Samples, surrogate: Surrogate, *, reserve: int = 0) -> tuple[Samples, WindowReport]:
-    """The rows with each context cut to the window that holds its answer most centrally (answers re-based),
-    and what that did. Rows that fit whole are unchanged; a row whose answer no window holds is dropped."""
-    limit = surrogate.max_length - reserve
+def fit_windows(samples: Samples, tokenizer: Any, limit: int) -> tuple[Samples, WindowReport]:
+    """The rows with each context cut to the ``limit``-token window (question, context and special tokens, as
+    ``tokenizer`` reads them) that holds its answer most centrally (answers re-based), and what that did. Rows that
+    fit whole are unchanged; a row whose answer no window holds is dropped. The surrogate and the benchmark's QA
+    task models (``fute.train``) both train on these windows."""
     report = WindowReport(rows=len(samples), window_tokens=limit, stride=default_stride(limit))
-    tok = surrogate.tokenizer
-    enc = tok(
+    enc = tokenizer(
         samples.texts,
         samples.text_pairs,
         truncation="only_second",
@@ -99,8 +99,7 @@ def fit_windows(samples: Samples, surrogate: Surrogate, *, reserve: int = 0) -> 
     out = Samples(kept.texts, "qa", contexts, None, answers=answers, source=samples.source, info=dict(samples.info))
     if not len(out):
         raise DataError(
-            f"{samples.where}: no answer fits in the surrogate's window of {limit} tokens; "
-            "use a surrogate with a longer window (--max-length)"
+            f"{samples.where}: no answer fits in a window of {limit} tokens; use a longer window (--max-length)"
         )
     return out, report
 
@@ -133,3 +132,30 @@ def position_prior_loss(enc: Encoded, train: np.ndarray, held: np.ndarray) -> fl
         for i in held:
             total -= np.log(counts[offsets[i]] / counts[: length[i]].sum())
     return float(total / len(held))
+
+
+def context_span(sequence_ids: list[int | None]) -> tuple[int, int]:
+    """First and last token of the second sequence (a QA context); (0, 0) if there is none."""
+    at = [t for t, sid in enumerate(sequence_ids) if sid == 1]
+    return (at[0], at[-1]) if at else (0, 0)
+
+
+def answer_positions(enc: Any, samples: Samples) -> tuple[list[int], list[int]]:
+    """Token positions of each answer's first and last character; (0, 0) where truncation cut the answer."""
+    starts, ends = [], []
+    for i, (a_start, a_text) in enumerate(samples.answers):
+        a_end = a_start + len(a_text)
+        seq = enc.sequence_ids(i)
+        offsets = enc["offset_mapping"][i]
+        s = e = None
+        for t, (sid, (o0, o1)) in enumerate(zip(seq, offsets, strict=True)):
+            if sid != 1 or o1 <= o0:
+                continue
+            if s is None and o1 > a_start:
+                s = t
+            if o0 < a_end:
+                e = t
+        ok = s is not None and e is not None and e >= s
+        starts.append(s if ok else 0)
+        ends.append(e if ok else 0)
+    return starts, ends

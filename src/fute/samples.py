@@ -39,7 +39,9 @@ class Samples:
 
     classification: ``targets`` is float32 [N, C], each row a distribution over ``label_names``.
     regression: ``targets`` is float32 [N]. qa: ``texts`` are questions, ``text_pairs`` contexts,
-    ``answers`` (char start in the context, answer text).
+    ``answers`` (char start in the context, answer text: the first gold answer, the one trained on) and ``gold``
+    (every gold answer's text: SQuAD scores a prediction against its best match; not part of the fingerprint,
+    since nothing trains on it).
     """
 
     texts: list[str]
@@ -50,6 +52,7 @@ class Samples:
     answers: list[tuple[int, str]] | None = None
     source: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    gold: list[tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -177,6 +180,7 @@ class Samples:
             text_pairs=join(self.text_pairs, other.text_pairs),
             targets=join(self.targets, other.targets),
             answers=join(self.answers, other.answers),
+            gold=join(self.gold, other.gold),
             source=f"{self.where}+{Path(other.where).stem}",
         )
 
@@ -188,6 +192,7 @@ class Samples:
             text_pairs=None if self.text_pairs is None else [self.text_pairs[i] for i in idx],
             targets=None if self.targets is None else self.targets[idx],
             answers=None if self.answers is None else [self.answers[i] for i in idx],
+            gold=None if self.gold is None else [self.gold[i] for i in idx],
         )
 
 
@@ -535,7 +540,7 @@ def _qa_samples(
             raise DataError(
                 f"{source}: extractive QA needs a '{col[f]}' column (SQuAD form); map one with --column {f}=NAME"
             )
-    qs, cs, ans = [], [], []
+    qs, cs, ans, gold = [], [], [], []
     for n, r in enumerate(rows, 1):
         q = _text(r.get(col["question"]), source, n, col["question"])
         c = _text(r.get(col["context"]), source, n, col["context"])
@@ -566,7 +571,8 @@ def _qa_samples(
         qs.append(q)
         cs.append(c)
         ans.append((start, text))
-    return Samples(qs, "qa", cs, None, answers=ans, source=source, info=dict(info or {}))
+        gold.append(tuple(dict.fromkeys(str(t) for t in a["text"] if str(t).strip())))
+    return Samples(qs, "qa", cs, None, answers=ans, source=source, info=dict(info or {}), gold=gold)
 
 
 def dataset_name(samples: Samples, path: str | Path) -> str:

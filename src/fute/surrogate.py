@@ -193,8 +193,10 @@ class Surrogate:
             [list(x) for x in enc["input_ids"]], None if tt is None else [list(x) for x in tt], truncated=too_long
         )
         if qa:
-            out.start_positions, out.end_positions = _answer_positions(enc, samples)
-            out.context_spans = [_context_span(enc.sequence_ids(i)) for i in range(len(samples))]
+            from fute.qa import answer_positions, context_span
+
+            out.start_positions, out.end_positions = answer_positions(enc, samples)
+            out.context_spans = [context_span(enc.sequence_ids(i)) for i in range(len(samples))]
         return out
 
     def batches(self, enc: Encoded, batch_size: int, order: np.ndarray) -> Iterator[tuple[np.ndarray, dict]]:
@@ -404,30 +406,3 @@ def _auto_pooling(path: str, architecture: str) -> str:
         if p.get("pooling_mode_mean_tokens"):
             return "mean"
     return {"encoder": "cls", "decoder": "last", "encoder-decoder": "mean"}[architecture]
-
-
-def _context_span(sequence_ids: list[int | None]) -> tuple[int, int]:
-    """First and last token of the second sequence (a QA context); (0, 0) if there is none."""
-    at = [t for t, sid in enumerate(sequence_ids) if sid == 1]
-    return (at[0], at[-1]) if at else (0, 0)
-
-
-def _answer_positions(enc: Any, samples: Samples) -> tuple[list[int], list[int]]:
-    """Token positions of each answer's first and last character; (0, 0) where truncation cut the answer."""
-    starts, ends = [], []
-    for i, (a_start, a_text) in enumerate(samples.answers):
-        a_end = a_start + len(a_text)
-        seq = enc.sequence_ids(i)
-        offsets = enc["offset_mapping"][i]
-        s = e = None
-        for t, (sid, (o0, o1)) in enumerate(zip(seq, offsets, strict=True)):
-            if sid != 1 or o1 <= o0:
-                continue
-            if s is None and o1 > a_start:
-                s = t
-            if o0 < a_end:
-                e = t
-        ok = s is not None and e is not None and e >= s
-        starts.append(s if ok else 0)
-        ends.append(e if ok else 0)
-    return starts, ends

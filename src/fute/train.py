@@ -1,10 +1,12 @@
-"""Fine-tuning a HF sequence classifier on Samples: the task models that benchmarks embed and score."""
+"""Fine-tuning the task models that benchmarks embed and score: a HF sequence classifier on classification and
+regression Samples, an extractive QA model (start and end heads) on QA Samples."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from fute.errors import ConfigError
 from fute.paths import loading
 from fute.samples import Samples
 
@@ -77,35 +80,118 @@ def train_classifier(
         model = AutoModelForSequenceClassification.from_pretrained(base, ignore_mismatched_sizes=True, **kw)
         tok = AutoTokenizer.from_pretrained(base)
     if backbone_from is not None:
-        with loading("source model", str(backbone_from)):
-            trained = AutoModelForSequenceClassification.from_pretrained(str(backbone_from))
-        model.base_model.load_state_dict(trained.base_model.state_dict())
-        del trained
+        copy_backbone(model, backbone_from)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
         model.config.pad_token_id = tok.pad_token_id
     dev = resolve_device(device)
     model.to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
-    rng = np.random.default_rng(cfg.seed)
-    steps = max(1, round(cfg.epochs * -(-len(samples) // cfg.batch_size)))
-    order = np.concatenate([rng.permutation(len(samples)) for _ in range(int(np.ceil(cfg.epochs)) + 1)])
-    losses: list[float] = []
-    model.train()
-    for step in tqdm(range(steps), desc=f"fine-tune on {samples.short_name}", disable=not progress, leave=False):
-        idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+
+    def loss_of(idx: np.ndarray) -> torch.Tensor:
         enc = tokenize_rows(tok, samples, idx, cfg.max_length).to(dev)
         logits = model(**enc).logits
         target = torch.from_numpy(np.asarray(samples.targets[idx])).to(dev)
         if regression:
-            loss = ((logits[:, 0] - target) ** 2).mean()
-        else:
-            loss = -(target * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+            return ((logits[:, 0] - target) ** 2).mean()
+        return -(target * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+
+    losses = _optimize(model, len(samples), cfg, loss_of, f"fine-tune on {samples.short_name}", progress)
+    return model.eval(), tok, losses
+
+
+def train_task_model(
+    base: str,
+    samples: Samples,
+    config: FinetuneConfig | None = None,
+    *,
+    backbone_from: str | Path | None = None,
+    progress: bool = True,
+    device: Any = "auto",
+) -> tuple[Any, Any, list[float]]:
+    """``train_classifier`` for classification and regression; for QA, an extractive QA model (``base`` with fresh
+    start and end heads) trained on each question's window that holds its answer (``fute.qa.fit_windows``, the
+    windows the surrogate reads) with the mean of the start and end cross-entropies (Devlin et al., 2019)."""
+    if samples.task != "qa":
+        return train_classifier(base, samples, config, backbone_from=backbone_from, progress=progress, device=device)
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from fute.device import resolve_device
+    from fute.qa import answer_positions, fit_windows
+    from fute.surrogate import _quiet_transformers
+
+    _quiet_transformers()
+    cfg = config or FinetuneConfig()
+    torch.manual_seed(cfg.seed)
+    with loading("task model base", base):
+        model = AutoModelForQuestionAnswering.from_pretrained(base)
+        tok = AutoTokenizer.from_pretrained(base)
+    if backbone_from is not None:
+        copy_backbone(model, backbone_from)
+    windows, _ = fit_windows(samples, tok, cfg.max_length)
+    enc = tok(
+        windows.texts,
+        windows.text_pairs,
+        truncation="only_second",
+        max_length=cfg.max_length,
+        return_offsets_mapping=True,
+    )
+    starts, ends = (torch.tensor(p) for p in answer_positions(enc, windows))
+    dev = resolve_device(device)
+    model.to(dev)
+
+    def loss_of(idx: np.ndarray) -> torch.Tensor:
+        batch = _pad(tok, enc, idx).to(dev)
+        return model(**batch, start_positions=starts[idx].to(dev), end_positions=ends[idx].to(dev)).loss
+
+    losses = _optimize(model, len(windows), cfg, loss_of, f"fine-tune on {samples.short_name}", progress)
+    return model.eval(), tok, losses
+
+
+def _optimize(
+    model: Any, rows: int, cfg: FinetuneConfig, loss_of: Callable[[np.ndarray], Any], desc: str, progress: bool
+) -> list[float]:
+    """AdamW over ``cfg.epochs`` passes of seeded shuffles of ``rows`` rows, ``loss_of(batch indices)`` a step's
+    loss: the loss of every step."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
+    rng = np.random.default_rng(cfg.seed)
+    steps = max(1, round(cfg.epochs * -(-rows // cfg.batch_size)))
+    order = np.concatenate([rng.permutation(rows) for _ in range(int(np.ceil(cfg.epochs)) + 1)])
+    losses: list[float] = []
+    model.train()
+    for step in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
+        loss = loss_of(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
-    return model.eval(), tok, losses
+    return losses
+
+
+def copy_backbone(model: Any, folder: str | Path) -> None:
+    """Put the backbone of a task model saved in ``folder`` (of ``model``'s base; a classifier or a QA model, as
+    its config's architecture says) into ``model``, whose head stays as it is. The pooler alone may be missing on
+    one side (a QA model has none): a missing one keeps ``model``'s own, an extra one is not used."""
+    import transformers
+    from transformers import AutoConfig
+
+    with loading("source model", str(folder)):
+        archs = AutoConfig.from_pretrained(str(folder)).architectures or ["AutoModel"]
+        trained = getattr(transformers, archs[0], transformers.AutoModel).from_pretrained(str(folder))
+    state, own = trained.base_model.state_dict(), model.base_model.state_dict()
+    lacking = [k for k in own if k not in state and not k.startswith("pooler.")]
+    if lacking or any(state[k].shape != own[k].shape for k in own if k in state):
+        raise ConfigError(
+            f"{folder}: its backbone is not of this task model's base (e.g. {(lacking or ['a weight of another shape'])[0]}"
+            "); train source and target from the same base"
+        )
+    model.base_model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    del trained
+
+
+def _pad(tok: Any, enc: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of an unpadded encoding, padded into tensors (the model's inputs only)."""
+    keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
+    return tok.pad({k: [enc[k][int(i)] for i in idx] for k in keys}, return_tensors="pt")
 
 
 def load_frozen_classifier(model_dir: str | Path, device: Any = "auto") -> tuple[Any, Any]:
@@ -165,3 +251,66 @@ def score_predictions(classifier: Any, samples: Samples) -> float:
     if samples.task == "regression":
         return float(np.corrcoef(pred, samples.targets)[0, 1])
     return float((pred.argmax(1) == samples.targets.argmax(1)).mean())
+
+
+@torch.no_grad()
+def predict_answers(
+    model: Any,
+    tok: Any,
+    samples: Samples,
+    max_length: int,
+    *,
+    batch_size: int = 64,
+    max_answer_tokens: int = 30,
+    device: Any = "auto",
+) -> list[str]:
+    """Each question's answer by an extractive QA model, read the standard way (Hugging Face's run_qa): every
+    window of the context (``fute.qa.default_stride``), the span of highest start + end logit that lies in the
+    context, starts no later than it ends and is at most ``max_answer_tokens`` long, best over the windows."""
+    from fute.device import resolve_device
+    from fute.qa import default_stride
+
+    dev = resolve_device(device)
+    enc = tok(
+        samples.texts,
+        samples.text_pairs,
+        truncation="only_second",
+        max_length=max_length,
+        stride=default_stride(max_length),
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    best: dict[int, tuple[float, str]] = {}
+    band = np.triu(np.ones((max_length, max_length), dtype=bool)) & ~np.triu(
+        np.ones((max_length, max_length), dtype=bool), max_answer_tokens
+    )
+    windows = np.arange(len(enc["input_ids"]))
+    for i in range(0, len(windows), batch_size):
+        idx = windows[i : i + batch_size]
+        out = model(**_pad(tok, enc, idx).to(dev))
+        starts, ends = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
+        for r, w in enumerate(idx):
+            context = np.array([sid == 1 for sid in enc.sequence_ids(int(w))])
+            n = len(context)
+            s = np.where(context, starts[r, :n], -np.inf)
+            e = np.where(context, ends[r, :n], -np.inf)
+            score = np.where(band[:n, :n], s[:, None] + e[None, :], -np.inf)
+            a, b = np.unravel_index(int(np.argmax(score)), score.shape)
+            row = int(enc["overflow_to_sample_mapping"][w])
+            if row not in best or score[a, b] > best[row][0]:
+                offsets = enc["offset_mapping"][w]
+                best[row] = (float(score[a, b]), samples.text_pairs[row][offsets[a][0] : offsets[b][1]])
+    return [best[r][1] for r in range(len(samples))]
+
+
+def score_answers(model: Any, tok: Any, samples: Samples, max_length: int, device: Any = "auto") -> dict[str, float]:
+    """SQuAD F1 and exact match (means over questions, 0 to 1) of a QA model's answers against each question's
+    gold answers (``Samples.gold``; the first answer where there is no list)."""
+    from fute.evaluation.metrics import squad_exact, squad_f1
+
+    predicted = predict_answers(model, tok, samples, max_length, device=device)
+    gold = samples.gold or [(text,) for _, text in samples.answers]
+    return {
+        "f1": float(np.mean([squad_f1(p, g) for p, g in zip(predicted, gold, strict=True)])),
+        "exact": float(np.mean([squad_exact(p, g) for p, g in zip(predicted, gold, strict=True)])),
+    }

@@ -43,6 +43,28 @@ def write_dataset(
     return folder
 
 
+def write_qa_dataset(root: Path, name: str, *, seed: int = 0, splits: tuple[str, ...] = ("train", "dev")) -> Path:
+    """A small extractive QA folder in SQuAD form: the answer is the city in a context of random words, some contexts
+    longer than the tiny model's window; a scored row has two gold answers (SQuAD's dev form)."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for split in splits:
+        rows = []
+        for i in range(24):
+            city = ["paris", "london", "rome"][i % 3]
+            before, after = (" ".join(rng.choice(WORDS[:30], k)) for k in (int(rng.integers(2, 30)), 3))
+            context = f"{before} the city {city} is big {after}"
+            start = context.index(f"city {city}") + 5
+            answers = {"text": [city], "answer_start": [start]}
+            if split != "train":
+                answers = {"text": [city, f"city {city}"], "answer_start": [start, start - 5]}
+            rows.append({"question": "what city is big", "context": context, "answers": answers})
+        write_jsonl(folder / f"{split}.jsonl", rows)
+    (folder / "dataset.json").write_text(json.dumps({"name": name, "category": "qa"}))
+    return folder
+
+
 def tiny_config(model: Path) -> TransferConfig:
     return TransferConfig(
         model=str(model),

@@ -107,3 +107,15 @@ def test_ndcg_rows_is_ndcg_of_each_row():
     order = [3, 0, 5, 1, 2, 4]
     want = [metrics.ndcg({str(i): v for i, v in enumerate(row)}, [str(i) for i in order]) for row in scores]
     assert metrics.ndcg_rows(scores, order) == pytest.approx(want)
+
+
+def test_squad_f1_and_exact_match_by_hand():
+    from fute.evaluation.metrics import squad_exact, squad_f1, squad_normalize
+
+    assert squad_normalize("The  Eiffel Tower!") == "eiffel tower"
+    assert squad_exact("the Eiffel tower.", ["Eiffel Tower", "Paris"]) == 1.0
+    assert squad_exact("tower", ["Eiffel Tower"]) == 0.0
+    # 'eiffel tower in paris' against 'eiffel tower': precision 2/4, recall 2/2 -> F1 2/3; the best gold counts
+    assert squad_f1("Eiffel tower in Paris", ["Eiffel Tower"]) == pytest.approx(2 / 3)
+    assert squad_f1("Eiffel tower in Paris", ["Eiffel Tower", "the Eiffel tower in Paris"]) == 1.0
+    assert squad_f1("London", ["Paris"]) == 0.0

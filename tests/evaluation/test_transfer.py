@@ -495,3 +495,87 @@ def test_the_committed_truth_is_found_by_its_job_keys(monkeypatch):
         keys |= {*src.values(), *base.values(), *pair.values()}
     assert len(keys) == 468
     assert not [k for k in keys if not (run / "jobs" / f"{k}.json").is_file()]
+
+
+def test_qa_targets_are_scored_by_squad_f1_and_transfer_across_task_types(tmp_path, tiny_paths):
+    """A QA target trains a span model (from a QA or a classification source's backbone) and is scored by SQuAD F1
+    with exact match beside it; a classification target transfers from a QA source's backbone."""
+    from tests.evaluation.conftest import write_qa_dataset
+
+    paths = [
+        write_qa_dataset(tmp_path, "qa1"),
+        write_qa_dataset(tmp_path, "qa2", seed=1),
+        write_dataset(tmp_path, "pos", "sentiment"),
+    ]
+    truth = run_truth(
+        paths, tiny_config(tiny_paths["encoder"]), run_dir=tmp_path / "run", progress=False, echo=lambda _: None
+    )
+    assert truth["metric"] == {"qa1": "squad_f1", "qa2": "squad_f1", "pos": "accuracy"}
+    assert {t: sorted(row) for t, row in truth["scores"].items()} == {
+        "qa1": ["pos", "qa2"],
+        "qa2": ["pos", "qa1"],
+        "pos": ["qa1", "qa2"],
+    }
+    jobs = [json.loads(f.read_text()) for f in (tmp_path / "run" / "jobs").glob("*.json")]
+    qa_scored = [j for j in jobs if j.get("target") in ("qa1", "qa2")]
+    assert len(qa_scored) == 2 + 4 and all(0.0 <= j["exact"] <= j["score"] <= 1.0 for j in qa_scored)
+    assert all(j["dev_examples"] == 8 for j in qa_scored)
+
+
+def test_qa_answers_are_read_from_the_best_span_of_every_window(tiny_paths):
+    """predict_answers takes the span of highest start + end logit in the context, over all windows of a long
+    context; score_answers gives SQuAD F1 and exact match against the best of the gold answers."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from fute.samples import rows_to_samples
+    from fute.train import predict_answers, score_answers
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_paths["encoder"]))
+    filler = " ".join(["the river is blue"] * 12)
+    context = f"{filler} the city rome is big {filler}"
+    start = context.index("rome")
+    data = rows_to_samples(
+        [
+            {
+                "question": "what city is big",
+                "context": context,
+                "answers": {"text": ["rome", "city rome"], "answer_start": [start, start - 5]},
+            }
+        ],
+        "long.jsonl",
+    )
+    rome = tok.convert_tokens_to_ids("rome")
+
+    class Pointer(torch.nn.Module):  # a "model" whose start and end logits peak on the token 'rome'
+        def forward(self, input_ids, **_):
+            hit = (input_ids == rome).float() * 10
+            return type("Out", (), {"start_logits": hit, "end_logits": hit})()
+
+    assert len(tok(data.texts[0], data.text_pairs[0])["input_ids"]) > 32  # several windows of 32 tokens
+    assert predict_answers(Pointer(), tok, data, 32, device="cpu") == ["rome"]
+    assert score_answers(Pointer(), tok, data, 32, device="cpu") == {"f1": 1.0, "exact": 1.0}
+
+
+def test_the_leak_guard_compares_question_and_context(tmp_path, tiny_paths):
+    """squad_v1 and squad_v2 share rows: a QA source trains on none of the (question, context) pairs a QA target is
+    scored on, matched after normalisation; a question asked of another context is not a leak."""
+    from fute.evaluation.transfer.data import dev_split, normalized, train_split
+    from tests.conftest import write_jsonl
+    from tests.evaluation.conftest import write_qa_dataset
+
+    a, b = write_qa_dataset(tmp_path, "a"), write_qa_dataset(tmp_path, "b", seed=5)
+    cfg = tiny_config(tiny_paths["encoder"])
+    scored = dev_split(load_datasets([a, b])[1], cfg.dev_examples, cfg.seed)
+    q, c, (start, text) = scored.texts[0], scored.text_pairs[0], scored.answers[0]
+    rows = [json.loads(line) for line in (a / "train.jsonl").read_text().splitlines()]
+    leaked = {"question": q.upper() + "?", "context": c, "answers": {"text": [text], "answer_start": [start]}}
+    other = {**leaked, "context": c + " and more"}
+    write_jsonl(a / "train.jsonl", [*rows, leaked, other])
+    datasets = load_datasets([a, b])
+    held = scored_texts(datasets, cfg)
+    assert normalized(q, c) in held
+    train = train_split(datasets[0], 100, 0, held)
+    kept = {normalized(t, p) for t, p in zip(train.texts, train.text_pairs, strict=True)}
+    assert not kept & held and normalized(other["question"], other["context"]) in kept
+    assert len(train) == len(rows) + 1

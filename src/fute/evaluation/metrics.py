@@ -1,12 +1,16 @@
 """How good is a ranking? The paper's metrics, as small pure functions.
 
 ``truth`` maps each candidate (a source dataset, a prompt) to its real score (target accuracy after
-transfer from that source, the prompt's accuracy); ``order`` is a predicted ranking, best first.
+transfer from that source, the prompt's accuracy); ``order`` is a predicted ranking, best first. The QA truth's
+score of an answer (SQuAD F1 and exact match) is here too.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import string
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -199,3 +203,36 @@ def interval(samples: Any, level: float = 0.95) -> tuple[float, float]:
 
     lo, hi = np.nanquantile(np.asarray(samples, dtype=np.float64), [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
+
+
+# --- extractive QA (SQuAD's official scoring, Rajpurkar et al. 2016) ---------------------------------------------
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def squad_normalize(text: str) -> str:
+    """Lower case, no punctuation, no articles (a, an, the), single spaces: SQuAD's answer normalisation."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def squad_f1(prediction: str, gold: Sequence[str]) -> float:
+    """Token F1 of a predicted answer against its best-matching gold answer."""
+    pred = squad_normalize(prediction).split()
+    best = 0.0
+    for g in gold:
+        ref = squad_normalize(g).split()
+        if not pred or not ref:
+            best = max(best, float(pred == ref))
+            continue
+        common = sum((Counter(pred) & Counter(ref)).values())
+        if common:
+            p, r = common / len(pred), common / len(ref)
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def squad_exact(prediction: str, gold: Sequence[str]) -> float:
+    """1 if the predicted answer equals a gold answer after normalisation, else 0."""
+    return float(any(squad_normalize(prediction) == squad_normalize(g) for g in gold))

@@ -207,7 +207,7 @@ class Method:
         if capped.task == "qa" and self.reads_text:  # each context cut to the window that holds its answer
             from fute.qa import fit_windows
 
-            capped, windows = fit_windows(capped, surrogate, reserve=self.reserved_positions())
+            capped, windows = fit_windows(capped, surrogate.tokenizer, surrogate.max_length - self.reserved_positions())
             self.windows_.append(windows)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)

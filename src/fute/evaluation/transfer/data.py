@@ -13,7 +13,7 @@ from typing import Any
 from fute.errors import ConfigError
 from fute.samples import Samples, load_first_split, load_samples
 
-METRIC = {"classification": "accuracy", "regression": "pearson"}
+METRIC = {"classification": "accuracy", "regression": "pearson", "qa": "squad_f1"}
 
 
 @dataclass(frozen=True)

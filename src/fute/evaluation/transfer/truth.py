@@ -48,11 +48,11 @@ def source_job(
 ) -> dict[str, Any]:
     """Intermediate training on a source, on none of the rows any target is scored on (``held_out``): the saved
     model and its loss curve (CurveGrad reads it). ``device`` is where it trains, not part of the job's key."""
-    from fute.train import save_classifier, train_classifier
+    from fute.train import save_classifier, train_task_model
 
     t0, c0 = time.perf_counter(), time.process_time()
     samples = train_split(dataset, config.source_examples, config.seed, held_out)
-    model, tok, losses = train_classifier(
+    model, tok, losses = train_task_model(
         config.base_path(), samples, config.finetune(config.source_epochs), progress=False, device=device
     )
     out = Path(run_dir) / "models" / f"source-{dataset.name}-{_key([asdict(dataset), config.key()])[:12]}"
@@ -82,12 +82,12 @@ def target_job(
     source) and score its dev set. The no-transfer model is kept: it is the target's own model that
     the model-specific rankers (TaskEmb, TuPaTE as originally proposed) embed with."""
     from fute.targets.hf_classifier import HFClassifier
-    from fute.train import save_classifier, score_predictions, train_classifier
+    from fute.train import save_classifier, score_answers, score_predictions, train_task_model
 
     t0, c0 = time.perf_counter(), time.process_time()
     train = train_split(target, config.target_examples, config.seed, held_out)
     dev = dev_split(target, config.dev_examples, scored_seed(config), config.score_split)
-    model, tok, losses = train_classifier(
+    model, tok, losses = train_task_model(
         config.base_path(),
         train,
         config.finetune(config.target_epochs),
@@ -95,13 +95,18 @@ def target_job(
         progress=False,
         device=device,
     )
-    scorer = HFClassifier(target.name, model=model, tokenizer=tok, max_length=config.max_length, device=device)
-    score = score_predictions(scorer, dev)
+    if train.task == "qa":  # SQuAD F1 is the score; exact match is kept beside it
+        answers = score_answers(model, tok, dev, config.max_length, device=device)
+        score, extra = answers["f1"], {"exact": answers["exact"]}
+    else:
+        scorer = HFClassifier(target.name, model=model, tokenizer=tok, max_length=config.max_length, device=device)
+        score, extra = score_predictions(scorer, dev), {}
     out: dict[str, Any] = {
         "role": "pair" if source else "baseline",
         "target": target.name,
         "source": source,
         "score": score,
+        **extra,
         "metric": METRIC[train.task],
         "dev_examples": len(dev),
         "losses": losses,
@@ -361,7 +366,7 @@ def truth_markdown(truth: dict[str, Any], command: str) -> str:
             else f"seed {cfg['seed']}"
         )
         + f"; scored on {cfg['dev_examples']} {SCORED.get(cfg.get('score_split', 'dev'))} examples (accuracy; Pearson"
-        " r for regression). "
+        " r for regression; SQuAD F1 for QA). "
         f"Compute: {truth['seconds'] / 60:.1f} min of jobs.",
         "",
         "Rows: targets; columns: the source of intermediate training; **bold**: the best source"
