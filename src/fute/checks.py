@@ -236,22 +236,56 @@ def check_method(name: str, surrogate: Any, **options: Any) -> None:
 TEXTS = ["the movie was good", "the plot was awful", "a big happy dog", "the food", "red car", "sad cat"]
 
 
+# A QA target's inputs: questions and the passages they ask about (the answer a city or a colour)
+QUESTIONS = ["what city is big", "who won the game", "what is red", "where is the dog", "what fell", "who sat"]
+CONTEXTS = [
+    "the city paris is big and the river is blue",
+    "the team won the game and the people walk",
+    "the car is red and the house is blue",
+    "the dog is in the house by the street",
+    "the stock price fell and the market rose",
+    "the man sat and the woman walked",
+]
+
+
+def _inputs(target: Any, rows: list[int] | None = None) -> tuple[list[str], list[str] | None]:
+    """Inputs for ``target``'s checks: single texts, or questions with contexts for a QA target."""
+    rows = list(range(len(TEXTS))) if rows is None else rows
+    if target.task == "qa":
+        return [QUESTIONS[i] for i in rows], [CONTEXTS[i] for i in rows]
+    return [TEXTS[i] for i in rows], None
+
+
 def check_label_distributions(target: Any) -> None:
-    """[n, labels] distributions (rows sum to 1), the same from the cache as computed afresh."""
+    """[n, labels] distributions (rows sum to 1; a QA target's [n, n_best, 3] spans in the context with
+    probabilities that sum to 1), the same from the cache as computed afresh."""
+    texts, pairs = _inputs(target)
     with temporary_home():
-        probs = target.predict(TEXTS, progress=False)
-        again = target.predict(TEXTS, progress=False, cache=False)
-    assert probs.shape == (len(TEXTS), len(target.label_names)), f"labels of shape {probs.shape}"
-    assert np.allclose(probs.sum(axis=1), 1) and (probs >= 0).all(), "rows are not distributions"
+        probs = target.predict(texts, pairs, progress=False)
+        again = target.predict(texts, pairs, progress=False, cache=False)
+    assert probs.shape == target.output_shape(len(texts)), f"labels of shape {probs.shape}"
+    if target.task == "qa":
+        p = probs[..., 2]
+        assert np.allclose(p.sum(axis=1), 1) and (p >= 0).all(), "span probabilities are not distributions"
+        for row, context in zip(probs, pairs, strict=True):
+            assert all(0 <= c0 < c1 <= len(context) for c0, c1, w in row if w > 0), "a span outside its context"
+    elif target.task != "regression":
+        assert np.allclose(probs.sum(axis=1), 1) and (probs >= 0).all(), "rows are not distributions"
     assert np.array_equal(probs, again), "labels differ between runs"
 
 
 def check_labels_do_not_depend_on_the_batch(target: Any) -> None:
     """Each input gets its own labels however the inputs are batched: inputs of mixed lengths, out of length
     order, labeled together (a backend may sort and pad them) equal each labeled alone."""
-    texts = [TEXTS[0], f"{TEXTS[1]} and {TEXTS[2]}", TEXTS[4], TEXTS[3]]
-    together = target.predict(texts, progress=False, cache=False)
-    alone = np.concatenate([target.predict([t], progress=False, cache=False) for t in texts])
+    texts, pairs = _inputs(target, [0, 1, 4, 3])
+    texts[1] = f"{texts[1]} and {TEXTS[2]}"
+    together = target.predict(texts, pairs, progress=False, cache=False)
+    alone = np.concatenate(
+        [
+            target.predict([t], None if pairs is None else [pairs[i]], progress=False, cache=False)
+            for i, t in enumerate(texts)
+        ]
+    )
     np.testing.assert_allclose(together, alone, atol=1e-5, err_msg="labels depend on the batch")
 
 
@@ -264,13 +298,18 @@ def check_identity(target: Any) -> None:
 
 
 def check_label_gives_soft_samples(target: Any) -> None:
-    """Labeling a corpus gives soft-labeled Samples that record the target and the corpus."""
+    """Labeling a corpus gives soft-labeled Samples that record the target and the corpus (a QA target's: its
+    n-best spans of each question)."""
     from fute.corpus import Corpus
 
+    texts, pairs = _inputs(target)
     with temporary_home():
-        samples = target.label(Corpus(TEXTS, sources=["x"] * len(TEXTS)), progress=False)
-    assert samples.task == "classification" and samples.label_names == target.label_names
-    assert samples.info["corpus"]["size"] == len(TEXTS) and samples.info["target"] == target.identity()
+        samples = target.label(Corpus(texts, pairs, sources=["x"] * len(texts)), progress=False)
+    if target.task == "qa":
+        assert samples.task == "qa" and samples.spans is not None and len(samples.spans) == len(texts)
+    else:
+        assert samples.task == target.task and samples.label_names == target.label_names
+    assert samples.info["corpus"]["size"] == len(texts) and samples.info["target"] == target.identity()
 
 
 def check_interrupted_labeling_resumes(target: Any) -> None:
@@ -294,14 +333,14 @@ def check_interrupted_labeling_resumes(target: Any) -> None:
             target.batch_size = 4
         try:
             with raises(KeyboardInterrupt):
-                target.predict(TEXTS, chunk_size=2, progress=False)
-            done = target.predict(TEXTS, chunk_size=2, progress=False)
+                target.predict(*_inputs(target), chunk_size=2, progress=False)
+            done = target.predict(*_inputs(target), chunk_size=2, progress=False)
         finally:
             del target._predict
             target.label_cache = kept
             if batched:
                 target.batch_size = size
-        fresh = target.predict(TEXTS, progress=False, cache=False)
+        fresh = target.predict(*_inputs(target), progress=False, cache=False)
     want = [4, 2, 2] if batched else [2, 2, 2, 2]  # the first call's chunks kept, the failed call's retried
     assert calls == want, f"rows per call {calls}, expected {want}: the first call's chunks kept, the rest new"
     np.testing.assert_allclose(done, fresh, rtol=1e-6)

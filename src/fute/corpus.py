@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -171,10 +171,19 @@ def build_corpus(
     return Corpus(texts, tpairs, sources, name)
 
 
-def default_corpus(*, pairs: bool = False) -> Corpus:
-    """The shipped U: openly licensed text from six public datasets (see data/corpus/NOTICE)."""
+# The shipped U's sources whose pairs are a question and a passage: the QA form of U that QA models label
+QA_SOURCES = ("qnli", "boolq")
+
+
+def default_corpus(*, pairs: bool = False, qa: bool = False) -> Corpus:
+    """The shipped U: openly licensed text from six public datasets (see data/corpus/NOTICE). ``qa``: its question +
+    passage pairs (``QA_SOURCES``), the inputs a QA model reads."""
     from importlib import resources
 
-    name = "pair" if pairs else "single"
+    name = "pair" if pairs or qa else "single"
     path = Path(str(resources.files("fute") / "data" / "corpus" / f"{name}.jsonl"))
-    return load_corpus(path, name=f"fute-default-{name}")
+    u = load_corpus(path, name=f"fute-default-{name}")
+    if not qa:
+        return u
+    keep = [i for i, source in enumerate(u.sources) if source in QA_SOURCES]
+    return replace(u._select(keep), name="fute-default-qa")

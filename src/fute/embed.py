@@ -167,17 +167,23 @@ def embed_model(
 
 
 def unlabeled_rows(
-    corpus: str | Path | Corpus | None, exclude: Sequence[str], pairs: bool, cap: int | None, seed: int
+    corpus: str | Path | Corpus | None,
+    exclude: Sequence[str],
+    pairs: bool,
+    cap: int | None,
+    seed: int,
+    *,
+    qa: bool = False,
 ) -> Corpus:
-    """The rows of U a model labels: the given corpus (or the shipped one, pairs or single texts) without the
-    excluded datasets, capped with the method's seeded draw before labeling (labeling rows that the method would
-    drop is wasted work)."""
+    """The rows of U a model labels: the given corpus (or the shipped one, pairs, single texts or, for a QA model,
+    question + passage pairs) without the excluded datasets, capped with the method's seeded draw before labeling
+    (labeling rows that the method would drop is wasted work)."""
     if isinstance(corpus, Corpus):
         u = corpus
     elif corpus is not None:
         u = load_corpus(corpus)
     else:
-        u = default_corpus(pairs=pairs)
+        u = default_corpus(pairs=pairs, qa=qa)
     return u.excluding(exclude).take(cap, seed)
 
 
@@ -200,6 +206,7 @@ def label_corpus(
             f"method '{method.name}' ignores labels, so every model's MTE would be the same vector; "
             f"use one of {', '.join(METHODS.names_where(uses_labels=True))}"
         )
-    u = unlabeled_rows(corpus, exclude, pairs, method.config.max_examples, method.config.seed)
+    qa = getattr(target, "input", None) == "qa"
+    u = unlabeled_rows(corpus, exclude, pairs or qa, method.config.max_examples, method.config.seed, qa=qa)
     samples = target.label(u, progress=progress)
     return samples, {"target": target.identity(), "corpus": u.card()}

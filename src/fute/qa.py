@@ -75,7 +75,7 @@ def fit_windows(samples: Samples, tokenizer: Any, limit: int) -> tuple[Samples, 
         score = min(before, after)
         if row not in best or score > best[row][0]:
             best[row] = (score, spans[0][0], spans[-1][1])
-    keep, contexts, answers = [], [], []
+    keep, contexts, answers, spans = [], [], [], []
     for row in range(len(samples)):
         if row not in best:
             report.dropped += 1
@@ -87,6 +87,10 @@ def fit_windows(samples: Samples, tokenizer: Any, limit: int) -> tuple[Samples, 
         keep.append(row)
         contexts.append(samples.text_pairs[row][c0:c1])
         answers.append((a_start - c0, text))
+        if samples.spans is not None:  # a model's n-best: those in the window, re-based, their weights renormalised
+            inside = [(a - c0, t, p) for a, t, p in samples.spans[row] if a >= c0 and a + len(t) <= c1]
+            total = sum(p for *_, p in inside)
+            spans.append(tuple((a, t, p / total) for a, t, p in inside))
     if report.dropped:
         first = next(r for r in range(len(samples)) if r not in best)
         warnings.warn(
@@ -96,7 +100,16 @@ def fit_windows(samples: Samples, tokenizer: Any, limit: int) -> tuple[Samples, 
             stacklevel=3,
         )
     kept = samples.select(keep)
-    out = Samples(kept.texts, "qa", contexts, None, answers=answers, source=samples.source, info=dict(samples.info))
+    out = Samples(
+        kept.texts,
+        "qa",
+        contexts,
+        None,
+        answers=answers,
+        source=samples.source,
+        info=dict(samples.info),
+        spans=spans if samples.spans is not None else None,
+    )
     if not len(out):
         raise DataError(
             f"{samples.where}: no answer fits in a window of {limit} tokens; use a longer window (--max-length)"
@@ -120,17 +133,22 @@ def _whole_words(spans: list[tuple[int, int]], context: str, a_start: int, a_end
 
 def position_prior_loss(enc: Encoded, train: np.ndarray, held: np.ndarray) -> float | None:
     """Held-out span loss of the best constant: the training rows' start and end frequencies by token offset from
-    the context's first token (add-one smoothed), renormalised over each held-out context's tokens."""
+    the context's first token (add-one smoothed), renormalised over each held-out context's tokens. A model's soft
+    label (``Encoded.span_terms``) counts each of its spans by its probability, and is scored the same way."""
     if not len(held) or enc.start_positions is None or enc.context_spans is None:
         return None
     first = np.array([a for a, _ in enc.context_spans])
     length = np.array([b - a + 1 for a, b in enc.context_spans])
+    terms = enc.span_terms or [[(s, e, 1.0)] for s, e in zip(enc.start_positions, enc.end_positions, strict=True)]
     total = 0.0
-    for positions in (np.asarray(enc.start_positions), np.asarray(enc.end_positions)):
-        offsets = positions - first
-        counts = np.bincount(offsets[train].clip(0), minlength=int(length.max())).astype(np.float64) + 1.0
+    for side in (0, 1):
+        counts = np.ones(int(length.max()))
+        for i in train:
+            for term in terms[i]:
+                counts[max(0, term[side] - first[i])] += term[2]
         for i in held:
-            total -= np.log(counts[offsets[i]] / counts[: length[i]].sum())
+            for term in terms[i]:
+                total -= term[2] * np.log(counts[term[side] - first[i]] / counts[: length[i]].sum())
     return float(total / len(held))
 
 
@@ -142,20 +160,30 @@ def context_span(sequence_ids: list[int | None]) -> tuple[int, int]:
 
 def answer_positions(enc: Any, samples: Samples) -> tuple[list[int], list[int]]:
     """Token positions of each answer's first and last character; (0, 0) where truncation cut the answer."""
-    starts, ends = [], []
-    for i, (a_start, a_text) in enumerate(samples.answers):
-        a_end = a_start + len(a_text)
-        seq = enc.sequence_ids(i)
-        offsets = enc["offset_mapping"][i]
-        s = e = None
-        for t, (sid, (o0, o1)) in enumerate(zip(seq, offsets, strict=True)):
-            if sid != 1 or o1 <= o0:
-                continue
-            if s is None and o1 > a_start:
-                s = t
-            if o0 < a_end:
-                e = t
-        ok = s is not None and e is not None and e >= s
-        starts.append(s if ok else 0)
-        ends.append(e if ok else 0)
-    return starts, ends
+    positions = [span_tokens(enc, i, a_start, a_start + len(text)) for i, (a_start, text) in enumerate(samples.answers)]
+    return [p[0] for p in positions], [p[1] for p in positions]
+
+
+def span_terms(enc: Any, samples: Samples) -> list[list[tuple[int, int, float]]] | None:
+    """Each question's n-best spans (``Samples.spans``, a model's soft label) as (start token, end token,
+    probability), those truncation cut left out; None for gold answers."""
+    if samples.spans is None:
+        return None
+    out = []
+    for i, row in enumerate(samples.spans):
+        terms = [(*span_tokens(enc, i, a, a + len(t)), p) for a, t, p in row]
+        out.append([(s, e, p) for s, e, p in terms if e >= s > 0] or [(0, 0, 1.0)])
+    return out
+
+
+def span_tokens(enc: Any, row: int, a_start: int, a_end: int) -> tuple[int, int]:
+    """The first and last token of characters ``a_start:a_end`` of row ``row``'s context; (0, 0) if cut."""
+    s = e = None
+    for t, (sid, (o0, o1)) in enumerate(zip(enc.sequence_ids(row), enc["offset_mapping"][row], strict=True)):
+        if sid != 1 or o1 <= o0:
+            continue
+        if s is None and o1 > a_start:
+            s = t
+        if o0 < a_end:
+            e = t
+    return (s, e) if s is not None and e is not None and e >= s else (0, 0)

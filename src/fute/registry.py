@@ -134,6 +134,7 @@ TARGETS: Registry[Any] = _lazy(
     Registry("target backend", key="backend"),
     {
         "hf-classifier": "fute.targets.hf_classifier:HFClassifier",
+        "hf-qa": "fute.targets.hf_qa:HFQuestionAnswerer",
         "hf-lm": "fute.targets.hf_lm:HFCausalLM",
         "openai": "fute.targets.openai_api:OpenAITarget",
         "callable": "fute.targets.callable:CallableTarget",

@@ -41,7 +41,8 @@ class Samples:
     regression: ``targets`` is float32 [N]. qa: ``texts`` are questions, ``text_pairs`` contexts,
     ``answers`` (char start in the context, answer text: the first gold answer, the one trained on) and ``gold``
     (every gold answer's text: SQuAD scores a prediction against its best match; not part of the fingerprint,
-    since nothing trains on it).
+    since nothing trains on it). A QA model's soft label is ``spans``: its n-best answers of each question as
+    (char start, text, probability), most probable first (``answers`` holds that first one).
     """
 
     texts: list[str]
@@ -53,6 +54,7 @@ class Samples:
     source: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     gold: list[tuple[str, ...]] | None = None
+    spans: list[tuple[tuple[int, str, float], ...]] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -63,6 +65,11 @@ class Samples:
         if self.task == "qa":
             if self.text_pairs is None or self.answers is None or len(self.answers) != n:
                 raise DataError(f"{self.where}: QA samples need a context and an answer for every question")
+            if self.spans is not None and (
+                len(self.spans) != n
+                or any(not s or tuple(s[0][:2]) != tuple(a) for s, a in zip(self.spans, self.answers, strict=True))
+            ):
+                raise DataError(f"{self.where}: each question's n-best spans must start with its answer")
         elif self.targets is None or len(self.targets) != n:
             got = 0 if self.targets is None else len(self.targets)
             raise DataError(f"{self.where}: {n} texts but targets for {got}")
@@ -121,6 +128,39 @@ class Samples:
             info=dict(info or {}),
         )
 
+    @classmethod
+    def from_spans(
+        cls,
+        questions: Sequence[str],
+        contexts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, str, float]]],
+        *,
+        source: str = "<memory>",
+        info: Mapping[str, Any] | None = None,
+    ) -> Samples:
+        """A QA model's soft labels (its n-best answers of each question, with probabilities) -> QA samples; the
+        probabilities are renormalised over each question's spans, most probable first."""
+        rows = []
+        for n, (context, row) in enumerate(zip(contexts, spans, strict=True), 1):
+            kept = sorted(((int(a), str(t), float(p)) for a, t, p in row if p > 0), key=lambda x: -x[2])
+            if not kept:
+                raise DataError(f"{source}: question {n} has no span with a positive probability")
+            for a, t, _ in kept:
+                if not t or context[a : a + len(t)] != t:
+                    raise DataError(f"{source}: question {n}: span {t!r} at {a} is not in its context")
+            total = sum(p for *_, p in kept)
+            rows.append(tuple((a, t, p / total) for a, t, p in kept))
+        return cls(
+            list(questions),
+            "qa",
+            list(contexts),
+            None,
+            answers=[r[0][:2] for r in rows],
+            source=source,
+            info=dict(info or {}),
+            spans=rows,
+        )
+
     # -- views ----------------------------------------------------------------------------------
     @property
     def where(self) -> str:
@@ -153,6 +193,8 @@ class Samples:
             h.update(np.ascontiguousarray(self.targets, dtype=np.float32).tobytes())
         if self.answers is not None:
             h.update(json.dumps(self.answers, ensure_ascii=False).encode())
+        if self.spans is not None:
+            h.update(json.dumps(self.spans, ensure_ascii=False).encode())
         return h.hexdigest()
 
     def take(self, n: int | None, seed: int) -> Samples:
@@ -181,6 +223,7 @@ class Samples:
             targets=join(self.targets, other.targets),
             answers=join(self.answers, other.answers),
             gold=join(self.gold, other.gold),
+            spans=join(self.spans, other.spans),
             source=f"{self.where}+{Path(other.where).stem}",
         )
 
@@ -193,6 +236,7 @@ class Samples:
             targets=None if self.targets is None else self.targets[idx],
             answers=None if self.answers is None else [self.answers[i] for i in idx],
             gold=None if self.gold is None else [self.gold[i] for i in idx],
+            spans=None if self.spans is None else [self.spans[i] for i in idx],
         )
 
 

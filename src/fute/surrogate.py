@@ -61,6 +61,7 @@ class Encoded:
     start_positions: list[int] | None = None
     end_positions: list[int] | None = None
     context_spans: list[tuple[int, int]] | None = None  # QA: first and last token of each context
+    span_terms: list[list[tuple[int, int, float]]] | None = None  # QA, a model's soft label: (start, end, p) n-best
     truncated: int = 0
 
     def __len__(self) -> int:
@@ -193,10 +194,11 @@ class Surrogate:
             [list(x) for x in enc["input_ids"]], None if tt is None else [list(x) for x in tt], truncated=too_long
         )
         if qa:
-            from fute.qa import answer_positions, context_span
+            from fute.qa import answer_positions, context_span, span_terms
 
             out.start_positions, out.end_positions = answer_positions(enc, samples)
             out.context_spans = [context_span(enc.sequence_ids(i)) for i in range(len(samples))]
+            out.span_terms = span_terms(enc, samples)
         return out
 
     def batches(self, enc: Encoded, batch_size: int, order: np.ndarray) -> Iterator[tuple[np.ndarray, dict]]:
@@ -220,6 +222,8 @@ class Surrogate:
             if enc.start_positions is not None:
                 batch["start_positions"] = torch.tensor([enc.start_positions[j] for j in idx])
                 batch["end_positions"] = torch.tensor([enc.end_positions[j] for j in idx])
+            if enc.span_terms is not None:
+                batch.update(soft_spans([enc.span_terms[j] for j in idx]))
             yield idx, {k: v.to(self.device) for k, v in batch.items()}
 
     @staticmethod
@@ -315,7 +319,15 @@ class TaskHead(nn.Module):
             pred = self.linear(fwd.pooled).squeeze(-1)
             return [(torch.ones(len(pred), device=pred.device), -0.5 * (pred - targets) ** 2)]
         valid = fwd.mask[:, fwd.n_prompt :].bool()
-        ll = span_log_likelihood(self.linear(fwd.tokens), valid, batch["start_positions"], batch["end_positions"])
+        logits = self.linear(fwd.tokens)
+        if "span_weights" in batch:  # a model's soft label: a term per n-best span, as a class is for classification
+            w, starts, ends = batch["span_weights"], batch["span_starts"], batch["span_ends"]
+            return [
+                (w[:, k], span_log_likelihood(logits, valid, starts[:, k], ends[:, k]))
+                for k in range(w.shape[1])
+                if bool((w[:, k] > 0).any())
+            ]
+        ll = span_log_likelihood(logits, valid, batch["start_positions"], batch["end_positions"])
         return [(torch.ones(len(ll), device=ll.device), ll)]
 
     def loss(self, fwd: Forward, batch: dict[str, torch.Tensor], targets: torch.Tensor | None) -> torch.Tensor:
@@ -331,6 +343,18 @@ def span_log_likelihood(
     logp = torch.log_softmax(logits, dim=1)
     rows = torch.arange(logits.shape[0], device=logits.device)
     return logp[rows, starts, 0] + logp[rows, ends, 1]
+
+
+def soft_spans(terms: list[list[tuple[int, int, float]]]) -> dict[str, torch.Tensor]:
+    """Rows' n-best spans (``Encoded.span_terms``) as [rows, k] tensors of start, end and weight (0 pads a row with
+    fewer spans)."""
+    k = max(len(t) for t in terms)
+    padded = [t + [(0, 0, 0.0)] * (k - len(t)) for t in terms]
+    return {
+        "span_starts": torch.tensor([[s for s, _, _ in t] for t in padded]),
+        "span_ends": torch.tensor([[e for _, e, _ in t] for t in padded]),
+        "span_weights": torch.tensor([[w for _, _, w in t] for t in padded], dtype=torch.float32),
+    }
 
 
 def weights_hash(model: nn.Module) -> str:

@@ -179,10 +179,11 @@ def copy_backbone(model: Any, folder: str | Path) -> None:
         trained = getattr(transformers, archs[0], transformers.AutoModel).from_pretrained(str(folder))
     state, own = trained.base_model.state_dict(), model.base_model.state_dict()
     lacking = [k for k in own if k not in state and not k.startswith("pooler.")]
-    if lacking or any(state[k].shape != own[k].shape for k in own if k in state):
+    lacking += [k for k in own if k in state and state[k].shape != own[k].shape]
+    if lacking:
         raise ConfigError(
-            f"{folder}: its backbone is not of this task model's base (e.g. {(lacking or ['a weight of another shape'])[0]}"
-            "); train source and target from the same base"
+            f"{folder}: its backbone is not of this task model's base (e.g. its weight {lacking[0]} is missing or of "
+            "another shape); train source and target from the same base"
         )
     model.base_model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
     del trained
@@ -253,62 +254,18 @@ def score_predictions(classifier: Any, samples: Samples) -> float:
     return float((pred.argmax(1) == samples.targets.argmax(1)).mean())
 
 
-@torch.no_grad()
-def predict_answers(
-    model: Any,
-    tok: Any,
-    samples: Samples,
-    max_length: int,
-    *,
-    batch_size: int = 64,
-    max_answer_tokens: int = 30,
-    device: Any = "auto",
-) -> list[str]:
-    """Each question's answer by an extractive QA model, read the standard way (Hugging Face's run_qa): every
-    window of the context (``fute.qa.default_stride``), the span of highest start + end logit that lies in the
-    context, starts no later than it ends and is at most ``max_answer_tokens`` long, best over the windows."""
-    from fute.device import resolve_device
-    from fute.qa import default_stride
-
-    dev = resolve_device(device)
-    enc = tok(
-        samples.texts,
-        samples.text_pairs,
-        truncation="only_second",
-        max_length=max_length,
-        stride=default_stride(max_length),
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-    )
-    best: dict[int, tuple[float, str]] = {}
-    band = np.triu(np.ones((max_length, max_length), dtype=bool)) & ~np.triu(
-        np.ones((max_length, max_length), dtype=bool), max_answer_tokens
-    )
-    windows = np.arange(len(enc["input_ids"]))
-    for i in range(0, len(windows), batch_size):
-        idx = windows[i : i + batch_size]
-        out = model(**_pad(tok, enc, idx).to(dev))
-        starts, ends = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
-        for r, w in enumerate(idx):
-            context = np.array([sid == 1 for sid in enc.sequence_ids(int(w))])
-            n = len(context)
-            s = np.where(context, starts[r, :n], -np.inf)
-            e = np.where(context, ends[r, :n], -np.inf)
-            score = np.where(band[:n, :n], s[:, None] + e[None, :], -np.inf)
-            a, b = np.unravel_index(int(np.argmax(score)), score.shape)
-            row = int(enc["overflow_to_sample_mapping"][w])
-            if row not in best or score[a, b] > best[row][0]:
-                offsets = enc["offset_mapping"][w]
-                best[row] = (float(score[a, b]), samples.text_pairs[row][offsets[a][0] : offsets[b][1]])
-    return [best[r][1] for r in range(len(samples))]
-
-
 def score_answers(model: Any, tok: Any, samples: Samples, max_length: int, device: Any = "auto") -> dict[str, float]:
-    """SQuAD F1 and exact match (means over questions, 0 to 1) of a QA model's answers against each question's
-    gold answers (``Samples.gold``; the first answer where there is no list)."""
+    """SQuAD F1 and exact match (means over questions, 0 to 1) of a QA model's best answers (``HFQuestionAnswerer``
+    with one answer, read over every window) against each question's gold answers (``Samples.gold``; the first
+    answer where there is no list)."""
     from fute.evaluation.metrics import squad_exact, squad_f1
+    from fute.targets.hf_qa import HFQuestionAnswerer
 
-    predicted = predict_answers(model, tok, samples, max_length, device=device)
+    reader = HFQuestionAnswerer(
+        "task model", model=model, tokenizer=tok, max_length=max_length, n_best=1, device=device
+    )
+    spans = reader.predict(samples.texts, samples.text_pairs, progress=False, cache=False)[:, 0]
+    predicted = [context[int(c0) : int(c1)] for context, (c0, c1, _) in zip(samples.text_pairs, spans, strict=True)]
     gold = samples.gold or [(text,) for _, text in samples.answers]
     return {
         "f1": float(np.mean([squad_f1(p, g) for p, g in zip(predicted, gold, strict=True)])),

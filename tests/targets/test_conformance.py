@@ -41,12 +41,37 @@ def classifier_path(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(params=["callable", "hf-classifier", "hf-lm"])
-def target(request, classifier_path, tiny_llama) -> TargetModel:
+@pytest.fixture(scope="module")
+def qa_model_path(tmp_path_factory):
+    """A tiny random-init extractive QA model (BertForQuestionAnswering) on the tests' tokenizer."""
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    folder = tmp_path_factory.mktemp("tiny-qa")
+    tok = build_tokenizer(folder)
+    torch.manual_seed(2)
+    cfg = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        architectures=["BertForQuestionAnswering"],
+    )
+    BertForQuestionAnswering(cfg).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(params=["callable", "hf-classifier", "hf-qa", "hf-lm"])
+def target(request, classifier_path, qa_model_path, tiny_llama) -> TargetModel:
     if request.param == "callable":
         return CallableTarget(keyword_probs, ["negative", "positive"], name="keywords")
     if request.param == "hf-classifier":
         return HFClassifier(str(classifier_path))
+    if request.param == "hf-qa":
+        from fute.targets import load_target
+
+        return load_target(str(qa_model_path), max_length=32, n_best=3)  # the config says QA: backend hf-qa
     return HFCausalLM(str(tiny_llama), load_prompt_set("sentiment")["sentiment-colon"])
 
 

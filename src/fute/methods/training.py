@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from fute.methods.base import MethodConfig, option, target_tensor
 from fute.samples import Samples
-from fute.surrogate import Encoded, Forward, Surrogate, TaskHead, span_log_likelihood
+from fute.surrogate import Encoded, Forward, Surrogate, TaskHead, soft_spans, span_log_likelihood
 
 MIN_HOLDOUT_ROWS = 5  # fewer samples than 5 / holdout_fraction: no held-out slice, a fixed budget instead
 
@@ -302,11 +302,21 @@ def probe_loss(surrogate: Surrogate, enc: Encoded, samples: Samples, head: TaskH
     if samples.task == "qa":
         states, valid = frozen_token_states(surrogate, enc)
         states, valid = states.to(device), valid.to(device)
-        starts = torch.tensor(enc.start_positions, device=device)
-        ends = torch.tensor(enc.end_positions, device=device)
+        if enc.span_terms is not None:  # a model's soft label: each n-best span weighted by its probability
+            soft = {k: v.to(device) for k, v in soft_spans(enc.span_terms).items()}
+            starts, ends, weights = soft["span_starts"], soft["span_ends"], soft["span_weights"]
+        else:
+            starts = torch.tensor(enc.start_positions, device=device)[:, None]
+            ends = torch.tensor(enc.end_positions, device=device)[:, None]
+            weights = torch.ones(starts.shape, device=device)
 
         def span(idx: np.ndarray) -> torch.Tensor:
-            return -span_log_likelihood(head.linear(states[idx]), valid[idx], starts[idx], ends[idx]).mean()
+            logits = head.linear(states[idx])
+            ll = sum(
+                weights[idx, k] * span_log_likelihood(logits, valid[idx], starts[idx, k], ends[idx, k])
+                for k in range(weights.shape[1])
+            )
+            return -ll.mean()
 
         return span
     features = frozen_features(surrogate, enc).to(device)

@@ -18,13 +18,14 @@ def load_target(
     model: str, *, backend: str = "auto", prompt: Any = None, device: Any = "auto", dtype: Any = "auto", **options: Any
 ) -> TargetModel:
     """A target by name, the one place targets are built (the CLI's jobs, the API, the benchmarks):
-    ``hf-classifier`` (sequence classifier), ``hf-lm`` (causal LM + ``prompt``), or a served LLM, spelled
+    ``hf-classifier`` (sequence classifier), ``hf-qa`` (extractive QA model), ``hf-lm`` (causal LM + ``prompt``),
+    or a served LLM, spelled
     ``MODEL@URL`` everywhere (``openai``: an OpenAI-compatible endpoint + ``prompt``; options ``api``, ...).
 
     ``recorded:FILE`` is a model's outputs recorded elsewhere (``fute.targets.recorded``). ``auto`` picks openai
-    for ``MODEL@URL``, hf-lm when a prompt is given or the model is a .gguf / known
-    LLM alias, else reads the model's config to tell a classifier from a causal LM. ``device`` and ``dtype``
-    (``fute.device``) go to the backends whose weights are here; a served model ignores them.
+    for ``MODEL@URL``, hf-lm when a prompt is given or the model is a .gguf / known LLM alias, else reads the
+    model's config to tell a classifier from a QA model or a causal LM. ``device`` and ``dtype`` (``fute.device``)
+    go to the backends whose weights are here; a served model ignores them.
     """
     if model.startswith("recorded:"):  # outputs recorded elsewhere (fute.targets.recorded): no model runs here
         if backend not in ("auto", "recorded"):
@@ -77,6 +78,8 @@ def _guess_backend(model: str, prompt: Any) -> str:
             ) from None
         if "CausalLM" in archs:
             return "hf-lm"
+        if "ForQuestionAnswering" in archs:
+            return "hf-qa"
     return "hf-classifier"
 
 

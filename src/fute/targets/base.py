@@ -155,7 +155,7 @@ class TargetModel(ABC):
             bar.update(len(t))
         bar.close()
         if not parts:
-            return np.zeros((0,) if self.task == "regression" else (0, len(self.label_names)))
+            return np.zeros(self.output_shape(0))
         return np.concatenate(parts, axis=0)
 
     @staticmethod
@@ -212,8 +212,12 @@ class TargetModel(ABC):
     def display_name(self) -> str:
         return str(self.identity().get("model", self.backend))
 
+    def output_shape(self, n: int) -> tuple[int, ...]:
+        """The shape of ``predict``'s result for ``n`` inputs: [n, C] distributions, [n] regression values."""
+        return (n,) if self.task == "regression" else (n, len(self.label_names))
+
     def _check(self, part: np.ndarray, n: int) -> None:
-        want = (n,) if self.task == "regression" else (n, len(self.label_names))
+        want = self.output_shape(n)
         if part.shape != want:
             raise ConfigError(f"{self.display_name}: returned labels of shape {part.shape}, expected {want}")
         if not np.isfinite(part).all():
