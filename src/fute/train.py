@@ -116,7 +116,6 @@ def train_task_model(
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from fute.device import resolve_device
-    from fute.qa import answer_positions, fit_windows
     from fute.surrogate import _quiet_transformers
 
     _quiet_transformers()
@@ -127,24 +126,30 @@ def train_task_model(
         tok = AutoTokenizer.from_pretrained(base)
     if backbone_from is not None:
         copy_backbone(model, backbone_from)
-    windows, _ = fit_windows(samples, tok, cfg.max_length)
-    enc = tok(
-        windows.texts,
-        windows.text_pairs,
-        truncation="only_second",
-        max_length=cfg.max_length,
-        return_offsets_mapping=True,
-    )
-    starts, ends = (torch.tensor(p) for p in answer_positions(enc, windows))
+    windows, enc, starts, ends = qa_inputs(tok, samples, cfg.max_length)
     dev = resolve_device(device)
     model.to(dev)
 
     def loss_of(idx: np.ndarray) -> torch.Tensor:
-        batch = _pad(tok, enc, idx).to(dev)
+        batch = pad_rows(tok, enc, idx).to(dev)
         return model(**batch, start_positions=starts[idx].to(dev), end_positions=ends[idx].to(dev)).loss
 
     losses = _optimize(model, len(windows), cfg, loss_of, f"fine-tune on {samples.short_name}", progress)
     return model.eval(), tok, losses
+
+
+def qa_inputs(tok: Any, samples: Samples, max_length: int) -> tuple[Samples, Any, torch.Tensor, torch.Tensor]:
+    """What a QA task model trains and is measured on: each question's window that holds its answer
+    (``fute.qa.fit_windows``), its unpadded encoding (``pad_rows`` batches it), and the answers' start and end
+    tokens."""
+    from fute.qa import answer_positions, fit_windows
+
+    windows, _ = fit_windows(samples, tok, max_length)
+    enc = tok(
+        windows.texts, windows.text_pairs, truncation="only_second", max_length=max_length, return_offsets_mapping=True
+    )
+    starts, ends = (torch.tensor(p) for p in answer_positions(enc, windows))
+    return windows, enc, starts, ends
 
 
 def _optimize(
@@ -189,27 +194,40 @@ def copy_backbone(model: Any, folder: str | Path) -> None:
     del trained
 
 
-def _pad(tok: Any, enc: Any, idx: np.ndarray) -> Any:
+def pad_rows(tok: Any, enc: Any, idx: np.ndarray) -> Any:
     """Rows ``idx`` of an unpadded encoding, padded into tensors (the model's inputs only)."""
     keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
     return tok.pad({k: [enc[k][int(i)] for i in idx] for k in keys}, return_tensors="pt")
 
 
 def load_frozen_classifier(model_dir: str | Path, device: Any = "auto") -> tuple[Any, Any]:
-    """A saved classifier (on ``device``) and its tokenizer, in eval mode with every weight frozen (to be
-    measured, not trained)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    """A saved task model (a classifier, or a QA model: the class its config names) on ``device`` and its
+    tokenizer, in eval mode with every weight frozen (to be measured, not trained)."""
+    import transformers
+    from transformers import AutoConfig, AutoTokenizer
 
     from fute.device import resolve_device
     from fute.surrogate import _quiet_transformers
 
     _quiet_transformers()
     with loading("classifier", str(model_dir)):
-        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).to(resolve_device(device)).eval()
+        archs = AutoConfig.from_pretrained(str(model_dir)).architectures or []
+        qa = any("QuestionAnswering" in a for a in archs)
+        auto = transformers.AutoModelForQuestionAnswering if qa else transformers.AutoModelForSequenceClassification
+        model = auto.from_pretrained(str(model_dir)).to(resolve_device(device)).eval()
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     for p in model.parameters():
         p.requires_grad_(False)
     return model, tokenizer
+
+
+def span_terms_of(out: Any, mask: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """log p(start) + log p(end) of each row's answer under a QA model's own start and end logits (over its real
+    tokens): the span task's log-likelihood, as TaskEmb and TuPaTE read a QA model's own head."""
+    from fute.surrogate import span_log_likelihood
+
+    logits = torch.stack([out.start_logits, out.end_logits], dim=-1)
+    return span_log_likelihood(logits, mask.bool(), starts, ends)
 
 
 def tokenize_rows(tok: Any, samples: Samples, idx: Any, max_length: int) -> Any:

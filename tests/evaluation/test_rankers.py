@@ -207,3 +207,48 @@ def test_method_options_reach_the_embeddings_and_the_kept_tables_key(context):
         replace(context, method_options={"fisher": {"keep_probe": "maybe"}})
     with pytest.raises(ConfigError, match="--embed-examples"):
         replace(context, method_options={"fisher": {"max_examples": 4}})
+
+
+@pytest.fixture(scope="module")
+def qa_context(tiny_paths, tmp_path_factory) -> RankContext:
+    """A tiny transfer run of three QA datasets, and the QA form of U (question + passage pairs)."""
+    from fute.evaluation.transfer.truth import run_truth
+    from tests.evaluation.conftest import tiny_config, write_qa_dataset
+
+    root = tmp_path_factory.mktemp("qa-rank")
+    paths = [write_qa_dataset(root, f"qa{i}", seed=i) for i in range(3)]
+    truth = run_truth(
+        paths, tiny_config(tiny_paths["encoder"]), run_dir=root / "run", progress=False, echo=lambda _: None
+    )
+    rng = np.random.default_rng(0)
+    u = write_jsonl(
+        root / "u_qa.jsonl",
+        [
+            {"text": "what is " + str(rng.choice(WORDS)), "text_pair": " ".join(rng.choice(WORDS, 12))}
+            for _ in range(12)
+        ],
+    )
+    return RankContext(
+        truth,
+        open_store(root / "store"),
+        embed_examples=8,
+        surrogate=str(tiny_paths["encoder"]),
+        corpus={"qa": str(u)},
+        progress=False,
+    )
+
+
+@pytest.mark.parametrize("name", [n for n in RANKERS.in_order() if "qa" in get_ranker(n).tasks])
+def test_conformance_on_qa(name, qa_context):
+    """The rankers defined for span tasks rank QA targets: vectors of QA data and QA models, QA models' own."""
+    test_conformance(name, qa_context)
+
+
+def test_rankers_undefined_for_spans_are_left_out_with_the_reason(qa_context):
+    from fute.evaluation.transfer.report import run_eval
+
+    said: list[str] = []
+    judged, _ = run_eval(qa_context.truth, ["logme", "esm-logme", "datasize"], qa_context, echo=said.append)
+    assert list(judged) == ["datasize"] and set(qa_context.left_out) == {"logme", "esm-logme"}
+    assert any(line.startswith("ranker logme: left out (LogME is the evidence") for line in said)
+    assert {"logme", "esm-logme"} <= set(RANKERS.in_order()) and "qa" not in get_ranker("logme").tasks

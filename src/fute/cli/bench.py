@@ -215,7 +215,8 @@ def transfer_eval_cmd(
     judged, orders = run_eval(truth, ranker or RANKERS.in_order(), ctx, echo=ui.console.print)
     command = _command_line()
     record = eval_record(truth, judged, orders, ctx, command)
-    md = eval_markdown(truth, judged, command, paired=record["paired"])
+    notes = [f"Left out: {r}, {why}." for r, why in ctx.left_out.items()]
+    md = eval_markdown(truth, judged, command, notes=notes, paired=record["paired"])
     write_results(results, "transfer_eval", record, md)
     ui.console.print(md, highlight=False, markup=False, soft_wrap=True)
     plot = eval_plot(judged, f"{results}/transfer_eval.png")

@@ -53,6 +53,7 @@ class RankContext:
     # eval after one interrupted, reads them instead of computing them again (None: not kept)
     tables: Path | None = None
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)  # rankers not defined for the run's task types: why
 
     def __post_init__(self) -> None:
         from fute.methods import check_method_options
@@ -147,17 +148,18 @@ class RankContext:
             **self.method_options.get(method, {}),
         ).vector
 
-    def unlabeled(self, pairs: bool) -> Any:
-        """U for source models: the given corpus, else the shipped one without the run's datasets, and in either
-        case without any row whose text is a text of an evaluated dataset, in any split (the shipped U's sst5
-        holds every sst2 sentence; subj and mpqa hold MR's): "evaluated datasets excluded" by content, not by
-        name. The count removed is kept in ``u_removed``."""
+    def unlabeled(self, pairs: bool, qa: bool = False) -> Any:
+        """U for source models: the given corpus, else the shipped one (``qa``: its question + passage pairs)
+        without the run's datasets, and in either case without any row whose text is a text of an evaluated
+        dataset, in any split (the shipped U's sst5 holds every sst2 sentence; subj and mpqa hold MR's; qnli asks
+        SQuAD's questions): "evaluated datasets excluded" by content, not by name. The count removed is kept in
+        ``u_removed``."""
         from fute.corpus import default_corpus, load_corpus
         from fute.evaluation.transfer.data import normalized
 
-        kind = "pair" if pairs else "single"
+        kind = "qa" if qa else "pair" if pairs else "single"
         given = self.corpus.get(kind)
-        u = load_corpus(given) if given else default_corpus(pairs=pairs).excluding(self.names)
+        u = load_corpus(given) if given else default_corpus(pairs=pairs, qa=qa).excluding(self.names)
         texts = self.evaluated_texts()
         row_pairs = u.text_pairs or [None] * len(u)
         keep = [i for i, (t, q) in enumerate(zip(u.texts, row_pairs, strict=True)) if normalized(t) not in texts
@@ -168,10 +170,15 @@ class RankContext:
     def u_removed_counts(self) -> dict[str, int]:
         """``u_removed`` for every kind of U the run's source models take (single texts, text pairs), counted here
         where labeling U did not count them (a kept score table stood in for it)."""
-        for pairs in sorted({self.samples(n).text_pairs is not None for n in self.names}):
-            if ("pair" if pairs else "single") not in self.u_removed:
-                self.unlabeled(pairs)
+        for qa, pairs in sorted({self._u_form(n) for n in self.names}):
+            if ("qa" if qa else "pair" if pairs else "single") not in self.u_removed:
+                self.unlabeled(pairs, qa)
         return self.u_removed
+
+    def _u_form(self, name: str) -> tuple[bool, bool]:
+        """(QA, pairs): the form of U that ``name``'s models read."""
+        samples = self.samples(name)
+        return samples.task == "qa", samples.text_pairs is not None
 
     def evaluated_texts(self) -> frozenset[str]:
         """Normalised texts (and text pairs) of every split of every dataset of the run."""
@@ -193,15 +200,19 @@ class RankContext:
         return self._texts
 
     def mte(self, name: str, model_dir: str, method: str) -> np.ndarray:
-        """The task embedding of a fine-tuned classifier: U labeled by it (pairs for pair tasks)."""
+        """The task embedding of a fine-tuned task model: U labeled by it (pairs for pair tasks; for a QA model,
+        question + passage pairs and its n-best answers, read in the windows it was trained with)."""
         from fute.embed import embed_model
         from fute.targets.hf_classifier import HFClassifier
+        from fute.targets.hf_qa import HFQuestionAnswerer
 
-        pairs = self.samples(name).text_pairs is not None
+        qa, pairs = self._u_form(name)
+        window = int(self.truth["settings"]["max_length"])
+        model = HFQuestionAnswerer(model_dir, max_length=window) if qa else HFClassifier(model_dir)
         return embed_model(
-            HFClassifier(model_dir),
+            model,
             f"{name}-model",
-            corpus=self.unlabeled(pairs),
+            corpus=self.unlabeled(pairs, qa),
             pairs=pairs,
             method=method,
             surrogate=self.surrogate,
@@ -224,6 +235,9 @@ class SourceRanker(ABC):
     # holds its model's weights hash): ``fit_kept`` keeps its table, so an eval without the models can read it
     keeps_scores: ClassVar[bool] = False
     revision: ClassVar[int] = 1  # raise it when what the ranker computes changes: kept tables are then remade
+    # the task types of the targets it can rank for; the eval leaves it out of a truth with another (and says why)
+    tasks: ClassVar[frozenset[str]] = frozenset({"classification", "regression", "qa"})
+    why_not: ClassVar[str] = ""
     reads_u: ClassVar[bool] = False  # it labels U (``RankContext.unlabeled``), whose cleaning the eval reports
     surrogate_methods: ClassVar[tuple[str, ...]] = ()  # the methods it embeds with on the surrogate, if it keeps scores
 
@@ -422,6 +436,11 @@ class LogME(SourceRanker):
 
     name = "logme"
     keeps_scores = True
+    tasks = frozenset({"classification", "regression"})
+    why_not = (
+        "LogME is the evidence of a linear model of one label (or value) per example on fixed features; an answer "
+        "span is a pair of positions over a varying number of tokens, and no published LogME scores it"
+    )
 
     def fit(self, context: RankContext) -> SourceRanker:
         super().fit(context)
@@ -452,6 +471,8 @@ class ESMLogME(SourceRanker):
 
     name = "esm-logme"
     keeps_scores = True
+    tasks = LogME.tasks
+    why_not = LogME.why_not
     ridge: ClassVar[float] = 1e-3
 
     def fit(self, context: RankContext) -> SourceRanker:
@@ -548,6 +569,14 @@ class Random(SourceRanker):
 
     def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
         return np.random.default_rng([draw, *target.encode()]).random(len(sources))
+
+
+def truth_tasks(truth: dict[str, Any]) -> frozenset[str]:
+    """The task types of a truth's targets, from the metric each is scored by."""
+    from fute.evaluation.transfer.data import METRIC
+
+    task_of = {metric: task for task, metric in METRIC.items()}
+    return frozenset(task_of[m] for m in truth["metric"].values())
 
 
 def rank_all(rankers: list[SourceRanker], truth: dict[str, Any]) -> dict[str, dict[str, list[list[str]]]]:

@@ -242,18 +242,23 @@ def classifier_fisher(
     The per-example squared gradient of log p(y | x) (the classifier's own logits; -(pred - y)² / 2 for a
     one-output regression head) w.r.t. the embedding output and each layer's output, averaged over real
     tokens: [layers + 1, hidden] blocks, each L2-normalised as Vu et al. compare them (``block_normalize``).
-    ``samples`` carry the labels in the order the classifier was trained with (its ``id2label``).
+    ``samples`` carry the labels in the order the classifier was trained with (its ``id2label``). A QA model's
+    term is the log-likelihood of each answer's start and end under its own span head, on the window that holds
+    the answer (``fute.train.qa_inputs``), as Vu et al. embed their QA tasks.
     """
-    from fute.train import load_frozen_classifier, tokenize_rows
+    from fute.train import load_frozen_classifier, pad_rows, qa_inputs, span_terms_of, tokenize_rows
 
     model, tok = load_frozen_classifier(model_dir, device)
     dev = model.device
+    qa = samples.task == "qa"
+    if qa:
+        samples, qa_enc, starts, ends = qa_inputs(tok, samples, max_length)
     pairs_all = samples.text_pairs or [""] * len(samples)
     order = np.argsort([len(t) + len(p) for t, p in zip(samples.texts, pairs_all, strict=True)], kind="stable")
     acc: torch.Tensor | None = None
     for i in range(0, len(order), batch_size):
         idx = order[i : i + batch_size]
-        enc = tokenize_rows(tok, samples, idx, max_length).to(dev)
+        enc = (pad_rows(tok, qa_enc, idx) if qa else tokenize_rows(tok, samples, idx, max_length)).to(dev)
         embeds = model.get_input_embeddings()(enc["input_ids"]).detach().requires_grad_(True)
         out = model(
             inputs_embeds=embeds,
@@ -261,10 +266,14 @@ def classifier_fisher(
             **({"token_type_ids": enc["token_type_ids"]} if "token_type_ids" in enc else {}),
             output_hidden_states=True,
         )
-        target = torch.from_numpy(np.asarray(samples.targets[idx])).to(dev)
-        if samples.task == "regression":
+        if qa:
+            ll = span_terms_of(out, enc["attention_mask"], starts[idx].to(dev), ends[idx].to(dev))
+            terms = [(torch.ones(len(idx), device=dev), ll)]
+        elif samples.task == "regression":
+            target = torch.from_numpy(np.asarray(samples.targets[idx])).to(dev)
             terms = [(torch.ones(len(idx), device=dev), -0.5 * (out.logits[:, 0] - target) ** 2)]
         else:
+            target = torch.from_numpy(np.asarray(samples.targets[idx])).to(dev)
             logp = torch.log_softmax(out.logits, dim=-1)
             terms = [(target[:, c], logp[:, c]) for c in range(target.shape[1]) if bool((target[:, c] > 0).any())]
         mask = enc["attention_mask"].unsqueeze(-1).float()

@@ -158,10 +158,11 @@ def classifier_prefix(
 
     Trained with the same rule as every method here: epochs until the held-out loss has not improved for
     ``patience`` epochs (or ``max_epochs``), the best epoch kept (no probe: the head is already trained).
-    ``samples`` carry the labels in the order the classifier was trained with.
+    ``samples`` carry the labels in the order the classifier was trained with; a QA model's loss is its span
+    loss on the window that holds each answer (``fute.train.qa_inputs``).
     """
     from fute.methods.training import EarlyStopping, head_loss, holdout_split
-    from fute.train import load_frozen_classifier, tokenize_rows
+    from fute.train import load_frozen_classifier, pad_rows, qa_inputs, span_terms_of, tokenize_rows
 
     cfg = config or PrefixConfig()
     if cfg.ensemble_seeds != 1:
@@ -172,13 +173,25 @@ def classifier_prefix(
     init = initial_prefix(model, layers, cfg.n_tokens, cfg.seed)
     prefix = nn.Parameter(init.clone())
     state: dict[str, Any] = {}
-    targets = torch.from_numpy(np.asarray(samples.targets)).to(model.device)
+    qa = samples.task == "qa"
+    if qa:
+        samples, qa_enc, starts, ends = qa_inputs(tok, samples, max_length)
+    else:
+        targets = torch.from_numpy(np.asarray(samples.targets)).to(model.device)
     task = "regression" if samples.task == "regression" else "classification"
 
     def loss(idx: np.ndarray) -> torch.Tensor:
-        enc = tokenize_rows(tok, samples, idx, max_length).to(model.device)
+        if qa:
+            enc = pad_rows(tok, qa_enc, idx).to(model.device)
+        else:
+            enc = tokenize_rows(tok, samples, idx, max_length).to(model.device)
         state["mask"] = enc["attention_mask"]
         try:
+            if qa:
+                dev = model.device
+                return -span_terms_of(
+                    model(**enc), enc["attention_mask"], starts[idx].to(dev), ends[idx].to(dev)
+                ).mean()
             return head_loss(task, model(**enc).logits, targets[idx])
         finally:
             state.pop("mask")

@@ -19,16 +19,21 @@ def run_eval(
 
     Returns (metrics per ranker, orders per ranker and target).
     """
-    from fute.evaluation.rankers import fit_kept, get_ranker, rank_all
+    from fute.evaluation.rankers import fit_kept, get_ranker, rank_all, truth_tasks
 
     fitted = []
+    tasks = truth_tasks(truth)
     for name in rankers:
         r = get_ranker(name)
+        if not tasks <= r.tasks:  # not defined for a task type of this truth: left out, and the tables say why
+            context.left_out[name] = r.why_not
+            echo(f"ranker {name}: left out ({r.why_not})")
+            continue
         echo(f"ranker {name}: fitting")
         t0 = time.perf_counter()
         fitted.append(fit_kept(r, context))
         echo(f"ranker {name}: ready ({time.perf_counter() - t0:.0f} s)")
-    if any(get_ranker(name).reads_u for name in rankers):  # a kept table does not count U's cleaning: count it
+    if any(r.reads_u for r in fitted):  # a kept table does not count U's cleaning: count it
         context.u_removed_counts()
     orders = rank_all(fitted, truth)
     return judge(truth, orders), orders
@@ -47,6 +52,7 @@ def eval_record(
         "surrogate": ctx.surrogate,
         "corpus": ctx.corpus or "shipped U without the run's datasets",
         "u_rows_removed_as_evaluated_text": ctx.u_removed,
+        **({"left_out": ctx.left_out} if ctx.left_out else {}),
         **({"method_options": ctx.method_options} if ctx.method_options else {}),
         "metrics": judged,
         "paired": paired_by_scope(judged),
