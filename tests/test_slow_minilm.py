@@ -47,3 +47,20 @@ def test_fisher_is_deterministic_on_real_data(minilm, tmp_path):
     b = embed_dataset(folder, "cr", store=tmp_path / "2", progress=False, max_examples=48)
     np.testing.assert_array_equal(a.vector, b.vector)
     assert a.vector.shape == (8 * 384,)
+
+
+def test_a_users_qa_file_ranks_the_qa_sets_first(minilm, run_cli, tmp_path, monkeypatch):
+    """`fute rank my_qa.jsonl` on a SQuAD-form file (48 questions of bioasq's test split, a split the catalog's
+    bioasq vector did not read) ranks the catalog's six QA sets above every classification set."""
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "bioasq").is_dir():
+        pytest.skip("the data pack (../shared/data) is not beside this checkout")
+    monkeypatch.setenv("FUTE_HOME", str(tmp_path / "home"))
+    rows = (SHARED_DATA / "bioasq" / "test.jsonl").read_text().splitlines()[:48]
+    (tmp_path / "my_qa.jsonl").write_text("\n".join(rows) + "\n")
+    code, out, err = run_cli("rank", str(tmp_path / "my_qa.jsonl"), "-k", "8")
+    assert code == 0, err
+    ranked = [line.split("│")[2].strip().rstrip(" †") for line in out.splitlines() if line.startswith("│")]
+    assert len(ranked) == 8
+    assert set(ranked[:6]) == {"squad_v1", "squad_v2", "quoref", "bioasq", "hotpotqa", "duorc_paraphrase"}, ranked
