@@ -43,6 +43,7 @@ import threading
 import time
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -304,36 +305,25 @@ def analyse(jobs: dict, info: dict) -> dict:
         )
     out["self_retrieval"] = {"hits": hits, "of": len(rows), "nearest_in_family": family_hits, "rows": rows}
     out["misses"] = misses_by_cause(rows, jobs, info)
-    # cap and seed stability
-    cap, seed = [], []
-    for d in names:
-        others = [e for e in names if e != d]
-        if (d, "A250") in vec and (d, "A") in vec:
-            near = max(others, key=lambda e: cos(vec[(d, "A250")], vec[(e, "A250")]) if (e, "A250") in vec else -2)
-            nv = cos(vec[(d, "A250")], vec[(near, "A250")]) if (near, "A250") in vec else None
-            own = cos(vec[(d, "A250")], vec[(d, "A")])
-            cap.append(
-                {
-                    "dataset": d,
-                    "cap_250_vs_1000": round(own, 4),
-                    "nearest_other_at_250": near,
-                    "nearest_other_cos": None if nv is None else round(nv, 4),
-                    "holds": nv is not None and own > nv,
-                }
-            )
-        if (d, "A-seed1") in vec and (d, "A") in vec:
-            near = max(others, key=lambda e: cos(vec[(d, "A")], vec[(e, "A")]) if (e, "A") in vec else -2)
-            nv = cos(vec[(d, "A")], vec[(near, "A")]) if (near, "A") in vec else None
-            own = cos(vec[(d, "A")], vec[(d, "A-seed1")])
-            seed.append(
-                {
-                    "dataset": d,
-                    "seed0_vs_seed1": round(own, 4),
-                    "nearest_other": near,
-                    "nearest_other_cos": None if nv is None else round(nv, 4),
-                    "holds": nv is not None and own > nv,
-                }
-            )
+
+    # cap and seed stability: is a dataset's vector nearer its own variant than the nearest other dataset's vector?
+    def stability(d: str, variant: str, near_in: str, own_key: str, near_key: str) -> dict[str, Any] | None:
+        if (d, variant) not in vec or (d, "A") not in vec:
+            return None
+        others = [e for e in names if e != d and (e, near_in) in vec]
+        near = max(others, key=lambda e: cos(vec[(d, near_in)], vec[(e, near_in)]), default=None)
+        nv = None if near is None else cos(vec[(d, near_in)], vec[(near, near_in)])
+        own = cos(vec[(d, variant)], vec[(d, "A")])
+        return {
+            "dataset": d,
+            own_key: round(own, 4),
+            near_key: near,
+            "nearest_other_cos": None if nv is None else round(nv, 4),
+            "holds": nv is not None and own > nv,
+        }
+
+    cap = [r for d in names if (r := stability(d, "A250", "A250", "cap_250_vs_1000", "nearest_other_at_250"))]
+    seed = [r for d in names if (r := stability(d, "A-seed1", "A", "seed0_vs_seed1", "nearest_other"))]
     out["cap_stability"] = {"holds": sum(r["holds"] for r in cap), "of": len(cap), "rows": cap}
     out["seed_stability"] = {"holds": sum(r["holds"] for r in seed), "of": len(seed), "rows": seed}
     for key, rows_, other in (("cap_stability", cap, "A250"), ("seed_stability", seed, "A-seed1")):
