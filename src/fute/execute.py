@@ -225,9 +225,9 @@ class EmbedSpec:
         if self.dtype == "auto":
             del d["dtype"]  # keys of jobs made before precision could be chosen stay as they were
         d["prompt"] = self.prompt.card() if self.prompt is not None else None
-        from fute.paths import default_surrogate_path
+        from fute.paths import surrogate_path
 
-        surrogate = default_surrogate_path() if self.surrogate == "default" else self.surrogate
+        surrogate = surrogate_path(self.surrogate)[0]
         model = self.model.removeprefix("recorded:") if self.model else None  # a recording: its file's state
         d["files"] = {p: files_state(p) for p in (self.data, model, self.corpus, surrogate) if p}
         return content_hash(d, 32)

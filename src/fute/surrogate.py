@@ -23,11 +23,9 @@ from torch import nn
 
 from fute.device import dtype_name, resolve_device, resolve_dtype
 from fute.errors import ConfigError, check_at_least
-from fute.paths import checked_tokenizer, default_surrogate_path, loading, model_source
+from fute.paths import checked_tokenizer, loading, model_source, surrogate_path
 from fute.samples import Samples
 
-DEFAULT_SURROGATE = "sentence-transformers/all-MiniLM-L6-v2"
-_ALIASES = {"default", "all-minilm-l6-v2", "all-MiniLM-L6-v2", DEFAULT_SURROGATE}
 _CACHE: dict[tuple[str, int, str, str, str], Surrogate] = {}
 _TRUNCATION_WARNED: set[tuple[str, int, int, int]] = set()  # (data source, rows, truncated, limit) said once
 
@@ -114,7 +112,7 @@ class Surrogate:
             raise ConfigError(f"unknown pooling '{pooling}'; use auto, cls, mean or last")
         check_at_least("max_length (tokens per input)", max_length, 2)  # room for the special tokens
         if model is None:
-            path, display = (default_surrogate_path(), DEFAULT_SURROGATE) if name in _ALIASES else (name, name)
+            path, display = surrogate_path(name)
             model, tokenizer, self.architecture = _load_backbone(path)
         else:
             path = display = name
