@@ -34,7 +34,7 @@ import transformers
 from fute.corpus import default_corpus
 from fute.device import describe, dtype_name, resolve_device
 from fute.evaluation.machine import machine, matmul_peak
-from fute.surrogate import default_surrogate_path
+from fute.paths import default_surrogate_path
 from fute.targets import split_endpoint
 from fute.targets.hf_classifier import HFClassifier
 from fute.targets.hf_lm import HFCausalLM, load_causal_lm

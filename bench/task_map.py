@@ -27,7 +27,7 @@ from fute.embed import embed_dataset, embed_model
 from fute.samples import load_samples
 from fute.space import TaskVector
 from fute.store import open_store
-from fute.surrogate import default_surrogate_path
+from fute.paths import default_surrogate_path
 from fute.targets.hf_classifier import HFClassifier
 from fute.targets.hf_lm import HFCausalLM
 from fute.targets.prompts import load_prompt_set

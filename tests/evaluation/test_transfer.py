@@ -308,6 +308,22 @@ def test_a_second_worker_takes_one_seed_and_the_full_run_does_only_the_rest(
         run_truth(datasets[:2], cfg, run_dir=run, progress=False, echo=lambda _: None, only_seed=5)
 
 
+def test_the_finished_seeds_make_a_truth_before_the_rest_are_run(tmp_path, tiny_paths, datasets, monkeypatch):
+    """--finished-seeds runs nothing and assembles the seeds whose jobs are all done, saying which of how many."""
+    from dataclasses import replace
+
+    cfg = replace(tiny_config(tiny_paths["encoder"]), seeds=3)
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError, match="no seed of this run has every job finished yet"):
+        run_truth(datasets[:2], cfg, run_dir=run, progress=False, echo=lambda _: None, finished_seeds=True)
+    run_truth(datasets[:2], cfg, run_dir=run, progress=False, echo=lambda _: None, only_seed=1)
+    monkeypatch.setattr(transfer, "target_job", lambda **kw: pytest.fail("--finished-seeds ran a job"))
+    truth = run_truth(datasets[:2], cfg, run_dir=run, progress=False, echo=lambda _: None, finished_seeds=True)
+    assert truth["seeds"] == [1] and truth["seeds_planned"] == 3
+    assert truth["scores_by_seed"]["pos"]["neg"] == [truth["scores"]["pos"]["neg"]]
+    assert "seeds 1 of the 3 planned (the finished ones)" in transfer.truth_markdown(truth, "cmd")
+
+
 def seeded(runs: dict) -> dict:
     """TRUTH with two seeds: each score twice, except the (target, source) pairs of ``runs``, given per seed."""
     by = {t: {s: runs.get((t, s), [v, v]) for s, v in row.items()} for t, row in TRUTH["scores"].items()}

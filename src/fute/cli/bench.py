@@ -112,6 +112,14 @@ def transfer_truth_cmd(
             "machine): the eval's model-reading rankers need them where their vectors and score tables are not kept",
         ),
     ] = False,
+    finished_seeds: Annotated[
+        bool,
+        typer.Option(
+            "--finished-seeds",
+            help="Run nothing: assemble the truth from the seeds whose every job is finished (judge a long run's "
+            "first seeds before the rest are done; the truth says which seeds it holds)",
+        ),
+    ] = False,
     run_dir: RunDirOpt = None,
     results: ResultsOpt = "bench/results",
     executor: ExecutorOpt = "local",
@@ -154,6 +162,7 @@ def transfer_truth_cmd(
         device=device,
         only_seed=only_seed,
         models=models,
+        finished_seeds=finished_seeds,
     )
     if truth is None:  # one seed's jobs: no truth to write yet
         return

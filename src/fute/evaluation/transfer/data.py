@@ -61,7 +61,7 @@ class TransferConfig:
         )
 
     def base_path(self) -> str:
-        from fute.surrogate import default_surrogate_path
+        from fute.paths import default_surrogate_path
 
         return str(default_surrogate_path()) if self.model == "default" else self.model
 

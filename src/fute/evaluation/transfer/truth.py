@@ -155,6 +155,7 @@ def run_truth(
     device: str = "auto",
     only_seed: int | None = None,
     models: bool = False,
+    finished_seeds: bool = False,
 ) -> dict[str, Any] | None:
     """Every source, baseline and (source, target) pair, skipping finished jobs; returns the score matrix.
 
@@ -198,6 +199,12 @@ def run_truth(
         )
     keyed = [(c, *job_keys(datasets, c, held_out)) for c in runs]
     echo(progress_line(folder, [k for k in keyed if only_seed is None or k[0].seed == only_seed]))
+    if finished_seeds:
+        keyed = [k for k in keyed if all(folder.get(key) is not None for keys in k[1:] for key in keys.values())]
+        if not keyed:
+            raise ConfigError(f"{run}: no seed of this run has every job finished yet; run it without --finished-seeds")
+        results.update({key: folder.get(key) for k in keyed for keys in k[1:] for key in keys.values()})
+        runs = [k[0] for k in keyed]
 
     def pairs_left(name: str, pair: dict[tuple[str, str], str]) -> bool:
         return any(folder.get(pair[name, b.name]) is None for b in datasets if b.name != name)
@@ -207,7 +214,7 @@ def run_truth(
     # pairs are unfinished, and, with ``models``, the first seed's models (the eval's model-reading rankers); so a
     # run resumed on a new machine retrains no other model, and a finished one none.
     for i, (c, src, base, pair) in enumerate(keyed):
-        if only_seed is not None and c.seed != only_seed:
+        if (only_seed is not None and c.seed != only_seed) or finished_seeds:
             continue
         tag = f" seed {c.seed}" if cfg.seeds > 1 else ""
         common = {"config": c, "run_dir": str(run), "held_out": held_out, "device": device}
@@ -264,6 +271,8 @@ def run_truth(
     }
     if cfg.seeds > 1:
         truth["seeds"] = [c.seed for c in runs]
+        if len(runs) < cfg.seeds:
+            truth["seeds_planned"] = cfg.seeds
         truth["scores_by_seed"] = scores
         truth["baseline_by_seed"] = baseline
         truth["scores_se"] = {t: {a: _se(v) for a, v in row.items()} for t, row in scores.items()}
@@ -361,7 +370,9 @@ def truth_markdown(truth: dict[str, Any], command: str) -> str:
         f"({cfg['source_epochs']:g} epochs), {cfg['target_examples']} target examples ({cfg['target_epochs']:g} "
         f"epochs), lr {cfg['learning_rate']:g}, batch {cfg['batch_size']}, {cfg['max_length']} tokens, "
         + (
-            f"seeds {', '.join(map(str, truth['seeds']))} (each score their mean ± standard error)"
+            f"seeds {', '.join(map(str, truth['seeds']))}"
+            + (f" of the {truth['seeds_planned']} planned (the finished ones)" if truth.get("seeds_planned") else "")
+            + " (each score their mean ± standard error)"
             if truth.get("seeds")
             else f"seed {cfg['seed']}"
         )
