@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from fute.embed import embed_dataset, embed_model
+from fute.paths import default_surrogate_path
 from fute.rank import rank
 from fute.samples import load_samples
-from fute.paths import default_surrogate_path
 from fute.targets.hf_classifier import HFClassifier
 from fute.train import FinetuneConfig, evaluate_classifier, finetune_classifier
 

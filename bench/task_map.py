@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 from fute.embed import embed_dataset, embed_model
+from fute.paths import default_surrogate_path
 from fute.samples import load_samples
 from fute.space import TaskVector
 from fute.store import open_store
-from fute.paths import default_surrogate_path
 from fute.targets.hf_classifier import HFClassifier
 from fute.targets.hf_lm import HFCausalLM
 from fute.targets.prompts import load_prompt_set
