@@ -17,46 +17,15 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import torch
 
-from fute.evaluation.embedding_quality import PeakRSS, write_atomic
-from fute.evaluation.machine import machine
+from fute.evaluation.embedding_quality import write_atomic
+from fute.evaluation.machine import machine, measure_vector
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GOAL_RATIO = 3.0
-
-
-def run(path: Path) -> dict:
-    from fute.embed import compute_vector
-    from fute.methods import get_method
-    from fute.samples import load_samples
-    from fute.surrogate import load_surrogate
-
-    sur = load_surrogate("default")
-    samples = load_samples(path)
-    with PeakRSS() as peak:
-        t = time.perf_counter()
-        vec = compute_vector(samples, path.name, kind="dataset", method=get_method("fisher"), surrogate=sur)
-        seconds = time.perf_counter() - t
-    training = vec.card.training or {}
-    constant = min(x for x in (training.get("prior_heldout_loss"), training.get("initial_heldout_loss")) if x)
-    return {
-        "dataset": path.name,
-        "task": samples.task,
-        "rows_given": len(samples),
-        "rows_used": vec.card.data.n_used,
-        "windows": vec.card.extra.get("windows"),
-        "seconds": round(seconds, 1),
-        "peak_rss_mb": round(peak.peak / 2**20),
-        "finetune_epochs": training.get("finetune_epochs"),
-        "heldout_loss": training.get("heldout_loss"),
-        "constant_loss": constant,
-        "ratio": round(training["heldout_loss"] / constant, 4) if training.get("heldout_loss") else None,
-        "learned": training.get("learned"),
-    }
 
 
 def main() -> None:
@@ -73,7 +42,7 @@ def main() -> None:
         job = args.out / "jobs" / f"{name}.json"
         if not job.exists():
             print(f"{name}: embedding (a few minutes)", flush=True)
-            write_atomic(job, json.dumps(run(args.data / name), indent=1) + "\n")
+            write_atomic(job, json.dumps(measure_vector(args.data / name), indent=1) + "\n")
         rows.append(json.loads(job.read_text()))
         print(rows[-1], flush=True)
     cr = [r["seconds"] for r in rows if r["task"] != "qa"]

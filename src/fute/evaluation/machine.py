@@ -56,3 +56,40 @@ def machine() -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+def measure_vector(path: Path, surrogate: str = "default", device: str = "auto", **options: object) -> dict:
+    """One dataset's training split embedded with ``fisher`` (``options`` over its defaults, as ``fute embed
+    dataset`` would) on ``surrogate``, alone in this process: its seconds and peak memory beside what its card says
+    (rows used, QA windows, fine-tuned epochs, held-out loss against the constant, learned). The cost benchmarks'
+    one measurement (bench/qa_cost.py, bench/surrogate_tiers.py)."""
+    from fute.embed import compute_vector
+    from fute.evaluation.embedding_quality import PeakRSS
+    from fute.methods import get_method
+    from fute.samples import load_samples
+    from fute.surrogate import load_surrogate
+
+    sur = load_surrogate(surrogate, device=device)
+    samples = load_samples(path)
+    with PeakRSS() as peak:
+        t = time.perf_counter()
+        vec = compute_vector(samples, path.name, kind="dataset", method=get_method("fisher", **options), surrogate=sur)
+        seconds = time.perf_counter() - t
+    training = vec.card.training or {}
+    constant = min(x for x in (training.get("prior_heldout_loss"), training.get("initial_heldout_loss")) if x)
+    return {
+        "dataset": path.name,
+        "task": samples.task,
+        "surrogate": sur.identity.name,
+        "options": dict(options),
+        "rows_given": len(samples),
+        "rows_used": vec.card.data.n_used,
+        "windows": vec.card.extra.get("windows"),
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(peak.peak / 2**20),
+        "finetune_epochs": training.get("finetune_epochs"),
+        "heldout_loss": training.get("heldout_loss"),
+        "constant_loss": constant,
+        "ratio": round(training["heldout_loss"] / constant, 4) if training.get("heldout_loss") else None,
+        "learned": training.get("learned"),
+    }
