@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from fute.errors import DataError
 from fute.samples import Samples
-
-if TYPE_CHECKING:
-    from fute.surrogate import Encoded
 
 
 @dataclass
@@ -131,8 +128,9 @@ def _whole_words(spans: list[tuple[int, int]], context: str, a_start: int, a_end
     return spans
 
 
-def position_prior_loss(enc: Encoded, train: np.ndarray, held: np.ndarray) -> float | None:
-    """Held-out span loss of the best constant: the training rows' start and end frequencies by token offset from
+def position_prior_loss(enc: Any, train: np.ndarray, held: np.ndarray) -> float | None:
+    """Held-out span loss of the best constant (``enc``: the rows' ``fute.surrogate.Encoded``, which imports this
+    module, so it is not named here): the training rows' start and end frequencies by token offset from
     the context's first token (add-one smoothed), renormalised over each held-out context's tokens. A model's soft
     label (``Encoded.span_terms``) counts each of its spans by its probability, and is scored the same way."""
     if not len(held) or enc.start_positions is None or enc.context_spans is None:

@@ -20,13 +20,13 @@ def keyword_probs(texts, pairs):
     return np.array([[0.2, 0.8] if "good" in t or "happy" in t else [0.7, 0.3] for t in texts])
 
 
-@pytest.fixture(scope="module")
-def classifier_path(tmp_path_factory):
-    from transformers import BertConfig, BertForSequenceClassification
+def tiny_bert(folder, architecture: str, seed: int, **config):
+    """A tiny random-init BERT of ``architecture`` (a transformers class name) on the tests' tokenizer, saved."""
+    import transformers
+    from transformers import BertConfig
 
-    folder = tmp_path_factory.mktemp("tiny-classifier")
     tok = build_tokenizer(folder)
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     cfg = BertConfig(
         vocab_size=len(tok),
         hidden_size=32,
@@ -34,32 +34,23 @@ def classifier_path(tmp_path_factory):
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=64,
-        num_labels=3,
-        id2label={0: "entailment", 1: "neutral", 2: "contradiction"},
+        architectures=[architecture],
+        **config,
     )
-    BertForSequenceClassification(cfg).save_pretrained(folder)
+    getattr(transformers, architecture)(cfg).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def classifier_path(tmp_path_factory):
+    labels = {0: "entailment", 1: "neutral", 2: "contradiction"}
+    return tiny_bert(tmp_path_factory.mktemp("tiny-classifier"), "BertForSequenceClassification", 1, id2label=labels)
 
 
 @pytest.fixture(scope="module")
 def qa_model_path(tmp_path_factory):
     """A tiny random-init extractive QA model (BertForQuestionAnswering) on the tests' tokenizer."""
-    from transformers import BertConfig, BertForQuestionAnswering
-
-    folder = tmp_path_factory.mktemp("tiny-qa")
-    tok = build_tokenizer(folder)
-    torch.manual_seed(2)
-    cfg = BertConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        architectures=["BertForQuestionAnswering"],
-    )
-    BertForQuestionAnswering(cfg).save_pretrained(folder)
-    return folder
+    return tiny_bert(tmp_path_factory.mktemp("tiny-qa"), "BertForQuestionAnswering", 2)
 
 
 @pytest.fixture(params=["callable", "hf-classifier", "hf-qa", "hf-lm"])

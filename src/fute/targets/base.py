@@ -59,6 +59,40 @@ def length_batches(lengths: list[int], max_rows: int, overhead: float = FORWARD_
     return batches
 
 
+def load_local_model(
+    target: TargetModel,
+    name_or_path: str,
+    auto_class: str,
+    what: str,
+    model: Any,
+    tokenizer: Any,
+    device: Any,
+    dtype: Any,
+) -> None:
+    """A local target's weights by hub id or folder (``transformers.<auto_class>``), or the ``model`` and
+    ``tokenizer`` given, placed on ``device`` in ``dtype`` (``fute.device``: ``auto`` is bfloat16 on a GPU that has
+    it, float32 on the CPU), in eval mode: sets ``name``, ``device``, ``dtype``, ``model``, ``tokenizer`` and the
+    weights hash of ``target``."""
+    import transformers
+
+    from fute.device import place, resolve_device, target_dtype
+    from fute.paths import checked_tokenizer, loading, model_source
+    from fute.surrogate import _quiet_transformers, weights_hash
+
+    _quiet_transformers()
+    target.name = name_or_path
+    target.device = resolve_device(device)
+    target.dtype = target_dtype(dtype, target.device, model)
+    if model is None:
+        source = model_source(name_or_path, what)
+        with loading(what, name_or_path):
+            model = getattr(transformers, auto_class).from_pretrained(source, dtype=target.dtype)
+            tokenizer = checked_tokenizer(transformers.AutoTokenizer.from_pretrained(source))
+    target.model = place(model, target.device, target.dtype).eval()
+    target.tokenizer = tokenizer
+    target._hash = weights_hash(model)
+
+
 def in_input_order(values: Any, batches: list[list[int]]) -> np.ndarray:
     """Results computed batch by batch (``length_batches``), concatenated in that order, put back in the inputs'."""
     return np.asarray(values)[np.argsort([j for rows in batches for j in rows], kind="stable")]

@@ -7,10 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from fute.device import dtype_name, place, resolve_device, target_dtype
-from fute.paths import checked_tokenizer, loading, model_source
-from fute.surrogate import _quiet_transformers, weights_hash
-from fute.targets.base import TargetModel, in_input_order, length_batches
+from fute.device import dtype_name
+from fute.targets.base import TargetModel, in_input_order, length_batches, load_local_model
 
 
 class HFClassifier(TargetModel):
@@ -31,30 +29,19 @@ class HFClassifier(TargetModel):
         device: Any = "auto",
         dtype: Any = "auto",
     ) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        _quiet_transformers()
-        self.name = name_or_path
-        self.device = resolve_device(device)
-        self.dtype = target_dtype(dtype, self.device, model)
-        if model is None:
-            source = model_source(name_or_path, "classifier")
-            with loading("classifier", name_or_path):
-                model = AutoModelForSequenceClassification.from_pretrained(source, dtype=self.dtype)
-                tokenizer = checked_tokenizer(AutoTokenizer.from_pretrained(source))
-        self.model = place(model, self.device, self.dtype).eval()
-        self.tokenizer = tokenizer
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-            model.config.pad_token_id = tokenizer.pad_token_id
+        load_local_model(
+            self, name_or_path, "AutoModelForSequenceClassification", "classifier", model, tokenizer, device, dtype
+        )
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+            self.model.config.pad_token_id = self.tokenizer.pad_token_id
         self.batch_size = batch_size
         self.max_length = max_length
-        cfg = model.config
+        cfg = self.model.config
         self.task = "regression" if cfg.num_labels == 1 or cfg.problem_type == "regression" else "classification"
         self.label_names = (
             () if self.task == "regression" else tuple(str(cfg.id2label.get(i, i)) for i in range(cfg.num_labels))
         )
-        self._hash = weights_hash(model)
 
     def identity(self) -> dict[str, Any]:
         d = {

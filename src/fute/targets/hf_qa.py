@@ -9,12 +9,10 @@ import numpy as np
 import torch
 
 from fute.corpus import Corpus
-from fute.device import dtype_name, place, resolve_device, target_dtype
+from fute.device import dtype_name
 from fute.errors import ConfigError
-from fute.paths import checked_tokenizer, loading, model_source
 from fute.samples import Samples
-from fute.surrogate import _quiet_transformers, weights_hash
-from fute.targets.base import TargetModel, length_batches
+from fute.targets.base import TargetModel, length_batches, load_local_model
 
 
 class HFQuestionAnswerer(TargetModel):
@@ -43,22 +41,11 @@ class HFQuestionAnswerer(TargetModel):
         device: Any = "auto",
         dtype: Any = "auto",
     ) -> None:
-        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-
-        _quiet_transformers()
-        self.name = name_or_path
-        self.device = resolve_device(device)
-        self.dtype = target_dtype(dtype, self.device, model)
-        if model is None:
-            source = model_source(name_or_path, "QA model")
-            with loading("QA model", name_or_path):
-                model = AutoModelForQuestionAnswering.from_pretrained(source, dtype=self.dtype)
-                tokenizer = checked_tokenizer(AutoTokenizer.from_pretrained(source))
-        self.model = place(model, self.device, self.dtype).eval()
-        self.tokenizer = tokenizer
+        load_local_model(
+            self, name_or_path, "AutoModelForQuestionAnswering", "QA model", model, tokenizer, device, dtype
+        )
         self.batch_size, self.max_length = batch_size, max_length
         self.n_best, self.max_answer_tokens = n_best, max_answer_tokens
-        self._hash = weights_hash(model)
 
     def identity(self) -> dict[str, Any]:
         d = {
