@@ -238,7 +238,12 @@ def qa_context(tiny_paths, tmp_path_factory) -> RankContext:
     )
 
 
-@pytest.mark.parametrize("name", [n for n in RANKERS.in_order() if "qa" in get_ranker(n).tasks])
+# the rankers with a QA path of their own; fute-prompt, fute-prefix and textemb are DTEs like fute-fisher's, whose
+# QA vectors tests/test_qa.py makes with every method
+QA_PATHS = ["fute-fisher", "fute-mte", "taskemb", "tupate", "datasize", "curvegrad", "random"]
+
+
+@pytest.mark.parametrize("name", QA_PATHS)
 def test_conformance_on_qa(name, qa_context):
     """The rankers defined for span tasks rank QA targets: vectors of QA data and QA models, QA models' own."""
     test_conformance(name, qa_context)
@@ -252,3 +257,5 @@ def test_rankers_undefined_for_spans_are_left_out_with_the_reason(qa_context):
     assert list(judged) == ["datasize"] and set(qa_context.left_out) == {"logme", "esm-logme"}
     assert any(line.startswith("ranker logme: left out (LogME is the evidence") for line in said)
     assert {"logme", "esm-logme"} <= set(RANKERS.in_order()) and "qa" not in get_ranker("logme").tasks
+    defined = {n for n in RANKERS.in_order() if "qa" in get_ranker(n).tasks}
+    assert set(QA_PATHS) <= defined and defined - set(QA_PATHS) == {"fute-prompt", "fute-prefix", "textemb"}
