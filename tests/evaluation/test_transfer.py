@@ -321,7 +321,8 @@ def test_the_finished_seeds_make_a_truth_before_the_rest_are_run(tmp_path, tiny_
     truth = run_truth(datasets[:2], cfg, run_dir=run, progress=False, echo=lambda _: None, finished_seeds=True)
     assert truth["seeds"] == [1] and truth["seeds_planned"] == 3
     assert truth["scores_by_seed"]["pos"]["neg"] == [truth["scores"]["pos"]["neg"]]
-    assert "seeds 1 of the 3 planned (the finished ones)" in transfer.truth_markdown(truth, "cmd")
+    md = transfer.truth_markdown(truth, "cmd")
+    assert "seeds 1 of the 3 planned (the finished ones): one seed, no standard error yet" in md and "±" not in md
 
 
 def seeded(runs: dict) -> dict:

@@ -361,6 +361,7 @@ def truth_markdown(truth: dict[str, Any], command: str) -> str:
     """The score matrix: a row per target, a column per source, the no-transfer baseline first."""
     names = list(truth["datasets"])
     cfg = truth["settings"]
+    several = len(truth.get("seeds", [])) > 1  # a standard error and ties need two seeds or more
     model = "the default surrogate (all-MiniLM-L6-v2)" if cfg["model"] == "default" else cfg["model"]
     lines = [
         "# Transfer ground truth",
@@ -372,7 +373,7 @@ def truth_markdown(truth: dict[str, Any], command: str) -> str:
         + (
             f"seeds {', '.join(map(str, truth['seeds']))}"
             + (f" of the {truth['seeds_planned']} planned (the finished ones)" if truth.get("seeds_planned") else "")
-            + " (each score their mean ± standard error)"
+            + (" (each score their mean ± standard error)" if several else ": one seed, no standard error yet")
             if truth.get("seeds")
             else f"seed {cfg['seed']}"
         )
@@ -381,13 +382,13 @@ def truth_markdown(truth: dict[str, Any], command: str) -> str:
         f"Compute: {truth['seconds'] / 60:.1f} min of jobs.",
         "",
         "Rows: targets; columns: the source of intermediate training; **bold**: the best source"
-        + (", and every source within one standard error of it (tied)." if truth.get("seeds") else "."),
+        + (", and every source within one standard error of it (tied)." if several else "."),
         "",
         "| target (class) | metric | none | " + " | ".join(names) + " |",
         "|---|---|---:|" + "---:|" * len(names),
     ]
     for t in names:
-        row, se = truth["scores"][t], truth.get("scores_se", {}).get(t, {})
+        row, se = truth["scores"][t], truth.get("scores_se", {}).get(t, {}) if several else {}
         best = set(truth["best_tied"][t]) if truth.get("best_tied") else {s for s in row if row[s] == max(row.values())}
         value = {s: f"{row[s]:.3f}" + (f" ± {se[s]:.3f}" if s in se else "") for s in row}
         cells = ["—" if s == t else (f"**{value[s]}**" if s in best else value[s]) for s in names]
