@@ -96,6 +96,8 @@ def main() -> None:
         lines.append(f"| {r} | " + " | ".join(show(table[col].get(r)) for col in COLUMNS) + " |")
     lines += [
         "",
+        "—: not measured (a truth not run, or a ranker not run on it).",
+        "",
         "The paper's own numbers (Wang et al. 2024, its source-selection table; T5-base surrogate, the CrossFit "
         "U, full-size sources) are not beside these: no copy of the paper's table is reachable from this project's "
         "machines, and a number typed from memory would not be a measurement. Read them from arXiv 2402.14522.",
