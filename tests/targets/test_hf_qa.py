@@ -137,3 +137,23 @@ def test_a_qa_model_reads_the_best_answer_over_every_window(tiny_paths):
     ((best, second),) = reader.predict(data.texts, data.text_pairs, progress=False, cache=False)
     assert context[int(best[0]) : int(best[1])] == "rome" and best[2] > second[2] > 0
     assert score_answers(Pointer(), tok, data, 32, device="cpu") == {"f1": 1.0, "exact": 1.0}
+
+
+def test_fute_embed_model_takes_a_qa_model(qa_model_path, tiny_paths, tmp_path, run_cli):  # noqa: F811
+    """`fute embed model QA_FOLDER`: the backend is read from its config, U is question + context pairs, and the
+    card says so; a U of single texts is a one-line error."""
+    from tests.conftest import write_jsonl
+
+    data = _qa_task(16)
+    pairs = zip(data.texts, data.text_pairs, strict=True)
+    u = write_jsonl(tmp_path / "u.jsonl", [{"text": q, "text_pair": c} for q, c in pairs])
+    single = write_jsonl(tmp_path / "single.jsonl", [{"text": q} for q in data.texts])
+    common = ["--surrogate", str(tiny_paths["encoder"]), "--max-length", "32", "--store", str(tmp_path / "st")]
+    common += ["--quiet", "--option", "max_epochs=1"]
+    code, out, err = run_cli("embed", "model", str(qa_model_path), "--corpus", str(u), "--name", "qa-model", *common)
+    assert code == 0, err
+    assert "qa-model (model): " in out
+    code, out, _ = run_cli("show", "qa-model", "--store", str(tmp_path / "st"))
+    assert code == 0 and "[hf-qa]" in out
+    code, _, err = run_cli("embed", "model", str(qa_model_path), "--corpus", str(single), "--name", "x", *common)
+    assert code == 2 and "a QA model labels question + context pairs" in err and "Traceback" not in err
