@@ -146,7 +146,7 @@ def test_eval_every_selector_on_a_tiny_llm(prompt_run, tiny_paths, tiny_llama):
     from fute import corpus, embed
 
     originals = embed.default_corpus, corpus.default_corpus
-    embed.default_corpus = corpus.default_corpus = lambda pairs=False: embed.load_corpus(u_path)
+    embed.default_corpus = corpus.default_corpus = lambda pairs=False, qa=False: embed.load_corpus(u_path)
     try:
         # vectors computed ahead (`fute bench prompts vectors`) are the very ones the eval asks for: it adds none
         fill_vectors(bench.data, [str(tiny_llama)], vectors, ["fisher"], echo=lambda _: None)
