@@ -171,6 +171,61 @@ def transfer_truth_cmd(
     ui.console.print(md, highlight=False, markup=False, soft_wrap=True)
 
 
+@transfer_app.command("across")
+def transfer_across_cmd(
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Run folders of finished in-class truths (e.g. a CR run and a QA run): each source of one is "
+            "transferred to each target of the others"
+        ),
+    ],
+    seeds: Annotated[
+        int | None,
+        typer.Option(help="The runs' first N seeds (default: all they have); a later, larger N continues the run"),
+    ] = None,
+    models: Annotated[
+        bool,
+        typer.Option(
+            "--models",
+            help="Also retrain the first seed's source and baseline models missing here (the eval's model-reading "
+            "rankers read them)",
+        ),
+    ] = False,
+    run_dir: RunDirOpt = None,
+    results: ResultsOpt = "bench/results",
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    gpus_per_job: GpusOpt = 0.0,
+    cpus_per_job: CpusOpt = 1.0,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+) -> None:
+    """The all-class truth: finished in-class runs joined by the pairs across them (the paper's all-class columns).
+
+    Each pair across trains and scores its target exactly as the target's own run does, from the source model its
+    own run trained; rerun the same command to resume. Judge it with `fute bench transfer eval --run-dir RUN_DIR`.
+    """
+    from fute.evaluation.jobs import write_results
+    from fute.evaluation.transfer.across import run_across
+    from fute.evaluation.transfer.truth import truth_markdown
+
+    truth = run_across(
+        runs,
+        run_dir=run_dir,
+        seeds=seeds,
+        executor=executor_for(executor, address, gpus_per_job, cpus_per_job),
+        progress=not quiet,
+        echo=ui.console.print,
+        command=_command_line(),
+        device=device,
+        models=models,
+    )
+    md = truth_markdown(truth, truth["command"])
+    write_results(results, "transfer_truth", truth, md)
+    ui.console.print(md, highlight=False, markup=False, soft_wrap=True)
+
+
 @transfer_app.command("eval")
 def transfer_eval_cmd(
     ranker: Annotated[

@@ -90,9 +90,9 @@ class RankContext:
     def held_out(self) -> frozenset[str]:
         """The normalised texts of every row any target of the run is scored on (``scored_texts``)."""
         if getattr(self, "_held_out", None) is None:
-            from fute.evaluation.transfer.data import scored_texts, truth_config, truth_datasets
+            from fute.evaluation.transfer.data import truth_held_out
 
-            self._held_out = scored_texts(truth_datasets(self.truth), truth_config(self.truth))
+            self._held_out = truth_held_out(self.truth)
         return self._held_out
 
     def table_key(self, ranker: SourceRanker) -> str:

@@ -170,3 +170,11 @@ def truth_datasets(truth: dict[str, Any]) -> list[Dataset]:
 def truth_config(truth: dict[str, Any]) -> TransferConfig:
     """The config a truth was run with; one written before ``score_split`` existed scored every target on dev."""
     return TransferConfig(**{"score_split": "dev", **truth["settings"]})
+
+
+def truth_held_out(truth: dict[str, Any]) -> frozenset[str]:
+    """The normalised texts of every row any target of a truth is scored on; a truth across runs (``parts``) scores
+    each part's targets as its own run did."""
+    datasets = {d.name: d for d in truth_datasets(truth)}
+    parts = truth.get("parts") or [{"settings": truth["settings"], "datasets": list(datasets)}]
+    return frozenset().union(*(scored_texts([datasets[n] for n in p["datasets"]], truth_config(p)) for p in parts))

@@ -246,7 +246,7 @@ def run_truth(
     if only_seed is not None:
         echo(f"seed {only_seed}'s jobs are done; the same command without --only-seed assembles the truth")
         return None
-    first_src, first_base, _ = keyed[0][1], keyed[0][2], keyed[0][3]
+    first_src, first_base = keyed[0][1], keyed[0][2]
 
     def per_seed(get: Callable[[dict[str, str], dict[str, str], dict[tuple[str, str], str]], str]) -> list[float]:
         return [results[get(src, base, pair)]["score"] for _, src, base, pair in keyed]
@@ -256,29 +256,48 @@ def run_truth(
         for b in datasets
     }
     baseline = {d.name: per_seed(lambda s_, b_, p_, d=d: b_[d.name]) for d in datasets}
+    record = run_record(
+        cfg,
+        datasets,
+        {d.name: results[first_src[d.name]] for d in datasets},
+        {d.name: results[first_base[d.name]] for d in datasets},
+    )
+    metric = {d.name: results[first_base[d.name]]["metric"] for d in datasets}
+    seeds = [c.seed for c in runs]
+    truth = assemble_truth(record, metric, seeds, cfg.seeds, scores, baseline, results.values(), command)
+    atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
+    return truth
+
+
+def assemble_truth(
+    record: dict[str, Any],
+    metric: dict[str, str],
+    seeds: list[int],
+    planned: int,
+    scores: dict[str, dict[str, list[float]]],
+    baseline: dict[str, list[float]],
+    jobs: Any,
+    command: str | None,
+) -> dict[str, Any]:
+    """A truth from its run's record (``run_record``) and every score per seed (``scores[target][source]``, one
+    value per seed of ``seeds``): means, and with several seeds planned their standard errors and ties."""
     truth = {
-        **run_record(
-            cfg,
-            datasets,
-            {d.name: results[first_src[d.name]] for d in datasets},
-            {d.name: results[first_base[d.name]] for d in datasets},
-        ),
-        "metric": {d.name: results[first_base[d.name]]["metric"] for d in datasets},
+        **record,
+        "metric": metric,
         "baseline": {n: _mean(v) for n, v in baseline.items()},
         "scores": {t: {a: _mean(v) for a, v in row.items()} for t, row in scores.items()},
-        "seconds": round(sum(r.get("seconds", 0.0) for r in results.values()), 1),
+        "seconds": round(sum(r.get("seconds", 0.0) for r in jobs), 1),
         "command": command,
     }
-    if cfg.seeds > 1:
-        truth["seeds"] = [c.seed for c in runs]
-        if len(runs) < cfg.seeds:
-            truth["seeds_planned"] = cfg.seeds
+    if planned > 1:
+        truth["seeds"] = seeds
+        if len(seeds) < planned:
+            truth["seeds_planned"] = planned
         truth["scores_by_seed"] = scores
         truth["baseline_by_seed"] = baseline
         truth["scores_se"] = {t: {a: _se(v) for a, v in row.items()} for t, row in scores.items()}
         truth["baseline_se"] = {n: _se(v) for n, v in baseline.items()}
         truth["best_tied"] = {t: tied_best(truth["scores"][t], truth["scores_se"][t]) for t in truth["scores"]}
-    atomic_write(run / "truth.json", lambda tmp: Path(tmp).write_text(json.dumps(truth, indent=1)))
     return truth
 
 
@@ -357,6 +376,14 @@ def load_truth(run_dir: str | Path | None = None) -> dict[str, Any]:
     return json.loads(p.read_text())
 
 
+def scored_rows(truth: dict[str, Any]) -> str:
+    """How many rows each target is scored on: one number, or per part of a truth across runs."""
+    parts = truth.get("parts")
+    if not parts:
+        return str(truth["settings"]["dev_examples"])
+    return " or ".join(f"{p['settings']['dev_examples']} ({Path(p['run']).name})" for p in parts)
+
+
 def truth_markdown(truth: dict[str, Any], command: str) -> str:
     """The score matrix: a row per target, a column per source, the no-transfer baseline first."""
     names = list(truth["datasets"])
@@ -377,9 +404,15 @@ def truth_markdown(truth: dict[str, Any], command: str) -> str:
             if truth.get("seeds")
             else f"seed {cfg['seed']}"
         )
-        + f"; scored on {cfg['dev_examples']} {SCORED.get(cfg.get('score_split', 'dev'))} examples (accuracy; Pearson"
-        " r for regression; SQuAD F1 for QA). "
-        f"Compute: {truth['seconds'] / 60:.1f} min of jobs.",
+        + f"; scored on {scored_rows(truth)} {SCORED.get(cfg.get('score_split', 'dev'))} examples (accuracy; "
+        "Pearson r for regression; SQuAD F1 for QA). "
+        + (
+            "Sources of every class (all-class): the in-class pairs and baselines are the named runs' own, and a "
+            "pair across them trains and scores its target as the target's run does. "
+            if truth.get("parts")
+            else ""
+        )
+        + f"Compute: {truth['seconds'] / 60:.1f} min of jobs.",
         "",
         "Rows: targets; columns: the source of intermediate training; **bold**: the best source"
         + (", and every source within one standard error of it (tied)." if several else "."),
