@@ -351,9 +351,11 @@ def _stored(
     return None if hit is None else reuse(store, hit, spec.name, spec.kind, asked)
 
 
-# Seconds per embedded row before this machine has measured its own: a first guess for the expected time, read
-# from the embedding-quality benchmark's cold 1,000-row vectors (docs/methods.md); each finished vector refines it
-PRIOR_SECONDS_PER_ROW = {"fisher": 0.032, "prefix": 0.048, "prompt": 0.048, "textemb": 0.007, "datasize": 0.0}
+# Seconds per embedded row before this machine has measured its own: a first guess for the expected time, written by
+# tools/build_speed_prior.py from the embedding-quality benchmark's vectors; each finished vector refines it. A method
+# it does not know (a plug-in) is guessed at the slowest known rate; DataSize reads no model.
+SPEED_PRIOR = Path(__file__).resolve().parent / "data" / "speed_prior.json"
+PRIOR_SECONDS_PER_ROW: dict[str, float] = {"datasize": 0.0, **json.loads(SPEED_PRIOR.read_text())["seconds_per_row"]}
 
 
 class SpeedLog:
@@ -370,7 +372,7 @@ class SpeedLog:
             self.rates = {}
 
     def rate(self, method: str) -> float:
-        return self.rates.get(method, PRIOR_SECONDS_PER_ROW.get(method, 0.05))
+        return self.rates.get(method, PRIOR_SECONDS_PER_ROW.get(method, max(PRIOR_SECONDS_PER_ROW.values())))
 
     def record(self, vec: TaskVector) -> None:
         from fute.paths import atomic_write

@@ -32,8 +32,8 @@ CAPABILITY_METHODS: dict[str, tuple[str, ...]] = {
 }
 
 
-# What one more forward pass costs besides its tokens, in tokens: streaming the weights once (time = fixed + tokens x
-# per-token, fitted over batch shapes; the offline LLMs' fits are in docs/speed.md, "Labeling speed").
+# What one more forward pass costs besides its tokens, in tokens (streaming the weights once): a setting of the
+# batching, not a measurement; docs/speed.md ("Labeling speed") says how the offline LLMs' costs chose it.
 FORWARD_OVERHEAD_TOKENS = 64
 
 
