@@ -104,3 +104,18 @@ def test_across_refuses_one_run_or_too_many_seeds(parts):
         run_across([root / "cr"], run_dir=root / "x", **quiet())
     with pytest.raises(ConfigError, match="--seeds 2: the runs have 1 seed"):
         run_across([root / "cr", root / "qa"], run_dir=root / "x", seeds=2, **quiet())
+
+
+def test_the_parts_kept_vectors_seed_the_eval_cache_without_replacing_one(parts):
+    """The eval of a truth across reads the vectors the parts' evals kept (same rows, same job key): they are copied
+    into its store, but a slot it already holds keeps its own vector."""
+    from fute.store import open_store
+    from tests.test_viz import full_vec
+
+    root, *_ = parts
+    open_store(root / "cr" / "store").put_many([full_vec("pos", [1, 0, 0]), full_vec("sim", [0, 1, 0])])
+    open_store(root / "qa" / "store").put(full_vec("qa1", [0, 0, 1]))
+    open_store(root / "all" / "store").put(full_vec("sim", [1, 1, 1]))
+    run_across([root / "cr", root / "qa"], run_dir=root / "all", **quiet())
+    kept = {v.name: v.vector.tolist() for v in open_store(root / "all" / "store").vectors()}
+    assert kept == {"pos": [1, 0, 0], "sim": [1, 1, 1], "qa1": [0, 0, 1]}

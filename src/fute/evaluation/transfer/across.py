@@ -176,7 +176,29 @@ def run_across(
             ]
             if specs:
                 results.update(run_jobs(specs, folder, ex, progress=progress, echo=echo))
+    seed_store(parts, run / "store")
     return assemble_across(parts, run, n, checked, command)
+
+
+def seed_store(parts: Sequence[Part], store: Path) -> int:
+    """Copy the vectors the parts' evals kept (``RUN/store``) into ``store``, the eval's cache of this run: a vector
+    made from the same rows the same way has the same job key, so the eval reads it instead of computing it again
+    (one whose rows differ here, as a source model's U without the other part's texts, is computed anew and takes
+    the slot). Returns how many were copied."""
+    from fute.store import open_store
+
+    out = None
+    copied = 0
+    for part in parts:
+        if not (part.run / "store").is_dir():
+            continue
+        src = open_store(part.run / "store")
+        out = out or open_store(store)
+        # an empty slot only: a vector the eval made here is never replaced
+        new = [v for v in src.vectors() if not out.vectors(v.space_id, name=v.name, kind=v.kind)]
+        out.put_many(new)
+        copied += len(new)
+    return copied
 
 
 @dataclass(frozen=True)
