@@ -83,9 +83,11 @@ def test_measured_transfer_gains_are_shown_beside_the_sources_they_were_measured
                 "gain_points": {"fp-q": {"fp-a": 7.7, "fp-b": -2.0}},
                 "noise_points": {"fp-q": {"fp-a": 1.2, "fp-b": 3.3}},
                 "overlap_rows": {"fp-q": {"fp-a": 26}},
-                "seeds": 3,
-                "settings": {"target_examples": 250},
-                "truth": "runs/t/truth.json",
+                "truths": [
+                    {"seeds": 1, "settings": {"target_examples": 9}, "truth": "runs/other/truth.json"},
+                    {"seeds": 3, "settings": {"target_examples": 250}, "truth": "runs/t/truth.json"},
+                ],
+                "truth_of": {"fp-q": 1},  # each target's gains are from the truth that measured it
             }
         )
     )

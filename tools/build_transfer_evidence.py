@@ -1,8 +1,9 @@
 """The measured transfer gains that `fute rank` shows beside each source, from a committed transfer truth.
 
-    python tools/build_transfer_evidence.py [TRUTH]   # writes src/fute/data/transfer_evidence.json
+    python tools/build_transfer_evidence.py [TRUTH ...]   # writes src/fute/data/transfer_evidence.json
 
-TRUTH defaults to the leak-free 3-seed truth, ``bench/results/transfer_truth3/truth.json``.
+TRUTH defaults to the leak-free 3-seed truths: classification and regression (``bench/results/transfer_truth3``) and
+extractive QA (``bench/results/transfer_truth_qa``), each ``truth.json``. A target in two truths takes the first's.
 
 For every (source, target) pair of the truth (a MiniLM trained on the source, then on the target's small training
 set, scored on the target's held-out rows), the gain is the pair's score minus the target's score without the
@@ -27,19 +28,42 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TRUTH = ROOT / "bench" / "results" / "transfer_truth3" / "truth.json"
+TRUTHS = [ROOT / "bench" / "results" / run / "truth.json" for run in ("transfer_truth3", "transfer_truth_qa")]
 OUT = ROOT / "src" / "fute" / "data" / "transfer_evidence.json"
 
 
 def main(argv: list[str]) -> None:
+    from fute.paths import atomic_write
+
+    record: dict = {"command": shlex.join(["python", "tools/build_transfer_evidence.py", *argv]), "truths": []}
+    for key in ("truth_of", "names", "metric", "gain_points", "noise_points", "overlap_rows", "scored_rows"):
+        record[key] = {}
+    for i, path in enumerate([Path(a) for a in argv] or TRUTHS):
+        one = evidence(path)
+        record["truths"].append(one.pop("about"))
+        for target in one["gain_points"]:
+            if target in record["truth_of"]:
+                continue
+            record["truth_of"][target] = i
+            for key in ("gain_points", "noise_points", "overlap_rows", "scored_rows"):
+                if target in one[key]:
+                    record[key][target] = one[key][target]
+        record["names"] = {**one["names"], **record["names"]}
+        record["metric"] = {**one["metric"], **record["metric"]}
+    atomic_write(OUT, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1) + "\n"))
+    marked = sum(len(o) for o in record["overlap_rows"].values())
+    pairs = sum(len(g) for g in record["gain_points"].values())
+    print(f"{OUT}: gains of {pairs} pairs over {len(record['gain_points'])} targets, {marked} marked")
+
+
+def evidence(path: Path) -> dict:
+    """One truth's gains, their noise and overlaps, by training-split fingerprint, and what it was (``about``)."""
     import numpy as np
 
     from fute.evaluation.rankers import RankContext
     from fute.evaluation.transfer.data import dev_split, row_texts, scored_seed, truth_config, truth_datasets
     from fute.evaluation.transfer.truth import seed_configs
-    from fute.paths import atomic_write
 
-    path = Path(argv[0]) if argv else TRUTH
     truth = json.loads(path.read_text())
     cfg, datasets = truth_config(truth), truth_datasets(truth)
     fp = {d.name: d.fingerprint for d in datasets}
@@ -65,12 +89,13 @@ def main(argv: list[str]) -> None:
                 se = 100 * math.sqrt(2 * p * (1 - p) / len(scored[target]))
             gains[fp[target]][fp[source]] = round(float(diff.mean()), 2)
             noise[fp[target]][fp[source]] = round(se, 2)
-    record = {
-        "command": "python tools/build_transfer_evidence.py " + shlex.join(argv),
-        "truth": str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path),
-        "truth_command": truth["command"],
-        "settings": truth["settings"],
-        "seeds": len(next(iter(base.values()))),
+    return {
+        "about": {
+            "truth": str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path),
+            "truth_command": truth["command"],
+            "settings": truth["settings"],
+            "seeds": len(next(iter(base.values()))),
+        },
         "names": {v: k for k, v in fp.items()},
         "metric": truth["metric"],
         "gain_points": gains,
@@ -78,9 +103,6 @@ def main(argv: list[str]) -> None:
         "overlap_rows": {t: o for t, o in overlap.items() if o},  # target -> source -> scored rows it trained on
         "scored_rows": {fp[n]: len(v) for n, v in scored.items()},
     }
-    atomic_write(OUT, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1) + "\n"))
-    marked = sum(len(o) for o in record["overlap_rows"].values())
-    print(f"{OUT}: gains of {sum(len(g) for g in gains.values())} pairs over {len(gains)} targets, {marked} marked")
 
 
 if __name__ == "__main__":

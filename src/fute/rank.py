@@ -71,9 +71,11 @@ def measured_gains(query: TaskVector) -> dict[str, Gain]:
         return {}
     ev = _shipped(TRANSFER_EVIDENCE, TRANSFER_EVIDENCE.stat().st_mtime_ns)
     target = query.card.data.fingerprint
-    gains, overlap = ev["gain_points"].get(target, {}), ev.get("overlap_rows", {}).get(target, {})
-    noise = ev["noise_points"].get(target, {})
-    about = (int(ev["seeds"]), int(ev["settings"]["target_examples"]), ev["truth"])  # the same for every pair
+    if target not in ev["truth_of"]:
+        return {}
+    gains, overlap = ev["gain_points"][target], ev["overlap_rows"].get(target, {})
+    noise, truth = ev["noise_points"][target], ev["truths"][ev["truth_of"][target]]  # the truth that measured it
+    about = (int(truth["seeds"]), int(truth["settings"]["target_examples"]), truth["truth"])
     return {src: Gain(float(g), float(noise[src]), int(overlap.get(src, 0)), *about) for src, g in gains.items()}
 
 

@@ -57,10 +57,11 @@ def gains_note(ranked: list, gains: Mapping[str, Any]) -> str | None:
     shown = [gains[r.vector.card.data.fingerprint] for r in ranked if r.vector.card.data.fingerprint in gains]
     if not shown:
         return None
-    first = shown[0]  # seeds, rows and truth are the same for every gain
+    first = shown[0]  # seeds, rows and truth are the same for every gain (one query: one truth)
     note = (
-        "measured gain ± its standard error: points of held-out score (accuracy; Pearson r x 100 for regression) "
-        f"that training a MiniLM on that source first added to {first.rows} rows of this data, in this project's "
+        "measured gain ± its standard error: points of held-out score (accuracy; Pearson r x 100 for regression; "
+        f"SQuAD F1 x 100 for QA) that training a MiniLM on that source first added to {first.rows} rows of this data, "
+        "in this project's "
         f"transfer benchmark ({f'mean of {first.seeds} seeds' if first.seeds > 1 else 'one seed'}; {first.truth})"
     )
     marked = [g.overlap for g in shown if g.overlap]
