@@ -1,13 +1,14 @@
 """The paper's source-selection table, both halves: ρ and NDCG per ranker for classification/regression (CR) and
 extractive QA targets, in-class (the sources of the target's own class) and all-class (every source).
 
-    python bench/paper_table.py      # reads the CR and QA evals' JSON, writes bench/results/paper_table.{json,md}
+    python bench/paper_table.py   # reads the CR, QA and all-class evals, writes bench/results/paper_table.{json,md}
 
 It reads what the evals measured and computes nothing new: each cell is a ``fute bench transfer eval`` headline
 with its 95% interval. The paper's classes are CR and QA, so its "in-class" for a CR target is every other CR
 source, which is the CR eval's all-class scope (that eval's own in-class is finer: the target's category, e.g.
-sentiment). A column whose truth has not been run (CR targets with QA sources, QA targets with CR sources: the
-all-class half) is marked so, never filled.
+sentiment). The all-class columns come from the eval of the truth across the two runs (``fute bench transfer
+across``): its all-class scope, summarised per class of target (``class CR``, ``class QA``). A column whose eval is
+missing is marked so, never filled.
 """
 
 from __future__ import annotations
@@ -25,43 +26,54 @@ RESULTS = ROOT / "bench" / "results"
 COLUMNS = ("CR in-class", "CR all-class", "QA in-class", "QA all-class")
 
 
-def cells(eval_json: dict | None, scope: str) -> dict[str, dict]:
-    """Each ranker's overall ρ and NDCG (with intervals) in ``scope`` of an eval, and what it left out."""
+def cells(eval_json: dict | None, scope: str, group: str = "overall") -> dict[str, dict]:
+    """Each ranker's ρ and NDCG (with intervals) over ``group``'s targets in ``scope`` of an eval, and what it left
+    out."""
     if eval_json is None:
         return {}
     out = {
-        r: {k: m["summary"][scope]["overall"].get(k) for k in ("rho", "rho_ci", "ndcg", "ndcg_ci", "targets")}
+        r: {k: m["summary"][scope][group].get(k) for k in ("rho", "rho_ci", "ndcg", "ndcg_ci", "targets")}
         for r, m in eval_json["metrics"].items()
-        if m["summary"].get(scope, {}).get("overall")
+        if m["summary"].get(scope, {}).get(group)
     }
     for r, why in eval_json.get("left_out", {}).items():
         out[r] = {"left_out": why}
     return out
 
 
+def truth_seeds(eval_path: Path) -> list[int]:
+    """The training seeds of the truth an eval judged (``truth.json`` beside it): every score is their mean."""
+    p = eval_path.parent / "truth.json"
+    if not p.is_file():
+        return []
+    truth = json.loads(p.read_text())
+    return truth.get("seeds") or [truth["settings"]["seed"]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cr", type=Path, default=RESULTS / "transfer_truth3" / "transfer_eval.json")
     ap.add_argument("--qa", type=Path, default=RESULTS / "transfer_truth_qa" / "transfer_eval.json")
+    ap.add_argument("--all", type=Path, default=RESULTS / "transfer_truth_all" / "transfer_eval.json")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
-    read = {k: json.loads(p.read_text()) if p.is_file() else None for k, p in (("cr", args.cr), ("qa", args.qa))}
+    paths = (("cr", args.cr), ("qa", args.qa), ("all", args.all))
+    read = {k: json.loads(p.read_text()) if p.is_file() else None for k, p in paths}
     # CR truth: CR sources only, so its all-class scope is the paper's CR in-class; the QA truth likewise
     table = {
         "CR in-class": cells(read["cr"], "all"),
-        "CR all-class": {},
+        "CR all-class": cells(read["all"], "all", "class CR"),
         "QA in-class": cells(read["qa"], "all"),
-        "QA all-class": {},
+        "QA all-class": cells(read["all"], "all", "class QA"),
     }
-    sources = {
-        "CR in-class": read["cr"] and read["cr"]["command"],
-        "QA in-class": read["qa"] and read["qa"]["command"],
-    }
+    which = {"CR in-class": "cr", "CR all-class": "all", "QA in-class": "qa", "QA all-class": "all"}
+    sources = {col: read[k] and read[k]["command"] for col, k in which.items()}
+    seeds = {col: truth_seeds(dict(paths)[k]) for col, k in which.items()}
     rankers = list(dict.fromkeys(r for col in table.values() for r in col))
     command = "python bench/paper_table.py " + shlex.join(sys.argv[1:])
     write_atomic(
         args.out / "paper_table.json",
-        json.dumps({"command": command.strip(), "evals": sources, "table": table}, indent=1) + "\n",
+        json.dumps({"command": command.strip(), "evals": sources, "seeds": seeds, "table": table}, indent=1) + "\n",
     )
 
     def show(c: dict | None) -> str:
@@ -74,9 +86,10 @@ def main() -> None:
         return f"{c['rho']:.2f} [{lo:.2f}, {hi:.2f}] / {c['ndcg']:.3f} [{nlo:.3f}, {nhi:.3f}]"
 
     def provenance(col: str) -> str:
-        if col not in sources:
-            return "not measured (no truth with sources of the other class has been run)"
-        return f"`{sources[col]}`" if sources[col] else "its eval has not been run"
+        if not sources[col]:
+            return "not measured (its eval has not been run)"
+        n = seeds[col]
+        return f"`{sources[col]}` ({'seeds ' if len(n) > 1 else 'seed '}{', '.join(map(str, n))})"
 
     targets = {col: next((c["targets"] for c in table[col].values() if "targets" in c), 0) for col in COLUMNS}
     lines = [

@@ -91,6 +91,18 @@ TRUTH = {
 }
 
 
+def test_a_truth_of_cr_and_qa_targets_is_also_summarised_per_paper_class():
+    """The paper's all-class columns: a truth with CR and QA targets gets a summary per class of task beside its
+    categories (here d is the QA target: its ρ alone); a truth of one class gets none."""
+    orders = {"r": {"a": [["d", "b", "c"]], "b": [["c", "a", "d"]], "c": [["d", "b", "a"]], "d": [["a", "b", "c"]]}}
+    mixed = {**TRUTH, "metric": {"a": "accuracy", "b": "accuracy", "c": "pearson", "d": "squad_f1"}}
+    summary = judge(mixed, orders)["r"]["summary"]["all"]
+    assert summary["class QA"]["rho"] == 3.0 and summary["class QA"]["targets"] == 1
+    assert summary["class CR"]["rho"] == pytest.approx((2 + 1 + 3) / 3) and summary["class CR"]["targets"] == 3
+    one = {**TRUTH, "metric": dict.fromkeys("abcd", "accuracy")}
+    assert not [g for g in judge(one, orders)["r"]["summary"]["all"] if g.startswith("class ")]
+
+
 def test_judge_by_hand():
     orders = {"r": {"a": [["d", "b", "c"]], "b": [["c", "a", "d"]], "c": [["d", "b", "a"]], "d": [["a", "b", "c"]]}}
     out = judge(TRUTH, orders)["r"]

@@ -59,12 +59,16 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
     """Metrics of each ranker: ``orders[ranker][target]`` is a list of rankings of all-class candidates
     (one, or many draws for random); in-class rankings are the same orders restricted to the class.
 
-    Returns, per ranker, per scope (in, all) and per class plus ``overall``: mean ρ, NDCG (linear and
+    Returns, per ranker, per scope (in, all) and per class plus ``overall`` (and, where the truth has CR and QA
+    targets, per paper's class: ``class CR``, ``class QA``): mean ρ, NDCG (linear and
     exponential), Regret@1 and @3, each with a 95% bootstrap interval, and the number of targets; and per
     target each metric. With several seeds the metrics are scored on the seeds' mean (a best source within one
     SE ties), and the interval is nested: targets resampled, then each target's seeds (``seed_resamples``).
     """
     ds = truth["datasets"]
+    # the paper's two classes of task, where a truth holds both (its all-class columns): a group each
+    paper_class = {t: "class QA" if m == "squad_f1" else "class CR" for t, m in truth.get("metric", {}).items()}
+    both = len(set(paper_class.values())) > 1
     by_seed = truth.get("scores_by_seed") if truth.get("seeds") else None
     resamples = metrics.seed_resamples(len(truth["seeds"])) if by_seed else []
     weights = [w for _, w in resamples]
@@ -91,7 +95,7 @@ def judge(truth: dict[str, Any], orders: dict[str, dict[str, list[list[str]]]]) 
                 # each metric under each seed resample (one whose best score is not positive has no regret: the
                 # point value stands in)
                 under_seeds = {k: [m.get(k, v) for m in spread] for k, v in vals.items()}
-                for group in (ds[t]["category"], "overall"):
+                for group in (ds[t]["category"], "overall", *([paper_class[t]] if both else [])):
                     cell = rows.setdefault(scope, {}).setdefault(group, {})
                     for k, v in vals.items():
                         cell.setdefault(k, []).append(v)
