@@ -36,8 +36,9 @@ def cells(eval_json: dict | None, scope: str, group: str = "overall") -> dict[st
         for r, m in eval_json["metrics"].items()
         if m["summary"].get(scope, {}).get(group)
     }
-    for r, why in eval_json.get("left_out", {}).items():
-        out[r] = {"left_out": why}
+    # left out, or ranking some targets only (LogME: the CR ones) and none of this group
+    for r, why in {**eval_json.get("left_out", {}), **eval_json.get("partial", {})}.items():
+        out.setdefault(r, {"left_out": why})
     return out
 
 

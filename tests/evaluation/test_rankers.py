@@ -259,3 +259,31 @@ def test_rankers_undefined_for_spans_are_left_out_with_the_reason(qa_context):
     assert {"logme", "esm-logme"} <= set(RANKERS.in_order()) and "qa" not in get_ranker("logme").tasks
     defined = {n for n in RANKERS.in_order() if "qa" in get_ranker(n).tasks}
     assert set(QA_PATHS) <= defined and defined - set(QA_PATHS) == {"fute-prompt", "fute-prefix", "textemb"}
+
+
+def test_in_a_truth_of_cr_and_qa_targets_logme_ranks_the_cr_targets_and_says_so(tiny_paths, tmp_path):
+    """The all-class truth: LogME and ESM-LogME rank the classification targets (every dataset, QA ones too, a
+    candidate source) and no QA target; the eval says which targets they rank and why."""
+    from fute.evaluation.transfer.report import run_eval
+    from fute.evaluation.transfer.truth import run_truth
+    from tests.evaluation.conftest import tiny_config, write_dataset, write_qa_dataset
+
+    paths = [
+        write_qa_dataset(tmp_path, "qa1"),
+        write_qa_dataset(tmp_path, "qa2", seed=1),
+        write_dataset(tmp_path, "pos", "sentiment"),
+        write_dataset(tmp_path, "neg", "sentiment", flip=True, seed=1),
+    ]
+    truth = run_truth(paths, tiny_config(tiny_paths["encoder"]), run_dir=tmp_path / "run", progress=False,
+                      echo=lambda _: None)  # fmt: skip
+    ctx = RankContext(truth, open_store(tmp_path / "store"), embed_examples=8, surrogate=str(tiny_paths["encoder"]),
+                      progress=False, tables=tmp_path / "tables")  # fmt: skip
+    said: list[str] = []
+    judged, orders = run_eval(truth, ["logme", "esm-logme", "datasize"], ctx, echo=said.append)
+    for name in ("logme", "esm-logme"):
+        assert sorted(orders[name]) == ["neg", "pos"] and sorted(orders[name]["pos"][0]) == ["neg", "qa1", "qa2"]
+        assert judged[name]["summary"]["all"]["overall"]["targets"] == 2
+        assert ctx.partial[name].startswith("ranks the classification targets only: LogME is the evidence")
+    assert sorted(orders["datasize"]) == ["neg", "pos", "qa1", "qa2"] and not ctx.left_out
+    again, _ = run_eval(truth, ["logme"], ctx, echo=said.append)  # from the kept table
+    assert again["logme"]["per_target"] == judged["logme"]["per_target"]

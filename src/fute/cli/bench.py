@@ -280,6 +280,7 @@ def transfer_eval_cmd(
     command = _command_line()
     record = eval_record(truth, judged, orders, ctx, command)
     notes = [f"Left out: {r}, {why}." for r, why in ctx.left_out.items()]
+    notes += [f"Partly: {r} {why}; its overall figures are over those targets." for r, why in ctx.partial.items()]
     md = eval_markdown(truth, judged, command, notes=notes, paired=record["paired"])
     write_results(results, "transfer_eval", record, md)
     ui.console.print(md, highlight=False, markup=False, soft_wrap=True)

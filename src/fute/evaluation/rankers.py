@@ -54,6 +54,7 @@ class RankContext:
     tables: Path | None = None
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)  # rankers not defined for the run's task types: why
+    partial: dict[str, str] = field(default_factory=dict)  # rankers defined for some of its targets: which, and why
 
     def __post_init__(self) -> None:
         from fute.methods import check_method_options
@@ -65,6 +66,10 @@ class RankContext:
     @property
     def names(self) -> list[str]:
         return list(self.truth["datasets"])
+
+    def targets_for(self, ranker: SourceRanker) -> list[str]:
+        """The targets ``ranker`` is defined for (its ``tasks``); every dataset is still a source."""
+        return [n for n in self.names if target_task(self.truth, n) in ranker.tasks]
 
     def samples(self, name: str) -> Any:
         """A dataset's training rows as the run's jobs drew from them: where the run kept every target's scored
@@ -257,8 +262,9 @@ class SourceRanker(ABC):
 class TableRanker(SourceRanker):
     """A ranker's kept scores ({target: {source: score}}), ordering as the ranker did."""
 
-    def __init__(self, name: str, table: dict[str, dict[str, float]]) -> None:
+    def __init__(self, name: str, table: dict[str, dict[str, float]], tasks: frozenset[str] | None = None) -> None:
         self.name, self.table_ = name, table
+        self.tasks = tasks or SourceRanker.tasks
 
     def scores(self, target: str, sources: list[str], draw: int = 0) -> np.ndarray:
         return np.array([self.table_[target][s] for s in sources])
@@ -275,14 +281,14 @@ def fit_kept(ranker: SourceRanker, context: RankContext) -> SourceRanker:
 
     file = Path(context.tables) / f"{ranker.name}-{context.table_key(ranker)}.json"
     if file.exists():
-        return TableRanker(ranker.name, json.loads(file.read_text()))
+        return TableRanker(ranker.name, json.loads(file.read_text()), ranker.tasks)
     ranker.fit(context)
     table = {}
-    for t in context.names:
+    for t in context.targets_for(ranker):
         others = [s for s in context.names if s != t]
         table[t] = dict(zip(others, map(float, ranker.scores(t, others)), strict=True))
     atomic_write(file, lambda tmp: Path(tmp).write_text(json.dumps(table)))
-    return TableRanker(ranker.name, table)
+    return TableRanker(ranker.name, table, ranker.tasks)
 
 
 class EmbeddingRanker(SourceRanker):
@@ -446,12 +452,12 @@ class LogME(SourceRanker):
         super().fit(context)
         from fute.evaluation.logme import logme
 
-        rows = {t: context.samples(t).take(context.embed_examples, 0) for t in context.names}
+        rows = {t: context.samples(t).take(context.embed_examples, 0) for t in context.targets_for(self)}
         labels = {t: label_array(r) for t, r in rows.items()}
-        self.scores_: dict[str, dict[str, float]] = {t: {} for t in context.names}
+        self.scores_: dict[str, dict[str, float]] = {t: {} for t in rows}
         for s in context.names:
             encoder = _feature_encoder(context.model_dir("source", s))
-            for t in context.names:
+            for t in rows:
                 if t != s:
                     y, regression = labels[t]
                     self.scores_[t][s] = logme(encoder(rows[t]), y, regression=regression)
@@ -571,18 +577,23 @@ class Random(SourceRanker):
         return np.random.default_rng([draw, *target.encode()]).random(len(sources))
 
 
-def truth_tasks(truth: dict[str, Any]) -> frozenset[str]:
-    """The task types of a truth's targets, from the metric each is scored by."""
+def target_task(truth: dict[str, Any], name: str) -> str:
+    """A truth's target's task type, from the metric it is scored by."""
     from fute.evaluation.transfer.data import METRIC
 
-    task_of = {metric: task for task, metric in METRIC.items()}
-    return frozenset(task_of[m] for m in truth["metric"].values())
+    return {metric: task for task, metric in METRIC.items()}[truth["metric"][name]]
+
+
+def truth_tasks(truth: dict[str, Any]) -> frozenset[str]:
+    """The task types of a truth's targets."""
+    return frozenset(target_task(truth, n) for n in truth["metric"])
 
 
 def rank_all(rankers: list[SourceRanker], truth: dict[str, Any]) -> dict[str, dict[str, list[list[str]]]]:
-    """Every fitted ranker's orders of all other datasets, per target (a list of draws each)."""
+    """Every fitted ranker's orders of all other datasets, per target it is defined for (a list of draws each)."""
     orders: dict[str, dict[str, list[list[str]]]] = {}
     names = list(truth["datasets"])
     for r in rankers:
-        orders[r.name] = {t: [r.order(t, [s for s in names if s != t], d) for d in range(r.draws)] for t in names}
+        targets = [t for t in names if target_task(truth, t) in r.tasks]
+        orders[r.name] = {t: [r.order(t, [s for s in names if s != t], d) for d in range(r.draws)] for t in targets}
     return orders

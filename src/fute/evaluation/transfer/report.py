@@ -25,10 +25,13 @@ def run_eval(
     tasks = truth_tasks(truth)
     for name in rankers:
         r = get_ranker(name)
-        if not tasks <= r.tasks:  # not defined for a task type of this truth: left out, and the tables say why
+        if not tasks & r.tasks:  # defined for no target of this truth: left out, and the tables say why
             context.left_out[name] = r.why_not
             echo(f"ranker {name}: left out ({r.why_not})")
             continue
+        if not tasks <= r.tasks:  # some targets only (e.g. the CR targets of an all-class truth): said too
+            context.partial[name] = f"ranks the {' and '.join(sorted(tasks & r.tasks))} targets only: {r.why_not}"
+            echo(f"ranker {name}: {context.partial[name]}")
         echo(f"ranker {name}: fitting")
         t0 = time.perf_counter()
         fitted.append(fit_kept(r, context))
@@ -53,6 +56,7 @@ def eval_record(
         "corpus": ctx.corpus or "shipped U without the run's datasets",
         "u_rows_removed_as_evaluated_text": ctx.u_removed,
         **({"left_out": ctx.left_out} if ctx.left_out else {}),
+        **({"partial": ctx.partial} if ctx.partial else {}),
         **({"method_options": ctx.method_options} if ctx.method_options else {}),
         "metrics": judged,
         "paired": paired_by_scope(judged),
