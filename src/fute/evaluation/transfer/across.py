@@ -112,7 +112,7 @@ def run_across(
     from fute.execute import get_executor
 
     if len(run_dirs) < 2:
-        raise ConfigError("--across needs two finished runs or more (e.g. a CR run and a QA run)")
+        raise ConfigError("an all-class truth needs two finished runs or more (e.g. a CR run and a QA run)")
     parts = [load_part(d) for d in run_dirs]
     names = [d.name for p in parts for d in p.datasets]
     if len(set(names)) != len(names):
