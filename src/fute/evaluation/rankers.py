@@ -69,7 +69,7 @@ class RankContext:
 
     def targets_for(self, ranker: SourceRanker) -> list[str]:
         """The targets ``ranker`` is defined for (its ``tasks``); every dataset is still a source."""
-        return [n for n in self.names if target_task(self.truth, n) in ranker.tasks]
+        return [n for n in self.names if ranks(ranker, self.truth, n)]
 
     def samples(self, name: str) -> Any:
         """A dataset's training rows as the run's jobs drew from them: where the run kept every target's scored
@@ -577,16 +577,23 @@ class Random(SourceRanker):
         return np.random.default_rng([draw, *target.encode()]).random(len(sources))
 
 
-def target_task(truth: dict[str, Any], name: str) -> str:
-    """A truth's target's task type, from the metric it is scored by."""
+def target_task(truth: dict[str, Any], name: str) -> str | None:
+    """A truth's target's task type, from the metric it is scored by (None where the truth records none)."""
     from fute.evaluation.transfer.data import METRIC
 
-    return {metric: task for task, metric in METRIC.items()}[truth["metric"][name]]
+    metric = truth.get("metric", {}).get(name)
+    return {m: task for task, m in METRIC.items()}[metric] if metric else None
+
+
+def ranks(ranker: SourceRanker, truth: dict[str, Any], name: str) -> bool:
+    """Whether ``ranker`` is defined for target ``name`` (its task type among the ranker's ``tasks``)."""
+    task = target_task(truth, name)
+    return task is None or task in ranker.tasks
 
 
 def truth_tasks(truth: dict[str, Any]) -> frozenset[str]:
     """The task types of a truth's targets."""
-    return frozenset(target_task(truth, n) for n in truth["metric"])
+    return frozenset(t for n in truth.get("metric", {}) if (t := target_task(truth, n)))
 
 
 def rank_all(rankers: list[SourceRanker], truth: dict[str, Any]) -> dict[str, dict[str, list[list[str]]]]:
@@ -594,6 +601,6 @@ def rank_all(rankers: list[SourceRanker], truth: dict[str, Any]) -> dict[str, di
     orders: dict[str, dict[str, list[list[str]]]] = {}
     names = list(truth["datasets"])
     for r in rankers:
-        targets = [t for t in names if target_task(truth, t) in r.tasks]
+        targets = [t for t in names if ranks(r, truth, t)]
         orders[r.name] = {t: [r.order(t, [s for s in names if s != t], d) for d in range(r.draws)] for t in targets}
     return orders
