@@ -68,6 +68,19 @@ def load_part(run_dir: str | Path) -> Part:
     )
 
 
+def part_job(part: Part, folder: JobFolder, key: str) -> dict[str, Any] | None:
+    """A part's finished job: the part's own record where its model (if it has one) is on this machine, else the
+    one retrained in the all-class run's ``folder`` under the same key, else the part's record (its model gone)."""
+    found = part.folder.get(key)
+    if found is not None and ("model_dir" not in found or Path(found["model_dir"]).is_dir()):
+        return found
+    return folder.get(key) or found
+
+
+def has_model(job: dict[str, Any] | None) -> bool:
+    return job is not None and Path(job["model_dir"]).is_dir()
+
+
 def crossing_key(source_key: str, baseline_key: str) -> str:
     """A crossing pair's key: its source job's (in the source's part) and its target's baseline job's (in the
     target's part: the target's rows, settings and leak guard), so it moves with either."""
@@ -133,26 +146,24 @@ def run_across(
     results: dict[str, dict[str, Any]] = {}
 
     def model_of(part: Part, key: str, spec: tuple[str, Callable[..., Any], dict[str, Any], str]) -> dict[str, Any]:
-        """A part's job whose model is needed: the part's own where its model is here, else retrained here."""
-        done = part.folder.get(key)
-        if done is not None and Path(done["model_dir"]).is_dir():
+        """A part's job whose model is needed: the one whose model is here, else retrained here."""
+        done = part_job(part, folder, key)
+        if has_model(done):
             return done
-        return run_jobs([spec], folder, ex, progress=progress, echo=echo,
-                        valid=lambda r: Path(r["model_dir"]).is_dir())[key]  # fmt: skip
+        return run_jobs([spec], folder, ex, progress=progress, echo=echo, valid=has_model)[key]
 
     def common(part: Part, c: TransferConfig) -> dict[str, Any]:
         return {"config": c, "run_dir": str(run), "held_out": part.held_out, "device": device}
 
-    def here(part: Part, key: str) -> bool:
-        done = part.folder.get(key) or folder.get(key)
-        return done is not None and Path(done["model_dir"]).is_dir()
-
     for i in range(n):
         tag = f" seed {parts[0].keyed[i][0].seed}"
+        unfinished = [x for x in crossings(parts, i) if folder.get(x.key) is None]
         # a part whose source models are all here first: its pairs need no retraining
-        for a in sorted(parts, key=lambda p: sum(not here(p, k) for k in p.keyed[i][1].values())):
+        for a in sorted(
+            parts, key=lambda p: sum(not has_model(part_job(p, folder, k)) for k in p.keyed[i][1].values())
+        ):
             c, src, base, _ = a.keyed[i]
-            left = [x for x in crossings(parts, i) if x.source_key in src.values() and folder.get(x.key) is None]
+            left = [x for x in unfinished if x.source_key in src.values()]
             for d in a.datasets:
                 if any(x.source == d.name for x in left) or (i == 0 and models):
                     spec = (src[d.name], source_job, {"dataset": d, **common(a, c)}, f"source {d.name}{tag}")
@@ -180,15 +191,14 @@ def run_across(
     return assemble_across(parts, run, n, checked, command)
 
 
-def seed_store(parts: Sequence[Part], store: Path) -> int:
+def seed_store(parts: Sequence[Part], store: Path) -> None:
     """Copy the vectors the parts' evals kept (``RUN/store``) into ``store``, the eval's cache of this run: a vector
     made from the same rows the same way has the same job key, so the eval reads it instead of computing it again
     (one whose rows differ here, as a source model's U without the other part's texts, is computed anew and takes
-    the slot). Returns how many were copied."""
+    the slot)."""
     from fute.store import open_store
 
     out = None
-    copied = 0
     for part in parts:
         if not (part.run / "store").is_dir():
             continue
@@ -197,8 +207,6 @@ def seed_store(parts: Sequence[Part], store: Path) -> int:
         # an empty slot only: a vector the eval made here is never replaced
         new = [v for v in src.vectors() if not out.vectors(v.space_id, name=v.name, kind=v.kind)]
         out.put_many(new)
-        copied += len(new)
-    return copied
 
 
 @dataclass(frozen=True)
@@ -230,10 +238,7 @@ def assemble_across(parts: Sequence[Part], run: Path, n: int, checked: int, comm
     folder = JobFolder(run)
 
     def job(part: Part, key: str) -> dict[str, Any]:
-        found = part.folder.get(key)
-        if found is not None and ("model_dir" not in found or Path(found["model_dir"]).is_dir()):
-            return found
-        return folder.get(key) or found or _missing(part.run, key)
+        return part_job(part, folder, key) or _missing(part.run, key)
 
     crossing = {(x.source, x.target_dataset.name, i): x.key for i in range(n) for x in crossings(parts, i)}
 
