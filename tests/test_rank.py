@@ -116,7 +116,7 @@ def test_measured_transfer_gains_are_shown_beside_the_sources_they_were_measured
 
 
 def test_vectors_from_a_surrogate_that_learned_nothing_are_marked_in_the_ranking(tmp_path, run_cli):
-    """Their vectors are mostly training noise (half of fisher's self-retrieval misses): `fute rank` marks such
+    """Their vectors are mostly training noise (docs/usage.md has the measured share): `fute rank` marks such
     candidates with † and says so, and says when the query itself is one; vectors that learned, or that were made
     without training, are not marked."""
     st = LocalStore(tmp_path)

@@ -120,8 +120,9 @@ def embed_dataset(
     return embed_samples(samples, name, kind="dataset", **kwargs)
 
 
-# U rows that an LLM with a prompt labels unless ``max_examples`` says otherwise: labeling costs an LLM seconds per
-# row on a CPU (docs/speed.md, "Labeling speed"), so the method's 1,000-row default would take an hour a prompt.
+# U rows that an LLM with a prompt labels unless ``max_examples`` says otherwise: an LLM labels each row with a
+# forward pass (a generation for CoT), far slower on a CPU than the surrogate's training, so fewer rows than the
+# method's 1,000-row default.
 LLM_U_ROWS = 256
 
 

@@ -35,7 +35,7 @@ def ranking_table(name: str, ranked: list, gains: Mapping[str, Any] | None = Non
 def learned_nothing(vector: Any) -> bool:
     """Whether the surrogate learned nothing from the samples a vector was made from (its card's training says
     ``learned: false``: held-out loss not 1% below a constant prediction's). Such a vector is mostly the noise of its
-    training run: in the embedding-quality benchmark, half of fisher's self-retrieval misses are such vectors."""
+    training run, not the task, so a ranking marks it."""
     return (vector.card.training or {}).get("learned") is False
 
 

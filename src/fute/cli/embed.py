@@ -199,8 +199,8 @@ def embed_model_cmd(
     )
     if prompt and "max_examples" not in opts and not quiet:
         ui.console.print(
-            f"U: {LLM_U_ROWS} rows per prompt, the default for an LLM (labeling costs seconds per row on a CPU: "
-            "docs/speed.md); --max-examples N for more",
+            f"U: {LLM_U_ROWS} rows per prompt, the default for an LLM (labeling is slow on a CPU: docs/speed.md "
+            "has the measured speed); --max-examples N for more",
             highlight=False,
         )
 

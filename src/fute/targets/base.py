@@ -33,7 +33,7 @@ CAPABILITY_METHODS: dict[str, tuple[str, ...]] = {
 
 
 # What one more forward pass costs besides its tokens, in tokens (streaming the weights once): a setting of the
-# batching, not a measurement; docs/speed.md ("Labeling speed") says how the offline LLMs' costs chose it.
+# batching, not a measurement (docs/speed.md, "Labeling speed", explains the choice).
 FORWARD_OVERHEAD_TOKENS = 64
 
 
