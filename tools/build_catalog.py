@@ -15,13 +15,41 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from fute.methods.training import LEARN_MARGIN
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+
+
+def under_growth_rule(vec: Any) -> Any:
+    """A vector made before fisher's growth rule (``grow_rows``), under the rule's job key, where the rule would have
+    stopped at its first attempt (learned with a margin, no held-out judgement to make, or every row used): that
+    attempt is the computation that made the vector, so the vector is the same bit for bit (tested in
+    tests/methods/test_training.py; checked on real datasets by bench/learnability.py --check-carried). None
+    where the rule would have drawn more rows, or the vector is not one the rule changes."""
+    from fute.methods import get_method
+    from fute.methods.training import TrainingReport, attempt_record
+    from fute.space import TaskVector, job_key
+
+    cfg = dict(vec.card.method_config)
+    now = get_method(vec.card.space.method).config.to_dict()
+    if "grow_rows" in cfg or "grow_rows" not in now or {k: v for k, v in now.items() if k != "grow_rows"} != cfg:
+        return None
+    fields = TrainingReport.__dataclass_fields__
+    report = TrainingReport(**{k: v for k, v in (vec.card.training or {}).items() if k in fields})
+    ratio, data = report.loss_ratio(), vec.card.data
+    if ratio is not None and ratio > LEARN_MARGIN and data.n_used < min(data.n_total, now["grow_rows"]):
+        return None
+    training = {**vec.card.training, "attempts": [attempt_record(report, data.n_used, vec.card.seconds)]}
+    key = job_key(vec.space_id, data.fingerprint, now)
+    return TaskVector(vec.vector, vec.card.replace(key=key, method_config=now, training=training))
 
 
 def main() -> None:
@@ -44,20 +72,23 @@ def main() -> None:
     store = open_store(args.store)
     if args.out.is_file():  # today's vectors, found again by their content keys
         for vec in load_catalog(args.out).vectors:
-            if store.find_key(vec.space_id, vec.card.key) is None:
-                store.put(vec)
+            for v in (vec, under_growth_rule(vec)):
+                if v is not None and store.find_key(v.space_id, v.card.key) is None:
+                    store.put(v)
     entries = []
     t0 = time.perf_counter()
     for i, folder in enumerate(folders, 1):
         info = json.loads((folder / "dataset.json").read_text())
         t = time.perf_counter()
-        vec = embed_dataset(folder, info.get("name", folder.name), store=store, progress=False)
+        # overwrite: this tool's own store, where a vector made before a change of defaults keeps the name
+        vec = embed_dataset(folder, info.get("name", folder.name), store=store, progress=False, overwrite=True)
         origin = {"source": info.get("source"), "license": info.get("license"), "domain": info.get("domain")}
         entries.append(CatalogEntry(vec, origin))
         write_catalog(args.out, entries, command)
         done = time.perf_counter() - t0
         print(
-            f"[{i}/{len(folders)}] {vec.name}: {time.perf_counter() - t:.0f} s; "
+            f"[{i}/{len(folders)}] {vec.name}: {time.perf_counter() - t:.0f} s, peak memory of the run so far "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB; "
             f"about {done / i * (len(folders) - i) / 60:.0f} min left",
             flush=True,
         )

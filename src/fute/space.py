@@ -310,7 +310,7 @@ def make_card(
             task=samples.task,
             labels=list(samples.label_names),
             n_total=len(samples),
-            n_used=min(len(samples), method.config.max_examples or len(samples)),
+            n_used=getattr(method, "rows_used_", None) or min(len(samples), method.config.max_examples or len(samples)),
             **info,
         ),
         method_config=method.config.to_dict(),

@@ -39,6 +39,24 @@ def learned_nothing(vector: Any) -> bool:
     return (vector.card.training or {}).get("learned") is False
 
 
+def learning_line(training: Mapping[str, Any] | None) -> str | None:
+    """What the growth rule did (a card's ``training.attempts``, ``fute.methods.training.next_rows``), in one line
+    for ``fute embed`` and the API; None where it did not run."""
+    tries = (training or {}).get("attempts") or []
+    if not tries or tries[-1]["loss_ratio"] is None:
+        return None
+    last = tries[-1]
+    earlier = "".join(f"; {t['rows']:,} rows: {t['loss_ratio']:.2f}" for t in tries[:-1])
+    if last["loss_ratio"] <= last["margin"]:
+        ratio = f"{last['loss_ratio']:.2f}"
+        return f"learned at {last['rows']:,} rows: held-out loss {ratio} x a constant prediction's{earlier}"
+    return (
+        f"not learned with a margin at {last['rows']:,} rows, all it could draw: held-out loss {last['loss_ratio']:.2f}"
+        f" x a constant prediction's (at most {last['margin']:.2f} is learned){earlier}; the vector says little about "
+        "the task: more rows, or the quality tier (--surrogate mpnet), may help"
+    )
+
+
 def learned_nothing_notes(query: Any, ranked: list) -> list[str]:
     """A line each when the query, or a ranked vector (marked †), comes from a surrogate that learned nothing."""
     notes = []

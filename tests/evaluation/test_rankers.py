@@ -181,6 +181,24 @@ def test_u_holds_no_text_of_an_evaluated_dataset(context, tmp_path):
     assert get_ranker("fute-mte").reads_u
 
 
+def test_under_the_growth_rule_a_target_keeps_its_own_rows_and_a_source_may_draw_more(context):
+    """A target of the run has only its capped rows: its own vector is made from them (stored as NAME@Nrows), while
+    a source's vector may draw more of its training rows where the surrogate did not learn it (``grow_rows``).
+    Without the rule, one vector is both."""
+    from dataclasses import replace
+
+    grown = get_ranker("fute-fisher").fit(context)
+    for n in context.names:
+        query = context.store.vectors(name=f"{n}@8rows")[0]
+        assert query.card.data.n_used == 8 and np.array_equal(grown.targets_[n], query.vector)
+        source = context.store.vectors(query.space_id, name=n)[0]
+        tries = source.card.training["attempts"]
+        assert source.card.data.n_used == tries[-1]["rows"] >= 8
+        assert len(tries) == 1 or tries[0]["loss_ratio"] > tries[0]["margin"]  # grew only where not learned
+    plain = get_ranker("fute-fisher").fit(replace(context, method_options={"fisher": {"grow_rows": None}}))
+    assert all(np.array_equal(plain.targets_[n], plain.sources_[n]) for n in context.names)
+
+
 def test_method_options_reach_the_embeddings_and_the_kept_tables_key(context):
     """``method_options``: a variant of a method judged on the same run. Its DTE is the one the method makes with
     the option, its kept tables are others, and a bad option is one error before any work."""

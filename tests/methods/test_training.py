@@ -9,13 +9,16 @@ import pytest
 import torch
 
 from fute.methods import METHODS, get_method
-from fute.methods.training import TrainingReport, holdout_split
+from fute.methods.training import LEARN_MARGIN, TrainingReport, holdout_split
 from fute.samples import Samples
+from fute.tables import learning_line
 from tests.conftest import make_classification
 
 TRAINED = ("fisher", "prompt", "prefix")
-# the only field kept out of the space id: it picks which rows are used (test_cap_and_seed_move_less_than_task)
+# kept out of the space id: they pick which rows are used (test_cap_and_seed_move_less_than_task); the methods that
+# train have the growth rule's row budget too, which draws more rows of the same task
 OUT_OF_SPACE = {"max_examples"}
+OUT_OF_SPACE_TRAINED = {"grow_rows"}
 # out of the space id at their default only: a space made before the option existed had that default
 # (tests/methods/test_base.py: the default leaves the vector as it was)
 OUT_AT_DEFAULT = {"ensemble_seeds"}
@@ -154,7 +157,8 @@ def test_every_config_field_is_in_the_space_or_known_not_to_move_it(name):
     cfg = get_method(name).config
     out = {f.name for f in dataclasses.fields(cfg)} - set(cfg.space_dict())
     later = ADDED_LATER.get(name, {})
-    assert out == OUT_OF_SPACE | OUT_AT_DEFAULT | set(later), (
+    trained = OUT_OF_SPACE_TRAINED if name in TRAINED else set()
+    assert out == OUT_OF_SPACE | trained | OUT_AT_DEFAULT | set(later), (
         f"{name}: fields out of the space id need a test that they do not move coordinates"
     )
     for key, value in [("ensemble_seeds", 2), *later.items()]:
@@ -213,3 +217,46 @@ def test_frozen_features_do_not_depend_on_what_was_computed_before(tiny):
     after = frozen_features(tiny, tiny.encode(data.select(range(10))))
     assert torch.equal(alone, after)
     assert frozen_features(tiny, tiny.encode(data.select(range(10)))) is after  # computed once
+
+
+def noise(n: int) -> Samples:
+    """Labels that no input predicts: the surrogate cannot learn them from any number of rows."""
+    return Samples.from_labels(["the a is the"] * n, ["x", "y"] * (n // 2), source=f"noise-{n}")
+
+
+def test_growth_draws_twice_the_rows_until_the_data_ends_and_warns_once(tiny):
+    m = get_method("fisher", batch_size=16, max_epochs=1, max_examples=100, grow_rows=10000)
+    with pytest.warns(UserWarning, match="learned nothing") as got:
+        m.embed(noise(400), tiny, progress=False)
+    tries = m.training_.attempts
+    assert [t["rows"] for t in tries] == [100, 200, 400] and m.rows_used_ == 400
+    assert all(t["loss_ratio"] > LEARN_MARGIN for t in tries)
+    assert sum("learned nothing" in str(w.message) for w in got) == 1  # the kept attempt's only
+    line = learning_line(m.training_.as_dict())
+    assert line.startswith("not learned with a margin at 400 rows") and "100 rows" in line and "200 rows" in line
+
+
+def test_growth_stops_at_its_row_budget(tiny):
+    m = get_method("fisher", batch_size=16, max_epochs=1, max_examples=100, grow_rows=300)
+    with pytest.warns(UserWarning, match="learned nothing"):
+        m.embed(noise(400), tiny, progress=False)
+    assert [t["rows"] for t in m.training_.attempts] == [100, 200, 300]
+
+
+def test_a_task_learned_at_the_first_try_keeps_the_vector_it_had_without_the_rule(tiny_mean, tmp_path):
+    """The rule's first attempt is the computation made before the rule: a learned task's vector is the same, bit
+    for bit, but its job key is not (no cache made before the rule serves a vector made under it)."""
+    from fute.embed import embed_samples
+
+    task = make_classification(160)
+    opts = {"batch_size": 8, "max_epochs": 2, "learning_rate": 1e-3, "max_examples": 100}
+    grown = embed_samples(task, "toy", surrogate=tiny_mean, store=tmp_path / "a", progress=False, **opts)
+    plain = embed_samples(
+        task, "toy", surrogate=tiny_mean, store=tmp_path / "b", progress=False, grow_rows=None, **opts
+    )
+    tries = grown.card.training["attempts"]
+    assert len(tries) == 1 and tries[0]["loss_ratio"] <= LEARN_MARGIN and grown.card.data.n_used == 100
+    assert np.array_equal(grown.vector, plain.vector) and grown.space_id == plain.space_id
+    assert grown.key != plain.key and "attempts" not in plain.card.training
+    assert "grow_rows" not in plain.card.method_config  # off: the key of a vector made before the option existed
+    assert learning_line(grown.card.training).startswith("learned at 100 rows")

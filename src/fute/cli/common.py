@@ -10,6 +10,7 @@ from rich.console import Console
 
 from fute.registry import METHODS
 from fute.space import TaskVector
+from fute.tables import learning_line
 
 app = typer.Typer(
     help="Task embeddings of datasets, models and prompts in one space (FUTE).",
@@ -121,3 +122,6 @@ def _print_vector(vec: TaskVector, cached: bool) -> None:
         f"{head}{vec.vector.size}-d {vec.card.space.method} vector in space [cyan]{vec.space_id}[/] "
         f"from {rows} ({took})"
     )
+    line = learning_line(vec.card.training)
+    if line:
+        console.print(f"  {line}", highlight=False)

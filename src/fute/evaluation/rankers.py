@@ -135,14 +135,21 @@ class RankContext:
 
     def dte(self, name: str, method: str, surrogate: str | None = None, *, query: bool = False) -> np.ndarray:
         """A dataset's task embedding (cached in the store), capped at ``embed_examples`` with seed 0; ``query``:
-        the target's own vector, at ``query_examples`` where set (stored under ``NAME@Nrows``)."""
+        the target's own vector, at ``query_examples`` where set (stored under ``NAME@Nrows``).
+
+        A method with the growth rule (``grow_rows``) may draw more rows of a source than the cap, as the catalog's
+        vectors do; a target's own vector is made from the capped rows only, all the rows a target of the run has."""
         from fute.embed import embed_samples
+        from fute.methods import get_method
 
         cap = self.embed_examples
         if query and self.query_examples is not None and self.query_examples != cap:
             cap, name = self.query_examples, f"{name}@{self.query_examples}rows"
+        rows = self.samples(name.split("@")[0])
+        if query and getattr(get_method(method, **self.method_options.get(method, {})).config, "grow_rows", None):
+            rows, name = rows.take(cap, 0), f"{name.split('@')[0]}@{cap}rows"
         return embed_samples(
-            self.samples(name.split("@")[0]),
+            rows,
             name,
             method=method,
             surrogate=surrogate or self.surrogate,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
+import warnings
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -24,6 +26,7 @@ def option(
     below: float | None = None,
     choices: tuple[Any, ...] = (),
     space: bool | str = True,
+    silent_if_none: bool = False,
 ) -> Any:
     """A config field that says what a user needs to set it: its ``help``, its bounds (``low`` <= value, value
     < ``below``) or ``choices`` (checked when the config is made, so a bad value is one line before any work),
@@ -31,6 +34,8 @@ def option(
     used, not the coordinates; "unless-default" for one written only when set, see ``in_space_unless_default``).
     ``fute methods NAME`` and the docs' options tables are read from here."""
     meta: dict[str, Any] = {"help": help, "space": space}
+    if silent_if_none:
+        meta["silent_if_none"] = True
     meta.update({k: v for k, v in (("low", low), ("below", below)) if v is not None})
     if choices:
         meta["choices"] = (default, *(c for c in choices if c != default))
@@ -42,6 +47,13 @@ def not_in_space(default: Any, help: str, **bounds: Any) -> Any:  # noqa: A002
     return option(default, help, space=False, **bounds)
 
 
+def not_in_space_unless_none(default: Any, help: str, **bounds: Any) -> Any:  # noqa: A002
+    """A config field that changes which examples are used, not the coordinates, written (in the job key, the card)
+    only when it is not None: an option added later that is off (None) leaves the job keys and cached vectors made
+    before it as they were, and one that is on (a method's default may be) keys its vectors apart from those."""
+    return option(default, help, space=False, silent_if_none=True, **bounds)
+
+
 def in_space_unless_default(default: Any, *others: Any, help: str) -> Any:  # noqa: A002
     """A config field written (in the space id, the job key, the card) only when it is not ``default``: an
     option added later leaves the spaces, job keys and cached vectors made before it (all at the default) as
@@ -51,6 +63,8 @@ def in_space_unless_default(default: Any, *others: Any, help: str) -> Any:  # no
 
 def _silent(f: Any, value: Any) -> bool:
     """A field left unwritten: one added later, at its default (``in_space_unless_default``)."""
+    if f.metadata.get("silent_if_none"):
+        return value is None
     return f.metadata.get("space") == "unless-default" and value == f.default
 
 
@@ -202,8 +216,35 @@ class Method:
         return vectors[0] if len(vectors) == 1 else combine_members(vectors)
 
     def _embed_once(self, samples: Samples, surrogate: Surrogate, progress: bool) -> np.ndarray:
+        """One run at ``max_examples`` rows; where the config has ``grow_rows`` (``TrainedConfig``) and the surrogate
+        did not learn the task with a margin, again on twice the rows, until it does, the data ends or the row
+        budget is spent (``fute.methods.training.next_rows``). The last attempt's vector is kept; every attempt is
+        on the training report (``attempts``). Warnings of the attempts that were followed by another are dropped."""
+        from fute.methods.training import attempt_record, next_rows
+
+        rows, attempts, budget = self.config.max_examples, [], getattr(self.config, "grow_rows", None)
+        while True:
+            start = time.perf_counter()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                capped = samples.take(rows, self.config.seed)
+                vec = self._attempt(capped, surrogate, progress)
+            report = getattr(self, "training_", None)
+            if budget is not None and report is not None:
+                attempts.append(attempt_record(report, len(capped), time.perf_counter() - start))
+            rows = None if budget is None or report is None else next_rows(report, len(capped), len(samples), budget)
+            if rows is None:
+                break
+        for w in caught:  # the kept attempt's warnings, as if there had been no other
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if attempts:
+            report.attempts = attempts
+        self.rows_used_ = len(capped)
+        return vec
+
+    def _attempt(self, capped: Samples, surrogate: Surrogate, progress: bool) -> np.ndarray:
+        """The vector of exactly these rows, at the config's seed."""
         seed_everything(self.config.seed)
-        capped = samples.take(self.config.max_examples, self.config.seed)
         if capped.task == "qa" and self.reads_text:  # each context cut to the window that holds its answer
             from fute.qa import fit_windows
 

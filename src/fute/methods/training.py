@@ -30,11 +30,18 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from fute.methods.base import MethodConfig, option, target_tensor
+from fute.methods.base import MethodConfig, not_in_space_unless_none, option, target_tensor
 from fute.samples import Samples
 from fute.surrogate import Encoded, Forward, Surrogate, TaskHead, soft_spans, span_log_likelihood
 
 MIN_HOLDOUT_ROWS = 5  # fewer samples than 5 / holdout_fraction: no held-out slice, a fixed budget instead
+# "Learned with a margin": held-out loss at most this share of the better constant prediction's (issue #41's bar;
+# bench/results/learnability/rule.md). Below it, ``grow_rows`` stops drawing more rows.
+LEARN_MARGIN = 0.90
+GROW_HELP = (
+    "Row budget of the growth rule: where held-out loss stays above 0.90 x a constant prediction's, train again on "
+    "twice the rows, up to this many or every row (None: no growth; bench/results/learnability/rule.md)"
+)
 
 
 @dataclass
@@ -58,6 +65,7 @@ class TrainedConfig(MethodConfig):
     patience: int = option(1, "Second-stage epochs without a better held-out loss before it stops", low=1)
     learning_rate: float = option(2e-5, "Learning rate of what the second stage tunes", low=1e-12)
     head_learning_rate: float = option(1e-4, "Learning rate of the task head in the second stage", low=1e-12)
+    grow_rows: int | None = not_in_space_unless_none(None, GROW_HELP, low=1)
 
 
 @dataclass
@@ -82,6 +90,8 @@ class TrainingReport:
     learned: bool = True  # False: held-out loss within 1% of a constant (uniform or label-frequency) prediction
     stopped: str = ""  # patience | budget | probe-only | probe-learned | no-holdout
     history: list[float] = field(default_factory=list)  # held-out loss after the probe, then each epoch
+    # the growth rule's tries, this one last: rows, loss / constant, seconds (``grow_rows``; empty without it)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -89,7 +99,14 @@ class TrainingReport:
             if isinstance(v, float):
                 d[k] = round(v, 6)
         d["history"] = [round(x, 6) for x in self.history]
+        if not self.attempts:
+            del d["attempts"]
         return d
+
+    def loss_ratio(self) -> float | None:
+        """Held-out loss / the better constant prediction's (None without a held-out slice or a constant: QA)."""
+        bar = constant_loss(self)
+        return None if bar is None or not bar > 0 or self.heldout_loss is None else self.heldout_loss / bar
 
 
 class EarlyStopping:
@@ -237,6 +254,27 @@ def constant_loss(report: TrainingReport) -> float | None:
     """The held-out loss to beat: the better constant prediction (uniform, or the training label frequencies)."""
     bars = [x for x in (report.prior_heldout_loss, report.initial_heldout_loss) if x is not None]
     return min(bars) if bars else None
+
+
+def next_rows(report: TrainingReport, used: int, available: int, budget: int) -> int | None:
+    """The growth rule (bench/results/learnability/rule.md): None where the task was learned with a margin
+    (``LEARN_MARGIN``), cannot be judged (no held-out slice, no constant: QA), or no more rows can be drawn (every
+    row used, or the budget reached); else twice ``used``, at most ``budget`` and ``available``."""
+    ratio = report.loss_ratio()
+    if ratio is None or ratio <= LEARN_MARGIN or used >= min(available, budget):
+        return None
+    return min(2 * used, budget, available)
+
+
+def attempt_record(report: TrainingReport, rows: int, seconds: float) -> dict[str, Any]:
+    """One try of the growth rule, as the card keeps it."""
+    ratio = report.loss_ratio()
+    return {
+        "rows": rows,
+        "loss_ratio": None if ratio is None else round(ratio, 4),
+        "margin": LEARN_MARGIN,
+        "seconds": round(seconds, 1),
+    }
 
 
 def _learned(report: TrainingReport, best: float) -> bool:
