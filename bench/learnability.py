@@ -92,8 +92,7 @@ def truncation(data: Path, out: Path) -> None:
 def _report_ratio(training: dict) -> float | None:
     from fute.methods.training import TrainingReport
 
-    fields = TrainingReport.__dataclass_fields__
-    return TrainingReport(**{k: v for k, v in training.items() if k in fields}).loss_ratio()
+    return TrainingReport.from_dict(training).loss_ratio()
 
 
 def _catalog_rows(catalog: dict, setting: str) -> list[dict]:
@@ -114,7 +113,7 @@ def _catalog_rows(catalog: dict, setting: str) -> list[dict]:
                     "setting": setting if len(tries) == 1 else f"{setting}, try {i + 1}",
                     "rows": a["rows"],
                     "loss_ratio": a["loss_ratio"],
-                    "seconds": a["seconds"],
+                    "seconds": round(a["seconds"], 1),
                     "peak_mb": None,
                     "kept": i == len(tries) - 1,
                 }

@@ -22,8 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fute.methods.training import LEARN_MARGIN
-
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -35,18 +33,17 @@ def under_growth_rule(vec: Any) -> Any:
     tests/methods/test_training.py; checked on real datasets by bench/learnability.py --check-carried). None
     where the rule would have drawn more rows, or the vector is not one the rule changes."""
     from fute.methods import get_method
-    from fute.methods.training import TrainingReport, attempt_record
+    from fute.methods.training import TrainingReport, attempt_record, stops_at_first_attempt
     from fute.space import TaskVector, job_key
 
     cfg = dict(vec.card.method_config)
     now = get_method(vec.card.space.method).config.to_dict()
     if "grow_rows" in cfg or "grow_rows" not in now or {k: v for k, v in now.items() if k != "grow_rows"} != cfg:
         return None
-    fields = TrainingReport.__dataclass_fields__
-    report = TrainingReport(**{k: v for k, v in (vec.card.training or {}).items() if k in fields})
-    ratio, data = report.loss_ratio(), vec.card.data
-    if ratio is not None and ratio > LEARN_MARGIN and data.n_used < min(data.n_total, now["grow_rows"]):
+    data = vec.card.data
+    if not stops_at_first_attempt(vec.card.training, data.n_used, data.n_total, now["grow_rows"]):
         return None
+    report = TrainingReport.from_dict(vec.card.training)
     training = {**vec.card.training, "attempts": [attempt_record(report, data.n_used, vec.card.seconds)]}
     key = job_key(vec.space_id, data.fingerprint, now)
     return TaskVector(vec.vector, vec.card.replace(key=key, method_config=now, training=training))

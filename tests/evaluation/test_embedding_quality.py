@@ -192,3 +192,18 @@ def test_compare_jobs_scores_each_split_among_its_own_datasets():
     own_this, own_base = (1 - 0.04) / 1.04, 0.0
     assert dev["own"]["difference"] == pytest.approx(own_this - own_base, abs=1e-4) and dev["own"]["higher"] == 2
     assert dev["mean_margin"]["this"] > dev["mean_margin"]["base"]
+
+
+def test_a_job_made_before_the_growth_rule_is_carried_where_the_rule_stops_at_once():
+    """The growth rule's first attempt is the run made before it: a job whose half was learned with the margin, or
+    that used every row of its half, is that rule's vector; one not learned at its cap is run again."""
+    default, _ = eq.expected("fisher", "A", {})
+    before = {k: v for k, v in default.items() if k != "grow_rows"}
+    learned = {"heldout_loss": 0.30, "prior_heldout_loss": 0.69, "initial_heldout_loss": 0.693}
+    missed = {"heldout_loss": 0.68, "prior_heldout_loss": 0.69, "initial_heldout_loss": 0.693}  # 0.986 of it
+    carried = eq.rederive({**_fisher_job(before, **learned), "rows": 1000, "seconds": 5.0}, default)
+    assert carried["config"] == default and carried["vector"] == [1.0, 0.0] and "growth rule" in carried["derived_from"]
+    assert carried["training"]["attempts"] == [{"rows": 1000, "loss_ratio": 0.4348, "margin": 0.9, "seconds": 5.0}]
+    assert eq.rederive({**_fisher_job(before, **missed), "rows": 1000, "seconds": 5.0}, default) is None
+    every_row = eq.rederive({**_fisher_job(before, **missed), "rows": 671, "seconds": 5.0}, default)
+    assert every_row["config"] == default  # the half's 671 rows: nothing more to draw

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import sys
@@ -161,13 +162,22 @@ def _carried(job: dict, config: dict, note: str, **changes) -> dict:
 
 def _probe_learned(training: dict) -> bool:
     """The library's test (``fute.methods.training.probe_learned``) on a job's stored training report."""
-    from dataclasses import fields
-
     from fute.methods.training import TrainingReport, probe_learned
 
-    return probe_learned(
-        TrainingReport(**{f.name: training[f.name] for f in fields(TrainingReport) if f.name in training})
-    )
+    return probe_learned(TrainingReport.from_dict(training))
+
+
+def under_growth_rule(job: dict, config: dict) -> bool:
+    """Whether ``job``, made before the growth rule (no ``grow_rows``), is what ``config`` (the same, with the rule)
+    computes: the rule would stop at its first attempt (learned with a margin, or every row of the half used)."""
+    from fute.methods.training import stops_at_first_attempt
+
+    old, budget = dict(job["config"]), config.get("grow_rows")
+    if "grow_rows" in old or budget is None or {**old, "grow_rows": budget} != config:
+        return False
+    rows, cap = job.get("rows", 0), old.get("max_examples")
+    available = rows if cap is None or rows < cap else math.inf  # under the cap: the half's every row
+    return stops_at_first_attempt(job.get("training"), rows, available, budget)
 
 
 def all_rows_either_way(job: dict, config: dict) -> bool:
@@ -195,6 +205,12 @@ def rederive(job: dict, config: dict) -> dict | None:
     from fute.methods.fisher import normalize_blocks
 
     old, training = dict(job["config"]), job.get("training") or {}
+    if under_growth_rule(job, config):
+        from fute.methods.training import TrainingReport, attempt_record
+
+        note = "made before the growth rule, which stops at this first attempt: the same run; training not rerun"
+        attempt = attempt_record(TrainingReport.from_dict(training), job["rows"], job["seconds"])
+        return _carried(job, config, note, training={**training, "attempts": [attempt]})
     if all_rows_either_way(job, config):
         return _carried(job, config, f"all {job['rows']} rows under either row cap: the same rows; training not rerun")
     if job["method"] != "fisher":

@@ -103,6 +103,11 @@ class TrainingReport:
             del d["attempts"]
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> TrainingReport:
+        """A report from a card's or a job's ``training`` entry (keys of other versions ignored)."""
+        return cls(**{k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
+
     def loss_ratio(self) -> float | None:
         """Held-out loss / the better constant prediction's (None without a held-out slice or a constant: QA)."""
         bar = constant_loss(self)
@@ -256,14 +261,21 @@ def constant_loss(report: TrainingReport) -> float | None:
     return min(bars) if bars else None
 
 
-def next_rows(report: TrainingReport, used: int, available: int, budget: int) -> int | None:
+def next_rows(report: TrainingReport, used: int, available: float, budget: int) -> int | None:
     """The growth rule (bench/results/learnability/rule.md): None where the task was learned with a margin
     (``LEARN_MARGIN``), cannot be judged (no held-out slice, no constant: QA), or no more rows can be drawn (every
     row used, or the budget reached); else twice ``used``, at most ``budget`` and ``available``."""
     ratio = report.loss_ratio()
     if ratio is None or ratio <= LEARN_MARGIN or used >= min(available, budget):
         return None
-    return min(2 * used, budget, available)
+    return int(min(2 * used, budget, available))
+
+
+def stops_at_first_attempt(training: dict[str, Any] | None, rows: int, available: float, budget: int) -> bool:
+    """Whether the growth rule, given a run made before it (its ``training`` entry, on ``rows`` of ``available``
+    rows), would have stopped there: then that run is the rule's first and last attempt, and its vector is the one
+    the rule computes. What carries vectors made before the rule (the catalog tool, the embedding-quality bench)."""
+    return next_rows(TrainingReport.from_dict(training), rows, available, budget) is None
 
 
 def attempt_record(report: TrainingReport, rows: int, seconds: float) -> dict[str, Any]:
