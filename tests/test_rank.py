@@ -115,25 +115,28 @@ def test_measured_transfer_gains_are_shown_beside_the_sources_they_were_measured
     assert gains_note(ranked, {}) is None
 
 
-def test_vectors_from_a_surrogate_that_learned_nothing_are_marked_in_the_ranking(tmp_path, run_cli):
+def test_vectors_from_a_surrogate_that_did_not_learn_are_marked_in_the_ranking(tmp_path, run_cli):
     """Their vectors are mostly training noise (docs/usage.md has the measured share): `fute rank` marks such
-    candidates with † and says so, and says when the query itself is one; vectors that learned, or that were made
-    without training, are not marked."""
+    candidates with † and says so, and says when the query itself is one. Not learned: nothing learned, or the growth
+    rule's margin missed at every row it drew; vectors that learned, or that were made without training, are not
+    marked."""
     st = LocalStore(tmp_path)
-    for name, v, learned in (
-        ("q", [1, 0], True),
-        ("noise", [1, 0.1], False),
-        ("ok", [1, 0.3], True),
-        ("t", [0, 1], None),
+    weak = [{"rows": 1000, "loss_ratio": 0.97, "margin": 0.9, "seconds": 1.0}]
+    for name, v, learned, tries in (
+        ("q", [1, 0], True, []),
+        ("noise", [1, 0.1], False, []),
+        ("weak", [1, 0.2], True, weak),
+        ("ok", [1, 0.3], True, [{**weak[0], "loss_ratio": 0.5}]),
+        ("t", [0, 1], None, []),
     ):
         x = vec(name, v)
-        x.card.training = None if learned is None else {"learned": learned, "heldout_loss": 0.6}
+        x.card.training = None if learned is None else {"learned": learned, "heldout_loss": 0.6, "attempts": tries}
         st.put(x)
     code, out, _ = run_cli("rank", "q", "--store", str(tmp_path))
     names = [ln.split("│")[2].strip() for ln in out.splitlines() if ln.count("│") > 3]
-    assert code == 0 and names == ["noise †", "ok", "t"]
-    assert "†: the surrogate learned nothing from that vector's samples" in out
-    assert "learned nothing from the samples of q" not in out
+    assert code == 0 and names == ["noise †", "weak †", "ok", "t"]
+    assert "†: the surrogate did not learn that vector's task" in out
+    assert "the task of q's samples" not in out
     code, out, _ = run_cli("rank", "noise", "--store", str(tmp_path))
-    assert code == 0 and "the surrogate learned nothing from the samples of noise, so these scores say little" in out
-    assert "†:" not in out
+    assert code == 0 and "did not learn the task of noise's samples, so these scores say little" in out
+    assert "weak †" in out and "ok †" not in out and "q †" not in out

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from fute.embed import embed_dataset
 from fute.rank import measured_gains, rank
-from fute.tables import gains_note, learned_nothing_notes, ranking_table, ties_note
+from fute.tables import gains_note, not_learned_notes, ranking_table, ties_note
 
 TOP = 5  # sources shown per sample
 
@@ -71,7 +71,7 @@ def run_demo(
         title = f"{name}: a {vec.card.data.n_used}-row sample ({vec.card.data.category or '?'})"
         console.print(ranking_table(title, ranked, gains))
         result[name] = [(r.vector.name, r.score) for r in ranked]
-        notes.update((ties_note(ranked, vec.space_id), gains_note(ranked, gains), *learned_nothing_notes(vec, ranked)))
+        notes.update((ties_note(ranked, vec.space_id), gains_note(ranked, gains), *not_learned_notes(vec, ranked)))
     for note in sorted(filter(None, notes)):
         console.print(note, highlight=False)
     where = f"the {len(catalog.vectors)} datasets of the shipped catalog" if catalog is not None else "each other"

@@ -23,7 +23,7 @@ def ranking_table(name: str, ranked: list, gains: Mapping[str, Any] | None = Non
         kind = r.vector.kind + (" (catalog)" if getattr(r, "origin", "store") == "catalog" else "")
         score = f"{r.score:.4f}" + (" ≈" if getattr(r, "tied", False) else "")
         rows = f"{r.vector.card.data.n_total:,}" if r.vector.kind == "dataset" else ""  # a source's size
-        label = r.vector.name + (" †" if learned_nothing(r.vector) else "")
+        label = r.vector.name + (" †" if not_learned(r.vector) else "")
         cells = [str(r.rank), label, kind, category_of(r.vector.card, ""), rows, score]
         if gains:
             g = gains.get(r.vector.card.data.fingerprint) if r.vector.kind == "dataset" else None
@@ -32,11 +32,15 @@ def ranking_table(name: str, ranked: list, gains: Mapping[str, Any] | None = Non
     return table
 
 
-def learned_nothing(vector: Any) -> bool:
-    """Whether the surrogate learned nothing from the samples a vector was made from (its card's training says
-    ``learned: false``: held-out loss not 1% below a constant prediction's). Such a vector is mostly the noise of its
-    training run, not the task, so a ranking marks it."""
-    return (vector.card.training or {}).get("learned") is False
+def not_learned(vector: Any) -> bool:
+    """Whether the surrogate did not learn the task of the samples a vector was made from: its card's training says
+    ``learned: false`` (held-out loss not 1% below a constant prediction's), or, where the growth rule ran, its last
+    attempt missed the rule's margin at every row it could draw. Such a vector is mostly the noise of its training
+    run, not the task, so a ranking marks it."""
+    training = vector.card.training or {}
+    tries = training.get("attempts") or []
+    weak = bool(tries) and tries[-1].get("loss_ratio") is not None and tries[-1]["loss_ratio"] > tries[-1]["margin"]
+    return training.get("learned") is False or weak
 
 
 def learning_line(training: Mapping[str, Any] | None) -> str | None:
@@ -57,15 +61,19 @@ def learning_line(training: Mapping[str, Any] | None) -> str | None:
     )
 
 
-def learned_nothing_notes(query: Any, ranked: list) -> list[str]:
-    """A line each when the query, or a ranked vector (marked †), comes from a surrogate that learned nothing."""
+def not_learned_notes(query: Any, ranked: list) -> list[str]:
+    """A line each when the query, or a ranked vector (marked †), comes from a surrogate that did not learn its task,
+    with what may help."""
     notes = []
-    if learned_nothing(query):
-        notes.append(f"the surrogate learned nothing from the samples of {query.name}, so these scores say little")
-    if any(learned_nothing(r.vector) for r in ranked):
+    if not_learned(query):
         notes.append(
-            "†: the surrogate learned nothing from that vector's samples (held-out loss not 1% below a constant "
-            "prediction's), so its score says little about its task"
+            f"the surrogate did not learn the task of {query.name}'s samples, so these scores say little; more rows "
+            "or the quality tier (--surrogate mpnet) may help"
+        )
+    if any(not_learned(r.vector) for r in ranked):
+        notes.append(
+            "†: the surrogate did not learn that vector's task (held-out loss not 1% below a constant prediction's, "
+            "or above the growth rule's margin at every row it could draw), so its score says little about its task"
         )
     return notes
 

@@ -18,7 +18,7 @@ from fute.cli.common import (
     app,
 )
 from fute.options import parse_pairs
-from fute.tables import gains_note, learned_nothing_notes, ranking_table, ties_note
+from fute.tables import gains_note, not_learned_notes, ranking_table, ties_note
 
 
 @app.command("rank")
@@ -91,7 +91,7 @@ def rank_cmd(
     ranked = rank(q, st, kind=kind, k=k, catalog=extra)
     gains = measured_gains(q)
     ui.console.print(ranking_table(q.name, ranked, gains))
-    for note in (ties_note(ranked, q.space_id), gains_note(ranked, gains), *learned_nothing_notes(q, ranked)):
+    for note in (ties_note(ranked, q.space_id), gains_note(ranked, gains), *not_learned_notes(q, ranked)):
         if note:
             ui.console.print(note, highlight=False)
 
