@@ -1,6 +1,8 @@
 """The shipped catalog's structure: each DTE's nearest others, by task class and category, and the hubs.
 
     python bench/catalog_structure.py     # writes bench/results/catalog_structure.{json,md,png}
+    python bench/catalog_structure.py --catalog bench/results/learnability/catalog_growth.json \
+        --out bench/results/learnability/catalog_structure_growth      # another catalog file: its own pages
 
 No model runs: it reads the catalog (``fute.load_catalog``). For each vector: its nearest other vector (cosine),
 whether that one is of the same class of task (classification and regression, "CR", against extractive QA, as
@@ -32,7 +34,13 @@ def task_class(task: str) -> str:
 
 
 def main() -> None:
-    cat = load_catalog()
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--catalog", type=Path, help="a catalog file (default: the shipped one)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "catalog_structure", help="path stem of the pages")
+    args = ap.parse_args()
+    cat = load_catalog(args.catalog) if args.catalog else load_catalog()
     vecs = cat.vectors
     x = np.stack([v.vector / np.linalg.norm(v.vector) for v in vecs]).astype(np.float64)
     sim = x @ x.T
@@ -67,12 +75,12 @@ def main() -> None:
     }
     command = "python bench/catalog_structure.py " + shlex.join(sys.argv[1:])
     out = {"command": command.strip(), "space_id": cat.space_id, "by_class": by_class, "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    write_atomic(RESULTS / "catalog_structure.json", json.dumps(out, indent=1) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(args.out.with_suffix(".json"), json.dumps(out, indent=1) + "\n")
     tmap = build_map(vecs, projection="tsne", color_by="task", symbol_by="kind")
-    write_png(tmap, RESULTS / "catalog_structure.png", labels=True)
+    write_png(tmap, args.out.with_suffix(".png"), labels=True)
     lines = [
-        "# The shipped catalog's structure",
+        "# The shipped catalog's structure" if args.catalog is None else f"# The structure of {args.catalog.name}",
         "",
         f"Command: `{command.strip()}`; catalog space `{cat.space_id}`, {len(vecs)} DTEs. CR: classification and "
         "regression; QA: extractive QA.",
@@ -91,9 +99,9 @@ def main() -> None:
             f"| {r['cosine']} | {'yes' if r['nearest_same_class'] else 'no'} | "
             f"{'yes' if r['nearest_same_category'] else 'no'} | {r['rank_of_first_same_class']} | {r['nearest_of']} |"
         )
-    lines += ["", "![the catalog, coloured by class of task](catalog_structure.png)"]
-    write_atomic(RESULTS / "catalog_structure.md", "\n".join(lines) + "\n")
-    print(f"{RESULTS / 'catalog_structure.md'}: {by_class}")
+    lines += ["", f"![the catalog, coloured by class of task]({args.out.name}.png)"]
+    write_atomic(args.out.with_suffix(".md"), "\n".join(lines) + "\n")
+    print(f"{args.out.with_suffix('.md')}: {by_class}")
 
 
 if __name__ == "__main__":

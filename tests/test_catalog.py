@@ -84,10 +84,9 @@ def test_the_shipped_catalog_is_in_the_default_space_and_covers_the_shared_data(
         assert {v.name for v in cat.vectors} == {n for n, t in types.items() if cat.covers(t)}
         assert {v.card.data.task for v in cat.vectors} <= set(cat.task_types)
     for e in cat.entries:
-        assert e.license and e.origin.get("source")
-        tries, data = e.vector.card.training["attempts"], e.vector.card.data  # the growth rule's
-        assert tries[0]["rows"] == min(1000, data.n_total) and data.n_used == tries[-1]["rows"]
-        assert all(t["loss_ratio"] > t["margin"] for t in tries[:-1])  # it drew more rows only where not learned
+        assert (
+            e.license and e.origin.get("source") and e.vector.card.data.n_used == min(1000, e.vector.card.data.n_total)
+        )
         assert np.isfinite(e.vector.vector).all() and e.vector.card.training["converged"] is not None
 
 

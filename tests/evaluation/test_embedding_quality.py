@@ -197,8 +197,8 @@ def test_compare_jobs_scores_each_split_among_its_own_datasets():
 def test_a_job_made_before_the_growth_rule_is_carried_where_the_rule_stops_at_once():
     """The growth rule's first attempt is the run made before it: a job whose half was learned with the margin, or
     that used every row of its half, is that rule's vector; one not learned at its cap is run again."""
-    default, _ = eq.expected("fisher", "A", {})
-    before = {k: v for k, v in default.items() if k != "grow_rows"}
+    before, _ = eq.expected("fisher", "A", {})  # the default: no growth
+    default, _ = eq.expected("fisher", "A", {"grow_rows": 10000})
     learned = {"heldout_loss": 0.30, "prior_heldout_loss": 0.69, "initial_heldout_loss": 0.693}
     missed = {"heldout_loss": 0.68, "prior_heldout_loss": 0.69, "initial_heldout_loss": 0.693}  # 0.986 of it
     carried = eq.rederive({**_fisher_job(before, **learned), "rows": 1000, "seconds": 5.0}, default)

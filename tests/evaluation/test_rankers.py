@@ -184,10 +184,11 @@ def test_u_holds_no_text_of_an_evaluated_dataset(context, tmp_path):
 def test_under_the_growth_rule_a_target_keeps_its_own_rows_and_a_source_may_draw_more(context):
     """A target of the run has only its capped rows: its own vector is made from them (stored as NAME@Nrows), while
     a source's vector may draw more of its training rows where the surrogate did not learn it (``grow_rows``).
-    Without the rule, one vector is both."""
+    Without the rule (the default), one vector is both."""
     from dataclasses import replace
 
-    grown = get_ranker("fute-fisher").fit(context)
+    growing = replace(context, method_options={"fisher": {"grow_rows": 1000}})
+    grown = get_ranker("fute-fisher").fit(growing)
     for n in context.names:
         query = context.store.vectors(name=f"{n}@8rows")[0]
         assert query.card.data.n_used == 8 and np.array_equal(grown.targets_[n], query.vector)
@@ -195,7 +196,7 @@ def test_under_the_growth_rule_a_target_keeps_its_own_rows_and_a_source_may_draw
         tries = source.card.training["attempts"]
         assert source.card.data.n_used == tries[-1]["rows"] >= 8
         assert len(tries) == 1 or tries[0]["loss_ratio"] > tries[0]["margin"]  # grew only where not learned
-    plain = get_ranker("fute-fisher").fit(replace(context, method_options={"fisher": {"grow_rows": None}}))
+    plain = get_ranker("fute-fisher").fit(context)  # the default: no growth
     assert all(np.array_equal(plain.targets_[n], plain.sources_[n]) for n in context.names)
 
 

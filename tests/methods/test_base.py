@@ -26,7 +26,7 @@ def test_combine_members_is_the_mean_of_unit_vectors():
 
 def test_an_ensemble_of_seeds_is_the_mean_of_its_members(tiny):
     data = make_classification(60)
-    opts = {"batch_size": 8, "max_examples": 40, "max_epochs": 1, "grow_rows": None}  # each member 40 rows
+    opts = {"batch_size": 8, "max_examples": 40, "max_epochs": 1}
     runs = [get_method("fisher", seed=s, **opts).embed(data, tiny, progress=False) for s in (2, 3)]
     m = get_method("fisher", seed=1, ensemble_seeds=2, **opts)
     ens = m.embed(data, tiny, progress=False)

@@ -250,13 +250,14 @@ def test_a_task_learned_at_the_first_try_keeps_the_vector_it_had_without_the_rul
 
     task = make_classification(160)
     opts = {"batch_size": 8, "max_epochs": 2, "learning_rate": 1e-3, "max_examples": 100}
-    grown = embed_samples(task, "toy", surrogate=tiny_mean, store=tmp_path / "a", progress=False, **opts)
-    plain = embed_samples(
-        task, "toy", surrogate=tiny_mean, store=tmp_path / "b", progress=False, grow_rows=None, **opts
+    grown = embed_samples(
+        task, "toy", surrogate=tiny_mean, store=tmp_path / "a", progress=False, grow_rows=1000, **opts
     )
+    plain = embed_samples(task, "toy", surrogate=tiny_mean, store=tmp_path / "b", progress=False, **opts)  # off
     tries = grown.card.training["attempts"]
     assert len(tries) == 1 and tries[0]["loss_ratio"] <= LEARN_MARGIN and grown.card.data.n_used == 100
     assert np.array_equal(grown.vector, plain.vector) and grown.space_id == plain.space_id
     assert grown.key != plain.key and "attempts" not in plain.card.training
     assert "grow_rows" not in plain.card.method_config  # off: the key of a vector made before the option existed
+    assert get_method("fisher").config.grow_rows is None  # off by default (bench/results/learnability/rule.md)
     assert learning_line(grown.card.training).startswith("learned at 100 rows")

@@ -34,8 +34,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fute.errors import ConfigError
-from fute.methods.base import Method, choice, in_space_unless_default, not_in_space_unless_none, option, target_tensor
-from fute.methods.training import GROW_HELP, TrainedConfig, train_task, warn_if_not_converged
+from fute.methods.base import Method, choice, in_space_unless_default, option, target_tensor
+from fute.methods.training import TrainedConfig, train_task, warn_if_not_converged
 from fute.samples import Samples
 from fute.space import mean_ranks
 from fute.surrogate import Encoded, Surrogate, TaskHead
@@ -68,8 +68,6 @@ class FisherConfig(TrainedConfig):
         True,
         help="Whether the probe's state may be the measured one when no fine-tuned epoch beats it on held-out loss",
     )
-    # on for fisher, the default method: the catalog's vectors and a user's DTEs learn their task where rows allow
-    grow_rows: int | None = not_in_space_unless_none(10000, GROW_HELP, low=1)
     fine_tune: str = in_space_unless_default(
         "always",
         "unless-probe-learns",
