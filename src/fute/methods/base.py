@@ -222,7 +222,12 @@ class Method:
         on the training report (``attempts``). Warnings of the attempts that were followed by another are dropped."""
         from fute.methods.training import attempt_record, next_rows
 
-        rows, attempts, budget = self.config.max_examples, [], getattr(self.config, "grow_rows", None)
+        budget = getattr(self.config, "grow_rows", None)
+        if budget is None:  # no growth rule: one run, as before the rule existed
+            capped = samples.take(self.config.max_examples, self.config.seed)
+            self.rows_used_ = len(capped)
+            return self._attempt(capped, surrogate, progress)
+        rows, attempts = self.config.max_examples, []
         while True:
             start = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
@@ -230,15 +235,15 @@ class Method:
                 capped = samples.take(rows, self.config.seed)
                 vec = self._attempt(capped, surrogate, progress)
             report = getattr(self, "training_", None)
-            if budget is not None and report is not None:
-                attempts.append(attempt_record(report, len(capped), time.perf_counter() - start))
-            rows = None if budget is None or report is None else next_rows(report, len(capped), len(samples), budget)
+            if report is None:  # a method that does not train: nothing to grow
+                break
+            attempts.append(attempt_record(report, len(capped), time.perf_counter() - start))
+            rows = next_rows(report, len(capped), len(samples), budget)
             if rows is None:
+                report.attempts = attempts
                 break
         for w in caught:  # the kept attempt's warnings, as if there had been no other
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if attempts:
-            report.attempts = attempts
         self.rows_used_ = len(capped)
         return vec
 
