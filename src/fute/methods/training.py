@@ -36,7 +36,7 @@ from fute.surrogate import Encoded, Forward, Surrogate, TaskHead, soft_spans, sp
 
 MIN_HOLDOUT_ROWS = 5  # fewer samples than 5 / holdout_fraction: no held-out slice, a fixed budget instead
 # "Learned with a margin": held-out loss at most this share of the better constant prediction's (issue #41's bar;
-# bench/results/learnability/rule.md). Below it, ``grow_rows`` stops drawing more rows.
+# docs/methods.md, "Growing the rows until the task is learned"). Below it, ``grow_rows`` stops drawing more rows.
 LEARN_MARGIN = 0.90
 
 
@@ -62,11 +62,11 @@ class TrainedConfig(MethodConfig):
     learning_rate: float = option(2e-5, "Learning rate of what the second stage tunes", low=1e-12)
     head_learning_rate: float = option(1e-4, "Learning rate of the task head in the second stage", low=1e-12)
     # off by default: on the transfer truth it learned more tasks but ranked sources no better in-class
-    # (bench/results/learnability/rule.md, "Outcome")
+    # (docs/methods.md, "Growing the rows until the task is learned")
     grow_rows: int | None = not_in_space_unless_none(
         None,
         "Row budget of the growth rule (None, the default: off): where held-out loss stays above 0.90 x a constant "
-        "prediction's, train again on twice the rows, up to this many or every row (bench/results/learnability)",
+        "prediction's, train again on twice the rows, up to this many or every row (docs/methods.md)",
         low=1,
     )
 
@@ -265,7 +265,7 @@ def constant_loss(report: TrainingReport) -> float | None:
 
 
 def next_rows(report: TrainingReport, used: int, available: float, budget: int) -> int | None:
-    """The growth rule (bench/results/learnability/rule.md): None where the task was learned with a margin
+    """The growth rule (docs/methods.md, "Growing the rows ..."): None where the task was learned with a margin
     (``LEARN_MARGIN``), cannot be judged (no held-out slice, no constant: QA), or no more rows can be drawn (every
     row used, or the budget reached); else twice ``used``, at most ``budget`` and ``available``."""
     ratio = report.loss_ratio()
