@@ -90,7 +90,7 @@ def truncation(data: Path, out: Path) -> None:
 
 
 def _report_ratio(training: dict) -> float | None:
-    from fute.methods.training import TrainingReport
+    from fute.methods.report import TrainingReport
 
     return TrainingReport.from_dict(training).loss_ratio()
 
@@ -144,7 +144,7 @@ def _job_rows(folder: Path, setting: str, suffix: str = "") -> list[dict]:
 def table(out: Path) -> None:
     """The study's one table (dataset x setting), from the runs that measured each setting; runs nothing."""
     from fute.catalog import CATALOG
-    from fute.methods.training import LEARN_MARGIN
+    from fute.methods.report import LEARN_MARGIN
 
     res = ROOT / "bench" / "results"
     shipped = json.loads(CATALOG.read_text())  # made without the rule, which is not the default

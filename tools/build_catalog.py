@@ -38,7 +38,7 @@ def under_growth_rule(vec: Any, options: dict[str, Any]) -> Any:
     tests/methods/test_training.py; checked on real datasets by bench/learnability.py --check-carried). None
     where the rule would have drawn more rows, or the vector is not one the rule changes."""
     from fute.methods import get_method
-    from fute.methods.training import TrainingReport, attempt_record, stops_at_first_attempt
+    from fute.methods.report import TrainingReport, attempt_record, stops_at_first_attempt
     from fute.space import TaskVector, job_key
 
     cfg = dict(vec.card.method_config)

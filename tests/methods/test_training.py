@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from fute.methods import METHODS, get_method
-from fute.methods.training import LEARN_MARGIN, TrainingReport, holdout_split
+from fute.methods.report import LEARN_MARGIN
+from fute.methods.training import TrainingReport, holdout_split
 from fute.samples import Samples
 from fute.tables import learning_line
 from tests.conftest import make_classification

@@ -170,7 +170,7 @@ def _probe_learned(training: dict) -> bool:
 def under_growth_rule(job: dict, config: dict) -> bool:
     """Whether ``job``, made before the growth rule (no ``grow_rows``), is what ``config`` (the same, with the rule)
     computes: the rule would stop at its first attempt (learned with a margin, or every row of the half used)."""
-    from fute.methods.training import stops_at_first_attempt
+    from fute.methods.report import stops_at_first_attempt
 
     old, budget = dict(job["config"]), config.get("grow_rows")
     if "grow_rows" in old or budget is None or {**old, "grow_rows": budget} != config:
@@ -206,7 +206,7 @@ def rederive(job: dict, config: dict) -> dict | None:
 
     old, training = dict(job["config"]), job.get("training") or {}
     if under_growth_rule(job, config):
-        from fute.methods.training import TrainingReport, attempt_record
+        from fute.methods.report import TrainingReport, attempt_record
 
         note = "made before the growth rule, which stops at this first attempt: the same run; training not rerun"
         attempt = attempt_record(TrainingReport.from_dict(training), job["rows"], job["seconds"])

@@ -220,7 +220,7 @@ class Method:
         did not learn the task with a margin, again on twice the rows, until it does, the data ends or the row
         budget is spent (``fute.methods.training.next_rows``). The last attempt's vector is kept; every attempt is
         on the training report (``attempts``). Warnings of the attempts that were followed by another are dropped."""
-        from fute.methods.training import attempt_record, next_rows
+        from fute.methods.report import attempt_record, next_rows
 
         budget = getattr(self.config, "grow_rows", None)
         if budget is None:  # no growth rule: one run, as before the rule existed
