@@ -38,18 +38,16 @@ def under_growth_rule(vec: Any, options: dict[str, Any]) -> Any:
     tests/methods/test_training.py; checked on real datasets by bench/learnability.py --check-carried). None
     where the rule would have drawn more rows, or the vector is not one the rule changes."""
     from fute.methods import get_method
-    from fute.methods.report import TrainingReport, attempt_record, stops_at_first_attempt
+    from fute.methods.report import as_first_attempt
     from fute.space import TaskVector, job_key
 
-    cfg = dict(vec.card.method_config)
     now = get_method(vec.card.space.method, **options).config.to_dict()
-    if "grow_rows" in cfg or "grow_rows" not in now or {k: v for k, v in now.items() if k != "grow_rows"} != cfg:
-        return None
     data = vec.card.data
-    if not stops_at_first_attempt(vec.card.training, data.n_used, data.n_total, now["grow_rows"]):
+    training = as_first_attempt(
+        vec.card.training, vec.card.method_config, now, data.n_used, data.n_total, vec.card.seconds
+    )
+    if training is None:
         return None
-    report = TrainingReport.from_dict(vec.card.training)
-    training = {**vec.card.training, "attempts": [attempt_record(report, data.n_used, vec.card.seconds)]}
     key = job_key(vec.space_id, data.fingerprint, now)
     return TaskVector(vec.vector, vec.card.replace(key=key, method_config=now, training=training))
 

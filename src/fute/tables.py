@@ -39,19 +39,23 @@ def not_learned(vector: Any) -> bool:
     run, not the task, so a ranking marks it."""
     training = vector.card.training or {}
     tries = training.get("attempts") or []
-    weak = bool(tries) and tries[-1].get("loss_ratio") is not None and tries[-1]["loss_ratio"] > tries[-1]["margin"]
-    return training.get("learned") is False or weak
+    return training.get("learned") is False or (bool(tries) and _margin_met(tries[-1]) is False)
+
+
+def _margin_met(attempt: Mapping[str, Any]) -> bool | None:
+    """Whether one try of the growth rule learned its task with the rule's margin (None: nothing to judge)."""
+    return None if attempt["loss_ratio"] is None else attempt["loss_ratio"] <= attempt["margin"]
 
 
 def learning_line(training: Mapping[str, Any] | None) -> str | None:
     """What the growth rule did (a card's ``training.attempts``, ``fute.methods.training.next_rows``), in one line
     for ``fute embed`` and the API; None where it did not run."""
     tries = (training or {}).get("attempts") or []
-    if not tries or tries[-1]["loss_ratio"] is None:
+    if not tries or _margin_met(tries[-1]) is None:
         return None
     last = tries[-1]
     earlier = "".join(f"; {t['rows']:,} rows: {t['loss_ratio']:.2f}" for t in tries[:-1])
-    if last["loss_ratio"] <= last["margin"]:
+    if _margin_met(last):
         ratio = f"{last['loss_ratio']:.2f}"
         return f"learned at {last['rows']:,} rows: held-out loss {ratio} x a constant prediction's{earlier}"
     return (

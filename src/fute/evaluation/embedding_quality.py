@@ -167,17 +167,15 @@ def _probe_learned(training: dict) -> bool:
     return probe_learned(TrainingReport.from_dict(training))
 
 
-def under_growth_rule(job: dict, config: dict) -> bool:
-    """Whether ``job``, made before the growth rule (no ``grow_rows``), is what ``config`` (the same, with the rule)
-    computes: the rule would stop at its first attempt (learned with a margin, or every row of the half used)."""
-    from fute.methods.report import stops_at_first_attempt
+def under_growth_rule(job: dict, config: dict) -> dict | None:
+    """``job``'s training entry as a run of ``config``, where ``job`` was made before the growth rule and ``config``
+    is the same with the rule, which would stop at this first attempt (``as_first_attempt``: learned with a margin,
+    or every row of the half used); else None."""
+    from fute.methods.report import as_first_attempt
 
-    old, budget = dict(job["config"]), config.get("grow_rows")
-    if "grow_rows" in old or budget is None or {**old, "grow_rows": budget} != config:
-        return False
-    rows, cap = job.get("rows", 0), old.get("max_examples")
+    rows, cap = job.get("rows", 0), job["config"].get("max_examples")
     available = rows if cap is None or rows < cap else math.inf  # under the cap: the half's every row
-    return stops_at_first_attempt(job.get("training"), rows, available, budget)
+    return as_first_attempt(job.get("training"), dict(job["config"]), config, rows, available, job.get("seconds", 0.0))
 
 
 def all_rows_either_way(job: dict, config: dict) -> bool:
@@ -205,12 +203,10 @@ def rederive(job: dict, config: dict) -> dict | None:
     from fute.methods.fisher import normalize_blocks
 
     old, training = dict(job["config"]), job.get("training") or {}
-    if under_growth_rule(job, config):
-        from fute.methods.report import TrainingReport, attempt_record
-
+    grown = under_growth_rule(job, config)
+    if grown is not None:
         note = "made before the growth rule, which stops at this first attempt: the same run; training not rerun"
-        attempt = attempt_record(TrainingReport.from_dict(training), job["rows"], job["seconds"])
-        return _carried(job, config, note, training={**training, "attempts": [attempt]})
+        return _carried(job, config, note, training=grown)
     if all_rows_either_way(job, config):
         return _carried(job, config, f"all {job['rows']} rows under either row cap: the same rows; training not rerun")
     if job["method"] != "fisher":

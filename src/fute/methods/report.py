@@ -1,5 +1,6 @@
-"""How a method's training ended, as its card keeps it, and the growth rule that reads it (torch-free: the store,
-the catalog tool and the benchmarks read cards without loading a model)."""
+"""How a method's training ended, as its card keeps it, and the growth rule that reads it: the one home that
+``methods.base`` (which runs the rule's attempts) and ``methods.training`` (which fills the report) both import, so
+neither imports the other. The module itself uses no torch."""
 
 from __future__ import annotations
 
@@ -73,13 +74,6 @@ def next_rows(report: TrainingReport, used: int, available: float, budget: int) 
     return int(min(2 * used, budget, available))
 
 
-def stops_at_first_attempt(training: dict[str, Any] | None, rows: int, available: float, budget: int) -> bool:
-    """Whether the growth rule, given a run made before it (its ``training`` entry, on ``rows`` of ``available``
-    rows), would have stopped there: then that run is the rule's first and last attempt, and its vector is the one
-    the rule computes. What carries vectors made before the rule (the catalog tool, the embedding-quality bench)."""
-    return next_rows(TrainingReport.from_dict(training), rows, available, budget) is None
-
-
 def attempt_record(report: TrainingReport, rows: int, seconds: float) -> dict[str, Any]:
     """One try of the growth rule, as the card keeps it."""
     ratio = report.loss_ratio()
@@ -89,3 +83,26 @@ def attempt_record(report: TrainingReport, rows: int, seconds: float) -> dict[st
         "margin": LEARN_MARGIN,
         "seconds": round(seconds, 1),
     }
+
+
+def as_first_attempt(
+    training: dict[str, Any] | None,
+    old_config: dict[str, Any],
+    config: dict[str, Any],
+    rows: int,
+    available: float,
+    seconds: float,
+) -> dict[str, Any] | None:
+    """A run made before the growth rule (``old_config``, no ``grow_rows``) read as a run of ``config`` (the same,
+    with the rule), where the rule would have stopped at it (learned with a margin, nothing to judge, or no more of
+    the ``available`` rows to draw): its ``training`` entry with that one attempt. Then the run is the rule's first
+    and last attempt, and its vector the one the rule computes. None where the rule would have drawn more rows, or
+    the configs differ in more than the rule. What carries results made before the rule (the catalog tool, the
+    embedding-quality bench)."""
+    budget = config.get("grow_rows")
+    if "grow_rows" in old_config or budget is None or {**old_config, "grow_rows": budget} != config:
+        return None
+    report = TrainingReport.from_dict(training)
+    if next_rows(report, rows, available, budget) is not None:
+        return None
+    return {**(training or {}), "attempts": [attempt_record(report, rows, seconds)]}

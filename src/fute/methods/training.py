@@ -31,7 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fute.methods.base import MethodConfig, not_in_space_unless_none, option, target_tensor
-from fute.methods.report import TrainingReport, constant_loss
+from fute.methods.report import LEARN_MARGIN, TrainingReport, constant_loss
 from fute.samples import Samples
 from fute.surrogate import Encoded, Forward, Surrogate, TaskHead, soft_spans, span_log_likelihood
 
@@ -59,12 +59,11 @@ class TrainedConfig(MethodConfig):
     patience: int = option(1, "Second-stage epochs without a better held-out loss before it stops", low=1)
     learning_rate: float = option(2e-5, "Learning rate of what the second stage tunes", low=1e-12)
     head_learning_rate: float = option(1e-4, "Learning rate of the task head in the second stage", low=1e-12)
-    # off by default: on the transfer truth it learned more tasks but ranked sources no better in-class
-    # (docs/methods.md, "Growing the rows until the task is learned")
+    # off by default: docs/methods.md, "Growing the rows until the task is learned", says why
     grow_rows: int | None = not_in_space_unless_none(
         None,
-        "Row budget of the growth rule (None, the default: off): where held-out loss stays above 0.90 x a constant "
-        "prediction's, train again on twice the rows, up to this many or every row (docs/methods.md)",
+        f"Row budget of the growth rule (None, the default: off): where held-out loss stays above {LEARN_MARGIN} x a "
+        "constant prediction's, train again on twice the rows, up to this many or every row (docs/methods.md)",
         low=1,
     )
 
